@@ -1,0 +1,213 @@
+/**
+ * The vocabulary of the Raft core: entries, hard state, snapshots, messages and
+ * the Ready batch. Everything here is plain data (msgpackr-encodable), so the
+ * same values cross the simulated network, the TCP transport and LevelDB.
+ */
+
+/** NodeId is a member's stable name, e.g. "n1". */
+export type NodeId = string;
+
+/** ConfState is the set of voting members. Raft §6 / thesis §4: read from the log. */
+export interface ConfState {
+  readonly voters: readonly NodeId[];
+}
+
+/** EntryType distinguishes application commands from membership configuration. */
+export type EntryType = 'normal' | 'config';
+
+/**
+ * Entry is one slot of the replicated log. `data` is opaque to the core for
+ * normal entries; an empty `data` is the leader's no-op (Raft §8). A config
+ * entry carries the new voter set in `config`.
+ */
+export interface Entry {
+  readonly index: number;
+  readonly term: number;
+  readonly type: EntryType;
+  readonly data: Uint8Array;
+  readonly config?: ConfState;
+}
+
+/** HardState is what must be durable before any message that depends on it is sent (Raft Figure 2, "persistent state"). */
+export interface HardState {
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly commit: number;
+}
+
+/** SnapshotMeta names the log prefix a snapshot replaces (Raft §7). */
+export interface SnapshotMeta {
+  readonly index: number;
+  readonly term: number;
+  readonly config: ConfState;
+}
+
+/** Snapshot is a state machine image plus the metadata of the last entry it covers. */
+export interface Snapshot {
+  readonly meta: SnapshotMeta;
+  readonly data: Uint8Array;
+}
+
+/** Role is the node's current Raft role; preCandidate is thesis §9.6 PreVote. */
+export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
+
+interface MessageBase {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** The sender's term; for preVote/preVoteResponse the term the sender would campaign at. */
+  readonly term: number;
+}
+
+/** RequestVote (Raft §5.2, §5.4.1). `transfer` marks a campaign caused by TimeoutNow (thesis §3.10), which bypasses the leader lease. */
+export interface VoteMessage extends MessageBase {
+  readonly type: 'vote' | 'preVote';
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+  readonly transfer: boolean;
+}
+
+export interface VoteResponseMessage extends MessageBase {
+  readonly type: 'voteResponse' | 'preVoteResponse';
+  readonly reject: boolean;
+}
+
+/** AppendEntries (Raft §5.3). */
+export interface AppendMessage extends MessageBase {
+  readonly type: 'append';
+  readonly prevLogIndex: number;
+  readonly prevLogTerm: number;
+  readonly entries: readonly Entry[];
+  readonly commit: number;
+}
+
+/**
+ * AppendEntries reply. On success `index` is the last index now known to match.
+ * On reject `index` is the prevLogIndex that failed, and (hintIndex, hintTerm)
+ * let the leader skip a whole conflicting term at once (Raft §5.3, the
+ * "optimization" paragraph; thesis §5.4.2 / etcd's findConflictByTerm).
+ */
+export interface AppendResponseMessage extends MessageBase {
+  readonly type: 'appendResponse';
+  readonly reject: boolean;
+  readonly index: number;
+  readonly hintIndex: number;
+  readonly hintTerm: number;
+}
+
+/** Heartbeat carries the commit index and, for ReadIndex (thesis §6.4), a read context to confirm leadership. */
+export interface HeartbeatMessage extends MessageBase {
+  readonly type: 'heartbeat';
+  readonly commit: number;
+  readonly context: string | null;
+}
+
+export interface HeartbeatResponseMessage extends MessageBase {
+  readonly type: 'heartbeatResponse';
+  readonly context: string | null;
+}
+
+/**
+ * InstallSnapshot (Raft §7). The core emits it with `meta` only; the host
+ * attaches `data` from its snapshot store and the transport ships it in
+ * bounded chunks. A received one must carry `data` before it is stepped.
+ */
+export interface SnapshotMessage extends MessageBase {
+  readonly type: 'snapshot';
+  readonly meta: SnapshotMeta;
+  readonly data: Uint8Array | null;
+}
+
+/** TimeoutNow (thesis §3.10): the leader tells an up-to-date follower to campaign at once. */
+export interface TimeoutNowMessage extends MessageBase {
+  readonly type: 'timeoutNow';
+}
+
+export type Message =
+  | VoteMessage
+  | VoteResponseMessage
+  | AppendMessage
+  | AppendResponseMessage
+  | HeartbeatMessage
+  | HeartbeatResponseMessage
+  | SnapshotMessage
+  | TimeoutNowMessage;
+
+export type MessageType = Message['type'];
+
+/** ReadState answers a readIndex(context) call: once appliedIndex >= index, a read reflects every write acknowledged before the call. */
+export interface ReadState {
+  readonly index: number;
+  readonly context: string;
+}
+
+/** SoftState is volatile and need not be persisted. */
+export interface SoftState {
+  readonly role: Role;
+  readonly leader: NodeId | null;
+  readonly term: number;
+}
+
+/**
+ * Ready is one batch of work for the host, in this order:
+ * 1. persist `snapshot` (if any), then `entries` (delete every stored entry
+ *    with index >= entries[0].index first), then `hardState` (if any), as one
+ *    synced write;
+ * 2. send `messages`;
+ * 3. install `snapshot` into the state machine, then apply `committedEntries` in order;
+ * 4. hand `readStates` to waiting reads;
+ * 5. call advance(ready) with this same object.
+ */
+export interface Ready {
+  readonly softState: SoftState;
+  readonly hardState: HardState | null;
+  readonly entries: readonly Entry[];
+  readonly snapshot: Snapshot | null;
+  readonly messages: readonly Message[];
+  readonly committedEntries: readonly Entry[];
+  readonly readStates: readonly ReadState[];
+}
+
+/** ProposeResult says where a proposal landed, or why it was refused. */
+export type ProposeResult =
+  | { readonly ok: true; readonly index: number; readonly term: number }
+  | { readonly ok: false; readonly reason: 'not_leader' | 'transferring' | 'overloaded'; readonly leader: NodeId | null };
+
+/** ReadIndexResult is the immediate answer to readIndex(); the ReadState itself arrives in a later Ready. */
+export type ReadIndexResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'not_leader' | 'overloaded'; readonly leader: NodeId | null };
+
+/** Random is the injected source of randomness: an integer in [0, maxExclusive). */
+export interface Random {
+  nextInt(maxExclusive: number): number;
+}
+
+/** RaftConfig fixes a node's identity and limits. Every limit is a bound on a queue or a batch. */
+export interface RaftConfig {
+  readonly id: NodeId;
+  /** Ticks without hearing from a leader before a follower campaigns; randomized in [electionTicks, 2*electionTicks). */
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  /** Upper bound on the encoded-ish size of the entries in one AppendEntries. */
+  readonly maxAppendBytes: number;
+  /** Upper bound on AppendEntries in flight to one follower (pipelining window). */
+  readonly maxInflightAppends: number;
+  /** Upper bound on bytes of proposals appended but not yet committed; beyond it propose() answers 'overloaded'. */
+  readonly maxUncommittedBytes: number;
+  /** Upper bound on bytes of committed entries handed out in one Ready. */
+  readonly maxApplyBytes: number;
+  /** Upper bound on pending ReadIndex requests. */
+  readonly maxPendingReads: number;
+  readonly random: Random;
+}
+
+/** DurableState is what a node restarts from: exactly what earlier Readys persisted. */
+export interface DurableState {
+  readonly hardState: HardState;
+  /** The snapshot metadata the log starts after; index 0 with the bootstrap voters for a new cluster. */
+  readonly snapshotMeta: SnapshotMeta;
+  /** Entries snapshotMeta.index+1 .. last, contiguous. */
+  readonly entries: readonly Entry[];
+}
