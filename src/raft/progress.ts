@@ -107,6 +107,15 @@ export class Progress {
     return true;
   }
 
+  /**
+   * freeFirstInflight frees the oldest in-flight slot. Called on a heartbeat
+   * response while the window is full: if AppendEntries were lost, their slots
+   * would otherwise never free and the follower would stall forever.
+   */
+  freeFirstInflight(): void {
+    this.inflight.shift();
+  }
+
   inflightCount(): number {
     return this.inflight.length;
   }

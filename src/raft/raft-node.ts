@@ -490,7 +490,10 @@ export class RaftNode {
     if (pr === undefined) return;
     pr.recentActive = true;
     pr.probeSent = false;
-    if (pr.match < this.raftLog.lastIndex()) this.sendAppend(m.from, false);
+    // Raft §5.3 "the leader retries AppendEntries indefinitely": a follower that is behind gets an AppendEntries on
+    // every heartbeat response, even an empty one, so a lost message shows up as a rejection and is repaired.
+    if (pr.state === 'replicate' && pr.isPaused()) pr.freeFirstInflight();
+    if (pr.match < this.raftLog.lastIndex()) this.sendAppend(m.from, true);
     if (m.context !== null) {
       for (const read of this.reads.ack(m.context, m.from, this.voters())) this.readStates.push(read);
     }

@@ -9,6 +9,8 @@ import {
   type Message,
   type NodeId,
   type RaftConfig,
+  type ReadState,
+  type Ready,
   type Snapshot,
 } from '../../src/raft/index.js';
 
@@ -17,6 +19,16 @@ export interface MemoryDisk {
   hardState: HardState;
   snapshot: Snapshot;
   entries: Entry[];
+}
+
+/** NodeFactory builds a node; tests pass one to run a deliberately broken RaftNode subclass. */
+export type NodeFactory = (config: RaftConfig, durable: DurableState) => RaftNode;
+
+/** SafetyViolation records two different entries applied at the same index (State Machine Safety, Raft Figure 3). */
+export interface SafetyViolation {
+  readonly index: number;
+  readonly first: { readonly node: NodeId; readonly term: number };
+  readonly second: { readonly node: NodeId; readonly term: number };
 }
 
 /**
@@ -33,18 +45,31 @@ export class ScriptedCluster {
   inbox: Message[] = [];
   /** Directed links that drop everything: "a->b". */
   readonly cut = new Set<string>();
+  /** Nodes taken down with crash() and not yet reconnected. */
+  readonly crashed = new Set<NodeId>();
+  /** Read states handed out by each node's Readys, in order. */
+  readonly readStates = new Map<NodeId, ReadState[]>();
+  /** Every applied entry by index, across nodes and restarts: the first one applied there. */
+  private readonly firstApplied = new Map<number, { node: NodeId; term: number }>();
+  /** Two nodes (or one node across a restart) applied different entries at one index. */
+  readonly violations: SafetyViolation[] = [];
+  private readonly factory: NodeFactory;
+  /** Every Ready the harness processed, in order (for persistence-ordering assertions); clear it freely. */
+  readyLog: { readonly id: NodeId; readonly ready: Ready }[] = [];
 
-  constructor(readonly ids: NodeId[], readonly overrides: Partial<RaftConfig> = {}, seed = 1) {
+  constructor(readonly ids: NodeId[], readonly overrides: Partial<RaftConfig> = {}, seed = 1, options: { factory?: NodeFactory } = {}) {
+    this.factory = options.factory ?? ((config, durable) => new RaftNode(config, durable));
     for (const [i, id] of ids.entries()) {
       const durable = bootstrapState(ids);
       this.disks.set(id, { hardState: durable.hardState, snapshot: { meta: durable.snapshotMeta, data: new Uint8Array() }, entries: [] });
       this.applied.set(id, []);
+      this.readStates.set(id, []);
       this.nodes.set(id, this.makeNode(id, durable, seed + i));
     }
   }
 
   makeNode(id: NodeId, durable: DurableState, seed: number): RaftNode {
-    return new RaftNode({ ...DEFAULT_LIMITS, ...this.overrides, id, random: new SeededRandom(seed) }, durable);
+    return this.factory({ ...DEFAULT_LIMITS, ...this.overrides, id, random: new SeededRandom(seed) }, durable);
   }
 
   node(id: NodeId): RaftNode {
@@ -61,6 +86,8 @@ export class ScriptedCluster {
         while (n.hasReady()) {
           any = true;
           const rd = n.ready();
+          if (this.readyLog.length >= 100_000) this.readyLog.splice(0, 50_000); // bounded: long scripts keep the recent half
+          this.readyLog.push({ id, ready: rd });
           const disk = this.disks.get(id)!;
           if (rd.snapshot) {
             disk.snapshot = rd.snapshot;
@@ -77,6 +104,8 @@ export class ScriptedCluster {
             else this.inbox.push(m);
           }
           this.applied.get(id)!.push(...rd.committedEntries);
+          for (const e of rd.committedEntries) this.recordApplied(id, e);
+          this.readStates.get(id)!.push(...rd.readStates);
           n.advance(rd);
         }
       }
@@ -136,6 +165,7 @@ export class ScriptedCluster {
 
   heal(): void {
     this.cut.clear();
+    this.crashed.clear();
   }
 
   /** restart rebuilds a node from its disk only. */
@@ -144,6 +174,109 @@ export class ScriptedCluster {
     this.nodes.set(id, this.makeNode(id, { hardState: disk.hardState, snapshotMeta: disk.snapshot.meta, entries: disk.entries }, seed));
     this.applied.set(id, []);
   }
+
+  private recordApplied(id: NodeId, e: Entry): void {
+    const seen = this.firstApplied.get(e.index);
+    if (seen === undefined) this.firstApplied.set(e.index, { node: id, term: e.term });
+    else if (seen.term !== e.term) this.violations.push({ index: e.index, first: seen, second: { node: id, term: e.term } });
+  }
+
+  /** deliver steps the queued messages matching the filter once (subject to cuts), then drains; returns how many were stepped. */
+  deliver(filter: (m: Message) => boolean): number {
+    let stepped = 0;
+    for (const m of this.take(filter)) {
+      if (this.cut.has(`${m.from}->${m.to}`)) continue;
+      const target = this.nodes.get(m.to);
+      if (target === undefined) continue;
+      target.step(m);
+      stepped++;
+    }
+    this.drain();
+    return stepped;
+  }
+
+  /** drop discards the queued messages matching the filter (message loss); returns how many. */
+  drop(filter: (m: Message) => boolean): number {
+    return this.take(filter).length;
+  }
+
+  /** tickUntil ticks `id` (draining after each tick, delivering nothing) until `done` holds; throws after maxTicks. */
+  tickUntil(id: NodeId, done: (n: RaftNode) => boolean, maxTicks = 1000): number {
+    for (let i = 0; i < maxTicks; i++) {
+      if (done(this.node(id))) return i;
+      this.tick(id);
+    }
+    if (done(this.node(id))) return maxTicks;
+    throw new Error(`${id}: condition not reached in ${maxTicks} ticks`);
+  }
+
+  /** campaign ticks `id` until it starts an election or pre-election (its term rises or it becomes pre-candidate). */
+  campaign(id: NodeId): void {
+    const term = this.node(id).term;
+    this.tickUntil(id, (n) => n.term > term || n.role === 'preCandidate' || n.role === 'leader', 100);
+  }
+
+  /** crash cuts every link of `id` and drops what it had queued; untick it and it is as good as stopped. Bring it back with reconnect(). */
+  crash(id: NodeId): void {
+    this.crashed.add(id);
+    this.isolate(id);
+    this.drop((m) => m.from === id);
+  }
+
+  /** reconnect restores the links between `id` and every node not crashed, optionally restarting it from its disk first. */
+  reconnect(id: NodeId, restartSeed?: number): void {
+    this.crashed.delete(id);
+    for (const link of [...this.cut]) {
+      const [from, to] = link.split('->') as [NodeId, NodeId];
+      const other = from === id ? to : to === id ? from : null;
+      if (other !== null && !this.crashed.has(other)) this.cut.delete(link);
+    }
+    if (restartSeed !== undefined) this.restart(id, restartSeed);
+  }
+
+  /** compact has `id` snapshot its state at appliedIndex (data = the applied payloads so far) and drop the log prefix. */
+  compact(id: NodeId, data: Uint8Array = new Uint8Array([1, 2, 3])): void {
+    const n = this.node(id);
+    const disk = this.disks.get(id)!;
+    const meta = n.snapshotMetaAt(n.appliedIndex);
+    disk.snapshot = { meta, data };
+    disk.entries = disk.entries.filter((e) => e.index > meta.index);
+    n.compact(meta);
+  }
+}
+
+/** standaloneNode builds one node outside any cluster, from a durable state, for scripts that step messages by hand. */
+export function standaloneNode(
+  id: NodeId,
+  voters: NodeId[],
+  durable: Partial<{ term: number; vote: NodeId | null; commit: number; entries: Entry[] }> = {},
+  overrides: Partial<RaftConfig> = {},
+  seed = 7,
+): RaftNode {
+  const base = bootstrapState(voters);
+  const state: DurableState = {
+    hardState: { term: durable.term ?? 0, vote: durable.vote ?? null, commit: durable.commit ?? 0 },
+    snapshotMeta: base.snapshotMeta,
+    entries: durable.entries ?? [],
+  };
+  return new RaftNode({ ...DEFAULT_LIMITS, ...overrides, id, random: new SeededRandom(seed) }, state);
+}
+
+/** cycle takes one Ready from a node outside a cluster and advances it at once (as if persisted and sent). */
+export function cycle(n: RaftNode): Ready {
+  const rd = n.ready();
+  n.advance(rd);
+  return rd;
+}
+
+/** entriesOf builds entries from a list of terms, starting at index `from` (1 unless told). */
+export function entriesOf(terms: number[], from = 1): Entry[] {
+  return terms.map((term, i) => ({ index: from + i, term, type: 'normal' as const, data: enc(`e${from + i}t${term}`) }));
+}
+
+/** termsOf lists the terms of a node's log from firstIndex to lastIndex. */
+export function termsOf(n: RaftNode): number[] {
+  return n.entries(n.firstIndex, n.lastIndex).map((e) => e.term);
 }
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
