@@ -366,6 +366,8 @@ export class RaftNode {
    * handling the message.
    */
   private stepTerm(m: Message): boolean {
+    // A campaign from outside the configuration must not raise our term or win our vote.
+    if ((m.type === 'vote' || m.type === 'preVote') && !this.isVoter(m.from)) return false;
     if (m.term > this.currentTerm) {
       if (m.type === 'vote' || m.type === 'preVote') {
         // Thesis §4.2.3: while we hear from a live leader, ignore campaigns (unless a transfer caused them),
