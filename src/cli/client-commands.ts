@@ -1,0 +1,304 @@
+import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { LockHeldError, RaftLockClient, type EndpointStatus, type LockHandle, type LockInfo } from '../client/index.js';
+import type { CliIo } from './cli-io.js';
+
+/** DEFAULT_ENDPOINTS are the HTTP addresses of `raftlock cluster`'s three local members. */
+export const DEFAULT_ENDPOINTS = 'http://127.0.0.1:4001,http://127.0.0.1:4002,http://127.0.0.1:4003';
+const DEFAULT_TTL_MS = 15_000;
+const DEFAULT_KILL_GRACE_MS = 5_000;
+/** A CLI command should fail fast when a member is down: shorter than the library's defaults. */
+const CLI_REQUEST_TIMEOUT_MS = 3_000;
+const CLI_CALL_TIMEOUT_MS = 15_000;
+/** Signals the lock command passes on to its child (SIGINT from a terminal reaches the child by itself). */
+const FORWARDED_SIGNALS = ['SIGTERM', 'SIGHUP'] as const;
+
+const LOCK_USAGE = `usage: raftlock lock NAME [--ttl MS] [--wait MS] [--kill-grace MS] [--endpoints URLS] -- COMMAND [ARGS...]
+  Runs COMMAND while holding lock NAME (env RAFTLOCK_LOCK, RAFTLOCK_TOKEN = the fencing token),
+  releases it when COMMAND exits, and exits with COMMAND's exit code. If the lock is lost,
+  COMMAND gets SIGTERM, then SIGKILL after --kill-grace (default ${DEFAULT_KILL_GRACE_MS} ms).
+  --ttl MS     lease, renewed every ttl/3 (default ${DEFAULT_TTL_MS})
+  --wait MS    how long to queue for the lock (default 0); exit 1 if not acquired in time`;
+const STATUS_USAGE = `usage: raftlock status [--json] [--endpoints URLS]
+  Prints each endpoint's Raft status (id, role, term, leader, commit and applied index).`;
+const LOCKS_USAGE = `usage: raftlock locks [--prefix P] [--limit N] [--after NAME] [--json] [--endpoints URLS]
+  Lists locks in name order with their holders, waiters and last fencing token.`;
+const RELEASE_USAGE = `usage: raftlock release NAME --force [--endpoints URLS]
+  Force-releases NAME: removes every holder and waiter. Holders learn it at their next renewal.`;
+const ENDPOINTS_HELP = `Endpoints: --endpoints URL,URL,... or RAFTLOCK_ENDPOINTS (default ${DEFAULT_ENDPOINTS}).`;
+
+const endpointsOption = { endpoints: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+
+/** UsageError is a bad command line: the command prints its usage and exits 2. */
+class UsageError extends Error {}
+
+/**
+ * lockCommand: `raftlock lock NAME [--ttl MS] [--wait MS] [--kill-grace MS]
+ * [--endpoints URLS] -- COMMAND ARGS...`. Exit codes: COMMAND's own (128 +
+ * signal number if a signal ended it), 1 if the lock was not acquired, 2 on
+ * bad usage, 127 if COMMAND could not be started.
+ */
+export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  let parsed: { name: string; command: string[]; ttlMs: number; waitMs: number; killGraceMs: number; endpoints: string[] };
+  try {
+    const { values, positionals } = parse(argv, {
+      ...endpointsOption,
+      ttl: { type: 'string' },
+      wait: { type: 'string' },
+      'kill-grace': { type: 'string' },
+    });
+    if (values.help === true) return printHelp(io, LOCK_USAGE);
+    const [name, ...command] = positionals;
+    if (name === undefined) throw new UsageError('missing lock NAME');
+    if (command.length === 0) throw new UsageError('missing COMMAND after --');
+    parsed = {
+      name,
+      command,
+      ttlMs: intFlag(values.ttl, '--ttl', DEFAULT_TTL_MS),
+      waitMs: intFlag(values.wait, '--wait', 0),
+      killGraceMs: intFlag(values['kill-grace'], '--kill-grace', DEFAULT_KILL_GRACE_MS),
+      endpoints: endpointsFrom(values.endpoints, env),
+    };
+  } catch (err) {
+    return usageError(io, err, LOCK_USAGE);
+  }
+
+  const { name, command, ttlMs, waitMs, killGraceMs } = parsed;
+  let lock: LockHandle;
+  try {
+    const client = newClient(parsed.endpoints);
+    lock = await client.acquire(name, { ttlMs, waitMs });
+  } catch (err) {
+    if (err instanceof LockHeldError) {
+      const holders = err.holders.map((h) => `${h.owner} (token ${h.token})`).join(', ');
+      io.err(`raftlock: lock ${name} not acquired within ${waitMs} ms${holders === '' ? '' : `; held by ${holders}`}\n`);
+    } else {
+      io.err(`raftlock: cannot acquire lock ${name}: ${messageOf(err)}\n`);
+    }
+    return 1;
+  }
+
+  const exitCode = await runWhileHeld(lock, command, env, killGraceMs, io);
+  try {
+    await lock.release();
+  } catch (err) {
+    io.err(`raftlock: could not release lock ${name} (its lease will expire): ${messageOf(err)}\n`);
+  }
+  return exitCode;
+}
+
+/** runWhileHeld spawns the command and resolves with its exit code; kills it if the lock is lost. */
+async function runWhileHeld(lock: LockHandle, command: string[], env: NodeJS.ProcessEnv, killGraceMs: number, io: CliIo): Promise<number> {
+  const [file, ...args] = command;
+  if (file === undefined) throw new Error('invariant: empty command');
+  const child = spawn(file, args, { stdio: 'inherit', env: { ...env, RAFTLOCK_LOCK: lock.name, RAFTLOCK_TOKEN: String(lock.token) } });
+  let killTimer: NodeJS.Timeout | undefined;
+  const onLost = (): void => {
+    io.err(`raftlock: ${messageOf(lock.lost.reason)}; stopping the command (SIGTERM, SIGKILL after ${killGraceMs} ms)\n`);
+    child.kill('SIGTERM');
+    killTimer = setTimeout(() => child.kill('SIGKILL'), killGraceMs);
+  };
+  if (lock.lost.aborted) onLost();
+  else lock.lost.addEventListener('abort', onLost, { once: true });
+  // Stay alive on these signals so the lock is released after the child has stopped.
+  const forwarders = FORWARDED_SIGNALS.map((signal) => [signal, () => void child.kill(signal)] as const);
+  const ignoreInterrupt = (): void => {};
+  for (const [signal, forward] of forwarders) process.on(signal, forward);
+  process.on('SIGINT', ignoreInterrupt);
+  try {
+    const end = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | { error: Error }>((resolve) => {
+      child.once('error', (error) => resolve({ error }));
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    if ('error' in end) {
+      io.err(`raftlock: cannot run ${file}: ${end.error.message}\n`);
+      return 127;
+    }
+    if (end.code !== null) return end.code;
+    return 128 + (end.signal !== null ? (osConstants.signals[end.signal] ?? 0) : 0);
+  } finally {
+    clearTimeout(killTimer);
+    lock.lost.removeEventListener('abort', onLost);
+    for (const [signal, forward] of forwarders) process.off(signal, forward);
+    process.off('SIGINT', ignoreInterrupt);
+  }
+}
+
+/** statusCommand: `raftlock status [--json]`. Exit 0 if any endpoint answered, 1 if none did. */
+export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  let endpoints: string[];
+  let json: boolean;
+  try {
+    const { values, positionals } = parse(argv, { ...endpointsOption, json: { type: 'boolean' } });
+    if (values.help === true) return printHelp(io, STATUS_USAGE);
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
+    endpoints = endpointsFrom(values.endpoints, env);
+    json = values.json === true;
+  } catch (err) {
+    return usageError(io, err, STATUS_USAGE);
+  }
+  let statuses: EndpointStatus[];
+  try {
+    statuses = await newClient(endpoints).statusOfAll();
+  } catch (err) {
+    io.err(`raftlock: ${messageOf(err)}\n`);
+    return 1;
+  }
+  if (json) {
+    io.out(`${JSON.stringify(statuses, null, 2)}\n`);
+  } else {
+    const rows = statuses.map((s) =>
+      'status' in s
+        ? [s.endpoint, s.status.id, s.status.role, String(s.status.term), s.status.leader ?? '-', String(s.status.commitIndex), String(s.status.appliedIndex), s.status.members.join(',')]
+        : [s.endpoint, '-', 'unreachable', '-', '-', '-', '-', s.error],
+    );
+    io.out(formatTable(['ENDPOINT', 'ID', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'MEMBERS'], rows));
+  }
+  return statuses.some((s) => 'status' in s) ? 0 : 1;
+}
+
+/** locksCommand: `raftlock locks [--prefix P] [--limit N] [--after NAME] [--json]`. */
+export async function locksCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  let options: { endpoints: string[]; json: boolean; prefix?: string; after?: string; limit?: number };
+  try {
+    const { values, positionals } = parse(argv, {
+      ...endpointsOption,
+      json: { type: 'boolean' },
+      prefix: { type: 'string' },
+      after: { type: 'string' },
+      limit: { type: 'string' },
+    });
+    if (values.help === true) return printHelp(io, LOCKS_USAGE);
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
+    const limit = values.limit === undefined ? undefined : intFlag(values.limit, '--limit', 0);
+    if (limit === 0) throw new UsageError('--limit must be at least 1');
+    options = {
+      endpoints: endpointsFrom(values.endpoints, env),
+      json: values.json === true,
+      ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
+      ...(values.after !== undefined ? { after: values.after } : {}),
+      ...(limit !== undefined ? { limit } : {}),
+    };
+  } catch (err) {
+    return usageError(io, err, LOCKS_USAGE);
+  }
+  let locks: LockInfo[];
+  try {
+    const { endpoints, json: _json, ...listOptions } = options;
+    locks = await newClient(endpoints).list(listOptions);
+  } catch (err) {
+    io.err(`raftlock: ${messageOf(err)}\n`);
+    return 1;
+  }
+  if (options.json) {
+    io.out(`${JSON.stringify(locks, null, 2)}\n`);
+    return 0;
+  }
+  if (locks.length === 0) {
+    io.out('(no locks)\n');
+    return 0;
+  }
+  const rows = locks.map((l) => [
+    l.name,
+    l.holders[0]?.mode ?? '-',
+    l.holders.length === 0 ? '-' : l.holders.map((h) => `${h.owner}#${h.token} (${Math.round(h.expiresInMs)} ms)`).join(', '),
+    String(l.waiters),
+    String(l.lastToken),
+  ]);
+  io.out(formatTable(['NAME', 'MODE', 'HOLDERS', 'WAITERS', 'LAST_TOKEN'], rows));
+  return 0;
+}
+
+/** releaseCommand: `raftlock release NAME --force`; without --force it explains and exits 2. */
+export async function releaseCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  let name: string;
+  let endpoints: string[];
+  try {
+    const { values, positionals } = parse(argv, { ...endpointsOption, force: { type: 'boolean' } });
+    if (values.help === true) return printHelp(io, RELEASE_USAGE);
+    if (positionals.length !== 1 || positionals[0] === undefined) throw new UsageError('give exactly one lock NAME');
+    name = positionals[0];
+    endpoints = endpointsFrom(values.endpoints, env);
+    if (values.force !== true) {
+      io.err(
+        `raftlock: release takes a lock away from its holders, which may still be working under it (they learn it at their next renewal).\n` +
+          `Run \`raftlock release ${name} --force\` if that is what you want. A holder releases its own lock by exiting \`raftlock lock\`.\n`,
+      );
+      return 2;
+    }
+  } catch (err) {
+    return usageError(io, err, RELEASE_USAGE);
+  }
+  try {
+    const result = await newClient(endpoints).forceRelease(name);
+    io.out(`released ${name}: ${result.holdersRemoved} holder(s) and ${result.waitersRemoved} waiter(s) removed\n`);
+    return 0;
+  } catch (err) {
+    io.err(`raftlock: cannot release ${name}: ${messageOf(err)}\n`);
+    return 1;
+  }
+}
+
+// ---- helpers ------------------------------------------------------------------------------
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** parse runs node:util parseArgs strictly; its errors become UsageErrors. */
+function parse<O extends Options>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(messageOf(err));
+  }
+}
+
+function newClient(endpoints: string[]): RaftLockClient {
+  return new RaftLockClient({ endpoints, requestTimeoutMs: CLI_REQUEST_TIMEOUT_MS, callTimeoutMs: CLI_CALL_TIMEOUT_MS });
+}
+
+function endpointsFrom(flag: string | undefined, env: NodeJS.ProcessEnv): string[] {
+  const raw = flag ?? env['RAFTLOCK_ENDPOINTS'] ?? DEFAULT_ENDPOINTS;
+  const endpoints = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  if (endpoints.length === 0) throw new UsageError('no endpoints given');
+  for (const e of endpoints) {
+    if (!/^https?:\/\/[^/]+/.test(e)) throw new UsageError(`endpoint ${e} is not an http(s) URL`);
+  }
+  return endpoints;
+}
+
+/** intFlag parses a non-negative integer flag (milliseconds or a count). */
+function intFlag(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^[0-9]{1,10}$/.test(value)) throw new UsageError(`${flag} must be a non-negative integer, not ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+function printHelp(io: CliIo, usage: string): number {
+  io.out(`${usage}\n${ENDPOINTS_HELP}\n`);
+  return 0;
+}
+
+function usageError(io: CliIo, err: unknown, usage: string): number {
+  if (!(err instanceof UsageError)) throw err;
+  io.err(`raftlock: ${err.message}\n${usage}\n${ENDPOINTS_HELP}\n`);
+  return 2;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** formatTable left-aligns columns two spaces apart. */
+function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return `${[header, ...rows].map(line).join('\n')}\n`;
+}

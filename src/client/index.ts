@@ -1,0 +1,31 @@
+/** The public face of the raftlock client library. */
+export { RaftLockClient, DEFAULT_LOCK_TTL_MS } from './raft-lock-client.js';
+export { LockHandle } from './lock-handle.js';
+export { Session } from './session.js';
+export {
+  RaftLockClientError,
+  LockHeldError,
+  NotHolderError,
+  NoLeaderError,
+  UnavailableError,
+  OutcomeUnknownError,
+  SessionNotFoundError,
+  BadRequestError,
+  TimeoutError,
+  LockLostError,
+  SessionLostError,
+  type HolderInfo,
+} from './errors.js';
+export type {
+  RaftLockClientOptions,
+  AcquireOptions,
+  SessionOptions,
+  CallSignal,
+  LockMode,
+  LockInfo,
+  ListOptions,
+  CheckResult,
+  ForceReleaseResult,
+  NodeStatus,
+  EndpointStatus,
+} from './types.js';

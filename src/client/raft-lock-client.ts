@@ -1,0 +1,306 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { BadRequestError, LockLostError, NotHolderError, RaftLockClientError, SessionLostError, SessionNotFoundError } from './errors.js';
+import { HttpTransport } from './http-transport.js';
+import { LeaseKeeper, confirmFresh, type LeaseGrant } from './lease-keeper.js';
+import { LockHandle, runWithLock } from './lock-handle.js';
+import { Session, deleteSession, sendKeepalive } from './session.js';
+import type {
+  AcquireOptions,
+  CallSignal,
+  CheckResult,
+  EndpointStatus,
+  ForceReleaseResult,
+  ListOptions,
+  LockInfo,
+  LockMode,
+  NodeStatus,
+  RaftLockClientOptions,
+  SessionOptions,
+} from './types.js';
+
+/** DEFAULT_LOCK_TTL_MS is a lock's lease when acquire is given no ttlMs. */
+export const DEFAULT_LOCK_TTL_MS = 15_000;
+const DEFAULT_SESSION_TTL_MS = 15_000;
+/** The server's lower bound on a lock lease (src/server/schemas.ts); below it the safety margin leaves no room. */
+const MIN_LOCK_TTL_MS = 100;
+const NAME_PATTERN = /^[A-Za-z0-9._:/-]{1,256}$/;
+
+/** The body of a granted acquire. */
+interface GrantBody {
+  name: string;
+  owner: string;
+  token: number;
+  mode: LockMode;
+  expiresInMs: number;
+  holdCount: number;
+  sessionId?: string;
+}
+
+/**
+ * RaftLockClient talks to a raftlock cluster over HTTP. Every call goes to
+ * the current endpoint (the leader once found) and fails over across the
+ * others on connection errors, 503 and 504, retrying with backoff; a write's
+ * retries all carry one requestId, so a retry never acquires (or releases)
+ * twice. Every method takes an AbortSignal.
+ */
+export class RaftLockClient {
+  /** owner is the default owner of this client's locks and sessions. */
+  readonly owner: string;
+  private readonly transport: HttpTransport;
+  private readonly safetyMarginFor: (ttlMs: number) => number;
+
+  constructor(options: RaftLockClientOptions) {
+    this.transport = new HttpTransport({
+      endpoints: options.endpoints,
+      requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+      maxRetries: options.maxRetries ?? 6,
+      retryBaseMs: options.retryBaseMs ?? 50,
+      retryMaxDelayMs: 2_000,
+      callTimeoutMs: options.callTimeoutMs ?? 30_000,
+      preferLeader: options.preferLeader ?? true,
+    });
+    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.safetyMarginFor = options.safetyMarginMs ?? ((ttlMs) => Math.max(ttlMs / 10, 50));
+  }
+
+  /** currentEndpoint is the endpoint the next call tries first. */
+  get currentEndpoint(): string {
+    return this.transport.currentEndpoint;
+  }
+
+  /**
+   * acquire takes the lock `name` and resolves with its LockHandle once
+   * granted (waiting up to `waitMs` in the lock's FIFO queue). Throws
+   * LockHeldError if not granted in time, BadRequestError on bad arguments,
+   * NoLeaderError / UnavailableError / TimeoutError when the cluster could not
+   * be reached, OutcomeUnknownError when it could not learn whether the grant
+   * happened (the hold, if any, then expires with its lease). Callers must
+   * release() the handle (or use withLock).
+   *
+   * Holds are reentrant per owner (the server counts them): two acquires of
+   * one lock with the same owner both succeed, with the same token. All of a
+   * client's acquires share its owner unless `options.owner` says otherwise,
+   * so give concurrent tasks of one process their own owner when they must
+   * exclude each other.
+   */
+  async acquire(name: string, options: AcquireOptions = {}): Promise<LockHandle> {
+    checkName(name);
+    const session = options.session;
+    if (session !== undefined && options.ttlMs !== undefined) throw new BadRequestError('give ttlMs or session, not both');
+    session?.lost.throwIfAborted();
+    const ttlMs = options.ttlMs ?? DEFAULT_LOCK_TTL_MS;
+    if (session === undefined && !(Number.isInteger(ttlMs) && ttlMs >= MIN_LOCK_TTL_MS)) throw new BadRequestError(`ttlMs must be an integer ≥ ${MIN_LOCK_TTL_MS}`);
+    const waitMs = options.waitMs ?? 0;
+    if (!(Number.isInteger(waitMs) && waitMs >= 0)) throw new BadRequestError('waitMs must be a non-negative integer');
+    const owner = options.owner ?? session?.owner ?? this.owner;
+    const body = {
+      owner,
+      ...(session !== undefined ? { sessionId: session.id } : { ttlMs }),
+      mode: options.mode ?? 'exclusive',
+      waitMs,
+      ...(options.limit !== undefined ? { limit: options.limit } : {}),
+      ...(options.lockDelayMs !== undefined ? { lockDelayMs: options.lockDelayMs } : {}),
+      requestId: randomUUID(),
+    };
+    const res = await this.transport.call<GrantBody>({
+      method: 'POST',
+      path: `${lockPath(name)}/acquire`,
+      body,
+      write: true,
+      waitMs,
+      ...signalOf(options),
+    });
+    const grant = res.body;
+    if (!(Number.isSafeInteger(grant.token) && grant.token >= 1)) throw new RaftLockClientError('bad_response', `acquire answered without a fencing token: ${JSON.stringify(grant)}`);
+    const sendRelease = (signal: AbortSignal | undefined): Promise<void> => this.sendRelease(name, owner, grant.token, signal);
+
+    if (session !== undefined) {
+      const handle: LockHandle = new LockHandle({
+        name,
+        owner,
+        token: grant.token,
+        mode: grant.mode,
+        session,
+        sendRelease,
+        onReleased: () => session.forget(handle),
+      });
+      session.track(handle);
+      return handle;
+    }
+
+    const safetyMarginMs = this.safetyMarginFor(ttlMs);
+    let first: LeaseGrant;
+    try {
+      first = await confirmFresh({ startedAtMs: res.attemptStartMs, remainingMs: grant.expiresInMs }, ttlMs, safetyMarginMs, () =>
+        this.sendRenew(name, owner, grant.token, ttlMs, Infinity, options.signal),
+      );
+    } catch (err) {
+      void sendRelease(undefined).catch(() => undefined);
+      if (err instanceof NotHolderError) throw new LockLostError(`lock ${name} was granted but lost before its lease could be confirmed`, { cause: err });
+      throw err;
+    }
+    const keeper = new LeaseKeeper(
+      {
+        ttlMs,
+        safetyMarginMs,
+        autoRenew: true,
+        renew: (deadlineMs, signal) => this.sendRenew(name, owner, grant.token, ttlMs, deadlineMs, signal),
+        isLoss: (err) => err instanceof NotHolderError,
+        lostReason: (why, cause) => new LockLostError(`lock ${name} (token ${grant.token}) lost: ${why}`, { cause }),
+      },
+      first,
+    );
+    return new LockHandle({ name, owner, token: grant.token, mode: grant.mode, keeper, sendRelease });
+  }
+
+  /**
+   * withLock acquires `name`, runs `fn` with the handle, and releases it
+   * whatever happens: `fn`'s result or exception propagates (a failed release
+   * is swallowed, as the lease expires by itself). `fn` should watch
+   * `lock.lost` and stop its work when it fires.
+   */
+  withLock<T>(name: string, fn: (lock: LockHandle) => Promise<T> | T, options: AcquireOptions = {}): Promise<T> {
+    return runWithLock(this.acquire(name, options), fn);
+  }
+
+  /** session creates a server-side session, kept alive every ttlMs/3 until close(). */
+  async session(options: SessionOptions = {}): Promise<Session> {
+    const ttlMs = options.ttlMs ?? DEFAULT_SESSION_TTL_MS;
+    if (!Number.isInteger(ttlMs) || ttlMs < MIN_LOCK_TTL_MS) throw new BadRequestError(`session ttlMs must be an integer ≥ ${MIN_LOCK_TTL_MS}`);
+    const res = await this.transport.call<{ sessionId: string; ttlMs: number }>({
+      method: 'POST',
+      path: '/v1/sessions',
+      body: { ttlMs, owner: this.owner, requestId: randomUUID() },
+      write: true,
+      ...signalOf(options),
+    });
+    const { sessionId } = res.body;
+    if (typeof sessionId !== 'string' || sessionId === '') throw new RaftLockClientError('bad_response', 'session create answered without a sessionId');
+    const grantedTtlMs = typeof res.body.ttlMs === 'number' ? res.body.ttlMs : ttlMs;
+    const safetyMarginMs = this.safetyMarginFor(grantedTtlMs);
+    let first: LeaseGrant;
+    try {
+      first = await confirmFresh({ startedAtMs: res.attemptStartMs, remainingMs: grantedTtlMs }, grantedTtlMs, safetyMarginMs, () =>
+        sendKeepalive(this.transport, sessionId, grantedTtlMs, Infinity, options.signal),
+      );
+    } catch (err) {
+      void deleteSession(this.transport, sessionId).catch(() => 0);
+      if (err instanceof SessionNotFoundError) throw new SessionLostError(`session ${sessionId} was created but lost before it could be confirmed`, { cause: err });
+      throw err;
+    }
+    return new Session({
+      id: sessionId,
+      ttlMs: grantedTtlMs,
+      owner: this.owner,
+      safetyMarginMs,
+      transport: this.transport,
+      first,
+      acquire: (name, acquireOptions) => this.acquire(name, acquireOptions),
+    });
+  }
+
+  /** check asks whether `token` is still the valid fencing token of `name` (a linearizable read). */
+  async check(name: string, token: number, options: CallSignal = {}): Promise<CheckResult> {
+    checkName(name);
+    const res = await this.transport.call<CheckResult>({ method: 'POST', path: `${lockPath(name)}/check`, body: { token }, write: false, ...signalOf(options) });
+    return res.body;
+  }
+
+  /** get reads one lock's holders, waiter count and last token. */
+  async get(name: string, options: CallSignal = {}): Promise<LockInfo> {
+    checkName(name);
+    const res = await this.transport.call<LockInfo>({ method: 'GET', path: lockPath(name), write: false, ...signalOf(options) });
+    return res.body;
+  }
+
+  /** list reads up to `limit` locks whose names start with `prefix`, in name order, after `after`. */
+  async list(options: ListOptions = {}): Promise<LockInfo[]> {
+    const query = new URLSearchParams();
+    if (options.prefix !== undefined) query.set('prefix', options.prefix);
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    if (options.after !== undefined) query.set('after', options.after);
+    const qs = query.toString();
+    const res = await this.transport.call<{ locks: LockInfo[] }>({ method: 'GET', path: `/v1/locks${qs === '' ? '' : `?${qs}`}`, write: false, ...signalOf(options) });
+    return res.body.locks;
+  }
+
+  /** forceRelease removes every holder and waiter of `name` (an operator's tool: holders learn it at their next renewal). */
+  async forceRelease(name: string, options: CallSignal = {}): Promise<ForceReleaseResult> {
+    checkName(name);
+    const res = await this.transport.call<Partial<ForceReleaseResult>>({
+      method: 'DELETE',
+      path: `${lockPath(name)}?requestId=${randomUUID()}`,
+      write: true,
+      ...signalOf(options),
+    });
+    return { released: res.body.released === true, holdersRemoved: res.body.holdersRemoved ?? 0, waitersRemoved: res.body.waitersRemoved ?? 0 };
+  }
+
+  /** status reads one endpoint's /v1/status: `endpoint`'s (one attempt), or the current endpoint's (with failover). */
+  async status(options: CallSignal & { endpoint?: string } = {}): Promise<NodeStatus> {
+    const res = await this.transport.call<NodeStatus>({
+      method: 'GET',
+      path: '/v1/status',
+      write: false,
+      ...signalOf(options),
+      ...(options.endpoint !== undefined ? { endpoint: options.endpoint.replace(/\/+$/, '') } : {}),
+    });
+    return res.body;
+  }
+
+  /** statusOfAll reads every endpoint's status at once; an unreachable endpoint gets an `error`. */
+  async statusOfAll(options: CallSignal = {}): Promise<EndpointStatus[]> {
+    return Promise.all(
+      this.transport.allEndpoints.map(async (endpoint): Promise<EndpointStatus> => {
+        try {
+          return { endpoint, status: await this.status({ ...options, endpoint }) };
+        } catch (err) {
+          options.signal?.throwIfAborted();
+          return { endpoint, error: err instanceof Error ? err.message : String(err) };
+        }
+      }),
+    );
+  }
+
+  /** discoverLeader probes every endpoint and makes the leader's current; resolves with it, or null. */
+  discoverLeader(options: CallSignal = {}): Promise<string | null> {
+    return this.transport.discoverLeader(options.signal);
+  }
+
+  private async sendRenew(name: string, owner: string, token: number, ttlMs: number, deadlineMs: number, signal: AbortSignal | undefined): Promise<LeaseGrant> {
+    const res = await this.transport.call<{ expiresInMs: number }>({
+      method: 'POST',
+      path: `${lockPath(name)}/renew`,
+      body: { owner, token, ttlMs, requestId: randomUUID() },
+      write: true,
+      deadlineMs,
+      ...(signal !== undefined ? { signal } : {}),
+    });
+    if (typeof res.body.expiresInMs !== 'number') throw new RaftLockClientError('bad_response', `renew answered without expiresInMs: ${JSON.stringify(res.body)}`);
+    return { startedAtMs: res.attemptStartMs, remainingMs: res.body.expiresInMs };
+  }
+
+  private async sendRelease(name: string, owner: string, token: number, signal: AbortSignal | undefined): Promise<void> {
+    await this.transport.call<{ released: boolean }>({
+      method: 'POST',
+      path: `${lockPath(name)}/release`,
+      body: { owner, token, requestId: randomUUID() },
+      write: true,
+      ...(signal !== undefined ? { signal } : {}),
+    });
+  }
+}
+
+/** checkName rejects names the server would reject, before any request. */
+function checkName(name: string): void {
+  if (!NAME_PATTERN.test(name)) throw new BadRequestError(`lock name ${JSON.stringify(name)} must match [A-Za-z0-9._:/-]{1,256}`);
+}
+
+function lockPath(name: string): string {
+  return `/v1/locks/${encodeURIComponent(name)}`;
+}
+
+function signalOf(options: CallSignal): { signal?: AbortSignal } {
+  return options.signal !== undefined ? { signal: options.signal } : {};
+}

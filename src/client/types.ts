@@ -1,0 +1,99 @@
+import type { HolderInfo } from './errors.js';
+import type { Session } from './session.js';
+
+/** LockMode: `exclusive` admits one holder; `shared` admits many (up to `limit`, if set). */
+export type LockMode = 'exclusive' | 'shared';
+
+/** RaftLockClientOptions configure a RaftLockClient; only `endpoints` is required. */
+export interface RaftLockClientOptions {
+  /** Base URLs of cluster members (any member serves any call). */
+  readonly endpoints: readonly string[];
+  /** Bound on one HTTP attempt (a long-poll acquire adds its waitMs). Default 10 000. */
+  readonly requestTimeoutMs?: number;
+  /** Retries after the first attempt of a call. Default 6. */
+  readonly maxRetries?: number;
+  /** First retry backoff; doubles per retry (jittered) up to 2 s. Default 50. */
+  readonly retryBaseMs?: number;
+  /** Bound on one call with all its retries (a long-poll acquire adds its waitMs). Default 30 000. */
+  readonly callTimeoutMs?: number;
+  /** Default owner of locks and sessions. Default `hostname:pid:random`. */
+  readonly owner?: string;
+  /** How long before a lease's earliest possible expiry `lost` fires. Default max(ttlMs/10, 50 ms). */
+  readonly safetyMarginMs?: (ttlMs: number) => number;
+  /** Probe /v1/status to find and stick to the leader. Default true. */
+  readonly preferLeader?: boolean;
+}
+
+/** AcquireOptions shape one acquire; give `ttlMs` or `session`, not both. */
+export interface AcquireOptions {
+  /** Lease of the hold, renewed automatically every ttlMs/3 until release. Default 15 000 (ignored with `session`). */
+  readonly ttlMs?: number;
+  /** How long to queue (FIFO, long-poll) when the lock is taken. Default 0: fail at once. */
+  readonly waitMs?: number;
+  readonly mode?: LockMode;
+  /** Semaphore size for `shared` holds; the first holder sets it. */
+  readonly limit?: number;
+  /** After this hold's lease EXPIRES (not on release), nobody gets the lock for this long (Chubby lock-delay). */
+  readonly lockDelayMs?: number;
+  /** Owner of this hold; default the client's. Holds are reentrant per owner. */
+  readonly owner?: string;
+  /** Hold the lock under this session: no per-lock lease; it lives as long as the session. */
+  readonly session?: Session;
+  readonly signal?: AbortSignal;
+}
+
+/** CallSignal lets any call be aborted. */
+export interface CallSignal {
+  readonly signal?: AbortSignal;
+}
+
+/** SessionOptions shape a session. */
+export interface SessionOptions {
+  /** Session lease, kept alive every ttlMs/3. The server accepts 1 000 to 3 600 000. Default 15 000. */
+  readonly ttlMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** LockInfo is a lock's state as `get` and `list` report it. */
+export interface LockInfo {
+  readonly name: string;
+  readonly holders: readonly HolderInfo[];
+  readonly waiters: number;
+  readonly lastToken: number;
+  readonly limit?: number;
+}
+
+/** ListOptions page through locks by name. */
+export interface ListOptions extends CallSignal {
+  readonly prefix?: string;
+  readonly limit?: number;
+  /** Start after this name (the last name of the previous page). */
+  readonly after?: string;
+}
+
+/** CheckResult says whether a fencing token is still the lock's valid one. */
+export interface CheckResult {
+  readonly valid: boolean;
+  readonly currentToken: number;
+}
+
+/** ForceReleaseResult counts what a force release removed. */
+export interface ForceReleaseResult {
+  readonly released: boolean;
+  readonly holdersRemoved: number;
+  readonly waitersRemoved: number;
+}
+
+/** NodeStatus is one member's view of the cluster (GET /v1/status). */
+export interface NodeStatus {
+  readonly id: string;
+  readonly role: string;
+  readonly term: number;
+  readonly leader: string | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly members: readonly string[];
+}
+
+/** EndpointStatus is one endpoint's status, or why it could not be read. */
+export type EndpointStatus = { readonly endpoint: string; readonly status: NodeStatus } | { readonly endpoint: string; readonly error: string };

@@ -1,0 +1,119 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RaftLockClient, SessionLostError, SessionNotFoundError, type Session } from '../../src/index.js';
+import { FakeCluster } from './fake-lock-server.js';
+
+let cluster: FakeCluster;
+const open: Session[] = [];
+
+beforeEach(async () => {
+  cluster = await FakeCluster.start(2);
+});
+
+afterEach(async () => {
+  cluster.clearFaults();
+  await Promise.all(open.splice(0).map((s) => s.close().catch(() => 0)));
+  await cluster.close();
+});
+
+/** A client with fast retries and a safety margin wide enough (120 ms) to absorb a loaded machine's timer lag. */
+function client(owner = 'svc'): RaftLockClient {
+  return new RaftLockClient({ endpoints: cluster.urls, retryBaseMs: 5, maxRetries: 3, preferLeader: false, requestTimeoutMs: 1_000, owner, safetyMarginMs: () => 120 });
+}
+
+async function session(c: RaftLockClient, ttlMs: number): Promise<Session> {
+  const s = await c.session({ ttlMs });
+  open.push(s);
+  return s;
+}
+
+function firedWithin(signal: AbortSignal, boundMs = 3_000): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`signal did not fire within ${boundMs} ms`)), boundMs);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+}
+
+describe('Session', () => {
+  it('keeps itself alive past its ttl and holds locks without per-lock renewal', async () => {
+    // Long enough that a loaded machine's timer lag cannot make it lost.
+    const ttlMs = 600;
+    const startedMs = Date.now();
+    const s = await session(client(), ttlMs);
+    expect(cluster.requests.find((r) => r.route === 'createSession')?.body).toMatchObject({ ttlMs, owner: 'svc' });
+    const lock = await s.acquire('by-session');
+    expect(lock.sessionId).toBe(s.id);
+    const acquire = cluster.requests.find((r) => r.route === 'acquire');
+    expect(acquire?.body['sessionId']).toBe(s.id);
+    expect(acquire?.body['ttlMs']).toBeUndefined();
+    // Four keepalives, a third of the ttl apart, span more than one ttl.
+    await cluster.waitForRequests((r) => r.route === 'keepalive', 4);
+    expect(Date.now() - startedMs).toBeGreaterThan(ttlMs);
+    expect(s.lost.aborted).toBe(false);
+    expect(cluster.sessions.has(s.id)).toBe(true);
+    expect(cluster.holdersOf('by-session').map((h) => h.sessionId)).toEqual([s.id]);
+    expect(cluster.requests.filter((r) => r.route === 'renew')).toHaveLength(0);
+    expect(lock.remainingMs).toBe(Infinity);
+  });
+
+  it('close deletes the session, releasing its locks, and stops keepalives', async () => {
+    const s = await session(client(), 600);
+    const lock = await s.acquire('closing');
+    expect(await s.close()).toBe(1);
+    expect(await s.close()).toBe(1); // same answer, one DELETE
+    expect(cluster.requests.filter((r) => r.route === 'deleteSession')).toHaveLength(1);
+    expect(cluster.sessions.has(s.id)).toBe(false);
+    expect(cluster.holdersOf('closing')).toEqual([]);
+    expect(lock.held).toBe(false);
+    expect(s.lost.aborted).toBe(false); // closing on purpose is not losing
+    const keepalivesOf = (id: string) => cluster.requests.filter((r) => r.route === 'keepalive' && r.sessionId === id).length;
+    const before = keepalivesOf(s.id);
+    // Another session's keepalives serve as the clock: two of them span two of the closed one's periods.
+    const other = await session(client('other'), 600);
+    await cluster.waitForRequests((r) => r.route === 'keepalive' && r.sessionId === other.id, 2);
+    expect(keepalivesOf(s.id)).toBe(before);
+  });
+
+  it('a lock released before close is not counted again', async () => {
+    const s = await session(client(), 1_000);
+    const lock = await s.withLock('scoped', async (l) => {
+      expect(cluster.holdersOf('scoped')).toHaveLength(1);
+      return l;
+    });
+    expect(lock.held).toBe(false);
+    expect(cluster.holdersOf('scoped')).toEqual([]);
+    expect(await s.close()).toBe(0);
+  });
+
+  it('lost fires when a keepalive answers session_not_found, and its locks are lost with it', async () => {
+    const s = await session(client(), 300);
+    const lock = await s.acquire('doomed');
+    cluster.sessions.delete(s.id); // the server forgot the session (it expired there)
+    await firedWithin(s.lost);
+    expect(s.lost.reason).toBeInstanceOf(SessionLostError);
+    expect((s.lost.reason as SessionLostError).cause).toBeInstanceOf(SessionNotFoundError);
+    expect(lock.lost.aborted).toBe(true);
+    await expect(s.keepalive()).rejects.toBeInstanceOf(SessionLostError);
+    await expect(s.acquire('after')).rejects.toBeInstanceOf(SessionLostError);
+    expect(await s.close()).toBe(0); // closing a lost session is not an error
+  });
+
+  it('lost fires before the session can expire when keepalives fail', async () => {
+    const ttlMs = 300;
+    const s = await session(client(), ttlMs);
+    await cluster.waitForRequests((r) => r.route === 'keepalive', 1);
+    cluster.faultAll('keepalive', { kind: 'status', status: 503, error: 'no_leader' });
+    await firedWithin(s.lost);
+    const firedMs = Date.now();
+    const lastGood = cluster.applied.filter((a) => a.route === 'keepalive').at(-1);
+    expect(firedMs).toBeLessThan((lastGood?.atMs ?? 0) + ttlMs);
+    expect(cluster.sessions.has(s.id)).toBe(true); // the server had not expired it yet
+  });
+
+  it('a session keepalive on a missing session is a SessionNotFoundError', async () => {
+    const s = await session(client(), 5_000);
+    cluster.sessions.delete(s.id);
+    await expect(s.keepalive()).rejects.toBeInstanceOf(SessionNotFoundError);
+    expect(s.lost.aborted).toBe(true);
+  });
+});
