@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+import { processIo, type CliIo } from './cli-io.js';
+import { serveCommand } from './serve-command.js';
+import { clusterCommand } from './cluster-command.js';
+
+const USAGE = `usage: raftlock <command> [flags]
+commands:
+  serve      run one cluster member           (raftlock serve --help)
+  cluster    run a local cluster of members   (raftlock cluster --help)
+  lock       run a command while holding a lock: raftlock lock NAME [--ttl MS] [--wait MS] -- COMMAND ...
+  status     show every endpoint's Raft status
+  locks      list locks [--prefix P]
+  release    force-release a lock: raftlock release NAME --force
+  verify     Jepsen-style fault test of a local cluster (raftlock verify --help)
+Client commands take --endpoints URL,... or RAFTLOCK_ENDPOINTS.`;
+
+type Command = (argv: string[], env: NodeJS.ProcessEnv, io: CliIo) => Promise<number>;
+
+/** Commands load lazily, so `serve` does not pay for the client and `lock` does not load the server. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => serveCommand,
+  cluster: async () => clusterCommand,
+  lock: async () => (await import('./client-commands.js')).lockCommand,
+  status: async () => (await import('./client-commands.js')).statusCommand,
+  locks: async () => (await import('./client-commands.js')).locksCommand,
+  release: async () => (await import('./client-commands.js')).releaseCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    processIo.out(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const load = COMMANDS[name];
+  if (load === undefined) {
+    processIo.err(`raftlock: unknown command "${name}"\n${USAGE}\n`);
+    return 2;
+  }
+  return (await load())(rest, process.env, processIo);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // Exit explicitly: keep-alive sockets of the HTTP client must not keep a finished command alive.
+    process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`raftlock: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

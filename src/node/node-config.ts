@@ -1,0 +1,133 @@
+import type { NodeId } from '../raft/index.js';
+import type { HostAddress } from './raft-host.js';
+
+/** NodeConfig is everything `raftlock serve` needs, after parsing and validation. */
+export interface NodeConfig {
+  readonly id: NodeId;
+  readonly clusterId: string;
+  readonly dataDir: string;
+  readonly http: HostAddress;
+  readonly peerListen: HostAddress;
+  readonly peers: Readonly<Record<NodeId, HostAddress>>;
+  readonly peerHttp: Readonly<Record<NodeId, string>>;
+  readonly secret?: string;
+  readonly logLevel: string;
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly snapshotEveryEntries: number;
+}
+
+/** ConfigError is a usage mistake: the CLI prints it with the usage text and exits 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** parseHostPort parses "host:port" (IPv4, hostname, or [IPv6]). */
+export function parseHostPort(value: string, what: string): HostAddress {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value.trim());
+  if (m === null) throw new ConfigError(`${what}: expected host:port, got "${value}"`);
+  const port = Number(m[2]);
+  if (port < 0 || port > 65535) throw new ConfigError(`${what}: port ${port} is out of range`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** parseIdMap parses "n1=VALUE,n2=VALUE" into a record, checking ids and duplicates. */
+export function parseIdMap<T>(value: string, what: string, parse: (v: string, id: string) => T): Record<NodeId, T> {
+  const out: Record<NodeId, T> = {};
+  for (const part of value.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`${what}: expected id=value, got "${part}"`);
+    const id = part.slice(0, eq);
+    if (!ID_PATTERN.test(id)) throw new ConfigError(`${what}: bad node id "${id}" (letters, digits, _ and -, at most 64)`);
+    if (id in out) throw new ConfigError(`${what}: node ${id} listed twice`);
+    out[id] = parse(part.slice(eq + 1), id);
+  }
+  return out;
+}
+
+/** parseIntFlag parses a bounded integer flag. */
+export function parseIntFlag(value: string, what: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value)) throw new ConfigError(`${what}: expected an integer, got "${value}"`);
+  const n = Number(value);
+  if (n < min || n > max) throw new ConfigError(`${what}: ${n} is outside ${min}..${max}`);
+  return n;
+}
+
+/** RawServeOptions are flag values (or their environment fallbacks) as strings. */
+export type RawServeOptions = Partial<Record<'id' | 'cluster-id' | 'data-dir' | 'http' | 'peer' | 'peers' | 'peer-http' | 'secret' | 'log-level' | 'tick-ms' | 'election-ticks' | 'snapshot-every', string>>;
+
+/** ENV_BY_FLAG names the environment variable behind each flag, for containers. */
+export const ENV_BY_FLAG: Readonly<Record<keyof RawServeOptions, string>> = {
+  id: 'RAFTLOCK_ID',
+  'cluster-id': 'RAFTLOCK_CLUSTER_ID',
+  'data-dir': 'RAFTLOCK_DATA_DIR',
+  http: 'RAFTLOCK_HTTP',
+  peer: 'RAFTLOCK_PEER',
+  peers: 'RAFTLOCK_PEERS',
+  'peer-http': 'RAFTLOCK_PEER_HTTP',
+  secret: 'RAFTLOCK_SECRET',
+  'log-level': 'RAFTLOCK_LOG_LEVEL',
+  'tick-ms': 'RAFTLOCK_TICK_MS',
+  'election-ticks': 'RAFTLOCK_ELECTION_TICKS',
+  'snapshot-every': 'RAFTLOCK_SNAPSHOT_EVERY',
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** buildNodeConfig validates raw options (flags override environment) into a NodeConfig. */
+export function buildNodeConfig(flags: RawServeOptions, env: NodeJS.ProcessEnv): NodeConfig {
+  const get = (k: keyof RawServeOptions): string | undefined => flags[k] ?? env[ENV_BY_FLAG[k]];
+  const need = (k: keyof RawServeOptions): string => {
+    const v = get(k);
+    if (v === undefined || v === '') throw new ConfigError(`missing --${k} (or ${ENV_BY_FLAG[k]})`);
+    return v;
+  };
+  const id = need('id');
+  if (!ID_PATTERN.test(id)) throw new ConfigError(`--id: bad node id "${id}"`);
+  const peers = parseIdMap(need('peers'), '--peers', (v) => parseHostPort(v, '--peers'));
+  if (!(id in peers)) throw new ConfigError(`--peers must list this node (${id})`);
+  const count = Object.keys(peers).length;
+  if (count > 9) throw new ConfigError(`--peers lists ${count} members; at most 9 are supported`);
+  const peerHttpRaw = get('peer-http');
+  const peerHttp = peerHttpRaw === undefined ? {} : parseIdMap(peerHttpRaw, '--peer-http', (v) => parseUrl(v));
+  for (const pid of Object.keys(peerHttp)) if (!(pid in peers)) throw new ConfigError(`--peer-http names ${pid}, which is not in --peers`);
+  const http = parseHostPort(need('http'), '--http');
+  const peerListen = get('peer') !== undefined ? parseHostPort(get('peer')!, '--peer') : peers[id]!;
+  const logLevel = get('log-level') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level: one of ${LOG_LEVELS.join(', ')}`);
+  const clusterId = get('cluster-id') ?? 'raftlock';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(clusterId)) throw new ConfigError(`--cluster-id: bad id "${clusterId}"`);
+  const secret = get('secret');
+  if (secret !== undefined && secret.length < 8) throw new ConfigError('--secret: use at least 8 characters');
+  return {
+    id,
+    clusterId,
+    dataDir: need('data-dir'),
+    http,
+    peerListen,
+    peers,
+    peerHttp: { ...peerHttp, [id]: `http://${formatHost(http.host)}:${http.port}` },
+    ...(secret !== undefined && secret !== '' ? { secret } : {}),
+    logLevel,
+    tickMs: parseIntFlag(get('tick-ms') ?? '50', '--tick-ms', 5, 1000),
+    electionTicks: parseIntFlag(get('election-ticks') ?? '10', '--election-ticks', 3, 100),
+    snapshotEveryEntries: parseIntFlag(get('snapshot-every') ?? '10000', '--snapshot-every', 10, 100_000_000),
+  };
+}
+
+function parseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value.includes('://') ? value : `http://${value}`);
+  } catch {
+    throw new ConfigError(`--peer-http: bad URL "${value}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`--peer-http: URL must be http(s): "${value}"`);
+  return url.origin;
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,85 @@
+import { pino } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { buildHttpServer } from '../server/http-server.js';
+import { LockService } from './lock-service.js';
+import type { NodeConfig } from './node-config.js';
+import { RaftHost } from './raft-host.js';
+
+/** RunningNode is a started member: its HTTP address and a stop function. */
+export interface RunningNode {
+  readonly host: RaftHost;
+  readonly http: FastifyInstance;
+  readonly httpUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Bounds of one node's request handling. */
+const PROPOSAL_TIMEOUT_MS = 10_000;
+const MAX_PENDING_PROPOSALS = 100_000;
+const MAX_WAITERS = 50_000;
+const READ_TIMEOUT_MS = 5_000;
+
+/**
+ * startNode opens the store (refusing a damaged one), starts the peer
+ * transport, the Raft loop and the HTTP server. `onFatal` is called if the
+ * Raft loop dies (a storage failure or a broken invariant): the process must exit.
+ */
+export async function startNode(config: NodeConfig, onFatal: (err: unknown) => void): Promise<RunningNode> {
+  let hostRef: RaftHost | null = null;
+  const logger = pino({
+    level: config.logLevel,
+    base: { node: config.id },
+    mixin: () => (hostRef === null ? {} : { term: hostRef.term, role: hostRef.role }),
+  });
+  const maxElectionTimeoutMs = 2 * config.electionTicks * config.tickMs;
+  const locks = new LockService(logger, maxElectionTimeoutMs, MAX_WAITERS);
+  const host = await RaftHost.open({
+    id: config.id,
+    clusterId: config.clusterId,
+    dataDir: config.dataDir,
+    peers: config.peers,
+    listen: config.peerListen,
+    ...(config.secret !== undefined ? { secret: config.secret } : {}),
+    tickMs: config.tickMs,
+    electionTicks: config.electionTicks,
+    snapshotEveryEntries: config.snapshotEveryEntries,
+    proposalTimeoutMs: PROPOSAL_TIMEOUT_MS,
+    maxPendingProposals: MAX_PENDING_PROPOSALS,
+    logger,
+    app: locks,
+    onSoftState: (soft) => locks.onSoftState(soft),
+    onFatal,
+  });
+  hostRef = host;
+  const http = buildHttpServer({ host, locks, peerHttp: config.peerHttp, logger, readTimeoutMs: READ_TIMEOUT_MS });
+  try {
+    await host.start();
+    locks.attach(host, config.tickMs);
+    await http.listen({ host: config.http.host, port: config.http.port });
+  } catch (err) {
+    locks.detach();
+    await host.stop().catch(() => {});
+    throw err;
+  }
+  const addr = http.server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : config.http.port;
+  const httpUrl = `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}`;
+  logger.info({ http: httpUrl, peer: `${config.peerListen.host}:${config.peerListen.port}`, members: Object.keys(config.peers) }, 'raftlock node started');
+  let stopping: Promise<void> | null = null;
+  return {
+    host,
+    http,
+    httpUrl,
+    stop: () => {
+      // Clean shutdown: stop accepting requests, finish the current write, close the store.
+      stopping ??= (async () => {
+        locks.detach();
+        await http.close();
+        await host.stop();
+        logger.info({}, 'raftlock node stopped');
+        logger.flush();
+      })();
+      return stopping;
+    },
+  };
+}

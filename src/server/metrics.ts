@@ -1,0 +1,53 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RaftHost } from '../node/raft-host.js';
+import type { LockService } from '../node/lock-service.js';
+
+const ROLES = ['follower', 'preCandidate', 'candidate', 'leader'] as const;
+
+/** NodeMetrics is the Prometheus registry of one node: Raft, storage, lock table and HTTP. */
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly requestSeconds: Histogram<'route' | 'method' | 'status'>;
+
+  constructor(host: RaftHost, locks: LockService) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({ name: 'raft_term', help: 'Current Raft term', registers, collect() { this.set(host.term); } });
+    new Gauge({
+      name: 'raft_role',
+      help: '1 for the role this node has now',
+      labelNames: ['role'],
+      registers,
+      collect() {
+        for (const role of ROLES) this.set({ role }, host.role === role ? 1 : 0);
+      },
+    });
+    new Gauge({ name: 'raft_commit_index', help: 'Highest committed log index known here', registers, collect() { this.set(host.commitIndex); } });
+    new Gauge({ name: 'raft_applied_index', help: 'Highest log index applied here', registers, collect() { this.set(host.appliedIndex); } });
+    new Gauge({ name: 'raft_first_index', help: 'First log index not compacted away', registers, collect() { this.set(host.firstIndex); } });
+    new Counter({ name: 'raft_proposals_total', help: 'Proposals accepted by this node as leader', registers, collect() { this.reset(); this.inc(host.stats.proposals); } });
+    new Counter({ name: 'raft_proposals_refused_total', help: 'Proposals refused (not leader, overloaded)', registers, collect() { this.reset(); this.inc(host.stats.proposalsFailed); } });
+    new Counter({ name: 'raft_synced_entries_total', help: 'Log entries made durable', registers, collect() { this.reset(); this.inc(host.stats.syncedEntries); } });
+    new Counter({ name: 'raft_syncs_total', help: 'Synced write batches (one per Ready with state to persist)', registers, collect() { this.reset(); this.inc(host.stats.syncs); } });
+    new Counter({ name: 'raft_snapshots_installed_total', help: 'Snapshots received from the leader and installed', registers, collect() { this.reset(); this.inc(host.stats.snapshotsInstalled); } });
+    new Counter({ name: 'raft_snapshots_taken_total', help: 'Snapshots taken (log compactions)', registers, collect() { this.reset(); this.inc(host.stats.snapshotsTaken); } });
+    const fsync = new Histogram({
+      name: 'raft_fsync_seconds',
+      help: 'Latency of one synced write batch (group commit)',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    host.onSyncMs = (ms) => fsync.observe(ms / 1000);
+    new Gauge({ name: 'raftlock_locks_held', help: 'Lock names with at least one holder', registers, collect() { this.set(locks.stats().locksHeld); } });
+    new Gauge({ name: 'raftlock_waiters', help: 'Queued waiters', registers, collect() { this.set(locks.stats().waiters); } });
+    new Gauge({ name: 'raftlock_sessions', help: 'Live sessions', registers, collect() { this.set(locks.stats().sessions); } });
+    new Counter({ name: 'raftlock_expiries_total', help: 'Holds removed because a lease or session expired', registers, collect() { this.reset(); this.inc(locks.stats().expiriesTotal); } });
+    this.requestSeconds = new Histogram({
+      name: 'raftlock_http_request_seconds',
+      help: 'HTTP request latency by route',
+      labelNames: ['route', 'method', 'status'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    });
+  }
+}
