@@ -1,0 +1,10 @@
+/**
+ * The lease table: raftlock's pure, deterministic lock state machine.
+ * See lease-table.ts for the semantics and types.ts for the vocabulary.
+ */
+export { LeaseTable, MAX_HOLDERS_IN_RESULT, MAX_HOLD_COUNT, MAX_LIST_LIMIT } from './lease-table.js';
+export { DEFAULT_LEASE_TABLE_LIMITS, checkLimits, type LeaseTableLimits } from './limits.js';
+export { SNAPSHOT_FORMAT, SnapshotCorruptError } from './snapshot-codec.js';
+export { validateCommand } from './validate-command.js';
+export { InvariantError } from '../raft/invariant.js';
+export type * from './types.js';

@@ -1,0 +1,380 @@
+/**
+ * The vocabulary of the lease table: the commands that travel through the Raft
+ * log, the results and events that applying them produces, and the read-only
+ * views. Everything here is plain data (msgpackr-encodable, no `undefined`
+ * values in results), so a result can be stored in the dedupe table, put into
+ * a snapshot and sent over HTTP unchanged.
+ */
+
+/** LockMode: `exclusive` admits one holder; `shared` admits many (bounded by a semaphore `limit`, if set). */
+export type LockMode = 'exclusive' | 'shared';
+
+/**
+ * AcquireCommand asks for a hold on `name`. Exactly one of `ttlMs` (the hold has
+ * its own lease) and `sessionId` (the hold lives as long as the session) must be
+ * given. `waitMs` > 0 queues the caller FIFO when the lock cannot be granted now.
+ */
+export interface AcquireCommand {
+  readonly type: 'acquire';
+  readonly name: string;
+  readonly owner: string;
+  readonly mode: LockMode;
+  /** Semaphore: up to `limit` shared holders. Only with mode 'shared'. The first holder sets it. */
+  readonly limit?: number;
+  readonly ttlMs?: number;
+  readonly sessionId?: string;
+  /** 0 = fail at once with lock_held; > 0 = queue as a waiter for at most this long. */
+  readonly waitMs: number;
+  /** Chubby/Consul lock-delay: after this hold's lease EXPIRES, nobody gets the lock for this long. */
+  readonly lockDelayMs?: number;
+  readonly requestId?: string;
+}
+
+/** ReleaseCommand drops one hold (reentrant holds count down; the lock frees at zero). */
+export interface ReleaseCommand {
+  readonly type: 'release';
+  readonly name: string;
+  readonly owner: string;
+  readonly token: number;
+  readonly requestId?: string;
+}
+
+/** RenewCommand extends a TTL hold by `ttlMs` (default: the hold's last ttlMs) from now. */
+export interface RenewCommand {
+  readonly type: 'renew';
+  readonly name: string;
+  readonly owner: string;
+  readonly token: number;
+  readonly ttlMs?: number;
+  readonly requestId?: string;
+}
+
+/** ForceReleaseCommand (operator action) removes every holder and every waiter of `name`; no lock-delay. */
+export interface ForceReleaseCommand {
+  readonly type: 'forceRelease';
+  readonly name: string;
+  readonly requestId?: string;
+}
+
+/** CreateSessionCommand creates a session; `sessionId` is chosen by the proposer and must be unused. */
+export interface CreateSessionCommand {
+  readonly type: 'createSession';
+  readonly sessionId: string;
+  readonly ttlMs: number;
+  /** When set, only this owner may acquire under the session. */
+  readonly owner?: string;
+  readonly requestId?: string;
+}
+
+/** KeepaliveCommand refreshes a live session to now + its ttlMs. */
+export interface KeepaliveCommand {
+  readonly type: 'keepalive';
+  readonly sessionId: string;
+  readonly requestId?: string;
+}
+
+/** DeleteSessionCommand ends a session cleanly: its holds are released (no lock-delay) and its waiters dropped. */
+export interface DeleteSessionCommand {
+  readonly type: 'deleteSession';
+  readonly sessionId: string;
+  readonly requestId?: string;
+}
+
+/** CancelWaitCommand removes a waiter whose HTTP client went away. */
+export interface CancelWaitCommand {
+  readonly type: 'cancelWait';
+  readonly name: string;
+  readonly waiterId: string;
+}
+
+/** ExpireCommand is proposed by the leader once `nextDeadlineMs()` has passed by its clock. */
+export interface ExpireCommand {
+  readonly type: 'expire';
+}
+
+/**
+ * ExtendLeasesCommand is proposed by a NEW leader before anything else, with
+ * `byMs` >= an election timeout, so that a leader change never shortens a lease
+ * (clients could not renew while there was no leader).
+ */
+export interface ExtendLeasesCommand {
+  readonly type: 'extendLeases';
+  readonly byMs: number;
+}
+
+/** LockCommand is one entry of the lock state machine's log. */
+export type LockCommand =
+  | AcquireCommand
+  | ReleaseCommand
+  | RenewCommand
+  | ForceReleaseCommand
+  | CreateSessionCommand
+  | KeepaliveCommand
+  | DeleteSessionCommand
+  | CancelWaitCommand
+  | ExpireCommand
+  | ExtendLeasesCommand;
+
+/** LockCommandType is the `type` tag of a LockCommand. */
+export type LockCommandType = LockCommand['type'];
+
+/** ApplyContext is what the host knows about the entry being applied. */
+export interface ApplyContext {
+  /** The Raft index of the entry; strictly increasing across apply calls. */
+  readonly index: number;
+  /** The leader's clock when it proposed the entry; the table clamps it to be monotonic. */
+  readonly timeMs: number;
+}
+
+/** HolderView describes one hold. `expiresAtMs` of a session hold is the session's expiry. */
+export interface HolderView {
+  readonly owner: string;
+  readonly token: number;
+  readonly mode: LockMode;
+  readonly expiresAtMs: number;
+  readonly holdCount: number;
+  readonly sessionId?: string;
+}
+
+/** LockView is the read-only picture of one lock. */
+export interface LockView {
+  readonly name: string;
+  readonly holders: HolderView[];
+  /** Number of queued waiters (including ones whose deadline passed but which 'expire' has not removed yet). */
+  readonly waiters: number;
+  readonly lastToken: number;
+  readonly limit?: number;
+  /** Present while a lock-delay is in force (nowMs < lockDelayUntilMs). */
+  readonly lockDelayUntilMs?: number;
+}
+
+/** SessionView is the read-only picture of one session. */
+export interface SessionView {
+  readonly sessionId: string;
+  readonly ttlMs: number;
+  readonly expiresAtMs: number;
+  readonly owner?: string;
+  /** Names of the locks the session holds, in the order it got them. */
+  readonly locks: string[];
+}
+
+/** LockStats are gauges and counters for metrics. */
+export interface LockStats {
+  /** Number of lock names with at least one holder. */
+  readonly locksHeld: number;
+  readonly waiters: number;
+  readonly sessions: number;
+  /** Holds removed because their lease or session expired, since the beginning of the log. */
+  readonly expiriesTotal: number;
+}
+
+/** TokenCheck answers Chubby's CheckSequencer: is `token` held now, and what is the newest held token. */
+export interface TokenCheck {
+  readonly valid: boolean;
+  readonly currentToken: number | null;
+}
+
+// ---- Results ----------------------------------------------------------------
+
+/** AcquireGranted: the caller holds the lock (a new hold, or one more reentrant hold). */
+export interface AcquireGranted {
+  readonly ok: true;
+  readonly queued: false;
+  readonly name: string;
+  readonly owner: string;
+  readonly token: number;
+  readonly mode: LockMode;
+  readonly expiresAtMs: number;
+  readonly holdCount: number;
+  readonly sessionId?: string;
+}
+
+/** AcquireQueued: the caller waits; a 'granted' or 'waitEnded' event with `waiterId` follows later. */
+export interface AcquireQueued {
+  readonly ok: true;
+  readonly queued: true;
+  readonly name: string;
+  readonly waiterId: string;
+}
+
+/** ReleaseOk: one hold dropped; `holdCount` is what remains (0 = the hold is gone). */
+export interface ReleaseOk {
+  readonly ok: true;
+  readonly name: string;
+  readonly holdCount: number;
+}
+
+/** RenewOk: the hold's lease now ends at `expiresAtMs`. */
+export interface RenewOk {
+  readonly ok: true;
+  readonly name: string;
+  readonly token: number;
+  readonly expiresAtMs: number;
+}
+
+/** ForceReleaseOk reports how many holders and waiters were removed. */
+export interface ForceReleaseOk {
+  readonly ok: true;
+  readonly name: string;
+  readonly holdersRemoved: number;
+  readonly waitersRemoved: number;
+}
+
+/** SessionOk answers createSession and keepalive. */
+export interface SessionOk {
+  readonly ok: true;
+  readonly sessionId: string;
+  readonly ttlMs: number;
+  readonly expiresAtMs: number;
+}
+
+/** DeleteSessionOk reports how many holds and waiters the session lost. */
+export interface DeleteSessionOk {
+  readonly ok: true;
+  readonly sessionId: string;
+  readonly locksReleased: number;
+  readonly waitersRemoved: number;
+}
+
+/** CancelWaitOk: `cancelled` is false when the waiter was already gone (granted, timed out, unknown). */
+export interface CancelWaitOk {
+  readonly ok: true;
+  readonly cancelled: boolean;
+}
+
+/** ExpireOk counts what an 'expire' or 'extendLeases' entry removed. */
+export interface ExpireOk {
+  readonly ok: true;
+  readonly holdsExpired: number;
+  readonly sessionsExpired: number;
+  readonly waitersTimedOut: number;
+}
+
+/** WaitEndReason says why a waiter left the queue without a grant. */
+export type WaitEndReason = 'timeout' | 'session_expired' | 'cancelled' | 'force_released';
+
+/** LockErrorCode is the stable `error` string of a failed command. */
+export type LockErrorCode =
+  | 'lock_held'
+  | 'not_holder'
+  | 'session_not_found'
+  | 'bad_request'
+  | 'limit_mismatch'
+  | 'too_many_waiters'
+  | 'wait_ended';
+
+/** LockHeldError: the lock is taken (or in lock-delay) and the caller did not (or could not) queue. */
+export interface LockHeldError {
+  readonly ok: false;
+  readonly error: 'lock_held';
+  readonly name: string;
+  readonly holders: HolderView[];
+  readonly lockDelayUntilMs?: number;
+}
+
+/** NotHolderError: wrong owner, stale token, or a lease that already ran out. */
+export interface NotHolderError {
+  readonly ok: false;
+  readonly error: 'not_holder';
+  readonly name: string;
+}
+
+/** SessionNotFoundError: unknown session, or one whose expiry has passed. */
+export interface SessionNotFoundError {
+  readonly ok: false;
+  readonly error: 'session_not_found';
+  readonly sessionId: string;
+}
+
+/** BadRequestError: the command is malformed or not allowed in the current state. */
+export interface BadRequestError {
+  readonly ok: false;
+  readonly error: 'bad_request';
+  readonly message: string;
+}
+
+/** LimitMismatchError: the lock is held as a semaphore with a different limit. */
+export interface LimitMismatchError {
+  readonly ok: false;
+  readonly error: 'limit_mismatch';
+  readonly name: string;
+  /** The lock's current limit; 0 = plain shared lock without a semaphore limit. */
+  readonly limit: number;
+}
+
+/** TooManyWaitersError: the lock's queue is full. */
+export interface TooManyWaitersError {
+  readonly ok: false;
+  readonly error: 'too_many_waiters';
+  readonly name: string;
+}
+
+/**
+ * WaitEndedError is never returned by a first apply: it replaces the stored
+ * dedupe result of a queued acquire whose waiter left the queue without a
+ * grant, so that a retry with the same requestId learns the outcome.
+ */
+export interface WaitEndedError {
+  readonly ok: false;
+  readonly error: 'wait_ended';
+  readonly name: string;
+  readonly reason: WaitEndReason;
+}
+
+/** LockError is any failed result. */
+export type LockError =
+  | LockHeldError
+  | NotHolderError
+  | SessionNotFoundError
+  | BadRequestError
+  | LimitMismatchError
+  | TooManyWaitersError
+  | WaitEndedError;
+
+/** AcquireResult answers an acquire. */
+export type AcquireResult = AcquireGranted | AcquireQueued | LockError;
+
+/** CommandResult is the answer for the proposer of any command. */
+export type CommandResult =
+  | AcquireGranted
+  | AcquireQueued
+  | ReleaseOk
+  | RenewOk
+  | ForceReleaseOk
+  | SessionOk
+  | DeleteSessionOk
+  | CancelWaitOk
+  | ExpireOk
+  | LockError;
+
+// ---- Events -----------------------------------------------------------------
+
+/** GrantedEvent: a queued waiter got the lock in this entry. */
+export interface GrantedEvent {
+  readonly kind: 'granted';
+  readonly waiterId: string;
+  readonly name: string;
+  readonly owner: string;
+  readonly token: number;
+  readonly mode: LockMode;
+  readonly expiresAtMs: number;
+  readonly holdCount: number;
+  readonly sessionId?: string;
+}
+
+/** WaitEndedEvent: a queued waiter left the queue without a grant. */
+export interface WaitEndedEvent {
+  readonly kind: 'waitEnded';
+  readonly waiterId: string;
+  readonly name: string;
+  readonly reason: WaitEndReason;
+}
+
+/** LockEvent wakes exactly the long-polls of the waiters it names. */
+export type LockEvent = GrantedEvent | WaitEndedEvent;
+
+/** ApplyOutcome is what one apply call produces. */
+export interface ApplyOutcome {
+  readonly result: CommandResult;
+  readonly events: LockEvent[];
+}

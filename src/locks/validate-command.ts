@@ -1,0 +1,106 @@
+import type { LeaseTableLimits } from './limits.js';
+import type { LockCommand } from './types.js';
+
+/**
+ * validateCommand checks the shape and ranges of a command that came out of the
+ * log. The HTTP layer validates too, but the table must never throw on bad
+ * input (a replica that crashes on an entry crashes again on every restart), so
+ * it answers 'bad_request' with the returned message instead.
+ *
+ * @returns null when the command is well-formed, else a human-readable reason.
+ */
+export function validateCommand(cmd: unknown, limits: LeaseTableLimits): string | null {
+  if (typeof cmd !== 'object' || cmd === null || Array.isArray(cmd)) return 'command must be an object';
+  const c = cmd as Record<string, unknown>;
+  const rid = optionalId(c, 'requestId', limits);
+  switch (c['type']) {
+    case 'acquire': {
+      const bad =
+        rid ??
+        str(c, 'name', limits.maxNameLength) ??
+        str(c, 'owner', limits.maxNameLength) ??
+        (c['mode'] === 'exclusive' || c['mode'] === 'shared' ? null : "mode must be 'exclusive' or 'shared'") ??
+        int(c, 'waitMs', 0, limits.maxWaitMs) ??
+        optionalInt(c, 'lockDelayMs', 0, limits.maxLockDelayMs) ??
+        optionalInt(c, 'limit', 1, limits.maxHoldersPerLock) ??
+        optionalInt(c, 'ttlMs', limits.minTtlMs, limits.maxTtlMs) ??
+        optionalId(c, 'sessionId', limits);
+      if (bad !== null) return bad;
+      if ((c['ttlMs'] === undefined) === (c['sessionId'] === undefined)) return 'exactly one of ttlMs and sessionId is required';
+      if (c['limit'] !== undefined && c['mode'] !== 'shared') return "limit is only allowed with mode 'shared'";
+      return null;
+    }
+    case 'release':
+      return rid ?? str(c, 'name', limits.maxNameLength) ?? str(c, 'owner', limits.maxNameLength) ?? token(c);
+    case 'renew':
+      return (
+        rid ??
+        str(c, 'name', limits.maxNameLength) ??
+        str(c, 'owner', limits.maxNameLength) ??
+        token(c) ??
+        optionalInt(c, 'ttlMs', limits.minTtlMs, limits.maxTtlMs)
+      );
+    case 'forceRelease':
+      return rid ?? str(c, 'name', limits.maxNameLength);
+    case 'createSession':
+      return (
+        rid ??
+        str(c, 'sessionId', limits.maxIdLength) ??
+        int(c, 'ttlMs', limits.minSessionTtlMs, limits.maxSessionTtlMs) ??
+        (c['owner'] === undefined ? null : str(c, 'owner', limits.maxNameLength))
+      );
+    case 'keepalive':
+    case 'deleteSession':
+      return rid ?? str(c, 'sessionId', limits.maxIdLength);
+    case 'cancelWait':
+      return str(c, 'name', limits.maxNameLength) ?? str(c, 'waiterId', limits.maxIdLength);
+    case 'expire':
+      return null;
+    case 'extendLeases':
+      return int(c, 'byMs', 0, limits.maxExtendMs);
+    default:
+      return 'unknown command type';
+  }
+}
+
+/** dedupeKeyOf returns the requestId of a command the exactly-once table covers, else null. */
+export function dedupeKeyOf(cmd: LockCommand): string | null {
+  switch (cmd.type) {
+    case 'acquire':
+    case 'release':
+    case 'renew':
+    case 'forceRelease':
+    case 'createSession':
+    case 'keepalive':
+    case 'deleteSession':
+      return cmd.requestId ?? null;
+    default:
+      return null;
+  }
+}
+
+function str(c: Record<string, unknown>, key: string, maxLength: number): string | null {
+  const v = c[key];
+  if (typeof v !== 'string' || v.length === 0) return `${key} must be a non-empty string`;
+  if (v.length > maxLength) return `${key} is longer than ${maxLength}`;
+  return null;
+}
+
+function optionalId(c: Record<string, unknown>, key: string, limits: LeaseTableLimits): string | null {
+  return c[key] === undefined ? null : str(c, key, limits.maxIdLength);
+}
+
+function int(c: Record<string, unknown>, key: string, min: number, max: number): string | null {
+  const v = c[key];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) return `${key} must be an integer`;
+  if (v < min || v > max) return `${key} must be in [${min}, ${max}]`;
+  return null;
+}
+
+function optionalInt(c: Record<string, unknown>, key: string, min: number, max: number): string | null {
+  return c[key] === undefined ? null : int(c, key, min, max);
+}
+
+function token(c: Record<string, unknown>): string | null {
+  return int(c, 'token', 1, Number.MAX_SAFE_INTEGER);
+}
