@@ -38,6 +38,12 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: BODY_LIMIT_BYTES,
+    // Long names must reach the schema (and get its 400), not the router's 414; 256 characters percent-encoded fit.
+    routerOptions: { maxParamLength: 1024 },
+    // Errors the framework raises before routing (bad URL encoding, oversized parameters) are bad input too.
+    frameworkErrors: (err, request, reply) => {
+      void sendError(reply, 'bad_request', err.message);
+    },
     // Per-request logs would dominate at thousands of requests per second; latency goes to /metrics instead.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
