@@ -1,0 +1,43 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * There is no Docker engine here, so check what can be checked: compose files
+ * validate with docker-compose (Debian's package; .ci/run installs it), and the
+ * Dockerfile keeps its promises (multi-stage, non-root, data in a volume).
+ */
+const root = resolve(import.meta.dirname, '../..');
+const hasCompose = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
+// In CI the tool is installed by .ci/run, so a missing one is a failure there, not a skip.
+const runCompose = hasCompose || process.env.CI === 'true';
+
+describe.runIf(runCompose)('compose files', () => {
+  for (const nodes of [3, 5]) {
+    it(`docker/compose-${nodes}.yml validates and configures ${nodes} members through the environment`, () => {
+      const file = resolve(root, `docker/compose-${nodes}.yml`);
+      const config = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, RAFTLOCK_SECRET: 'test-secret-123' } });
+      const services = execFileSync('docker-compose', ['-f', file, 'config', '--services'], { encoding: 'utf8' }).trim().split('\n').sort();
+      expect(services).toEqual(Array.from({ length: nodes }, (_, i) => `n${i + 1}`));
+      for (let i = 1; i <= nodes; i++) {
+        expect(config).toMatch(new RegExp(`RAFTLOCK_ID: n${i}\\b`));
+        expect(config).toContain(`n${i}-data`);
+      }
+      const peers = Array.from({ length: nodes }, (_, i) => `n${i + 1}=n${i + 1}:5001`).join(',');
+      expect(config).toContain(`RAFTLOCK_PEERS: ${peers}`);
+      expect(config).toContain('RAFTLOCK_SECRET: test-secret-123');
+    });
+  }
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = readFileSync(resolve(root, 'docker/Dockerfile'), 'utf8');
+  it('is multi-stage, runs as a non-root user, and keeps data in a volume', () => {
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/^USER raftlock$/m);
+    expect(dockerfile).toMatch(/^VOLUME \["\/var\/lib\/raftlock"\]$/m);
+    expect(dockerfile).toMatch(/RAFTLOCK_DATA_DIR=\/var\/lib\/raftlock/);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "dist\/src\/cli\/main.js"\]$/m);
+  });
+});
