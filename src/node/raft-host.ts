@@ -341,12 +341,13 @@ export class RaftHost {
     const out: Message[] = [];
     for (const m of messages) {
       if (m.type === 'snapshot' && m.data === null) {
+        // The host may have compacted further since the core queued this message: a newer snapshot serves as well.
         const snap = this.lastSnapshot;
-        if (snap === null || snap.meta.index !== m.meta.index) {
+        if (snap === null || snap.meta.index < m.meta.index) {
           this.node.reportSnapshot(m.to, false);
           continue;
         }
-        out.push({ ...m, data: snap.data });
+        out.push({ ...m, meta: snap.meta, data: snap.data });
       } else {
         out.push(m);
       }
@@ -409,6 +410,8 @@ export class RaftHost {
     const applied = this.node.appliedIndex;
     const snapIndex = this.lastSnapshot?.meta.index ?? 0;
     if (applied - snapIndex < this.opts.snapshotEveryEntries) return;
+    // A leader's snapshot stepped in since this Ready moved the log past what is applied here; wait for it to install.
+    if (applied < this.node.firstIndex - 1) return;
     const meta = this.node.snapshotMetaAt(applied);
     const snapshot: Snapshot = { meta, data: this.opts.app.snapshot() };
     await this.storage.saveSnapshot(snapshot);

@@ -1,0 +1,143 @@
+import type { DurableState, Entry, HardState, Ready, Snapshot } from '../../src/raft/types.js';
+import { violated } from './sim-violation.js';
+
+/** PendingWrite is one Ready's persistence, staged but not yet synced. */
+export interface PendingWrite {
+  readonly snapshot: Snapshot | null;
+  readonly entries: readonly Entry[];
+  readonly hardState: HardState | null;
+}
+
+/**
+ * SimDisk is one node's stable storage. The host stages each Ready as one
+ * write; it becomes durable only when the simulated fsync completes
+ * (`sync()`), and a crash before that loses it (`loseUnsynced()`). Durable
+ * state is exactly what a restart sees: hard state, the latest snapshot
+ * {meta, data}, and the contiguous entries after the snapshot.
+ */
+export class SimDisk {
+  hardState: HardState;
+  snapshot: Snapshot;
+  /** Entries snapshot.meta.index + 1 .. last, contiguous. */
+  private entries: Entry[];
+  private pending: PendingWrite | null = null;
+  /** Count of synced writes, for stats. */
+  syncs = 0;
+
+  constructor(
+    readonly id: string,
+    initial: DurableState,
+    initialSnapshotData: Uint8Array,
+  ) {
+    this.hardState = initial.hardState;
+    this.snapshot = { meta: initial.snapshotMeta, data: initialSnapshotData };
+    this.entries = [...initial.entries];
+  }
+
+  get lastIndex(): number {
+    return this.snapshot.meta.index + this.entries.length;
+  }
+
+  get hasPending(): boolean {
+    return this.pending !== null;
+  }
+
+  /** pendingWrite is the staged, unsynced write (null when none). */
+  get pendingWrite(): PendingWrite | null {
+    return this.pending;
+  }
+
+  /** termAt is the durable term at index: the snapshot term at its index, null when compacted or absent. */
+  termAt(index: number): number | null {
+    if (index === this.snapshot.meta.index) return this.snapshot.meta.term;
+    if (index < this.snapshot.meta.index || index > this.lastIndex) return null;
+    return this.entries[index - this.snapshot.meta.index - 1]!.term;
+  }
+
+  /** containsCommitted is true when the durable state holds (index, term): in the log, or covered by the snapshot. */
+  containsCommitted(index: number, term: number): boolean {
+    if (index <= this.snapshot.meta.index) return true;
+    return this.termAt(index) === term;
+  }
+
+  /** stage records a Ready's writes as one unsynced write (at most one outstanding, like the host loop). */
+  stage(rd: Ready): void {
+    if (this.pending !== null) throw new Error('disk: a write is already in flight');
+    this.pending = { snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState };
+  }
+
+  /** sync makes the staged write durable, atomically (snapshot, then entries, then hard state). */
+  sync(): void {
+    const w = this.pending;
+    if (w === null) throw new Error('disk: sync without a staged write');
+    this.pending = null;
+    this.syncs++;
+    if (w.snapshot !== null) {
+      if (w.snapshot.meta.index < this.hardState.commit) {
+        violated('durable-commit', `${this.id}: snapshot at ${w.snapshot.meta.index} below durable commit ${this.hardState.commit}`);
+      }
+      // Raft §7: a snapshot that is not matched by the log replaces the entire log (the core does the same in restore()).
+      this.snapshot = w.snapshot;
+      this.entries = [];
+    }
+    if (w.entries.length > 0) {
+      const first = w.entries[0]!.index;
+      const base = this.snapshot.meta.index;
+      if (first <= base || first > this.lastIndex + 1) {
+        throw new Error(`disk ${this.id}: write of entries from ${first} does not fit log (snapshot ${base}, last ${this.lastIndex})`);
+      }
+      // Raft §5.3: a conflicting suffix is deleted; a committed entry must never be part of it.
+      if (first <= this.hardState.commit && this.lastIndex >= first) {
+        for (const e of w.entries) {
+          if (e.index > this.hardState.commit || e.index > this.lastIndex) break;
+          if (this.termAt(e.index) !== e.term) {
+            violated('durable-commit', `${this.id}: write replaces durably committed entry ${e.index} (term ${this.termAt(e.index)} -> ${e.term}, commit ${this.hardState.commit})`);
+          }
+        }
+      }
+      this.entries.length = first - base - 1;
+      for (const e of w.entries) {
+        if (e.index !== base + this.entries.length + 1) throw new Error(`disk ${this.id}: entries not contiguous at ${e.index}`);
+        this.entries.push(e);
+      }
+    }
+    if (w.hardState !== null) {
+      if (w.hardState.term < this.hardState.term) {
+        violated('durable-term', `${this.id}: hard state term goes back ${this.hardState.term} -> ${w.hardState.term}`);
+      }
+      if (w.hardState.term === this.hardState.term && this.hardState.vote !== null && w.hardState.vote !== this.hardState.vote) {
+        violated('durable-vote', `${this.id}: vote changes within term ${w.hardState.term}: ${this.hardState.vote} -> ${w.hardState.vote}`);
+      }
+      if (w.hardState.commit < this.hardState.commit) {
+        violated('durable-commit', `${this.id}: durable commit goes back ${this.hardState.commit} -> ${w.hardState.commit}`);
+      }
+      if (w.hardState.commit > this.lastIndex) {
+        throw new Error(`disk ${this.id}: hard state commit ${w.hardState.commit} beyond durable last index ${this.lastIndex}`);
+      }
+      this.hardState = w.hardState;
+    }
+  }
+
+  /** loseUnsynced is a crash: the staged write never reaches the platter. */
+  loseUnsynced(): void {
+    this.pending = null;
+  }
+
+  /** storeSnapshot durably stores a snapshot the host took of its own state machine and drops the log it covers. */
+  storeSnapshot(snapshot: Snapshot): void {
+    if (this.pending !== null) throw new Error('disk: snapshot while a write is in flight');
+    const meta = snapshot.meta;
+    if (meta.index <= this.snapshot.meta.index) return;
+    if (meta.index > this.lastIndex) throw new Error(`disk ${this.id}: snapshot at ${meta.index} beyond durable last ${this.lastIndex}`);
+    if (this.termAt(meta.index) !== meta.term) {
+      throw new Error(`disk ${this.id}: snapshot term ${meta.term} at ${meta.index} does not match durable log term ${this.termAt(meta.index)}`);
+    }
+    this.entries = this.entries.slice(meta.index - this.snapshot.meta.index);
+    this.snapshot = snapshot;
+  }
+
+  /** durableState is what a restarted node is constructed from. */
+  durableState(): DurableState {
+    return { hardState: this.hardState, snapshotMeta: this.snapshot.meta, entries: [...this.entries] };
+  }
+}

@@ -1,0 +1,340 @@
+import type { Entry, NodeId, ReadState, Ready, Snapshot } from '../../src/raft/types.js';
+import type { RaftNode } from '../../src/raft/index.js';
+import type { SimDisk } from './disk.js';
+import type { ToyStateMachine } from './state-machine.js';
+import { entryKey } from './state-machine.js';
+import { violated } from './sim-violation.js';
+
+/** HostView is what the checker may look at on one simulated node. */
+export interface HostView {
+  readonly id: NodeId;
+  readonly alive: boolean;
+  readonly node: RaftNode | null;
+  readonly disk: SimDisk;
+  readonly sm: ToyStateMachine;
+  readonly incarnation: number;
+}
+
+interface NodeTrack {
+  incarnation: number;
+  commit: number;
+  applied: number;
+  /** The term in which this incarnation was last seen as leader (leader completeness is checked once per term). */
+  leaderTerm: number;
+}
+
+interface PendingRead {
+  readonly node: NodeId;
+  readonly incarnation: number;
+  /** Highest index applied anywhere (hence committed) when readIndex was called. */
+  readonly minIndex: number;
+}
+
+/** Log-matching table key for (index, term); terms stay far below 2^20 in a schedule. */
+function key(index: number, term: number): number {
+  return index * 1_048_576 + term;
+}
+
+/**
+ * InvariantChecker holds the global history of a run and checks the Raft
+ * safety properties (Raft Figure 3) plus the host-level durability and
+ * linearizable-read properties. Every check is incremental: per event it does
+ * O(nodes) work, per new entry O(1), and only a newly elected leader is
+ * compared against the committed prefix (bounded by compaction).
+ */
+export class InvariantChecker {
+  /** Election safety: term -> the one leader it ever had. */
+  private readonly leaderOfTerm = new Map<number, NodeId>();
+  /** Log matching: (index, term) -> the term before it and the entry content, as first seen in any log. */
+  private readonly logTable = new Map<number, { prevTerm: number | null; content: string }>();
+  /** State machine safety: what index i applied to, first seen anywhere. */
+  private readonly appliedTerm: number[] = [0];
+  private readonly appliedKey: string[] = [''];
+  private readonly appliedHash: number[] = [0];
+  /** Highest term any node had when index i was first applied: its commit term is at most this. */
+  private readonly appliedSeenTerm: number[] = [0];
+  private readonly payloadIndex = new Map<string, number>();
+  private readonly tracks = new Map<NodeId, NodeTrack>();
+  private readonly reads = new Map<string, PendingRead>();
+  private maxTermSeen = 0;
+  /** Highest entry acknowledged to a client as committed. */
+  private acked: { index: number; term: number } | null = null;
+  /** Counters for the run summary. */
+  readonly stats = { leadersElected: 0, entriesApplied: 0, readsServed: 0, snapshotsInstalled: 0, acked: 0 };
+
+  constructor(
+    private readonly hosts: readonly HostView[],
+    private readonly clusterSize: number,
+  ) {
+    for (const h of hosts) this.tracks.set(h.id, { incarnation: h.incarnation, commit: 0, applied: 0, leaderTerm: 0 });
+  }
+
+  get maxAppliedIndex(): number {
+    return this.appliedTerm.length - 1;
+  }
+
+  /** appliedEntryAt returns the (term, key) committed at index, if some node applied it. */
+  appliedEntryAt(index: number): { term: number; key: string } | null {
+    const term = this.appliedTerm[index];
+    return term === undefined ? null : { term, key: this.appliedKey[index]! };
+  }
+
+  /** onReady checks log matching on the entries a node is about to persist (its new log suffix). */
+  onReady(h: HostView, node: RaftNode, rd: Ready): void {
+    if (rd.softState.role === 'leader') this.noteLeader(h.id, rd.softState.term);
+    if (rd.snapshot !== null) {
+      const { index, term } = rd.snapshot.meta;
+      const t = this.appliedTerm[index];
+      if (index > 0 && t !== undefined && t !== term) {
+        violated('state-machine-safety', `${h.id} receives snapshot (${index}, term ${term}) but index ${index} was applied with term ${t}`);
+      }
+    }
+    let prevTerm: number | null = rd.entries.length > 0 ? node.termAt(rd.entries[0]!.index - 1) : null;
+    for (const e of rd.entries) {
+      this.checkLogEntry(h.id, e, prevTerm);
+      prevTerm = e.term;
+    }
+  }
+
+  /**
+   * checkLogEntry is Log Matching (Raft §5.3): (index, term) names one entry
+   * content and one predecessor term, in every log. By induction on index
+   * that makes logs sharing (index, term) identical up to it.
+   */
+  private checkLogEntry(id: NodeId, e: Entry, prevTerm: number | null): void {
+    const k = key(e.index, e.term);
+    const content = e.type === 'config' ? `c:${entryKey(e)}` : `n:${entryKey(e)}`;
+    const seen = this.logTable.get(k);
+    if (seen === undefined) {
+      this.logTable.set(k, { prevTerm, content });
+      return;
+    }
+    if (seen.content !== content) {
+      violated('log-matching', `${id} has entry (${e.index}, term ${e.term}) = ${JSON.stringify(content)} but another log has ${JSON.stringify(seen.content)}`);
+    }
+    if (prevTerm !== null) {
+      if (seen.prevTerm === null) seen.prevTerm = prevTerm;
+      else if (seen.prevTerm !== prevTerm) {
+        violated('log-matching', `${id} has entry (${e.index}, term ${e.term}) after term ${prevTerm}, another log has it after term ${seen.prevTerm}`);
+      }
+    }
+  }
+
+  private noteLeader(id: NodeId, term: number): void {
+    const other = this.leaderOfTerm.get(term);
+    if (other === undefined) {
+      this.leaderOfTerm.set(term, id);
+      this.stats.leadersElected++;
+    } else if (other !== id) {
+      violated('election-safety', `two leaders in term ${term}: ${other} and ${id}`);
+    }
+  }
+
+  /** onApply checks State Machine Safety (Raft §5.4.3) for one applied entry; sm has already folded it. */
+  onApply(h: HostView, e: Entry, k: string, hashAfter: number): void {
+    this.stats.entriesApplied++;
+    const t = this.appliedTerm[e.index];
+    if (t !== undefined) {
+      if (t !== e.term || this.appliedKey[e.index] !== k) {
+        violated('state-machine-safety', `${h.id} applies (${e.index}, term ${e.term}, ${JSON.stringify(k)}) but another node applied (term ${t}, ${JSON.stringify(this.appliedKey[e.index])}) there`);
+      }
+      if (this.appliedHash[e.index] !== hashAfter) {
+        violated('state-machine-safety', `${h.id} state after applying ${e.index} differs from another node's (a divergence earlier in its history)`);
+      }
+      return;
+    }
+    if (e.index !== this.appliedTerm.length) {
+      violated('state-machine-safety', `${h.id} applies ${e.index} before any node applied ${this.appliedTerm.length}`);
+    }
+    let seenTerm = this.maxTermSeen;
+    for (const o of this.hosts) if (o.node !== null && o.node.term > seenTerm) seenTerm = o.node.term;
+    this.maxTermSeen = seenTerm;
+    this.appliedTerm.push(e.term);
+    this.appliedKey.push(k);
+    this.appliedHash.push(hashAfter);
+    this.appliedSeenTerm.push(seenTerm);
+    if (k !== '' && e.type === 'normal') {
+      const at = this.payloadIndex.get(k);
+      if (at !== undefined && at !== e.index) violated('state-machine-safety', `payload ${k} applied twice, at ${at} and ${e.index}`);
+      this.payloadIndex.set(k, e.index);
+    }
+    this.checkCommitSafe(e);
+  }
+
+  /** logTip is a node's current log as an election sees it: in memory when up, durable when down. */
+  private logTip(h: HostView): { lastIndex: number; lastTerm: number; termAt: (i: number) => number | null } {
+    if (h.alive && h.node !== null) {
+      const node = h.node;
+      const lastIndex = node.lastIndex;
+      return { lastIndex, lastTerm: node.termAt(lastIndex) ?? 0, termAt: (i) => node.termAt(i) };
+    }
+    const disk = h.disk;
+    return { lastIndex: disk.lastIndex, lastTerm: disk.termAt(disk.lastIndex) ?? 0, termAt: (i) => disk.termAt(i) };
+  }
+
+  /**
+   * checkCommitSafe runs when an index is first applied (so it is committed):
+   * no node whose log holds a different entry there may be able to win an
+   * election, i.e. collect a majority of logs it is at least as up to date as
+   * (Raft §5.4.1). In correct Raft the commit put an entry of the commit term
+   * at or after this index on a majority, whose last terms then exceed any
+   * conflicting log's. Counting replicas of an earlier-term entry (Figure 8)
+   * breaks exactly this, before any election has to happen.
+   */
+  private checkCommitSafe(e: Entry): void {
+    const tips = this.hosts.map((h) => this.logTip(h));
+    for (let n = 0; n < tips.length; n++) {
+      const t = tips[n]!.termAt(e.index);
+      if (t === null || t === e.term) continue;
+      const cand = tips[n]!;
+      let voters = 0;
+      for (const v of tips) if (cand.lastTerm > v.lastTerm || (cand.lastTerm === v.lastTerm && cand.lastIndex >= v.lastIndex)) voters++;
+      if (voters > this.clusterSize / 2) {
+        violated(
+          'commit-safety',
+          `(${e.index}, term ${e.term}) is applied, but ${this.hosts[n]!.id} holds term ${t} there and its log (last ${cand.lastIndex}/${cand.lastTerm}) could win an election with ${voters} of ${this.clusterSize} votes`,
+        );
+      }
+    }
+  }
+
+  /** onSnapshotInstall checks that a received snapshot equals the state every applier had at its index. */
+  onSnapshotInstall(h: HostView, snapshot: Snapshot, sm: ToyStateMachine): void {
+    this.stats.snapshotsInstalled++;
+    const { index } = snapshot.meta;
+    if (sm.appliedIndex !== index) violated('snapshot', `${h.id} snapshot meta index ${index} but data is at ${sm.appliedIndex}`);
+    const expected = this.appliedHash[index];
+    if (expected === undefined) violated('snapshot', `${h.id} installs snapshot at ${index}, which no node has applied`);
+    if (expected !== sm.hash) violated('state-machine-safety', `${h.id} installs a snapshot at ${index} whose state differs from the applied history`);
+  }
+
+  /** onAck records that a client was told its write (index, term) committed. */
+  onAck(index: number, term: number): void {
+    this.stats.acked++;
+    if (this.acked === null || index > this.acked.index) this.acked = { index, term };
+  }
+
+  /**
+   * onCrash checks that no acknowledged write can be lost: the highest acked
+   * entry must be durable (log or snapshot) on a majority of disks, counting
+   * only synced writes. Log matching makes this cover every earlier acked entry.
+   */
+  onCrash(crashed: NodeId): void {
+    const a = this.acked;
+    if (a === null) return;
+    let holders = 0;
+    for (const h of this.hosts) if (h.disk.containsCommitted(a.index, a.term)) holders++;
+    if (holders <= this.clusterSize / 2) {
+      violated('durability', `after ${crashed} crashed, acknowledged entry (${a.index}, term ${a.term}) is durable on only ${holders} of ${this.clusterSize} disks`);
+    }
+  }
+
+  /** onRestart checks a fresh node starts from exactly its durable state. */
+  onRestart(h: HostView): void {
+    const node = h.node!;
+    const snap = h.disk.snapshot.meta.index;
+    if (node.commitIndex < h.disk.hardState.commit) {
+      violated('commit-monotonic', `${h.id} restarts with commit ${node.commitIndex} below durable commit ${h.disk.hardState.commit}`);
+    }
+    if (node.appliedIndex !== snap || h.sm.appliedIndex !== snap) {
+      violated('applied-monotonic', `${h.id} restarts with applied ${node.appliedIndex} (state machine ${h.sm.appliedIndex}), expected the snapshot index ${snap}`);
+    }
+    const expected = this.appliedHash[snap];
+    if (snap > 0 && expected !== h.sm.hash) violated('state-machine-safety', `${h.id} restarts from a snapshot at ${snap} that differs from the applied history`);
+    this.tracks.set(h.id, { incarnation: h.incarnation, commit: node.commitIndex, applied: node.appliedIndex, leaderTerm: 0 });
+  }
+
+  /** onReadIndexCall records the floor a later ReadState must meet. */
+  onReadIndexCall(h: HostView, context: string): void {
+    if (this.reads.has(context)) throw new Error(`read context ${context} reused`);
+    this.reads.set(context, { node: h.id, incarnation: h.incarnation, minIndex: this.maxAppliedIndex });
+  }
+
+  /**
+   * onReadState checks linearizable reads (thesis §6.4): the read index is at
+   * least every index committed before the call, and the answer reaches the
+   * incarnation that asked, once.
+   */
+  onReadState(h: HostView, rs: ReadState): void {
+    const read = this.reads.get(rs.context);
+    if (read === undefined) violated('read-index', `${h.id} got a read state for unknown or already answered context ${rs.context}`);
+    if (read.node !== h.id || read.incarnation !== h.incarnation) {
+      violated('read-index', `${h.id}#${h.incarnation} got read state ${rs.context} asked on ${read.node}#${read.incarnation}`);
+    }
+    if (rs.index < read.minIndex) {
+      violated('read-index', `${h.id} read ${rs.context} at index ${rs.index}, but ${read.minIndex} was committed before the call (stale read)`);
+    }
+    if (h.node !== null && rs.index > h.node.commitIndex) {
+      violated('read-index', `${h.id} read index ${rs.index} beyond its commit ${h.node.commitIndex}`);
+    }
+    this.reads.delete(rs.context);
+    this.stats.readsServed++;
+  }
+
+  /** afterEvent runs after every event: election safety, leader completeness on new leaders, monotonic cursors. */
+  afterEvent(): void {
+    for (const h of this.hosts) {
+      const node = h.node;
+      if (!h.alive || node === null) continue;
+      const track = this.tracks.get(h.id)!;
+      if (track.incarnation !== h.incarnation) throw new Error(`checker: ${h.id} restarted without onRestart`);
+      const term = node.term;
+      if (term > this.maxTermSeen) this.maxTermSeen = term;
+      const commit = node.commitIndex;
+      const applied = node.appliedIndex;
+      if (commit < track.commit) violated('commit-monotonic', `${h.id} commit index went back ${track.commit} -> ${commit}`);
+      if (applied < track.applied) violated('applied-monotonic', `${h.id} applied index went back ${track.applied} -> ${applied}`);
+      if (applied > commit) violated('applied-monotonic', `${h.id} applied ${applied} beyond commit ${commit}`);
+      if (commit < h.disk.hardState.commit) violated('commit-monotonic', `${h.id} commit ${commit} below its durable commit ${h.disk.hardState.commit}`);
+      track.commit = commit;
+      track.applied = applied;
+      if (node.role === 'leader' && track.leaderTerm !== term) {
+        track.leaderTerm = term;
+        this.noteLeader(h.id, term);
+        this.checkLeaderCompleteness(h, node);
+      }
+    }
+  }
+
+  /**
+   * checkLeaderCompleteness is Raft §5.4 (Leader Completeness): a new leader
+   * of term T holds every entry committed in an earlier term. An applied entry
+   * was committed in a term no higher than the highest term seen when it was
+   * first applied, so only those entries with that bound below T are required.
+   * Entries at or below the leader's snapshot are covered by the snapshot hash checks.
+   */
+  private checkLeaderCompleteness(h: HostView, node: RaftNode): void {
+    const T = node.term;
+    const hi = this.maxAppliedIndex;
+    const snap = node.firstIndex - 1;
+    if (snap > 0 && snap <= hi && this.appliedSeenTerm[snap]! < T && node.termAt(snap) !== this.appliedTerm[snap]) {
+      violated('leader-completeness', `${h.id} became leader of term ${T} on a snapshot at ${snap} of term ${node.termAt(snap)}, but term ${this.appliedTerm[snap]} was committed there`);
+    }
+    const lo = Math.max(snap + 1, 1);
+    // appliedSeenTerm never decreases with the index, so the required entries are a prefix: find its end.
+    let required = 0;
+    for (let i = hi; i >= lo; i--) {
+      if (this.appliedSeenTerm[i]! < T) {
+        required = i;
+        break;
+      }
+    }
+    if (required === 0) return;
+    if (node.lastIndex < required) {
+      violated('leader-completeness', `${h.id} became leader of term ${T} with last index ${node.lastIndex}, missing committed entry ${required}`);
+    }
+    const entries = node.entries(lo, required);
+    if (entries.length !== required - lo + 1) throw new Error(`checker: entries(${lo}, ${required}) returned ${entries.length} entries`);
+    for (const e of entries) {
+      if (e.term !== this.appliedTerm[e.index] || entryKey(e) !== this.appliedKey[e.index]) {
+        violated('leader-completeness', `${h.id} became leader of term ${T} with (${e.index}, term ${e.term}) where (term ${this.appliedTerm[e.index]}) was committed`);
+      }
+    }
+  }
+
+  /** checkChain verifies a host's hash chain matches the history at its applied index (used after restarts and at the end). */
+  checkChain(h: HostView): void {
+    const i = h.sm.appliedIndex;
+    if (i > 0 && this.appliedHash[i] !== h.sm.hash) violated('state-machine-safety', `${h.id} state at ${i} differs from the applied history`);
+  }
+}
