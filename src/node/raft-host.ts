@@ -4,6 +4,7 @@ import {
   RaftNode,
   SeededRandom,
   assert,
+  type Entry,
   type Message,
   type NodeId,
   type Ready,
@@ -277,10 +278,12 @@ export class RaftHost {
 
   /** kick wakes the loop at the end of this event-loop turn, so everything that arrived in the turn shares one Ready. */
   private kick(): void {
-    if (this.wakeScheduled || this.wake === null) return;
+    // Scheduled even while the loop is awaiting a write: committed entries are applied then too.
+    if (this.wakeScheduled) return;
     this.wakeScheduled = true;
     setImmediate(() => {
       this.wakeScheduled = false;
+      if (!this.stopped) this.applyCommitted();
       const wake = this.wake;
       this.wake = null;
       wake?.();
@@ -300,6 +303,9 @@ export class RaftHost {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    // Committed entries are already durable here and on a majority: apply them before this Ready's own write syncs,
+    // so a client's answer does not wait for an fsync of unrelated newer entries.
+    this.applyEntries(rd.committedEntries);
     // Thesis §10.2.1: a leader may send AppendEntries before its own write is durable, since it counts itself
     // toward commit only after advance(). Not when this Ready also changes term or vote: those must be durable first.
     const sendEarly =
@@ -321,12 +327,8 @@ export class RaftHost {
     }
     if (!sendEarly) this.send(rd.messages);
     if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
-    for (const entry of rd.committedEntries) {
-      let result: unknown = undefined;
-      if (entry.type === 'normal' && entry.data.length > 0) result = this.opts.app.applyEntry(entry.data, entry.index);
-      this.settleProposal(entry.index, entry.term, result);
-    }
     this.node.advance(rd);
+    this.applyCommitted();
     for (const read of rd.readStates) {
       const pending = this.reads.get(read.context);
       if (pending !== undefined) pending.index = read.index;
@@ -334,6 +336,26 @@ export class RaftHost {
     this.settleReads();
     this.noticeSoftState(rd.softState);
     await this.maybeSnapshot();
+  }
+
+  private applyEntries(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      let result: unknown = undefined;
+      if (entry.type === 'normal' && entry.data.length > 0) result = this.opts.app.applyEntry(entry.data, entry.index);
+      this.settleProposal(entry.index, entry.term, result);
+    }
+  }
+
+  /** applyCommitted applies whatever committed since the last Ready, without waiting for a write in flight. */
+  private applyCommitted(): void {
+    for (let round = 0; round < 1000; round++) {
+      const entries = this.node.takeCommitted();
+      const last = entries[entries.length - 1];
+      if (last === undefined) break;
+      this.applyEntries(entries);
+      this.node.appliedTo(last.index);
+    }
+    this.settleReads();
   }
 
   private send(messages: readonly Message[]): void {

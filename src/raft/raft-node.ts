@@ -722,6 +722,22 @@ export class RaftNode {
     if (lastApplied !== undefined) this.raftLog.appliedTo(lastApplied.index);
   }
 
+  /**
+   * takeCommitted hands out committed entries that are durable here, outside
+   * the Ready cycle, so a host can apply them while a write is still syncing
+   * (applying needs no write of its own). It shares the cursor with ready(), so
+   * no entry is handed out twice; the host must apply what ready() handed out
+   * before anything taken here, and report with appliedTo().
+   */
+  takeCommitted(): Entry[] {
+    return this.raftLog.takeNextCommitted(this.cfg.maxApplyBytes);
+  }
+
+  /** appliedTo records that the host applied every entry up to `index`. */
+  appliedTo(index: number): void {
+    this.raftLog.appliedTo(index);
+  }
+
   // ---- Snapshots -----------------------------------------------------------------
 
   /** snapshotMetaAt returns the metadata for a snapshot of the state machine at `index` (which must be applied). */
