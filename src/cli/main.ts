@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => (await import('./client-commands.js')).statusCommand,
   locks: async () => (await import('./client-commands.js')).locksCommand,
   release: async () => (await import('./client-commands.js')).releaseCommand,
+  verify: async () => (await import('./verify-command.js')).verifyCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
