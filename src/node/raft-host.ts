@@ -5,6 +5,7 @@ import {
   SeededRandom,
   assert,
   type Entry,
+  type HardState,
   type Message,
   type NodeId,
   type Ready,
@@ -105,6 +106,8 @@ export class RaftHost {
   private persistedTerm: number;
   private persistedVote: NodeId | null;
   private lastSoft: SoftState;
+  /** The newest hard state not yet written: only its commit index differs from what is durable. */
+  private unsyncedHardState: HardState | null = null;
   readonly stats: HostStats = { proposals: 0, proposalsFailed: 0, syncs: 0, syncedEntries: 0, syncMsTotal: 0, snapshotsTaken: 0, snapshotsInstalled: 0, lastSyncMs: 0 };
   /** Observer for fsync latency (ms), set by the metrics layer. */
   onSyncMs: ((ms: number) => void) | null = null;
@@ -311,18 +314,25 @@ export class RaftHost {
     const sendEarly =
       rd.softState.role === 'leader' && (rd.hardState === null || (rd.hardState.term === this.persistedTerm && rd.hardState.vote === this.persistedVote));
     if (sendEarly) this.send(rd.messages);
-    if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
+    // Like etcd's MustSync: entries, a snapshot, a term or a vote must be durable before anything depends on them, but
+    // a change of the commit index alone need not be (a restarted node learns it again from the leader). It rides
+    // with the next synced write, saving an fsync per commit on every node.
+    if (rd.hardState !== null) this.unsyncedHardState = rd.hardState;
+    const termOrVoteChanged = rd.hardState !== null && (rd.hardState.term !== this.persistedTerm || rd.hardState.vote !== this.persistedVote);
+    if (rd.snapshot !== null || rd.entries.length > 0 || termOrVoteChanged) {
+      const hardState = this.unsyncedHardState;
+      this.unsyncedHardState = null;
       const started = performance.now();
-      await this.storage.save({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
+      await this.storage.save({ snapshot: rd.snapshot, entries: rd.entries, hardState });
       const ms = performance.now() - started;
       this.stats.syncs++;
       this.stats.syncedEntries += rd.entries.length;
       this.stats.syncMsTotal += ms;
       this.stats.lastSyncMs = ms;
       this.onSyncMs?.(ms);
-      if (rd.hardState !== null) {
-        this.persistedTerm = rd.hardState.term;
-        this.persistedVote = rd.hardState.vote;
+      if (hardState !== null) {
+        this.persistedTerm = hardState.term;
+        this.persistedVote = hardState.vote;
       }
     }
     if (!sendEarly) this.send(rd.messages);
