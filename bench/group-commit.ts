@@ -1,0 +1,85 @@
+/**
+ * `node dist/bench/group-commit.js [--clients 64] [--seconds 10]`: how well the
+ * Ready loop batches. N clients do acquire → release cycles against the
+ * leader of a fresh 3-node cluster; raft_syncs_total and
+ * raft_synced_entries_total are read from /metrics of the leader and one
+ * follower before and after, giving synced batches per second and entries
+ * per batch (one batch = one fsync).
+ */
+import { parseArgs } from 'node:util';
+import { HttpConnection } from './lib/mini-http.js';
+import { installSignalHandlers, killAll } from './lib/process-registry.js';
+import { runLoad } from './lib/run-load.js';
+import { raftlockLeader, startRaftlockCluster } from './lib/systems.js';
+
+/** readCounters reads the group-commit counters (and the fsync histogram's sum and count) of one node. */
+async function readCounters(url: string): Promise<Record<string, number>> {
+  const u = new URL(url);
+  const conn = new HttpConnection(u.hostname, Number(u.port));
+  try {
+    const res = await conn.request('GET', '/metrics', undefined, 10_000);
+    const out: Record<string, number> = {};
+    for (const name of ['raft_syncs_total', 'raft_synced_entries_total', 'raft_fsync_seconds_sum', 'raft_fsync_seconds_count', 'raft_proposals_total']) {
+      const m = new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(res.body);
+      out[name] = m === null ? Number.NaN : Number(m[1]);
+    }
+    return out;
+  } finally {
+    conn.close();
+  }
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' } }, strict: true });
+  installSignalHandlers();
+  const clients = Number(values.clients);
+  const seconds = Number(values.seconds);
+  if (!(clients >= 1 && clients <= 1024 && seconds > 0 && seconds <= 600)) throw new Error('--clients 1..1024, --seconds 0..600');
+  const cluster = await startRaftlockCluster(['--log-level', 'warn']);
+  try {
+    const leader = await raftlockLeader(cluster);
+    const follower = cluster.nodes.find((n) => n.id !== leader.id)!;
+    const pids = cluster.nodes.map((n) => n.child?.pid).filter((p): p is number => p !== undefined);
+    const windowMs = seconds * 1000;
+    // The counters are read at the window's edges while the load runs (1 s warm-up first).
+    const before = new Promise<[Record<string, number>, Record<string, number>]>((resolve, reject) =>
+      setTimeout(() => Promise.all([readCounters(leader.httpUrl), readCounters(follower.httpUrl)]).then(resolve, reject), 1_000),
+    );
+    const after = new Promise<[Record<string, number>, Record<string, number>]>((resolve, reject) =>
+      setTimeout(() => Promise.all([readCounters(leader.httpUrl), readCounters(follower.httpUrl)]).then(resolve, reject), 1_000 + windowMs),
+    );
+    const result = await runLoad(
+      { target: { protocol: 'raftlock', host: '127.0.0.1', port: leader.httpPort, client: 'raw' }, workload: { kind: 'uncontended', clients }, warmupMs: 1_000, windowMs, serverPids: pids, tag: 'gc', retry: { baseMs: 2, capMs: 64 } },
+      windowMs + 60_000,
+    );
+    const [b, a] = await Promise.all([before, after]);
+    if (result.kind !== 'locks') throw new Error('unexpected result');
+    console.log(`group commit: ${clients} clients, ${seconds} s against leader ${leader.id}: ${result.cyclesPerSec.toFixed(0)} cycles/s (${(2 * result.cyclesPerSec).toFixed(0)} writes/s), acquire p50 ${result.acquire.p50Ms.toFixed(2)} ms p99 ${result.acquire.p99Ms.toFixed(2)} ms, server CPU ${(result.serverCpuSec / seconds).toFixed(2)} cores`);
+    for (const [role, id, x, y] of [['leader', leader.id, b[0], a[0]], ['follower', follower.id, b[1], a[1]]] as const) {
+      const syncs = y.raft_syncs_total! - x.raft_syncs_total!;
+      const entries = y.raft_synced_entries_total! - x.raft_synced_entries_total!;
+      const fsyncMs = ((y.raft_fsync_seconds_sum! - x.raft_fsync_seconds_sum!) / Math.max(1, y.raft_fsync_seconds_count! - x.raft_fsync_seconds_count!)) * 1000;
+      console.log(
+        `  ${role.padEnd(8)} ${id}: ${(syncs / seconds).toFixed(0)} sync batches/s, ${(entries / Math.max(1, syncs)).toFixed(2)} entries per batch, ${(entries / seconds).toFixed(0)} entries/s, mean batch write+fsync ${fsyncMs.toFixed(2)} ms, disk busy ${((syncs * fsyncMs) / (seconds * 10)).toFixed(0)}%`,
+      );
+    }
+    if (result.violations > 0) {
+      console.log(`MUTUAL EXCLUSION VIOLATIONS: ${result.violations}`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    await cluster.stop();
+  }
+}
+
+main()
+  .then(async (code) => {
+    await killAll();
+    process.exit(code);
+  })
+  .catch(async (err: unknown) => {
+    console.error(err);
+    await killAll();
+    process.exit(1);
+  });

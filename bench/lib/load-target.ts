@@ -1,0 +1,11 @@
+/** SystemName names one system under test; the two Redis variants differ only in persistence. */
+export type SystemName = 'raftlock' | 'etcd' | 'redis-aof' | 'redis-nopersist';
+
+/** ALL_SYSTEMS is every system, in report order (raftlock first: ratios are against it). */
+export const ALL_SYSTEMS: readonly SystemName[] = ['raftlock', 'etcd', 'redis-aof', 'redis-nopersist'];
+
+/** LoadTarget is what the load process needs to reach one running system. */
+export type LoadTarget =
+  | { readonly protocol: 'raftlock'; readonly host: string; readonly port: number; readonly client: 'raw' | 'lib' }
+  | { readonly protocol: 'etcd'; readonly host: string; readonly port: number }
+  | { readonly protocol: 'redis'; readonly host: string; readonly port: number };
