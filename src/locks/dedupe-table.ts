@@ -19,6 +19,15 @@ export interface DedupeEntry {
  */
 export class DedupeTable {
   private readonly entries = new Map<string, DedupeEntry>();
+  /**
+   * Request ids oldest first, from `head` on. Eviction takes from here, not
+   * from the Map's front: V8 leaves deleted slots in a Map until it rehashes,
+   * so repeatedly taking a Map's first key costs O(deleted) once the table is
+   * full. The array is compacted when its dead prefix grows large.
+   */
+  private order: string[] = [];
+  private orderTimes: number[] = [];
+  private head = 0;
 
   constructor(
     private readonly maxEntries: number,
@@ -38,21 +47,36 @@ export class DedupeTable {
   /** evictExpired drops entries older than ttlMs at `nowMs`. */
   evictExpired(nowMs: number): void {
     // Bounded: at most `size` iterations, each removes one entry.
-    for (const [id, entry] of this.entries) {
-      if (entry.atMs + this.ttlMs > nowMs) return;
-      this.entries.delete(id);
-    }
+    while (this.head < this.order.length && this.orderTimes[this.head]! + this.ttlMs <= nowMs) this.evictOldest();
+    this.compact();
   }
 
   /** remember stores the first result of `requestId`; evicts the oldest entry beyond the bound. */
   remember(requestId: string, result: CommandResult, nowMs: number): void {
-    this.entries.set(requestId, { result, atMs: nowMs });
-    // Bounded: runs at most once per insert, since each insert adds one entry.
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done === true) return;
-      this.entries.delete(oldest.value);
+    const existing = this.entries.get(requestId);
+    if (existing !== undefined) {
+      existing.result = result;
+      return;
     }
+    this.entries.set(requestId, { result, atMs: nowMs });
+    this.order.push(requestId);
+    this.orderTimes.push(nowMs);
+    // Bounded: runs at most once per insert, since each insert adds one entry.
+    while (this.entries.size > this.maxEntries) this.evictOldest();
+    this.compact();
+  }
+
+  private evictOldest(): void {
+    const id = this.order[this.head]!;
+    this.head++;
+    this.entries.delete(id);
+  }
+
+  private compact(): void {
+    if (this.head < 4096 || this.head * 2 < this.order.length) return;
+    this.order = this.order.slice(this.head);
+    this.orderTimes = this.orderTimes.slice(this.head);
+    this.head = 0;
   }
 
   /** replace updates the stored result of a queued acquire whose waiter was granted or dropped. */

@@ -109,6 +109,11 @@ export class RaftHost {
   /** The newest hard state not yet written: only its commit index differs from what is durable. */
   private unsyncedHardState: HardState | null = null;
   readonly stats: HostStats = { proposals: 0, proposalsFailed: 0, syncs: 0, syncedEntries: 0, syncMsTotal: 0, snapshotsTaken: 0, snapshotsInstalled: 0, lastSyncMs: 0 };
+  /**
+   * Entries applied between snapshots: the configured number plus a fixed offset of up to a quarter of it, derived
+   * from the node id, so members do not all pause to serialize the table at the same index.
+   */
+  private readonly snapshotThreshold: number;
   /** Observer for fsync latency (ms), set by the metrics layer. */
   onSyncMs: ((ms: number) => void) | null = null;
 
@@ -124,6 +129,9 @@ export class RaftHost {
     this.persistedTerm = node.term;
     this.persistedVote = node.vote;
     this.lastSoft = { role: node.role, leader: node.leader, term: node.term };
+    let idHash = 0;
+    for (const ch of opts.id) idHash = (idHash * 31 + ch.charCodeAt(0)) >>> 0;
+    this.snapshotThreshold = opts.snapshotEveryEntries + (idHash % Math.max(1, Math.floor(opts.snapshotEveryEntries / 4)));
     const peerAddrs: Record<NodeId, HostAddress> = {};
     for (const [peer, addr] of Object.entries(opts.peers)) if (peer !== opts.id) peerAddrs[peer] = addr;
     this.transport = new PeerTransport({
@@ -441,7 +449,7 @@ export class RaftHost {
   private async maybeSnapshot(): Promise<void> {
     const applied = this.node.appliedIndex;
     const snapIndex = this.lastSnapshot?.meta.index ?? 0;
-    if (applied - snapIndex < this.opts.snapshotEveryEntries) return;
+    if (applied - snapIndex < this.snapshotThreshold) return;
     // A leader's snapshot stepped in since this Ready moved the log past what is applied here; wait for it to install.
     if (applied < this.node.firstIndex - 1) return;
     const meta = this.node.snapshotMetaAt(applied);

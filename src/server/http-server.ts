@@ -134,14 +134,16 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       const body = request.body as AcquireBody;
       if ((body.ttlMs === undefined) === (body.sessionId === undefined)) return sendError(reply, 'bad_request', 'give exactly one of ttlMs and sessionId');
       const waitMs = body.waitMs ?? 0;
-      const requestId = body.requestId ?? randomUUID();
+      // A queued acquire needs an id known before it is proposed (its waiter id); otherwise only a client's own id is
+      // worth remembering for retries, and a generated one would only fill the bounded dedupe table.
+      const requestId = body.requestId ?? (waitMs > 0 ? randomUUID() : undefined);
       const command: AcquireCommand = {
         type: 'acquire',
         name,
         owner: body.owner,
         mode: body.mode ?? 'exclusive',
         waitMs,
-        requestId,
+        ...(requestId !== undefined ? { requestId } : {}),
         ...(body.ttlMs !== undefined ? { ttlMs: body.ttlMs } : {}),
         ...(body.sessionId !== undefined ? { sessionId: body.sessionId } : {}),
         ...(body.limit !== undefined ? { limit: body.limit } : {}),
@@ -153,7 +155,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
         if ('token' in result) return reply.send(grantedJson(result as typeof result & { mode: LockMode; expiresAtMs: number; holdCount: number; owner: string }));
         return sendFailure(reply, new Error(`unexpected acquire result ${JSON.stringify(result)}`));
       }
-      return acquireWaiting(request, reply, name, command, requestId, waitMs);
+      return acquireWaiting(request, reply, name, command, requestId!, waitMs);
     }),
   );
 

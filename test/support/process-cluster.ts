@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /** MAIN is the built CLI; process tests run the compiled JavaScript, as production does. */
-export const MAIN = resolve(import.meta.dirname, '../../dist/src/cli/main.js');
+// From test/support (vitest runs the sources) or dist/test/support (compiled): either way the repo root is above.
+const REPO_ROOT = resolve(import.meta.dirname, import.meta.dirname.includes('/dist/test/') ? '../../..' : '../..');
+export const MAIN = resolve(REPO_ROOT, 'dist/src/cli/main.js');
 
 /** freePort asks the OS for a free loopback port. */
 export async function freePort(): Promise<number> {
