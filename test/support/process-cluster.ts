@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { createServer } from 'node:net';
+import { freeLoopbackPort } from '../../src/verify/harness/loopback-port.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -9,19 +9,8 @@ import { join, resolve } from 'node:path';
 const REPO_ROOT = resolve(import.meta.dirname, import.meta.dirname.includes('/dist/test/') ? '../../..' : '../..');
 export const MAIN = resolve(REPO_ROOT, 'dist/src/cli/main.js');
 
-/** freePort asks the OS for a free loopback port. */
-export async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const addr = server.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
+/** freePort is a loopback port below the ephemeral range (see src/verify/harness/loopback-port.ts for why). */
+export const freePort = freeLoopbackPort;
 
 export interface NodeProcess {
   readonly id: string;

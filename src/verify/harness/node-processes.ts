@@ -7,23 +7,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { LinkNetwork } from './link-network.js';
+import { freeLoopbackPort } from './loopback-port.js';
 
-/** freeLoopbackPort asks the OS for a free 127.0.0.1 port. */
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const addr = server.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      server.close(() => (port > 0 ? done(port) : fail(new Error('no free port'))));
-    });
-  });
-}
+export { freeLoopbackPort };
 
 /** NodeState is what the harness last did to a node. */
 export type NodeState = 'stopped' | 'running' | 'paused';

@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+/**
+ * Ports for processes that are told their port before they bind it (raftlock
+ * nodes, restarted after a kill on the same ports). Taking them from `listen(0)`
+ * would pick the kernel's ephemeral range, where the run's own outbound
+ * connections take source ports too: one can grab the port between the choice
+ * and the bind (EADDRINUSE), or a stale client lands on the wrong listener.
+ * So choose below the ephemeral range, check the port binds, and never hand
+ * the same port out twice in this process.
+ */
+const handedOut = new Set<number>();
+
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 12_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+const RANGE_LOW = 10_000;
+const RANGE_HIGH = ephemeralLow();
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => done(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+  });
+}
+
+/** freeLoopbackPort returns a 127.0.0.1 port below the ephemeral range that binds now and was not handed out before. */
+export async function freeLoopbackPort(): Promise<number> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const port = RANGE_LOW + Math.floor(Math.random() * (RANGE_HIGH - RANGE_LOW));
+    if (handedOut.has(port)) continue;
+    if (await canBind(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free loopback port found in ${RANGE_LOW}..${RANGE_HIGH}`);
+}
