@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { HttpConnection } from './lib/mini-http.js';
 import { median, percentile } from './lib/percentile.js';
-import { installSignalHandlers, killAll } from './lib/process-registry.js';
+import { installSignalHandlers, runMain } from './lib/process-registry.js';
 import { raftlockLeader, startRaftlockCluster } from './lib/systems.js';
 
 type Status = { id: string; role: string; leader: string | null; commitIndex: number; appliedIndex: number };
@@ -105,13 +105,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main()
-  .then(async (code) => {
-    await killAll();
-    process.exit(code);
-  })
-  .catch(async (err: unknown) => {
-    console.error(err);
-    await killAll();
-    process.exit(1);
-  });
+runMain(main);

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { HttpConnection } from './lib/mini-http.js';
-import { installSignalHandlers, killAll } from './lib/process-registry.js';
+import { installSignalHandlers, runMain } from './lib/process-registry.js';
 import { runLoad } from './lib/run-load.js';
 import { raftlockLeader, startRaftlockCluster } from './lib/systems.js';
 
@@ -73,13 +73,4 @@ async function main(): Promise<number> {
   }
 }
 
-main()
-  .then(async (code) => {
-    await killAll();
-    process.exit(code);
-  })
-  .catch(async (err: unknown) => {
-    console.error(err);
-    await killAll();
-    process.exit(1);
-  });
+runMain(main);

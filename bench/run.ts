@@ -16,7 +16,7 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ALL_SYSTEMS, type SystemName } from './lib/load-target.js';
-import { installSignalHandlers, killAll } from './lib/process-registry.js';
+import { installSignalHandlers, runMain } from './lib/process-registry.js';
 import { statusKb } from './lib/proc-stats.js';
 import { aggregate, lockTable, sessionTable, svgChart, type LockRow, type Row, type RunRecord, type SessionRow } from './lib/report.js';
 import { runLoad } from './lib/run-load.js';
@@ -224,13 +224,4 @@ function evaluateTargets(rows: readonly Row[], scale: ScaleResult | null): Targe
   return out;
 }
 
-main()
-  .then(async (code) => {
-    await killAll();
-    process.exit(code);
-  })
-  .catch(async (err: unknown) => {
-    console.error(err);
-    await killAll();
-    process.exit(1);
-  });
+runMain(main);

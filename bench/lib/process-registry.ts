@@ -48,3 +48,17 @@ export function installSignalHandlers(): void {
   process.once('uncaughtException', die(1));
   process.once('unhandledRejection', die(1));
 }
+
+/** runMain runs a bench entry point and exits with its code, killing every process it started, also on failure. */
+export function runMain(main: () => Promise<number>): void {
+  main()
+    .then(async (code) => {
+      await killAll();
+      process.exit(code);
+    })
+    .catch(async (err: unknown) => {
+      console.error(err);
+      await killAll();
+      process.exit(1);
+    });
+}
