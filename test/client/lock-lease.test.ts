@@ -85,7 +85,7 @@ describe('automatic renewal', () => {
 
 describe('lost', () => {
   it('fires before the server-side lease can expire when renewals fail', async () => {
-    const ttlMs = 300;
+    const ttlMs = 1200; // a 120 ms safety margin: CI's late timers must not eat it
     const lock = await acquire(client(), 'failing', ttlMs);
     await cluster.waitForRequests((r) => r.route === 'renew' && r.name === 'failing', 1);
     cluster.faultAll('renew', { kind: 'status', status: 503, error: 'no_leader' });
@@ -102,7 +102,9 @@ describe('lost', () => {
   });
 
   it('fires while a renewal hangs, dated from the start of the last successful renewal', async () => {
-    const ttlMs = 300;
+    // Long enough that the next renewal (at ttl/3) has surely started, and hangs, well before lost is due, even when
+    // CI's timers run late; the property checked is the same at any TTL.
+    const ttlMs = 1200;
     const lock = await acquire(client(), 'hanging', ttlMs);
     await cluster.waitForRequests((r) => r.route === 'renew' && r.name === 'hanging', 1);
     cluster.faultAll('renew', { kind: 'hang' });
