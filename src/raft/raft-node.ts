@@ -20,7 +20,7 @@ import type {
   VoteMessage,
   VoteResponseMessage,
 } from './types.js';
-import { RaftLog, entryBytes } from './raft-log.js';
+import { RaftLog } from './raft-log.js';
 import { Progress } from './progress.js';
 import { committedIndex, hasQuorum, tallyVotes } from './quorum.js';
 import { ReadIndexQueue } from './read-index.js';
@@ -763,4 +763,3 @@ function sameHardState(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
 
-export { entryBytes };
