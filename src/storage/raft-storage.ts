@@ -2,7 +2,7 @@
  * RaftStorage: the durable Raft state of one node in LevelDB (classic-level).
  *
  * Layout and framing are in record-codec.ts. Every write is ONE
- * `db.batch(ops, { sync: true })`, which LevelDB applies atomically (one
+ * chained batch written with `{ sync: true }`, which LevelDB applies atomically (one
  * WriteBatch = one log record) and fsyncs before resolving, so a Ready's
  * messages may be sent once save() resolves (Raft Figure 2: persistent state
  * is updated on stable storage before responding to RPCs).
@@ -65,6 +65,26 @@ import { StorageClosedError, StorageCorruptError, StorageFailedError, StorageMis
 
 type Db = Level<Uint8Array, Uint8Array>;
 type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+/**
+ * writeBatch writes `ops` as one atomic LevelDB batch through the chained-batch API. The array form,
+ * `db.batch(ops)`, clones and re-validates every operation object and the native side reads each one's
+ * properties back: about 14 µs of main-thread CPU per operation against about 1 µs here (measured with
+ * 20 puts of 150 bytes per batch), which made the store the largest CPU cost of a follower.
+ */
+function writeBatch(db: Db, ops: readonly Op[], sync: boolean): Promise<void> {
+  const batch = db.batch();
+  try {
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value);
+      else batch.del(op.key);
+    }
+  } catch (err) {
+    void batch.close();
+    return Promise.reject(err);
+  }
+  return batch.write({ sync });
+}
 
 const DEFAULT_CHUNK_BYTES = 1 << 20;
 const DEFAULT_MAX_DELETES = 10_000;
@@ -319,7 +339,7 @@ export class RaftStorage implements RaftStore {
       { type: 'put', key: SNAPSHOT_KEY, value: encodeSnapshotHeader(header) },
     ];
     // One atomic synced batch: a crash leaves either nothing (bootstrap again) or a complete store.
-    await db.batch(ops, { sync: true });
+    await writeBatch(db, ops, true);
     const shape = new LogShape(snapshotMeta, hardState, [], 1);
     const storage = new RaftStorage(db, shape, options, 0, null);
     return { storage, durable: { hardState, snapshotMeta, entries: [] }, snapshot: null };
@@ -425,7 +445,7 @@ export class RaftStorage implements RaftStore {
       for (const op of ops) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
       const t0 = performance.now();
       try {
-        await this.db.batch(ops, { sync: true });
+        await writeBatch(this.db, ops, true);
       } catch (err) {
         this.failure ??= err;
         throw new StorageFailedError(this.db.location, `write failed: ${errorChain(err)}`, { cause: err });
@@ -444,7 +464,7 @@ export class RaftStorage implements RaftStore {
         while (next <= hi) {
           const dels: Op[] = [];
           for (let n = 0; n < this.maxDeletes && next <= hi; n++, next++) dels.push({ type: 'del', key: entryKey(next) });
-          await this.db.batch(dels, { sync: false });
+          await writeBatch(this.db, dels, false);
         }
       } catch (err) {
         this.failure ??= err;
