@@ -314,9 +314,6 @@ export class RaftHost {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    // Committed entries are already durable here and on a majority: apply them before this Ready's own write syncs,
-    // so a client's answer does not wait for an fsync of unrelated newer entries.
-    this.applyEntries(rd.committedEntries);
     // Thesis §10.2.1: a leader may send AppendEntries before its own write is durable, since it counts itself
     // toward commit only after advance(). Not when this Ready also changes term or vote: those must be durable first.
     const sendEarly =
@@ -327,11 +324,19 @@ export class RaftHost {
     // with the next synced write, saving an fsync per commit on every node.
     if (rd.hardState !== null) this.unsyncedHardState = rd.hardState;
     const termOrVoteChanged = rd.hardState !== null && (rd.hardState.term !== this.persistedTerm || rd.hardState.vote !== this.persistedVote);
+    const hardState = this.unsyncedHardState;
+    let write: Promise<void> | null = null;
+    const started = performance.now();
     if (rd.snapshot !== null || rd.entries.length > 0 || termOrVoteChanged) {
-      const hardState = this.unsyncedHardState;
       this.unsyncedHardState = null;
-      const started = performance.now();
-      await this.storage.save({ snapshot: rd.snapshot, entries: rd.entries, hardState });
+      write = this.storage.save({ snapshot: rd.snapshot, entries: rd.entries, hardState });
+    }
+    // The write is issued first, then the committed entries (already durable here and on a majority) are applied
+    // while it syncs: answers do not wait for an fsync of unrelated newer entries, and the disk does not wait for
+    // the answers to be written out.
+    this.applyEntries(rd.committedEntries);
+    if (write !== null) {
+      await write;
       const ms = performance.now() - started;
       this.stats.syncs++;
       this.stats.syncedEntries += rd.entries.length;
@@ -346,11 +351,13 @@ export class RaftHost {
     if (!sendEarly) this.send(rd.messages);
     if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
     this.node.advance(rd);
-    this.applyCommitted();
     for (const read of rd.readStates) {
       const pending = this.reads.get(read.context);
       if (pending !== undefined) pending.index = read.index;
     }
+    // What advance() committed (a leader's own write completing a majority) is applied by the kick, after the next
+    // Ready's write has been issued, for the same reason.
+    this.kick();
     this.settleReads();
     this.noticeSoftState(rd.softState);
     await this.maybeSnapshot();
