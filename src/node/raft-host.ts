@@ -108,6 +108,8 @@ export class RaftHost {
   private lastSoft: SoftState;
   /** The newest hard state not yet written: only its commit index differs from what is durable. */
   private unsyncedHardState: HardState | null = null;
+  /** A snapshot is being written; the next is not taken until it is durable. */
+  private snapshotInFlight = false;
   readonly stats: HostStats = { proposals: 0, proposalsFailed: 0, syncs: 0, syncedEntries: 0, syncMsTotal: 0, snapshotsTaken: 0, snapshotsInstalled: 0, lastSyncMs: 0 };
   /**
    * Entries applied between snapshots: the configured number plus a fixed offset of up to a quarter of it, derived
@@ -360,7 +362,7 @@ export class RaftHost {
     this.kick();
     this.settleReads();
     this.noticeSoftState(rd.softState);
-    await this.maybeSnapshot();
+    this.maybeSnapshot();
   }
 
   private applyEntries(entries: readonly Entry[]): void {
@@ -453,7 +455,15 @@ export class RaftHost {
     this.opts.onSoftState?.(soft);
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /**
+   * maybeSnapshot serializes the state machine every `snapshotThreshold` applied entries and stores it. The Ready
+   * loop does not wait for the store: a snapshot of many thousands of locks takes a synced multi-megabyte write,
+   * and on a leader the loop must keep sending appends meanwhile, so that the followers' fsyncs keep committing
+   * (a majority without the leader's own copy). Writes stay in call order in the store, so later entries are
+   * written after the snapshot; the log is compacted once the snapshot is durable.
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshotInFlight) return;
     const applied = this.node.appliedIndex;
     const snapIndex = this.lastSnapshot?.meta.index ?? 0;
     if (applied - snapIndex < this.snapshotThreshold) return;
@@ -461,10 +471,22 @@ export class RaftHost {
     if (applied < this.node.firstIndex - 1) return;
     const meta = this.node.snapshotMetaAt(applied);
     const snapshot: Snapshot = { meta, data: this.opts.app.snapshot() };
-    await this.storage.saveSnapshot(snapshot);
-    this.node.compact(meta);
-    this.lastSnapshot = snapshot;
-    this.stats.snapshotsTaken++;
-    this.opts.logger.info({ index: meta.index, bytes: snapshot.data.length }, 'snapshot taken, log compacted');
+    this.snapshotInFlight = true;
+    this.storage.saveSnapshot(snapshot).then(
+      () => {
+        this.snapshotInFlight = false;
+        if (this.stopped) return;
+        // A newer snapshot from the leader may have been installed while this one was written.
+        if (meta.index <= (this.lastSnapshot?.meta.index ?? 0)) return;
+        this.node.compact(meta);
+        this.lastSnapshot = snapshot;
+        this.stats.snapshotsTaken++;
+        this.opts.logger.info({ index: meta.index, bytes: snapshot.data.length }, 'snapshot taken, log compacted');
+      },
+      (err: unknown) => {
+        this.snapshotInFlight = false;
+        if (!this.stopped) this.fatal(err);
+      },
+    );
   }
 }
