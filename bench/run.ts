@@ -147,7 +147,7 @@ async function main(): Promise<number> {
   const targets = evaluateTargets(rows, scale);
   const loadAvgEnd = os.loadavg()[0]!;
   const text = [
-    `raftlock benchmark (${quick ? 'quick' : 'full'}: ${runs} run(s), ${warmupMs} ms warm-up + ${windowMs} ms window, medians; raftlock client: ${raftlockClient === 'raw' ? 'minimal keep-alive HTTP/1.1' : 'RaftLockClient (fetch)'}; retry loop: full-jitter backoff ${retry.baseMs}..${retry.capMs} ms)`,
+    `raftlock benchmark (${quick ? 'quick' : 'full'}: ${runs} run(s), ${warmupMs} ms warm-up + ${windowMs} ms window, medians; raftlock client: ${raftlockClient === 'raw' ? 'minimal keep-alive HTTP/1.1' : 'RaftLockClient (node:http keep-alive)'}; retry loop: full-jitter backoff ${retry.baseMs}..${retry.capMs} ms)`,
     `machine: ${os.cpus().length} cores, 1-min load average ${loadAvgStart.toFixed(1)} at start and ${loadAvgEnd.toFixed(1)} at end (above ~2, other work skews the numbers)`,
     '',
     lockTable(rows),

@@ -95,7 +95,7 @@ export class RaftlockRawClient implements LockClient, SessionClient {
   }
 }
 
-/** RaftlockLibClient uses the project's client library (RaftLockClient over fetch), for comparison with the raw client. */
+/** RaftlockLibClient uses the project's client library (RaftLockClient: node:http keep-alive, a requestId per write, lease renewal timers), for comparison with the raw client. */
 export class RaftlockLibClient implements LockClient {
   readonly queues = true;
   private readonly client: RaftLockClient;

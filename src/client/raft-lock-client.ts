@@ -69,6 +69,11 @@ export class RaftLockClient {
     return this.transport.currentEndpoint;
   }
 
+  /** close drops the idle keep-alive connections; calls in flight finish. Idle connections never keep a process alive. */
+  close(): void {
+    this.transport.close();
+  }
+
   /**
    * acquire takes the lock `name` and resolves with its LockHandle once
    * granted (waiting up to `waitMs` in the lock's FIFO queue). Throws
