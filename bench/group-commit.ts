@@ -1,13 +1,18 @@
 /**
- * `node dist/bench/group-commit.js [--clients 64] [--seconds 10]`: how well the
+ * `node dist/bench/group-commit.js [--clients 64] [--seconds 10] [--cpu-prof DIR]`: how well the
  * Ready loop batches. N clients do acquire → release cycles against the
  * leader of a fresh 3-node cluster; raft_syncs_total and
  * raft_synced_entries_total are read from /metrics of the leader and one
  * follower before and after, giving synced batches per second and entries
- * per batch (one batch = one fsync).
+ * per batch (one batch = one fsync). With --cpu-prof, the nodes run under
+ * `node --cpu-prof` (profiles written to DIR when they stop) and a summary of
+ * where each one's time went is printed (bench/lib/profile-summary.ts).
  */
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HttpConnection } from './lib/mini-http.js';
+import { formatSummary, summarizeProfile } from './lib/profile-summary.js';
 import { installSignalHandlers, runMain } from './lib/process-registry.js';
 import { runLoad } from './lib/run-load.js';
 import { raftlockLeader, startRaftlockCluster } from './lib/systems.js';
@@ -30,16 +35,22 @@ async function readCounters(url: string): Promise<Record<string, number>> {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' } }, strict: true });
+  const { values } = parseArgs({
+    options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, 'cpu-prof': { type: 'string' } },
+    strict: true,
+  });
   installSignalHandlers();
   const clients = Number(values.clients);
   const seconds = Number(values.seconds);
   if (!(clients >= 1 && clients <= 1024 && seconds > 0 && seconds <= 600)) throw new Error('--clients 1..1024, --seconds 0..600');
-  const cluster = await startRaftlockCluster(['--log-level', 'warn']);
+  const profDir = values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']);
+  if (profDir !== null) mkdirSync(profDir, { recursive: true });
+  const cluster = await startRaftlockCluster(['--log-level', 'warn'], profDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]);
   try {
     const leader = await raftlockLeader(cluster);
     const follower = cluster.nodes.find((n) => n.id !== leader.id)!;
     const pids = cluster.nodes.map((n) => n.child?.pid).filter((p): p is number => p !== undefined);
+    const roles = new Map(cluster.nodes.map((n) => [n.child?.pid ?? -1, `${n.id === leader.id ? 'leader' : 'follower'} ${n.id}`]));
     const windowMs = seconds * 1000;
     // The counters are read at the window's edges while the load runs (1 s warm-up first).
     const before = new Promise<[Record<string, number>, Record<string, number>]>((resolve, reject) =>
@@ -66,6 +77,14 @@ async function main(): Promise<number> {
     if (result.violations > 0) {
       console.log(`MUTUAL EXCLUSION VIOLATIONS: ${result.violations}`);
       return 1;
+    }
+    if (profDir !== null) {
+      // A profile is written when the process exits normally: SIGTERM, not the SIGKILL of cluster.stop().
+      for (const n of cluster.nodes) await cluster.kill(n.id, 'SIGTERM');
+      for (const [pid, role] of roles) {
+        const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.`));
+        console.log(file === undefined ? `${role}: no profile in ${profDir}` : formatSummary(`${role} (${join(profDir, file)})`, summarizeProfile(join(profDir, file))));
+      }
     }
     return 0;
   } finally {
