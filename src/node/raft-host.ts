@@ -112,10 +112,11 @@ export class RaftHost {
   private snapshotInFlight = false;
   readonly stats: HostStats = { proposals: 0, proposalsFailed: 0, syncs: 0, syncedEntries: 0, syncMsTotal: 0, snapshotsTaken: 0, snapshotsInstalled: 0, lastSyncMs: 0 };
   /**
-   * Entries applied between snapshots: the configured number plus a fixed offset of up to a quarter of it, derived
-   * from the node id, so members do not all pause to serialize the table at the same index.
+   * Where in each `snapshotEveryEntries` interval this member snapshots: member k of n (in sorted id order) at k/n of
+   * it, so no two members serialize and write their table at the same time. When a majority did, every commit
+   * stalled (the old offset, a hash of the id, put n1, n2 and n3 one entry apart).
    */
-  private readonly snapshotThreshold: number;
+  private readonly snapshotPhase: number;
   /** Observer for fsync latency (ms), set by the metrics layer. */
   onSyncMs: ((ms: number) => void) | null = null;
 
@@ -131,9 +132,8 @@ export class RaftHost {
     this.persistedTerm = node.term;
     this.persistedVote = node.vote;
     this.lastSoft = { role: node.role, leader: node.leader, term: node.term };
-    let idHash = 0;
-    for (const ch of opts.id) idHash = (idHash * 31 + ch.charCodeAt(0)) >>> 0;
-    this.snapshotThreshold = opts.snapshotEveryEntries + (idHash % Math.max(1, Math.floor(opts.snapshotEveryEntries / 4)));
+    const members = Object.keys(opts.peers).sort();
+    this.snapshotPhase = Math.floor((members.indexOf(opts.id) * opts.snapshotEveryEntries) / members.length);
     const peerAddrs: Record<NodeId, HostAddress> = {};
     for (const [peer, addr] of Object.entries(opts.peers)) if (peer !== opts.id) peerAddrs[peer] = addr;
     this.transport = new PeerTransport({
@@ -456,7 +456,8 @@ export class RaftHost {
   }
 
   /**
-   * maybeSnapshot serializes the state machine every `snapshotThreshold` applied entries and stores it. The Ready
+   * maybeSnapshot serializes the state machine every `snapshotEveryEntries` applied entries (at this member's phase)
+   * and stores it. The Ready
    * loop does not wait for the store: a snapshot of many thousands of locks takes a synced multi-megabyte write,
    * and on a leader the loop must keep sending appends meanwhile, so that the followers' fsyncs keep committing
    * (a majority without the leader's own copy). Writes stay in call order in the store, so later entries are
@@ -466,7 +467,7 @@ export class RaftHost {
     if (this.snapshotInFlight) return;
     const applied = this.node.appliedIndex;
     const snapIndex = this.lastSnapshot?.meta.index ?? 0;
-    if (applied - snapIndex < this.snapshotThreshold) return;
+    if (applied < nextSnapshotIndex(snapIndex, this.snapshotPhase, this.opts.snapshotEveryEntries)) return;
     // A leader's snapshot stepped in since this Ready moved the log past what is applied here; wait for it to install.
     if (applied < this.node.firstIndex - 1) return;
     const meta = this.node.snapshotMetaAt(applied);
@@ -489,4 +490,11 @@ export class RaftHost {
       },
     );
   }
+}
+
+/** nextSnapshotIndex is the first index after `snapIndex` on this member's grid: `phase` plus a multiple of `every`. */
+export function nextSnapshotIndex(snapIndex: number, phase: number, every: number): number {
+  assert(every >= 1 && phase >= 0 && phase < every, `snapshot phase ${phase} must be within [0, ${every})`);
+  const sincePhase = (((snapIndex - phase) % every) + every) % every;
+  return snapIndex - sincePhase + every;
 }
