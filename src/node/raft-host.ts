@@ -457,11 +457,11 @@ export class RaftHost {
 
   /**
    * maybeSnapshot serializes the state machine every `snapshotEveryEntries` applied entries (at this member's phase)
-   * and stores it. The Ready
-   * loop does not wait for the store: a snapshot of many thousands of locks takes a synced multi-megabyte write,
-   * and on a leader the loop must keep sending appends meanwhile, so that the followers' fsyncs keep committing
-   * (a majority without the leader's own copy). Writes stay in call order in the store, so later entries are
-   * written after the snapshot; the log is compacted once the snapshot is durable.
+   * and stores it. The Ready loop does not wait for the store: a snapshot of many thousands of locks takes a synced
+   * multi-megabyte write, and on a leader the loop must keep sending appends meanwhile, so that the followers' fsyncs
+   * keep committing (a majority without the leader's own copy). Writes stay in call order in the store, so later
+   * entries are written after the snapshot; the log is compacted once the snapshot is durable. The serialization
+   * itself is synchronous: a 1M-lock table blocks this member for about 2.4 s (a leader then loses leadership).
    */
   private maybeSnapshot(): void {
     if (this.snapshotInFlight) return;
