@@ -688,12 +688,14 @@ export class RaftNode {
     this.flushBatched();
     const hardState = this.hardState();
     const snapshot = this.raftLog.pendingSnapshot;
+    const { early, afterDurable } = this.splitMessages(hardState);
     const rd: Ready = {
       softState: this.softState(),
       hardState: sameHardState(hardState, this.lastHandedHardState) ? null : hardState,
       snapshot,
       entries: this.raftLog.takeUnsentEntries(),
-      messages: this.messages,
+      earlyMessages: early,
+      messages: afterDurable,
       committedEntries: snapshot === null ? this.raftLog.takeNextCommitted(this.cfg.maxApplyBytes) : [],
       readStates: this.readStates,
     };
@@ -703,6 +705,27 @@ export class RaftNode {
     this.lastHandedSoftState = rd.softState;
     this.readyOutstanding = true;
     return rd;
+  }
+
+  /**
+   * splitMessages sorts the queued messages into those that may leave before this Ready's write is durable and
+   * those that must wait for it. Early: a leader's replication traffic while its term and vote are what the previous
+   * Ready handed out (and so durable, since Readys are persisted in order). Thesis §10.2.1: a leader may send
+   * AppendEntries before its own log write completes, because its own copy counts toward commit only once advance()
+   * reports it stable. Everything else (votes, every response, anything after a term or vote change) waits: Raft
+   * Figure 2 requires persistent state to be durable "before responding to RPCs".
+   */
+  private splitMessages(hardState: HardState): { early: Message[]; afterDurable: Message[] } {
+    const last = this.lastHandedHardState;
+    const termAndVoteDurable = hardState.term === last.term && hardState.vote === last.vote;
+    if (!termAndVoteDurable || this.currentRole !== 'leader') return { early: [], afterDurable: this.messages };
+    const early: Message[] = [];
+    const afterDurable: Message[] = [];
+    for (const m of this.messages) {
+      if (isLeaderReplication(m)) early.push(m);
+      else afterDurable.push(m);
+    }
+    return { early, afterDurable };
   }
 
   /** advance tells the core the host has done everything `rd` asked. */
@@ -757,6 +780,11 @@ export class RaftNode {
   get uncommittedProposalBytes(): number {
     return this.uncommittedBytes;
   }
+}
+
+/** isLeaderReplication: messages a leader sends about its log, which never acknowledge anything of the receiver's. */
+function isLeaderReplication(m: Message): boolean {
+  return m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot' || m.type === 'timeoutNow';
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {

@@ -149,19 +149,30 @@ export interface SoftState {
 
 /**
  * Ready is one batch of work for the host, in this order:
- * 1. persist `snapshot` (if any), then `entries` (delete every stored entry
+ * 1. send `earlyMessages` (they may leave before the write below is durable);
+ * 2. persist `snapshot` (if any), then `entries` (delete every stored entry
  *    with index >= entries[0].index first), then `hardState` (if any), as one
- *    synced write;
- * 2. send `messages`;
- * 3. install `snapshot` into the state machine, then apply `committedEntries` in order;
+ *    synced write; `committedEntries` are already durable and may be applied
+ *    while it syncs;
+ * 3. once the write is durable, send `messages`, then install `snapshot` into
+ *    the state machine (a Ready with a snapshot has no committedEntries);
  * 4. hand `readStates` to waiting reads;
  * 5. call advance(ready) with this same object.
+ * The core decides which messages are early (etcd's msgs / msgsAfterAppend
+ * split), so no host re-derives that safety rule.
  */
 export interface Ready {
   readonly softState: SoftState;
   readonly hardState: HardState | null;
   readonly entries: readonly Entry[];
   readonly snapshot: Snapshot | null;
+  /**
+   * Messages that depend on nothing this Ready persists: a leader's replication traffic (append, heartbeat,
+   * snapshot, timeoutNow) while its term and vote are unchanged. Thesis §10.2.1: the leader may send AppendEntries
+   * before its own write is durable, because it counts its own copy toward commit only after advance().
+   */
+  readonly earlyMessages: readonly Message[];
+  /** Messages that must wait until this Ready's write is durable: every vote, every response, anything after a term or vote change. */
   readonly messages: readonly Message[];
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];

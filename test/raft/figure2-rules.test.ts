@@ -315,7 +315,7 @@ describe('Figure 2, Rules for Servers: Leaders', () => {
     // new term's no-op (Raft §8) rather than nothing, which also lets the leader commit earlier entries (§5.4.2).
     const won = c.readyLog.find((r) => r.id === 'a' && r.ready.softState.role === 'leader');
     expect(won).toBeDefined();
-    const appends = won!.ready.messages.filter(isAppend);
+    const appends = won!.ready.earlyMessages.filter(isAppend);
     expect(appends.map((m) => m.to).sort()).toEqual(['b', 'c']);
     for (const m of appends) {
       expect(m.term).toBe(1);
@@ -475,7 +475,26 @@ describe('Figure 2, persistent state: updated on stable storage before respondin
       for (const m of ready.messages as Message[]) {
         if (isAppendResponse(m) && !m.reject) expect(m.index).toBeLessThanOrEqual(durable.get(id) ?? 0);
       }
+      // Responses never travel before their Ready's write is durable.
+      expect(ready.earlyMessages.filter((m) => m.type.endsWith('Response'))).toEqual([]);
     }
+  });
+
+  it('only a leader with an unchanged term and vote sends early; a Ready that changes the term sends nothing early', () => {
+    const c = new ScriptedCluster(ABC, VANILLA);
+    c.campaign('a');
+    // The candidate's Ready persists its new term and self-vote: its RequestVotes must wait for that write (Figure 2).
+    const campaign = c.readyLog.find((r) => r.id === 'a' && r.ready.messages.some((m) => m.type === 'vote' || m.type === 'preVote'));
+    expect(campaign).toBeDefined();
+    // Nobody but a leader sends anything early: votes and responses all wait for their Ready's write.
+    for (const { ready } of c.readyLog) if (ready.softState.role !== 'leader') expect(ready.earlyMessages).toEqual([]);
+    c.elect('a');
+    c.readyLog = [];
+    c.node('a').propose(enc('x'));
+    c.drain();
+    const leaderReady = c.readyLog.find((r) => r.id === 'a' && r.ready.entries.length > 0)!.ready;
+    expect(leaderReady.earlyMessages.filter(isAppend).map((m) => m.to).sort()).toEqual(['b', 'c']);
+    expect(leaderReady.messages).toEqual([]);
   });
 
   it('a leader counts its own log toward commit only once its entries are durable (thesis §10.2.1)', () => {
@@ -484,7 +503,7 @@ describe('Figure 2, persistent state: updated on stable storage before respondin
     const a = c.node('a');
     a.propose(enc('x'));
     const rd = a.ready(); // entries handed out, not yet durable
-    const toB = rd.messages.filter(isAppend).find((m) => m.to === 'b')!;
+    const toB = rd.earlyMessages.filter(isAppend).find((m) => m.to === 'b')!;
     c.node('b').step(toB);
     c.drain();
     c.deliver((m) => isAppendResponse(m) && m.from === 'b');

@@ -99,7 +99,7 @@ export class ScriptedCluster {
             disk.entries = disk.entries.filter((e) => e.index < first).concat(rd.entries);
           }
           if (rd.hardState) disk.hardState = rd.hardState;
-          for (const m of rd.messages) {
+          for (const m of [...rd.earlyMessages, ...rd.messages]) {
             if (m.type === 'snapshot' && m.data === null) this.inbox.push({ ...m, data: disk.snapshot.data });
             else this.inbox.push(m);
           }
