@@ -1,8 +1,5 @@
-import { randomInt } from 'node:crypto';
 import {
-  DEFAULT_LIMITS,
   RaftNode,
-  SeededRandom,
   assert,
   type Entry,
   type HardState,
@@ -12,9 +9,9 @@ import {
   type SoftState,
   type Snapshot,
 } from '../raft/index.js';
-import { RaftStorage } from '../storage/index.js';
-import { PeerTransport } from '../transport/index.js';
-import { NotLeaderError, OutcomeUnknownError, OverloadedError, ProposalDroppedError, RaftLockError } from './errors.js';
+import { NotLeaderError, OutcomeUnknownError, OverloadedError, RaftLockError } from './errors.js';
+import type { HostClock, HostScheduler, HostStore, HostTransport, TimerHandle } from './host-io.js';
+import { PendingProposals, PendingReads, type ProposalDone, type ReadDone } from './pending-requests.js';
 
 /** ReplicatedApp is the state machine a RaftHost drives: pure apply, snapshot and restore. */
 export interface ReplicatedApp {
@@ -37,39 +34,39 @@ export interface HostAddress {
   readonly port: number;
 }
 
-/** RaftHostOptions configures one member. */
-export interface RaftHostOptions {
-  readonly id: NodeId;
-  readonly clusterId: string;
-  readonly dataDir: string;
-  /** Every voting member's peer address as this node should dial it (this node's own included). */
-  readonly peers: Readonly<Record<NodeId, HostAddress>>;
-  readonly listen: HostAddress;
-  readonly secret?: string;
+/**
+ * HostProbe observes a host for the simulation's invariant checker: what each
+ * Ready asked, what was applied, installed and acknowledged. Production passes none.
+ */
+export interface HostProbe {
+  onReady(rd: Ready): void;
+  onApplied(entry: Entry, result: unknown): void;
+  onSnapshotInstalled(snapshot: Snapshot): void;
+  onReadRequested(context: string): void;
+  /** A proposer is told its entry (index, term) committed and applied. */
+  onProposalAcked(index: number, term: number): void;
+}
+
+/** RaftHostDeps is everything a host is built from: the core, the app, the four edges, and its bounds. */
+export interface RaftHostDeps {
+  readonly node: RaftNode;
+  /** The newest durable snapshot (the app must already hold its state), or null for an empty log. */
+  readonly snapshot: Snapshot | null;
+  readonly app: ReplicatedApp;
+  readonly store: HostStore;
+  readonly transport: HostTransport;
+  readonly scheduler: HostScheduler;
+  readonly clock: HostClock;
+  readonly logger: Logger;
   readonly tickMs: number;
-  readonly electionTicks: number;
   readonly snapshotEveryEntries: number;
   /** How long a proposer waits for its entry to apply before answering outcome_unknown. */
   readonly proposalTimeoutMs: number;
   readonly maxPendingProposals: number;
-  readonly logger: Logger;
-  readonly app: ReplicatedApp;
   readonly onSoftState?: (soft: SoftState) => void;
+  /** Called once when the loop dies (a failed write, a broken invariant, a throw while applying): the process must exit. */
   readonly onFatal?: (err: unknown) => void;
-}
-
-interface PendingProposal {
-  readonly term: number;
-  readonly resolve: (result: unknown) => void;
-  readonly reject: (err: Error) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
-interface PendingRead {
-  readonly resolve: () => void;
-  readonly reject: (err: Error) => void;
-  readonly timer: NodeJS.Timeout;
-  index: number | null;
+  readonly probe?: HostProbe;
 }
 
 /** HostStats are counters for /metrics. */
@@ -84,25 +81,38 @@ export interface HostStats {
   lastSyncMs: number;
 }
 
+/** Readys handled per wake-up before the host yields to the event loop (and to the network). */
+const MAX_READIES_PER_WAKE = 64;
+/** Rounds of takeCommitted per wake-up; each is bounded by the core's maxApplyBytes. */
+const MAX_APPLY_ROUNDS_PER_WAKE = 1000;
+
 /**
  * RaftHost is the edge that drives the pure core: it owns the tick timer, the
- * LevelDB store, the peer transport and the Ready loop. Proposals that arrive
- * while a write is being synced join the next Ready: one batch and one fsync
- * for all of them (group commit).
+ * Ready loop and the pending requests, and does the I/O through the store and
+ * the transport it is given (host-io.ts). Proposals that arrive while a write
+ * is being synced join the next Ready: one batch and one fsync for all of them
+ * (group commit). The loop never awaits: every step is a callback from the
+ * scheduler, the store or the transport, so the simulation runs this very code.
  */
 export class RaftHost {
   readonly id: NodeId;
   private readonly node: RaftNode;
-  private readonly transport: PeerTransport;
+  private readonly store: HostStore;
+  private readonly transport: HostTransport;
+  private readonly scheduler: HostScheduler;
   private lastSnapshot: Snapshot | null;
-  private readonly proposals = new Map<number, PendingProposal>();
-  private readonly reads = new Map<string, PendingRead>();
+  private readonly proposals: PendingProposals;
+  private readonly reads: PendingReads;
   private readSeq = 0;
-  private tickTimer: NodeJS.Timeout | null = null;
-  private wake: (() => void) | null = null;
+  private tickTimer: TimerHandle | null = null;
   private wakeScheduled = false;
-  private loopDone: Promise<void> | null = null;
+  /** A Ready's write is being synced; the next Ready waits for it (one write in flight, in order). */
+  private writing = false;
+  private started = false;
   private stopped = false;
+  private dead = false;
+  private stopping: Promise<void> | null = null;
+  private onWriteSettled: (() => void) | null = null;
   private persistedTerm: number;
   private persistedVote: NodeId | null;
   private lastSoft: SoftState;
@@ -120,90 +130,78 @@ export class RaftHost {
   /** Observer for fsync latency (ms), set by the metrics layer. */
   onSyncMs: ((ms: number) => void) | null = null;
 
-  private constructor(
-    private readonly opts: RaftHostOptions,
-    private readonly storage: RaftStorage,
-    node: RaftNode,
-    snapshot: Snapshot | null,
-  ) {
-    this.id = opts.id;
+  constructor(private readonly deps: RaftHostDeps) {
+    const node = deps.node;
+    this.id = node.id;
     this.node = node;
-    this.lastSnapshot = snapshot;
+    this.store = deps.store;
+    this.transport = deps.transport;
+    this.scheduler = deps.scheduler;
+    this.lastSnapshot = deps.snapshot;
+    this.proposals = new PendingProposals(deps.scheduler, deps.proposalTimeoutMs);
+    this.reads = new PendingReads(deps.scheduler);
     this.persistedTerm = node.term;
     this.persistedVote = node.vote;
     this.lastSoft = { role: node.role, leader: node.leader, term: node.term };
-    const members = Object.keys(opts.peers).sort();
-    this.snapshotPhase = Math.floor((members.indexOf(opts.id) * opts.snapshotEveryEntries) / members.length);
-    const peerAddrs: Record<NodeId, HostAddress> = {};
-    for (const [peer, addr] of Object.entries(opts.peers)) if (peer !== opts.id) peerAddrs[peer] = addr;
-    this.transport = new PeerTransport({
-      id: opts.id,
-      listen: opts.listen,
-      peers: peerAddrs,
-      clusterId: opts.clusterId,
-      ...(opts.secret !== undefined ? { secret: opts.secret } : {}),
-      logger: opts.logger,
+    const members = [...node.voters()].sort();
+    assert(members.includes(node.id), () => `${node.id} is not a member of its own configuration`);
+    this.snapshotPhase = Math.floor((members.indexOf(node.id) * deps.snapshotEveryEntries) / members.length);
+    this.transport.bind({
       onMessage: (m) => this.onPeerMessage(m),
-      onUnreachable: (peer) => {
-        this.node.reportUnreachable(peer);
-        this.kick();
-      },
-      onSnapshotSent: (peer, ok) => {
-        this.node.reportSnapshot(peer, ok);
-        this.kick();
-      },
+      onUnreachable: (peer) => this.guarded(() => this.node.reportUnreachable(peer)),
+      onSnapshotSent: (peer, ok) => this.guarded(() => this.node.reportSnapshot(peer, ok)),
     });
   }
 
-  /**
-   * open loads (or creates) the member's store and restores the state machine.
-   * A damaged store or one that belongs to another node throws, and the node must not start.
-   */
-  static async open(opts: RaftHostOptions): Promise<RaftHost> {
-    const voters = Object.keys(opts.peers).sort();
-    assert(voters.includes(opts.id), `--peers must list this node (${opts.id})`);
-    const { storage, durable, snapshot } = await RaftStorage.open(opts.dataDir, { nodeId: opts.id, clusterId: opts.clusterId, voters });
-    if (snapshot !== null && snapshot.meta.index > 0) opts.app.restore(snapshot.data);
-    const node = new RaftNode(
-      { ...DEFAULT_LIMITS, id: opts.id, electionTicks: opts.electionTicks, random: new SeededRandom(randomInt(0, 2 ** 31)) },
-      durable,
-    );
-    return new RaftHost(opts, storage, node, snapshot);
-  }
-
-  async start(): Promise<{ peerPort: number }> {
-    const { port } = await this.transport.start();
-    this.tickTimer = setInterval(() => {
-      this.node.tick();
-      this.kick();
-    }, this.opts.tickMs);
-    this.loopDone = this.loop().catch((err: unknown) => this.fatal(err));
+  /** start begins ticking and the Ready loop at once, then listens for peers; resolves with the bound peer port. */
+  start(): Promise<{ peerPort: number }> {
+    assert(!this.started, 'host started twice');
+    this.started = true;
+    this.tickTimer = this.scheduler.every(this.deps.tickMs, () => this.guarded(() => this.node.tick()));
     this.kick();
-    return { peerPort: port };
+    return this.transport.open().then(({ port }) => ({ peerPort: port }));
   }
 
-  /** stop ends the loop after the current write, closes the transport and the store. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /** stop ends the loop after the write in flight, closes the transport and the store, and fails what is pending. */
+  stop(): Promise<void> {
+    if (this.stopping !== null) return this.stopping;
     this.stopped = true;
-    if (this.tickTimer !== null) clearInterval(this.tickTimer);
-    this.wake?.();
-    await this.loopDone;
-    await this.transport.stop();
-    for (const [index, p] of this.proposals) {
-      clearTimeout(p.timer);
-      p.reject(new OutcomeUnknownError('the node is shutting down'));
-      this.proposals.delete(index);
-    }
-    this.failReads(new RaftLockError('shutting_down', 'the node is shutting down'));
-    await this.storage.close();
+    this.cancelTimers();
+    this.stopping = (async () => {
+      if (this.writing) await new Promise<void>((resolve) => (this.onWriteSettled = resolve));
+      await this.transport.close();
+      this.proposals.failAll(new OutcomeUnknownError('the node is shutting down'));
+      this.reads.failAll(new RaftLockError('shutting_down', 'the node is shutting down'));
+      await this.store.close();
+    })();
+    return this.stopping;
   }
 
+  private cancelTimers(): void {
+    if (this.tickTimer !== null) this.scheduler.cancel(this.tickTimer);
+    this.tickTimer = null;
+  }
+
+  /** fatal stops the loop for good: whatever broke (a write, an invariant, an apply) leaves memory untrustworthy. */
   private fatal(err: unknown): void {
-    this.opts.logger.error({ err }, 'fatal error in the raft loop');
+    if (this.dead) return;
+    this.dead = true;
+    this.deps.logger.error({ err }, 'fatal error in the raft loop');
     this.stopped = true;
-    if (this.tickTimer !== null) clearInterval(this.tickTimer);
-    this.opts.onFatal?.(err);
+    this.cancelTimers();
+    this.deps.onFatal?.(err);
+  }
+
+  /** guarded steps the core from a callback; a throw is fatal, never a half-applied state that goes on running. */
+  private guarded(fn: () => void): void {
+    if (this.stopped) return;
+    try {
+      fn();
+    } catch (err) {
+      this.fatal(err);
+      return;
+    }
+    this.kick();
   }
 
   // ---- Views -------------------------------------------------------------------
@@ -238,40 +236,39 @@ export class RaftHost {
 
   // ---- Requests ----------------------------------------------------------------
 
-  /** propose replicates `data` and resolves with the app's result once it is applied here. */
-  propose(data: Uint8Array): Promise<unknown> {
-    if (this.stopped) return Promise.reject(new RaftLockError('shutting_down', 'the node is shutting down'));
-    if (this.proposals.size >= this.opts.maxPendingProposals) return Promise.reject(new OverloadedError('the proposal queue'));
+  /** submit replicates `data` and calls `done` once: with the app's result when the entry applied here, or the error. */
+  submit(data: Uint8Array, done: ProposalDone): void {
+    if (this.stopped) return this.answerLater(done, new RaftLockError('shutting_down', 'the node is shutting down'));
+    if (this.proposals.size >= this.deps.maxPendingProposals) return this.answerLater(done, new OverloadedError('the proposal queue'));
     const r = this.node.propose(data);
     if (!r.ok) {
       this.stats.proposalsFailed++;
-      if (r.reason === 'overloaded') return Promise.reject(new OverloadedError('the replication backlog'));
-      return Promise.reject(new NotLeaderError(r.leader));
+      return this.answerLater(done, r.reason === 'overloaded' ? new OverloadedError('the replication backlog') : new NotLeaderError(r.leader));
     }
     this.stats.proposals++;
+    this.proposals.add(r.index, r.term, done);
     this.kick();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.proposals.delete(r.index);
-        reject(new OutcomeUnknownError());
-      }, this.opts.proposalTimeoutMs);
-      this.proposals.set(r.index, { term: r.term, resolve, reject, timer });
-    });
   }
 
-  /** readBarrier resolves once this node (the leader) has applied everything committed before the call (thesis §6.4). */
-  readBarrier(timeoutMs: number): Promise<void> {
+  /** propose is submit as a promise. */
+  propose(data: Uint8Array): Promise<unknown> {
+    return new Promise((resolve, reject) => this.submit(data, (err, result) => (err === null ? resolve(result) : reject(err))));
+  }
+
+  /** requestRead calls `done` once this node (the leader) has applied everything committed before the call (thesis §6.4). */
+  requestRead(timeoutMs: number, done: ReadDone): void {
+    if (this.stopped) return this.answerLater(done, new RaftLockError('shutting_down', 'the node is shutting down'));
     const context = `${this.id}:${++this.readSeq}`;
+    this.deps.probe?.onReadRequested(context);
     const r = this.node.readIndex(context);
-    if (!r.ok) return Promise.reject(r.reason === 'overloaded' ? new OverloadedError('the read queue') : new NotLeaderError(r.leader));
+    if (!r.ok) return this.answerLater(done, r.reason === 'overloaded' ? new OverloadedError('the read queue') : new NotLeaderError(r.leader));
+    this.reads.add(context, timeoutMs, () => (this.node.leader === this.id ? null : this.node.leader), done);
     this.kick();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.reads.delete(context);
-        reject(new NotLeaderError(this.node.leader === this.id ? null : this.node.leader));
-      }, timeoutMs);
-      this.reads.set(context, { resolve, reject, timer, index: null });
-    });
+  }
+
+  /** readBarrier is requestRead as a promise. */
+  readBarrier(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => this.requestRead(timeoutMs, (err) => (err === null ? resolve() : reject(err))));
   }
 
   /** transferLeadership asks the core to hand leadership to `to`. */
@@ -281,65 +278,74 @@ export class RaftHost {
     return ok;
   }
 
+  /** answerLater keeps the promise that a callback never runs inside the call that registered it. */
+  private answerLater(done: (err: Error) => void, err: Error): void {
+    this.scheduler.defer(() => done(err));
+  }
+
   // ---- The loop ----------------------------------------------------------------
 
   private onPeerMessage(m: Message): void {
-    if (this.stopped) return;
-    this.node.step(m);
-    this.kick();
+    this.guarded(() => this.node.step(m));
   }
 
   /** kick wakes the loop at the end of this event-loop turn, so everything that arrived in the turn shares one Ready. */
   private kick(): void {
-    // Scheduled even while the loop is awaiting a write: committed entries are applied then too.
-    if (this.wakeScheduled) return;
+    // Scheduled even while a write is being synced: committed entries are applied then too.
+    if (this.wakeScheduled || this.stopped || !this.started) return;
     this.wakeScheduled = true;
-    setImmediate(() => {
+    this.scheduler.defer(() => {
       this.wakeScheduled = false;
-      if (!this.stopped) this.applyCommitted();
-      const wake = this.wake;
-      this.wake = null;
-      wake?.();
+      this.wakeUp();
     });
   }
 
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      if (!this.node.hasReady()) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-        });
-        continue;
+  /** wakeUp applies what committed since the last Ready, then handles Readys until one needs a write. */
+  private wakeUp(): void {
+    if (this.stopped) return;
+    try {
+      this.applyCommitted();
+      for (let i = 0; !this.writing && !this.stopped && this.node.hasReady(); i++) {
+        if (i === MAX_READIES_PER_WAKE) return this.kick(); // yield, and come back next turn
+        this.handleReady(this.node.ready());
       }
-      await this.handleReady(this.node.ready());
+    } catch (err) {
+      this.fatal(err);
     }
   }
 
-  private async handleReady(rd: Ready): Promise<void> {
-    // Thesis §10.2.1: a leader may send AppendEntries before its own write is durable, since it counts itself
-    // toward commit only after advance(). Not when this Ready also changes term or vote: those must be durable first.
-    const sendEarly =
-      rd.softState.role === 'leader' && (rd.hardState === null || (rd.hardState.term === this.persistedTerm && rd.hardState.vote === this.persistedVote));
-    if (sendEarly) this.send(rd.messages);
+  private handleReady(rd: Ready): void {
+    this.deps.probe?.onReady(rd);
+    // The core decided which messages need not wait for this Ready's write (thesis §10.2.1).
+    this.send(rd.earlyMessages);
     // Like etcd's MustSync: entries, a snapshot, a term or a vote must be durable before anything depends on them, but
     // a change of the commit index alone need not be (a restarted node learns it again from the leader). It rides
     // with the next synced write, saving an fsync per commit on every node.
     if (rd.hardState !== null) this.unsyncedHardState = rd.hardState;
     const termOrVoteChanged = rd.hardState !== null && (rd.hardState.term !== this.persistedTerm || rd.hardState.vote !== this.persistedVote);
-    const hardState = this.unsyncedHardState;
-    let write: Promise<void> | null = null;
-    const started = performance.now();
-    if (rd.snapshot !== null || rd.entries.length > 0 || termOrVoteChanged) {
-      this.unsyncedHardState = null;
-      write = this.storage.save({ snapshot: rd.snapshot, entries: rd.entries, hardState });
+    if (rd.snapshot === null && rd.entries.length === 0 && !termOrVoteChanged) {
+      this.applyEntries(rd.committedEntries);
+      this.finishReady(rd);
+      return;
     }
+    const hardState = this.unsyncedHardState;
+    this.unsyncedHardState = null;
+    this.writing = true;
+    const startedMs = this.deps.clock.monotonicMs();
+    this.store.save({ snapshot: rd.snapshot, entries: rd.entries, hardState }, (err) => this.onWritten(rd, hardState, startedMs, err));
     // The write is issued first, then the committed entries (already durable here and on a majority) are applied
     // while it syncs: answers do not wait for an fsync of unrelated newer entries, and the disk does not wait for
     // the answers to be written out.
     this.applyEntries(rd.committedEntries);
-    if (write !== null) {
-      await write;
-      const ms = performance.now() - started;
+  }
+
+  private onWritten(rd: Ready, hardState: HardState | null, startedMs: number, err: unknown): void {
+    this.writing = false;
+    if (this.onWriteSettled !== null) return this.onWriteSettled();
+    if (this.stopped) return;
+    if (err !== null) return this.fatal(err);
+    try {
+      const ms = this.deps.clock.monotonicMs() - startedMs;
       this.stats.syncs++;
       this.stats.syncedEntries += rd.entries.length;
       this.stats.syncMsTotal += ms;
@@ -349,40 +355,46 @@ export class RaftHost {
         this.persistedTerm = hardState.term;
         this.persistedVote = hardState.vote;
       }
+      this.finishReady(rd);
+    } catch (e) {
+      this.fatal(e);
     }
-    if (!sendEarly) this.send(rd.messages);
+  }
+
+  /** finishReady does what a Ready asks once its write is durable: send, install, advance, hand out reads. */
+  private finishReady(rd: Ready): void {
+    this.send(rd.messages);
     if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
     this.node.advance(rd);
-    for (const read of rd.readStates) {
-      const pending = this.reads.get(read.context);
-      if (pending !== undefined) pending.index = read.index;
-    }
+    for (const read of rd.readStates) this.reads.confirmed(read.context, read.index);
     // What advance() committed (a leader's own write completing a majority) is applied by the kick, after the next
-    // Ready's write has been issued, for the same reason.
+    // Ready's write has been issued, for the same reason as above.
     this.kick();
-    this.settleReads();
+    this.reads.settle(this.node.appliedIndex);
     this.noticeSoftState(rd.softState);
     this.maybeSnapshot();
   }
 
   private applyEntries(entries: readonly Entry[]): void {
+    const probe = this.deps.probe;
     for (const entry of entries) {
       let result: unknown = undefined;
-      if (entry.type === 'normal' && entry.data.length > 0) result = this.opts.app.applyEntry(entry.data, entry.index);
-      this.settleProposal(entry.index, entry.term, result);
+      if (entry.type === 'normal' && entry.data.length > 0) result = this.deps.app.applyEntry(entry.data, entry.index);
+      probe?.onApplied(entry, result);
+      if (this.proposals.settle(entry.index, entry.term, result)) probe?.onProposalAcked(entry.index, entry.term);
     }
   }
 
   /** applyCommitted applies whatever committed since the last Ready, without waiting for a write in flight. */
   private applyCommitted(): void {
-    for (let round = 0; round < 1000; round++) {
+    for (let round = 0; round < MAX_APPLY_ROUNDS_PER_WAKE; round++) {
       const entries = this.node.takeCommitted();
       const last = entries[entries.length - 1];
       if (last === undefined) break;
       this.applyEntries(entries);
       this.node.appliedTo(last.index);
     }
-    this.settleReads();
+    this.reads.settle(this.node.appliedIndex);
   }
 
   private send(messages: readonly Message[]): void {
@@ -404,55 +416,23 @@ export class RaftHost {
     this.transport.send(out);
   }
 
-  private settleProposal(index: number, term: number, result: unknown): void {
-    const p = this.proposals.get(index);
-    if (p === undefined) return;
-    this.proposals.delete(index);
-    clearTimeout(p.timer);
-    // Raft §5.3 log matching: the same index with the same term is the same entry; another term means ours was overwritten.
-    if (p.term === term) p.resolve(result);
-    else p.reject(new ProposalDroppedError());
-  }
-
   private installSnapshot(snapshot: Snapshot): void {
-    this.opts.app.restore(snapshot.data);
+    this.deps.app.restore(snapshot.data);
     this.lastSnapshot = snapshot;
     this.stats.snapshotsInstalled++;
+    this.deps.probe?.onSnapshotInstalled(snapshot);
     // Proposals covered by the snapshot: we cannot tell whether ours or another leader's entry landed there.
-    for (const [index, p] of this.proposals) {
-      if (index > snapshot.meta.index) continue;
-      this.proposals.delete(index);
-      clearTimeout(p.timer);
-      p.reject(new OutcomeUnknownError());
-    }
-  }
-
-  private settleReads(): void {
-    const applied = this.node.appliedIndex;
-    for (const [context, read] of this.reads) {
-      if (read.index === null || read.index > applied) continue;
-      this.reads.delete(context);
-      clearTimeout(read.timer);
-      read.resolve();
-    }
-  }
-
-  private failReads(err: Error): void {
-    for (const [context, read] of this.reads) {
-      this.reads.delete(context);
-      clearTimeout(read.timer);
-      read.reject(err);
-    }
+    this.proposals.failThrough(snapshot.meta.index, new OutcomeUnknownError());
   }
 
   private noticeSoftState(soft: SoftState): void {
     const prev = this.lastSoft;
     if (prev.role === soft.role && prev.leader === soft.leader && prev.term === soft.term) return;
     this.lastSoft = soft;
-    this.opts.logger.info({ role: soft.role, term: soft.term, leader: soft.leader }, 'raft state changed');
+    this.deps.logger.info({ role: soft.role, term: soft.term, leader: soft.leader }, 'raft state changed');
     // Reads waiting on a leadership this node no longer has cannot complete here; their callers retry elsewhere.
-    if (prev.role === 'leader' && (soft.role !== 'leader' || soft.term !== prev.term)) this.failReads(new NotLeaderError(soft.leader));
-    this.opts.onSoftState?.(soft);
+    if (prev.role === 'leader' && (soft.role !== 'leader' || soft.term !== prev.term)) this.reads.failAll(new NotLeaderError(soft.leader));
+    this.deps.onSoftState?.(soft);
   }
 
   /**
@@ -467,28 +447,25 @@ export class RaftHost {
     if (this.snapshotInFlight) return;
     const applied = this.node.appliedIndex;
     const snapIndex = this.lastSnapshot?.meta.index ?? 0;
-    if (applied < nextSnapshotIndex(snapIndex, this.snapshotPhase, this.opts.snapshotEveryEntries)) return;
+    if (applied < nextSnapshotIndex(snapIndex, this.snapshotPhase, this.deps.snapshotEveryEntries)) return;
     // A leader's snapshot stepped in since this Ready moved the log past what is applied here; wait for it to install.
     if (applied < this.node.firstIndex - 1) return;
     const meta = this.node.snapshotMetaAt(applied);
-    const snapshot: Snapshot = { meta, data: this.opts.app.snapshot() };
+    const snapshot: Snapshot = { meta, data: this.deps.app.snapshot() };
     this.snapshotInFlight = true;
-    this.storage.saveSnapshot(snapshot).then(
-      () => {
-        this.snapshotInFlight = false;
-        if (this.stopped) return;
-        // A newer snapshot from the leader may have been installed while this one was written.
-        if (meta.index <= (this.lastSnapshot?.meta.index ?? 0)) return;
+    this.store.saveSnapshot(snapshot, (err) => {
+      this.snapshotInFlight = false;
+      if (this.stopped) return;
+      if (err !== null) return this.fatal(err);
+      // A newer snapshot from the leader may have been installed while this one was written.
+      if (meta.index <= (this.lastSnapshot?.meta.index ?? 0)) return;
+      this.guarded(() => {
         this.node.compact(meta);
         this.lastSnapshot = snapshot;
         this.stats.snapshotsTaken++;
-        this.opts.logger.info({ index: meta.index, bytes: snapshot.data.length }, 'snapshot taken, log compacted');
-      },
-      (err: unknown) => {
-        this.snapshotInFlight = false;
-        if (!this.stopped) this.fatal(err);
-      },
-    );
+        this.deps.logger.info({ index: meta.index, bytes: snapshot.data.length }, 'snapshot taken, log compacted');
+      });
+    });
   }
 }
 

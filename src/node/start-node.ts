@@ -3,7 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildHttpServer } from '../server/http-server.js';
 import { LockService } from './lock-service.js';
 import type { NodeConfig } from './node-config.js';
-import { RaftHost } from './raft-host.js';
+import { openRaftHost } from './open-raft-host.js';
+import { EVENT_LOOP_SCHEDULER, SYSTEM_CLOCK } from './production-io.js';
+import type { RaftHost } from './raft-host.js';
 
 /** RunningNode is a started member: its HTTP address and a stop function. */
 export interface RunningNode {
@@ -32,8 +34,15 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
     mixin: () => (hostRef === null ? {} : { term: hostRef.term, role: hostRef.role }),
   });
   const maxElectionTimeoutMs = 2 * config.electionTicks * config.tickMs;
-  const locks = new LockService(logger, maxElectionTimeoutMs, MAX_WAITERS);
-  const host = await RaftHost.open({
+  const locks = new LockService({
+    logger,
+    leaseExtensionMs: maxElectionTimeoutMs,
+    maxWaiters: MAX_WAITERS,
+    expiryCheckMs: config.tickMs,
+    clock: SYSTEM_CLOCK,
+    scheduler: EVENT_LOOP_SCHEDULER,
+  });
+  const host = await openRaftHost({
     id: config.id,
     clusterId: config.clusterId,
     dataDir: config.dataDir,
@@ -54,7 +63,7 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
   const http = buildHttpServer({ host, locks, peerHttp: config.peerHttp, logger, readTimeoutMs: READ_TIMEOUT_MS });
   try {
     await host.start();
-    locks.attach(host, config.tickMs);
+    locks.attach(host);
     await http.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
     locks.detach();

@@ -12,6 +12,8 @@ import type { VariantName } from './broken-variants.js';
  *   (a) vote-without-log-check, isolate-leader: 1 (worst 2)  - leader-completeness
  *   (b) commit-earlier-terms,   isolate-leader: 1 (worst 6)  - commit-safety (Figure 8)
  *   (c) send-before-durable,    crashy:         4 (worst 5)  - election-safety (a vote lost in a crash), durability
+ *   (d) expire-before-extension, mixed:        1 (worst 3)  - expire-before-extension (a term's expiry logged
+ *       ahead of its lease extension: a new leader can expire leases clients could not renew while leaderless)
  * The bounds leave a wide margin, so a core change that shifts the random
  * streams does not break the test, but a simulation that stops seeing the bug does.
  */
@@ -28,6 +30,7 @@ const CASES: readonly Case[] = [
   { variant: 'vote-without-log-check', profile: 'isolate-leader', maxSchedules: 30, what: '(a) votes without the §5.4.1 up-to-date check' },
   { variant: 'commit-earlier-terms', profile: 'isolate-leader', maxSchedules: 40, what: '(b) commits earlier-term entries by counting replicas (Figure 8)' },
   { variant: 'send-before-durable', profile: 'crashy', maxSchedules: 30, what: '(c) host sends a Ready’s messages before its write is durable' },
+  { variant: 'expire-before-extension', profile: 'mixed', maxSchedules: 30, what: '(d) leader proposes expire before its term’s lease extension applied' },
 ];
 
 function firstFinding(c: Case): { schedules: number; result: ScheduleResult } | null {
@@ -49,7 +52,8 @@ describe('the simulation finds broken variants', () => {
       console.log(`${c.variant}: found after ${schedules} schedule(s): ${err.message.split('\n')[0]}\n  replay: ${result.replay}`);
       // A finding is a checked invariant or the core's own assertion, never a crash of the simulator itself.
       expect(err instanceof SimViolation || err instanceof InvariantError, err.message).toBe(true);
-      expect(result.replay).toMatch(new RegExp(`^SIM_SEED=${result.seed} SIM_NODES=${result.nodes} SIM_VARIANT=${c.variant} SIM_PROFILE=${c.profile} npm run sim$`));
+      const profileEnv = c.profile === 'mixed' ? '' : ` SIM_PROFILE=${c.profile}`; // mixed is the default, left out
+      expect(result.replay).toMatch(new RegExp(`^SIM_SEED=${result.seed} SIM_NODES=${result.nodes} SIM_VARIANT=${c.variant}${profileEnv} npm run sim$`));
       // The replay reproduces the very same finding.
       const again = runSchedule({ seed: result.seed, nodes: result.nodes as 3 | 5, variant: c.variant, profile: c.profile });
       expect(again.error?.message).toBe(err.message);

@@ -1,9 +1,11 @@
-import { RaftNode, type DurableState, type RaftConfig } from '../../src/raft/index.js';
-import type { NodeFactory } from './cluster.js';
+import { RaftNode, type DurableState, type RaftConfig, type Ready } from '../../src/raft/index.js';
+import { LockService, type LockServiceOptions } from '../../src/node/lock-service.js';
+import type { LockServiceFactory, NodeFactory } from './cluster.js';
 
 /**
- * Broken variants of the core and the host, to show the simulation can find
- * the bugs the Raft paper warns about. Test code only: never imported by src.
+ * Broken variants of the core, the host's contract and the lock service, to
+ * show the simulation finds the bugs the Raft paper (and our lease rules) warn
+ * about. Test code only: never imported by src.
  */
 
 /** VoteWithoutLogCheck grants votes to any candidate: drops the Raft §5.4.1 election restriction. */
@@ -20,30 +22,56 @@ export class CommitEarlierTerms extends RaftNode {
   }
 }
 
-/** VariantName selects the correct system or one broken variant. */
-export type VariantName = 'correct' | 'vote-without-log-check' | 'commit-earlier-terms' | 'send-before-durable';
-
-/** VARIANT_NAMES lists every variant, correct first. */
-export const VARIANT_NAMES: readonly VariantName[] = ['correct', 'vote-without-log-check', 'commit-earlier-terms', 'send-before-durable'];
-
-/** Variant is how the cluster builds nodes and whether its host sends a Ready's messages before the write is durable. */
-export interface Variant {
-  readonly createNode: NodeFactory;
-  readonly sendBeforeDurable: boolean;
+/**
+ * SendBeforeDurable hands every message out as an early one, so the (real) host sends votes and responses before
+ * the Ready's write is durable: Raft Figure 2's "respond after persisting" broken in the Ready contract.
+ */
+export class SendBeforeDurable extends RaftNode {
+  override ready(): Ready {
+    const rd = super.ready();
+    return { ...rd, earlyMessages: [...rd.earlyMessages, ...rd.messages], messages: [] };
+  }
 }
 
-/** variant returns the node factory and host behaviour for a variant name. */
+/**
+ * ExpireBeforeExtension drops the gate on expiry: the extension is still proposed when the host reports the new
+ * leadership, but the expiry timer may run first (issue 10's race at promotion), and expire a lease before the
+ * extension that should have protected it.
+ */
+export class ExpireBeforeExtension extends LockService {
+  protected override leaseResetApplied(_term: number): boolean {
+    return true;
+  }
+}
+
+/** VariantName selects the correct system or one broken variant. */
+export type VariantName = 'correct' | 'vote-without-log-check' | 'commit-earlier-terms' | 'send-before-durable' | 'expire-before-extension';
+
+/** VARIANT_NAMES lists every variant, correct first. */
+export const VARIANT_NAMES: readonly VariantName[] = ['correct', 'vote-without-log-check', 'commit-earlier-terms', 'send-before-durable', 'expire-before-extension'];
+
+/** Variant is how the cluster builds each member's core and lock service. */
+export interface Variant {
+  readonly createNode: NodeFactory;
+  readonly createLockService: LockServiceFactory;
+}
+
+const correctNode: NodeFactory = (c: RaftConfig, d: DurableState) => new RaftNode(c, d);
+const correctLocks: LockServiceFactory = (o: LockServiceOptions) => new LockService(o);
+
+/** variant returns the factories for a variant name. */
 export function variant(name: VariantName): Variant {
   switch (name) {
     case 'correct':
-      return { createNode: (c: RaftConfig, d: DurableState) => new RaftNode(c, d), sendBeforeDurable: false };
+      return { createNode: correctNode, createLockService: correctLocks };
     case 'vote-without-log-check':
-      return { createNode: (c, d) => new VoteWithoutLogCheck(c, d), sendBeforeDurable: false };
+      return { createNode: (c, d) => new VoteWithoutLogCheck(c, d), createLockService: correctLocks };
     case 'commit-earlier-terms':
-      return { createNode: (c, d) => new CommitEarlierTerms(c, d), sendBeforeDurable: false };
+      return { createNode: (c, d) => new CommitEarlierTerms(c, d), createLockService: correctLocks };
     case 'send-before-durable':
-      // (c) is a host bug: the core is correct, the host loop breaks "persist, then send".
-      return { createNode: (c, d) => new RaftNode(c, d), sendBeforeDurable: true };
+      return { createNode: (c, d) => new SendBeforeDurable(c, d), createLockService: correctLocks };
+    case 'expire-before-extension':
+      return { createNode: correctNode, createLockService: (o) => new ExpireBeforeExtension(o) };
   }
 }
 

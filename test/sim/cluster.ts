@@ -1,25 +1,34 @@
 import {
   DEFAULT_LIMITS,
-  RaftNode,
   SeededRandom,
   bootstrapState,
   type DurableState,
+  type Entry,
   type Message,
   type NodeId,
-  type ProposeResult,
   type RaftConfig,
+  type RaftNode,
   type Ready,
-  type SnapshotMeta,
+  type Snapshot,
 } from '../../src/raft/index.js';
+import { LeaseTable, type CommandResult, type LockCommand, type LockEvent } from '../../src/locks/index.js';
+import { decodeCommand } from '../../src/node/command-codec.js';
+import type { LockService, LockServiceOptions } from '../../src/node/lock-service.js';
+import { RaftHost, type HostProbe, type Logger } from '../../src/node/raft-host.js';
 import { EventQueue } from './event-queue.js';
 import { SimNetwork } from './network.js';
 import { SimDisk } from './disk.js';
-import { ToyStateMachine, entryKey } from './state-machine.js';
+import { chainHash, entryKey } from './entry-digest.js';
 import { InvariantChecker, type HostView } from './invariants.js';
+import { LockChecker } from './lock-invariants.js';
+import { SimMember } from './member.js';
+import { SimClock, SimScheduler, SimStore, SimTransport, type SimLoop } from './sim-io.js';
 import { violated } from './sim-violation.js';
 
 /** NodeFactory builds a RaftNode; broken variants substitute a subclass. */
 export type NodeFactory = (config: RaftConfig, durable: DurableState) => RaftNode;
+/** LockServiceFactory builds a LockService; a broken variant substitutes a subclass. */
+export type LockServiceFactory = (options: LockServiceOptions) => LockService;
 
 /** ClusterOptions fix everything about a cluster except what the schedule does to it. */
 export interface ClusterOptions {
@@ -27,8 +36,7 @@ export interface ClusterOptions {
   /** Root generator of this run; every other generator is forked from it in a fixed order. */
   readonly random: SeededRandom;
   readonly createNode: NodeFactory;
-  /** Broken host (variant c): send a Ready's messages before its write is durable. */
-  readonly sendBeforeDurable: boolean;
+  readonly createLockService: LockServiceFactory;
   readonly minDelayMs: number;
   readonly maxDelayMs: number;
   /** Virtual ms per tick for each node, in `ids` order (slightly different values model clock drift). */
@@ -36,71 +44,56 @@ export interface ClusterOptions {
   readonly electionTicks: number;
   readonly maxAppendBytes: number;
   readonly maxInflightAppends: number;
-  /** Host takes a snapshot and compacts after this many entries applied beyond its last snapshot. */
+  /** The host takes a snapshot every this many applied entries (at its member's phase). */
   readonly snapshotEvery: number;
   /** Disk write latency: usually in [1, fastDiskMaxMs], with probability slowDiskProbability in [slowDiskMinMs, slowDiskMaxMs]. */
   readonly fastDiskMaxMs: number;
   readonly slowDiskProbability: number;
   readonly slowDiskMinMs: number;
   readonly slowDiskMaxMs: number;
+  /** The lock names the workload uses; the lock checker watches exactly these. */
+  readonly lockNames: readonly string[];
   /** When set, every event is described to this sink (replay / debugging only: it is slow). */
   readonly trace: ((line: string) => void) | null;
 }
 
 type SimEvent =
-  | { readonly kind: 'tick'; readonly id: NodeId; readonly incarnation: number }
+  | { readonly kind: 'callback'; readonly id: NodeId; readonly incarnation: number; readonly fn: () => void }
   | { readonly kind: 'deliver'; readonly msg: Message; readonly senderIncarnation: number; readonly primary: boolean }
-  | { readonly kind: 'diskDone'; readonly id: NodeId; readonly incarnation: number }
-  | { readonly kind: 'snapshotDropped'; readonly from: NodeId; readonly to: NodeId; readonly senderIncarnation: number }
   | { readonly kind: 'action'; readonly label: string; readonly run: () => void };
 
-/** Host is one simulated server: a RaftNode (volatile), its disk (durable) and its state machine (volatile, rebuilt from the snapshot). */
-class Host implements HostView {
-  alive = true;
-  node: RaftNode | null = null;
-  sm = new ToyStateMachine();
-  incarnation = 0;
-  /** The Ready whose write is in flight (at most one, as the host loop requires). */
-  inFlight: Ready | null = null;
-
-  constructor(
-    readonly id: NodeId,
-    readonly disk: SimDisk,
-    readonly tickMs: number,
-  ) {}
-}
-
-interface PendingProposal {
-  readonly id: NodeId;
-  readonly incarnation: number;
-  readonly index: number;
-  readonly term: number;
-}
-
-/** Bounds that keep a broken core from running away with the test process. */
+/** Bounds that keep a broken system from running away with the test process. */
 const MAX_QUEUED_EVENTS = 1_000_000;
-const MAX_READIES_PER_PUMP = 10_000;
-/** A schedule runs ~5-30k events; far more means a message storm or a busy loop in virtual time. */
+/** A schedule runs ~20-60k events; far more means a message storm or a busy loop in virtual time. */
 const MAX_EVENTS_PER_RUN = 5_000_000;
+/** Production's bounds, scaled to the simulation's 10 ms ticks where they are times. */
+const PROPOSAL_TIMEOUT_MS = 2_000;
+const MAX_PENDING_PROPOSALS = 1_000;
+const MAX_WAITERS = 1_000;
+
+const SILENT: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
 /**
- * SimCluster is the host loop of core-api.md for every node, driven by one
- * event queue on a virtual integer-ms clock. It owns the network, the disks
- * and the state machines, calls the invariant checker after every event, and
- * offers the client and fault operations a schedule uses.
+ * SimCluster runs the production RaftHost + LockService + LeaseTable of every
+ * member over simulated I/O (sim-io.ts), driven by one event queue on a
+ * virtual integer-ms clock. It owns the network and the disks, checks the
+ * Raft invariants and the lock invariants after every event, and offers the
+ * client and fault operations a schedule uses.
  */
-export class SimCluster {
+export class SimCluster implements SimLoop {
   nowMs = 0;
   events = 0;
   readonly network: SimNetwork;
   readonly checker: InvariantChecker;
-  readonly stats = { messagesSent: 0, messagesDropped: 0, crashes: 0, restarts: 0, proposals: 0, reads: 0, transfers: 0, snapshotsTaken: 0 };
+  readonly locksChecker: LockChecker;
+  readonly stats = { messagesSent: 0, messagesDropped: 0, crashes: 0, restarts: 0, submits: 0, reads: 0, transfers: 0, snapshotsTaken: 0 };
   private readonly queue = new EventQueue<SimEvent>(MAX_QUEUED_EVENTS);
-  private readonly hosts: Host[];
-  private readonly byId = new Map<NodeId, Host>();
+  private readonly members: SimMember[];
+  private readonly byId = new Map<NodeId, SimMember>();
   private readonly diskRandom: SeededRandom;
   private readonly nodeSeeds: SeededRandom;
-  private readonly proposals = new Map<string, PendingProposal>();
+  /** The first error a host's loop reported through onFatal: a host dies only of a bug, and the run reports it. */
+  fatalError: unknown = null;
   /** Probability that a disk write is slow; the liveness phase sets it to 0 ("heal everything"). */
   slowDiskProbability: number;
 
@@ -111,11 +104,12 @@ export class SimCluster {
     this.diskRandom = opts.random.fork();
     this.nodeSeeds = opts.random.fork();
     const boot = bootstrapState(opts.ids);
-    const emptyImage = new ToyStateMachine().encode();
-    this.hosts = opts.ids.map((id, i) => new Host(id, new SimDisk(id, boot, emptyImage), opts.tickMs[i]!));
-    for (const h of this.hosts) this.byId.set(h.id, h);
-    this.checker = new InvariantChecker(this.hosts, opts.ids.length);
-    for (const h of this.hosts) this.start(h);
+    const emptyTable = new LeaseTable().snapshot();
+    this.members = opts.ids.map((id, i) => new SimMember(id, new SimDisk(id, boot, emptyTable), new SimClock(this), opts.tickMs[i]!));
+    for (const m of this.members) this.byId.set(m.id, m);
+    this.checker = new InvariantChecker(this.members, opts.ids.length);
+    this.locksChecker = new LockChecker(opts.lockNames);
+    for (const m of this.members) this.start(m);
   }
 
   get ids(): readonly NodeId[] {
@@ -123,13 +117,13 @@ export class SimCluster {
   }
 
   host(id: NodeId): HostView {
-    return this.mustHost(id);
+    return this.member(id);
   }
 
-  private mustHost(id: NodeId): Host {
-    const h = this.byId.get(id);
-    if (h === undefined) throw new Error(`unknown node ${id}`);
-    return h;
+  member(id: NodeId): SimMember {
+    const m = this.byId.get(id);
+    if (m === undefined) throw new Error(`unknown node ${id}`);
+    return m;
   }
 
   private trace(line: string): void {
@@ -141,7 +135,38 @@ export class SimCluster {
     this.trace(line);
   }
 
-  // ---- Event loop -------------------------------------------------------------
+  // ---- SimLoop ------------------------------------------------------------------------
+
+  schedule(atMs: number, id: NodeId, incarnation: number, fn: () => void): void {
+    this.queue.push(Math.max(atMs, this.nowMs), { kind: 'callback', id, incarnation, fn });
+  }
+
+  diskLatencyMs(): number {
+    const r = this.diskRandom;
+    const o = this.opts;
+    if (this.slowDiskProbability > 0 && r.next() < this.slowDiskProbability) return o.slowDiskMinMs + r.nextInt(o.slowDiskMaxMs - o.slowDiskMinMs + 1);
+    return 1 + r.nextInt(o.fastDiskMaxMs);
+  }
+
+  sendFrom(id: NodeId, incarnation: number, messages: readonly Message[]): void {
+    const from = this.member(id);
+    if (!from.alive || from.incarnation !== incarnation) return;
+    for (const m of messages) {
+      if (m.from !== id) throw new Error(`${id} sent a message from ${m.from}`);
+      if (!this.byId.has(m.to)) throw new Error(`${id} sent a message to unknown ${m.to}`);
+      if (m.type === 'snapshot' && m.data === null) throw new Error(`${id} sent snapshot ${m.meta.index} without its data`);
+      this.stats.messagesSent++;
+      const delays = this.network.plan();
+      if (delays.length === 0) {
+        this.stats.messagesDropped++;
+        // The transport learns that a snapshot did not get through (its stream fails) and tells the host.
+        if (m.type === 'snapshot') this.schedule(this.nowMs + this.opts.maxDelayMs, id, incarnation, () => from.transport?.handlers?.onSnapshotSent(m.to, false));
+      }
+      delays.forEach((d, i) => this.queue.push(this.nowMs + d, { kind: 'deliver', msg: m, senderIncarnation: incarnation, primary: i === 0 }));
+    }
+  }
+
+  // ---- Event loop -------------------------------------------------------------------------
 
   /** at schedules a scripted action (client request, fault) at absolute virtual time atMs. */
   at(atMs: number, label: string, run: () => void): void {
@@ -157,6 +182,7 @@ export class SimCluster {
       this.nowMs = ev.timeMs;
       if (++this.events > MAX_EVENTS_PER_RUN) throw new Error(`more than ${MAX_EVENTS_PER_RUN} events in one run (message storm?)`);
       this.dispatch(ev.item);
+      if (this.fatalError !== null) throw this.fatalError;
       this.checker.afterEvent();
       if (stop?.()) return;
     }
@@ -165,35 +191,14 @@ export class SimCluster {
 
   private dispatch(ev: SimEvent): void {
     switch (ev.kind) {
-      case 'tick': {
-        const h = this.mustHost(ev.id);
-        if (!h.alive || h.incarnation !== ev.incarnation) return;
-        h.node!.tick();
-        this.pump(h);
-        this.queue.push(this.nowMs + h.tickMs, ev);
+      case 'callback': {
+        const m = this.member(ev.id);
+        if (m.alive && m.incarnation === ev.incarnation) ev.fn();
         return;
       }
       case 'deliver':
         this.deliver(ev.msg, ev.senderIncarnation, ev.primary);
         return;
-      case 'diskDone': {
-        const h = this.mustHost(ev.id);
-        if (!h.alive || h.incarnation !== ev.incarnation) return;
-        const rd = h.inFlight!;
-        h.inFlight = null;
-        h.disk.sync();
-        this.trace(`${h.id} synced ${describeWrite(rd)}`);
-        this.finishReady(h, rd);
-        this.pump(h);
-        return;
-      }
-      case 'snapshotDropped': {
-        const sender = this.mustHost(ev.from);
-        if (!sender.alive || sender.incarnation !== ev.senderIncarnation) return;
-        sender.node!.reportSnapshot(ev.to, false);
-        this.pump(sender);
-        return;
-      }
       case 'action':
         this.trace(`action ${ev.label}`);
         ev.run();
@@ -201,138 +206,20 @@ export class SimCluster {
     }
   }
 
-  // ---- Host loop (core-api.md) ---------------------------------------------------
-
-  /**
-   * pump runs the host loop while the node has work and no write is in flight:
-   * take a Ready, stage its persistence as one write, and finish it when the
-   * simulated fsync completes. A Ready with nothing to persist finishes at once.
-   */
-  private pump(h: Host): void {
-    for (let i = 0; ; i++) {
-      if (i >= MAX_READIES_PER_PUMP) throw new Error(`${h.id}: more than ${MAX_READIES_PER_PUMP} Readys in one pump (livelock?)`);
-      if (!h.alive || h.inFlight !== null) return;
-      const node = h.node!;
-      if (!node.hasReady()) return;
-      const rd = node.ready();
-      this.checker.onReady(h, node, rd);
-      if (this.opts.sendBeforeDurable) this.send(h, rd.messages); // broken variant (c)
-      if (rd.hardState === null && rd.entries.length === 0 && rd.snapshot === null) {
-        this.finishReady(h, rd);
-        continue;
-      }
-      h.inFlight = rd;
-      h.disk.stage(rd);
-      this.queue.push(this.nowMs + this.diskLatency(), { kind: 'diskDone', id: h.id, incarnation: h.incarnation });
-    }
-  }
-
-  private diskLatency(): number {
-    const r = this.diskRandom;
-    const o = this.opts;
-    if (this.slowDiskProbability > 0 && r.next() < this.slowDiskProbability) return o.slowDiskMinMs + r.nextInt(o.slowDiskMaxMs - o.slowDiskMinMs + 1);
-    return 1 + r.nextInt(o.fastDiskMaxMs);
-  }
-
-  /** finishReady does the rest of the host loop once the Ready's write is durable: send, install, apply, hand out reads, advance. */
-  private finishReady(h: Host, rd: Ready): void {
-    const node = h.node!;
-    if (!this.opts.sendBeforeDurable) this.send(h, rd.messages);
-    if (rd.snapshot !== null) {
-      h.sm.restore(rd.snapshot.data);
-      this.checker.onSnapshotInstall(h, rd.snapshot, h.sm);
-      this.trace(`${h.id} installed snapshot ${rd.snapshot.meta.index}/${rd.snapshot.meta.term}`);
-    }
-    for (const e of rd.committedEntries) {
-      const key = entryKey(e);
-      h.sm.apply(e, key);
-      this.checker.onApply(h, e, key, h.sm.hash);
-      const p = key === '' ? undefined : this.proposals.get(key);
-      if (p !== undefined && p.id === h.id && p.incarnation === h.incarnation) {
-        // The node that accepted the proposal applied it: this is when a real server answers the client "committed".
-        if (p.index !== e.index || p.term !== e.term) {
-          violated('state-machine-safety', `${key} accepted at (${p.index}, term ${p.term}) but applied at (${e.index}, term ${e.term})`);
-        }
-        this.proposals.delete(key);
-        this.checker.onAck(e.index, e.term);
-      }
-    }
-    for (const rs of rd.readStates) this.checker.onReadState(h, rs);
-    node.advance(rd);
-    if (node.appliedIndex !== h.sm.appliedIndex) {
-      throw new Error(`${h.id}: core applied index ${node.appliedIndex} != state machine ${h.sm.appliedIndex} after advance`);
-    }
-    this.maybeSnapshot(h, node);
-  }
-
-  /** maybeSnapshot takes a snapshot every snapshotEvery applied entries, stores it durably, then compacts the core's log. */
-  private maybeSnapshot(h: Host, node: RaftNode): void {
-    const applied = h.sm.appliedIndex;
-    if (applied - h.disk.snapshot.meta.index < this.opts.snapshotEvery || h.disk.hasPending) return;
-    // A snapshot from the leader stepped in after this Ready was taken already replaced the log; the next Ready installs it.
-    if (applied < node.firstIndex - 1) return;
-    const meta = node.snapshotMetaAt(applied);
-    h.disk.storeSnapshot({ meta, data: h.sm.encode() });
-    node.compact(meta);
-    this.stats.snapshotsTaken++;
-    this.trace(`${h.id} snapshot+compact at ${meta.index}/${meta.term}`);
-  }
-
-  private send(h: Host, messages: readonly Message[]): void {
-    for (const m of messages) {
-      if (m.from !== h.id) throw new Error(`${h.id} sent a message from ${m.from}`);
-      if (!this.byId.has(m.to)) throw new Error(`${h.id} sent a message to unknown ${m.to}`);
-      let out: Message = m;
-      if (m.type === 'snapshot') out = { ...m, ...this.snapshotFor(h, m.meta.index) };
-      this.stats.messagesSent++;
-      const delays = this.network.plan();
-      if (delays.length === 0) {
-        this.stats.messagesDropped++;
-        if (m.type === 'snapshot') {
-          this.queue.push(this.nowMs + this.opts.maxDelayMs, { kind: 'snapshotDropped', from: h.id, to: m.to, senderIncarnation: h.incarnation });
-        }
-      }
-      delays.forEach((d, i) => this.queue.push(this.nowMs + d, { kind: 'deliver', msg: out, senderIncarnation: h.incarnation, primary: i === 0 }));
-    }
-  }
-
-  /**
-   * snapshotFor attaches a snapshot image to a snapshot message the core
-   * emitted with `data: null` (core-api.md). The core may have queued the
-   * message before the host compacted again, so the host sends its latest
-   * stored snapshot (meta and data together) when it is at least as new as the
-   * one the core named; the follower answers with that higher index and the
-   * leader's progress moves past it.
-   */
-  private snapshotFor(h: Host, index: number): { meta: SnapshotMeta; data: Uint8Array } {
-    const stored = h.disk.snapshot;
-    if (stored.meta.index >= index) return { meta: stored.meta, data: stored.data };
-    const pending = h.disk.pendingWrite?.snapshot;
-    if (this.opts.sendBeforeDurable && pending != null && pending.meta.index >= index) return { meta: pending.meta, data: pending.data };
-    throw new Error(`${h.id} core sends snapshot ${index} but the host only stores ${stored.meta.index}`);
-  }
-
   private deliver(msg: Message, senderIncarnation: number, primary: boolean): void {
-    const to = this.mustHost(msg.to);
-    const from = this.mustHost(msg.from);
-    const senderSame = from.alive && from.incarnation === senderIncarnation;
+    const to = this.member(msg.to);
+    const from = this.member(msg.from);
+    const sender = from.alive && from.incarnation === senderIncarnation ? from.transport?.handlers : undefined;
     if (!this.network.linkUp(msg.from, msg.to) || !to.alive) {
       this.stats.messagesDropped++;
-      if (senderSame) {
-        // The transport notices a failed send (etcd's ReportUnreachable); a lost snapshot is reported as failed.
-        from.node!.reportUnreachable(msg.to);
-        if (primary && msg.type === 'snapshot') from.node!.reportSnapshot(msg.to, false);
-        this.pump(from);
-      }
+      // The transport notices a failed send (etcd's ReportUnreachable); a lost snapshot is reported as failed.
+      sender?.onUnreachable(msg.to);
+      if (primary && msg.type === 'snapshot') sender?.onSnapshotSent(msg.to, false);
       return;
     }
-    this.trace(`${msg.from}->${msg.to} ${describeMessage(msg)}`);
-    to.node!.step(msg);
-    this.pump(to);
-    if (primary && msg.type === 'snapshot' && senderSame) {
-      from.node!.reportSnapshot(msg.to, true);
-      this.pump(from);
-    }
+    if (this.opts.trace !== null) this.trace(`${msg.from}->${msg.to} ${describeMessage(msg)}`);
+    to.transport!.handlers!.onMessage(msg);
+    if (primary && msg.type === 'snapshot') sender?.onSnapshotSent(msg.to, true);
   }
 
   // ---- Lifecycle --------------------------------------------------------------------
@@ -348,131 +235,191 @@ export class SimCluster {
     };
   }
 
-  private start(h: Host): void {
-    h.node = this.opts.createNode(this.config(h.id), h.disk.durableState());
-    h.sm = new ToyStateMachine();
-    h.sm.restore(h.disk.snapshot.data);
-    h.alive = true;
-    // A random phase so nodes do not tick in lockstep.
-    this.queue.push(this.nowMs + 1 + this.diskRandom.nextInt(h.tickMs), { kind: 'tick', id: h.id, incarnation: h.incarnation });
+  /** start builds one incarnation of a member from its disk, wired as production wires it (src/node/start-node.ts). */
+  private start(m: SimMember): void {
+    const inc = m.incarnation;
+    const scheduler = new SimScheduler(this, m.id, inc);
+    const transport = new SimTransport(this, m.id, inc);
+    const store = new SimStore(this, m.id, inc, m.disk, (s) => this.onSnapshotStored(m, inc, s));
+    const node = this.opts.createNode(this.config(m.id), m.disk.durableState());
+    const locks = this.opts.createLockService({
+      logger: SILENT,
+      leaseExtensionMs: 2 * this.opts.electionTicks * m.tickMs,
+      maxWaiters: MAX_WAITERS,
+      expiryCheckMs: m.tickMs,
+      clock: m.clock,
+      scheduler,
+    });
+    const snapshot = m.disk.snapshot;
+    if (snapshot.meta.index > 0) locks.restore(snapshot.data);
+    m.alive = true;
+    m.node = node;
+    m.locks = locks;
+    m.transport = transport;
+    m.appliedIndex = snapshot.meta.index;
+    m.chain = this.checker.chainAt(snapshot.meta.index);
+    const host = new RaftHost({
+      node,
+      snapshot: snapshot.meta.index > 0 ? snapshot : null,
+      app: locks,
+      store,
+      transport,
+      scheduler,
+      clock: m.clock,
+      logger: SILENT,
+      tickMs: m.tickMs,
+      snapshotEveryEntries: this.opts.snapshotEvery,
+      proposalTimeoutMs: PROPOSAL_TIMEOUT_MS,
+      maxPendingProposals: MAX_PENDING_PROPOSALS,
+      onSoftState: (soft) => locks.onSoftState(soft),
+      onFatal: (err) => (this.fatalError ??= err),
+      probe: this.probe(m, inc),
+    });
+    locks.attach(host);
+    m.host = host;
+    // A random phase so members do not tick in lockstep.
+    scheduler.after(1 + this.diskRandom.nextInt(m.tickMs), () => void host.start());
+  }
+
+  /** probe connects one incarnation's host to the checkers. */
+  private probe(m: SimMember, incarnation: number): HostProbe {
+    const same = (): boolean => m.alive && m.incarnation === incarnation;
+    return {
+      onReady: (rd: Ready) => {
+        if (!same()) return;
+        this.checker.onReady(m, m.node!, rd);
+        for (const rs of rd.readStates) this.checker.onReadState(m, rs);
+      },
+      onApplied: (entry: Entry, result: unknown) => {
+        if (same()) this.onApplied(m, entry, result);
+      },
+      onSnapshotInstalled: (snapshot: Snapshot) => {
+        if (!same()) return;
+        this.checker.onSnapshot(m, snapshot, 'installed');
+        m.appliedIndex = snapshot.meta.index;
+        m.chain = this.checker.chainAt(snapshot.meta.index);
+        this.trace(`${m.id} installed snapshot ${snapshot.meta.index}/${snapshot.meta.term}`);
+      },
+      onReadRequested: (context: string) => {
+        if (same() && m.node!.role === 'leader') this.checker.onReadIndexCall(m, context);
+      },
+      onProposalAcked: (index: number, term: number) => {
+        if (same()) this.checker.onAck(index, term);
+      },
+    };
+  }
+
+  private onApplied(m: SimMember, entry: Entry, result: unknown): void {
+    if (entry.index !== m.appliedIndex + 1) violated('applied-monotonic', `${m.id} applies ${entry.index} after ${m.appliedIndex} (gap or repeat)`);
+    const key = entryKey(entry);
+    m.appliedIndex = entry.index;
+    m.chain = chainHash(m.chain, entry.index, entry.term, result === undefined ? key : `${key}=${JSON.stringify(result)}`);
+    const first = this.checker.onApply(m, entry, key, m.chain);
+    if (first && entry.type === 'normal' && entry.data.length > 0) {
+      const { command } = decodeCommand(entry.data);
+      this.locksChecker.onFirstApply(entry, command, result as CommandResult, m.locks!.lockTable, this.nowMs);
+    }
+  }
+
+  private onSnapshotStored(m: SimMember, incarnation: number, snapshot: Snapshot): void {
+    if (!m.alive || m.incarnation !== incarnation) return;
+    this.stats.snapshotsTaken++;
+    this.checker.onSnapshot(m, snapshot, 'stored');
+    this.trace(`${m.id} snapshot stored at ${snapshot.meta.index}/${snapshot.meta.term}`);
   }
 
   isAlive(id: NodeId): boolean {
-    return this.mustHost(id).alive;
+    return this.member(id).alive;
   }
 
-  /** crash drops the node and all volatile state; an unsynced write is lost. */
+  /** crash drops the process and all volatile state; writes not yet synced are lost. */
   crash(id: NodeId): void {
-    const h = this.mustHost(id);
-    if (!h.alive) return;
-    h.alive = false;
-    h.node = null;
-    h.inFlight = null;
-    h.disk.loseUnsynced();
-    h.incarnation++;
+    const m = this.member(id);
+    if (!m.alive) return;
+    m.down();
     this.stats.crashes++;
-    this.trace(`${id} CRASH (durable term ${h.disk.hardState.term} vote ${h.disk.hardState.vote} commit ${h.disk.hardState.commit} last ${h.disk.lastIndex})`);
+    this.trace(`${id} CRASH (durable term ${m.disk.hardState.term} vote ${m.disk.hardState.vote} commit ${m.disk.hardState.commit} last ${m.disk.lastIndex})`);
     this.checker.onCrash(id);
   }
 
-  /** restart builds a new RaftNode from the durable state and restores the state machine from the durable snapshot. */
+  /** restart builds a new process from the durable state: core, lease table (from the durable snapshot) and host. */
   restart(id: NodeId): void {
-    const h = this.mustHost(id);
-    if (h.alive) return;
-    this.start(h);
+    const m = this.member(id);
+    if (m.alive) return;
+    this.start(m);
     this.stats.restarts++;
-    this.trace(`${id} RESTART (term ${h.disk.hardState.term} commit ${h.disk.hardState.commit} snapshot ${h.disk.snapshot.meta.index} last ${h.disk.lastIndex})`);
-    this.checker.onRestart(h);
-    this.pump(h);
+    this.trace(`${id} RESTART (term ${m.disk.hardState.term} commit ${m.disk.hardState.commit} snapshot ${m.disk.snapshot.meta.index} last ${m.disk.lastIndex})`);
+    this.checker.onRestart(m);
   }
 
   // ---- Clients ------------------------------------------------------------------------
 
-  /** leaders returns the live nodes that currently believe they lead (more than one only across terms). */
+  /** leaders returns the live members that currently believe they lead (more than one only across terms). */
   leaders(): NodeId[] {
-    const out: NodeId[] = [];
-    for (const h of this.hosts) if (h.alive && h.node!.role === 'leader') out.push(h.id);
-    return out;
+    return this.members.filter((m) => m.alive && m.node!.role === 'leader').map((m) => m.id);
   }
 
   /** leader is the live leader with the highest term, or null. */
   leader(): NodeId | null {
-    let best: Host | null = null;
-    for (const h of this.hosts) {
-      if (h.alive && h.node!.role === 'leader' && (best === null || h.node!.term > best.node!.term)) best = h;
+    let best: SimMember | null = null;
+    for (const m of this.members) {
+      if (m.alive && m.node!.role === 'leader' && (best === null || m.node!.term > best.node!.term)) best = m;
     }
     return best?.id ?? null;
   }
 
-  /** propose sends a unique payload to node `id`; a non-leader must refuse with not_leader. */
-  propose(id: NodeId, payload: string): ProposeResult | null {
-    const h = this.mustHost(id);
-    if (!h.alive) return null;
-    if (this.proposals.has(payload)) throw new Error(`payload ${payload} reused`);
-    const node = h.node!;
-    const wasLeader = node.role === 'leader';
-    const r = node.propose(new TextEncoder().encode(payload));
-    this.stats.proposals++;
-    if (!wasLeader && (r.ok || r.reason !== 'not_leader')) {
-      violated('client', `${id} (${node.role}) answered a proposal with ${JSON.stringify(r)}, expected not_leader`);
-    }
-    if (r.ok) {
-      if (node.termAt(r.index) !== r.term || r.term !== node.term) violated('client', `${id} accepted ${payload} at (${r.index}, ${r.term}) but its log disagrees`);
-      this.proposals.set(payload, { id, incarnation: h.incarnation, index: r.index, term: r.term });
-    }
-    this.trace(`${id} propose ${payload} -> ${r.ok ? `${r.index}/${r.term}` : r.reason}`);
-    this.pump(h);
-    return r;
+  /** submit hands a command to member `id`'s LockService, as its HTTP route would; false when the member is down. */
+  submit(id: NodeId, command: LockCommand, done: (err: Error | null, result?: CommandResult) => void): boolean {
+    const m = this.member(id);
+    if (!m.alive) return false;
+    this.stats.submits++;
+    m.locks!.submit(command, done);
+    return true;
   }
 
-  /** readIndex asks node `id` for a linearizable read point; a non-leader must refuse. */
-  readIndex(id: NodeId, context: string): boolean {
-    const h = this.mustHost(id);
-    if (!h.alive) return false;
-    const node = h.node!;
-    const wasLeader = node.role === 'leader';
-    if (wasLeader) this.checker.onReadIndexCall(h, context);
-    const r = node.readIndex(context);
+  /** registerWaiter subscribes to a waiter's events on member `id` (the long-poll of a queued acquire). */
+  registerWaiter(id: NodeId, waiterId: string, onEvent: (event: LockEvent) => void): (() => void) | null {
+    const m = this.member(id);
+    return m.alive ? m.locks!.registerWaiter(waiterId, onEvent) : null;
+  }
+
+  /**
+   * read asks member `id` for a linearizable read barrier; when it answers, the member must have applied everything
+   * applied anywhere before the call (thesis §6.4). `done` gets whether the read was served.
+   */
+  read(id: NodeId, done: (served: boolean) => void): void {
+    const m = this.member(id);
+    if (!m.alive) return done(false);
     this.stats.reads++;
-    if (!wasLeader && r.ok) violated('client', `${id} (${node.role}) accepted readIndex ${context}`);
-    this.pump(h);
-    return r.ok;
+    const floor = this.checker.maxAppliedIndex;
+    const inc = m.incarnation;
+    m.host!.requestRead(PROPOSAL_TIMEOUT_MS, (err) => {
+      if (err === null && m.incarnation === inc && m.appliedIndex < floor) {
+        violated('read-index', `${id} served a read at applied ${m.appliedIndex}, but ${floor} was applied before the call (stale read)`);
+      }
+      done(err === null);
+    });
   }
 
-  /** transfer asks node `id` to hand leadership to `to`. */
+  /** transfer asks member `id` to hand leadership to `to`. */
   transfer(id: NodeId, to: NodeId): void {
-    const h = this.mustHost(id);
-    if (!h.alive) return;
+    const m = this.member(id);
+    if (!m.alive) return;
     this.stats.transfers++;
-    const ok = h.node!.transferLeadership(to);
+    const ok = m.host!.transferLeadership(to);
     this.trace(`${id} transfer to ${to}: ${ok}`);
-    this.pump(h);
   }
 
-  /** appliedIndexOf is a live node's state machine position (null when down). */
+  /** appliedIndexOf is a live member's applied position (null when down). */
   appliedIndexOf(id: NodeId): number | null {
-    const h = this.mustHost(id);
-    return h.alive ? h.sm.appliedIndex : null;
+    const m = this.member(id);
+    return m.alive ? m.appliedIndex : null;
   }
 
-  /** describeNodes renders every node's state, for traces and failure reports. */
+  /** describeNodes renders every member's state, for traces and failure reports. */
   describeNodes(): string {
-    return this.hosts
-      .map((h) => {
-        if (!h.alive) return `${h.id}:down(term ${h.disk.hardState.term}, last ${h.disk.lastIndex})`;
-        const n = h.node!;
-        return `${h.id}:${n.role}(term ${n.term}, commit ${n.commitIndex}, applied ${h.sm.appliedIndex}, log ${n.firstIndex}..${n.lastIndex})`;
-      })
-      .join(' ');
+    return this.members.map((m) => m.describe()).join(' ');
   }
-}
-
-function describeWrite(rd: Ready): string {
-  const parts: string[] = [];
-  if (rd.snapshot !== null) parts.push(`snap ${rd.snapshot.meta.index}/${rd.snapshot.meta.term}`);
-  if (rd.entries.length > 0) parts.push(`entries ${rd.entries[0]!.index}..${rd.entries[rd.entries.length - 1]!.index}`);
-  if (rd.hardState !== null) parts.push(`hs term ${rd.hardState.term} vote ${rd.hardState.vote} commit ${rd.hardState.commit}`);
-  return parts.join(', ');
 }
 
 /** describeMessage renders one message compactly for traces. */

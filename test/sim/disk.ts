@@ -1,26 +1,24 @@
-import type { DurableState, Entry, HardState, Ready, Snapshot } from '../../src/raft/types.js';
+import type { DurableState, Entry, HardState, Snapshot } from '../../src/raft/types.js';
+import type { SaveBatch } from '../../src/storage/index.js';
 import { violated } from './sim-violation.js';
 
-/** PendingWrite is one Ready's persistence, staged but not yet synced. */
-export interface PendingWrite {
-  readonly snapshot: Snapshot | null;
-  readonly entries: readonly Entry[];
-  readonly hardState: HardState | null;
-}
+/** PendingWrite is one write the host issued and the disk has not yet synced: a Ready's batch, or a snapshot the host took. */
+export type PendingWrite = { readonly kind: 'batch'; readonly batch: SaveBatch } | { readonly kind: 'snapshot'; readonly snapshot: Snapshot };
 
 /**
- * SimDisk is one node's stable storage. The host stages each Ready as one
- * write; it becomes durable only when the simulated fsync completes
- * (`sync()`), and a crash before that loses it (`loseUnsynced()`). Durable
- * state is exactly what a restart sees: hard state, the latest snapshot
- * {meta, data}, and the contiguous entries after the snapshot.
+ * SimDisk is one node's stable storage. The host issues writes (a Ready's
+ * batch, or a snapshot it took); they are synced one at a time in issue order
+ * (`sync()`), and a crash loses every write not yet synced (`loseUnsynced()`),
+ * as with one LevelDB log where a later synced write implies the earlier ones.
+ * Durable state is exactly what a restart sees: hard state, the latest
+ * snapshot {meta, data}, and the contiguous entries after the snapshot.
  */
 export class SimDisk {
   hardState: HardState;
   snapshot: Snapshot;
   /** Entries snapshot.meta.index + 1 .. last, contiguous. */
   private entries: Entry[];
-  private pending: PendingWrite | null = null;
+  private readonly pending: PendingWrite[] = [];
   /** Count of synced writes, for stats. */
   syncs = 0;
 
@@ -38,13 +36,8 @@ export class SimDisk {
     return this.snapshot.meta.index + this.entries.length;
   }
 
-  get hasPending(): boolean {
-    return this.pending !== null;
-  }
-
-  /** pendingWrite is the staged, unsynced write (null when none). */
-  get pendingWrite(): PendingWrite | null {
-    return this.pending;
+  get pendingWrites(): number {
+    return this.pending.length;
   }
 
   /** termAt is the durable term at index: the snapshot term at its index, null when compacted or absent. */
@@ -60,18 +53,24 @@ export class SimDisk {
     return this.termAt(index) === term;
   }
 
-  /** stage records a Ready's writes as one unsynced write (at most one outstanding, like the host loop). */
-  stage(rd: Ready): void {
-    if (this.pending !== null) throw new Error('disk: a write is already in flight');
-    this.pending = { snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState };
+  /** issue queues one write; it is durable only once sync() has reached it. */
+  issue(write: PendingWrite): void {
+    if (this.pending.length >= 64) throw new Error(`disk ${this.id}: more than 64 writes in flight (a host that does not wait for its writes?)`);
+    this.pending.push(write);
   }
 
-  /** sync makes the staged write durable, atomically (snapshot, then entries, then hard state). */
+  /** sync makes the oldest issued write durable, atomically. */
   sync(): void {
-    const w = this.pending;
-    if (w === null) throw new Error('disk: sync without a staged write');
-    this.pending = null;
+    const w = this.pending.shift();
+    if (w === undefined) throw new Error('disk: sync without an issued write');
     this.syncs++;
+    if (w.kind === 'snapshot') this.storeSnapshot(w.snapshot);
+    else this.syncBatch(w.batch);
+  }
+
+  /** syncBatch applies one Ready's batch: snapshot, then entries, then hard state. */
+  private syncBatch(batch: SaveBatch): void {
+    const w = { snapshot: batch.snapshot ?? null, entries: batch.entries ?? [], hardState: batch.hardState ?? null };
     if (w.snapshot !== null) {
       if (w.snapshot.meta.index < this.hardState.commit) {
         violated('durable-commit', `${this.id}: snapshot at ${w.snapshot.meta.index} below durable commit ${this.hardState.commit}`);
@@ -118,14 +117,13 @@ export class SimDisk {
     }
   }
 
-  /** loseUnsynced is a crash: the staged write never reaches the platter. */
+  /** loseUnsynced is a crash: the writes not yet synced never reach the platter. */
   loseUnsynced(): void {
-    this.pending = null;
+    this.pending.length = 0;
   }
 
   /** storeSnapshot durably stores a snapshot the host took of its own state machine and drops the log it covers. */
-  storeSnapshot(snapshot: Snapshot): void {
-    if (this.pending !== null) throw new Error('disk: snapshot while a write is in flight');
+  private storeSnapshot(snapshot: Snapshot): void {
     const meta = snapshot.meta;
     if (meta.index <= this.snapshot.meta.index) return;
     if (meta.index > this.lastIndex) throw new Error(`disk ${this.id}: snapshot at ${meta.index} beyond durable last ${this.lastIndex}`);

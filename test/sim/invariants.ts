@@ -1,8 +1,7 @@
 import type { Entry, NodeId, ReadState, Ready, Snapshot } from '../../src/raft/types.js';
 import type { RaftNode } from '../../src/raft/index.js';
 import type { SimDisk } from './disk.js';
-import type { ToyStateMachine } from './state-machine.js';
-import { entryKey } from './state-machine.js';
+import { bytesDigest, entryKey } from './entry-digest.js';
 import { violated } from './sim-violation.js';
 
 /** HostView is what the checker may look at on one simulated node. */
@@ -11,8 +10,11 @@ export interface HostView {
   readonly alive: boolean;
   readonly node: RaftNode | null;
   readonly disk: SimDisk;
-  readonly sm: ToyStateMachine;
   readonly incarnation: number;
+  /** Highest index this incarnation has applied (or restored from a snapshot). */
+  readonly appliedIndex: number;
+  /** Hash chain over the (index, term, content, result) of every entry applied, from index 1. */
+  readonly chain: number;
 }
 
 interface NodeTrack {
@@ -53,7 +55,8 @@ export class InvariantChecker {
   private readonly appliedHash: number[] = [0];
   /** Highest term any node had when index i was first applied: its commit term is at most this. */
   private readonly appliedSeenTerm: number[] = [0];
-  private readonly payloadIndex = new Map<string, number>();
+  /** Digest of the snapshot data first seen at an index: every snapshot of an index must be the same bytes. */
+  private readonly snapshotDigest = new Map<number, string>();
   private readonly tracks = new Map<NodeId, NodeTrack>();
   private readonly reads = new Map<string, PendingRead>();
   private maxTermSeen = 0;
@@ -130,8 +133,18 @@ export class InvariantChecker {
     }
   }
 
-  /** onApply checks State Machine Safety (Raft §5.4.3) for one applied entry; sm has already folded it. */
-  onApply(h: HostView, e: Entry, k: string, hashAfter: number): void {
+  /** chainAt is the hash chain after `index` as first applied anywhere (0 before index 1). */
+  chainAt(index: number): number {
+    const h = this.appliedHash[index];
+    if (h === undefined) violated('snapshot', `a state at index ${index} is used, but no node has applied ${index}`);
+    return h;
+  }
+
+  /**
+   * onApply checks State Machine Safety (Raft §5.4.3) for one applied entry; `hashAfter` is the applier's chain with
+   * the entry folded in. Returns true when this is the first application of the index anywhere.
+   */
+  onApply(h: HostView, e: Entry, k: string, hashAfter: number): boolean {
     this.stats.entriesApplied++;
     const t = this.appliedTerm[e.index];
     if (t !== undefined) {
@@ -139,9 +152,9 @@ export class InvariantChecker {
         violated('state-machine-safety', `${h.id} applies (${e.index}, term ${e.term}, ${JSON.stringify(k)}) but another node applied (term ${t}, ${JSON.stringify(this.appliedKey[e.index])}) there`);
       }
       if (this.appliedHash[e.index] !== hashAfter) {
-        violated('state-machine-safety', `${h.id} state after applying ${e.index} differs from another node's (a divergence earlier in its history)`);
+        violated('state-machine-safety', `${h.id} state after applying ${e.index} differs from another node's (a different result, or a divergence earlier in its history)`);
       }
-      return;
+      return false;
     }
     if (e.index !== this.appliedTerm.length) {
       violated('state-machine-safety', `${h.id} applies ${e.index} before any node applied ${this.appliedTerm.length}`);
@@ -153,12 +166,8 @@ export class InvariantChecker {
     this.appliedKey.push(k);
     this.appliedHash.push(hashAfter);
     this.appliedSeenTerm.push(seenTerm);
-    if (k !== '' && e.type === 'normal') {
-      const at = this.payloadIndex.get(k);
-      if (at !== undefined && at !== e.index) violated('state-machine-safety', `payload ${k} applied twice, at ${at} and ${e.index}`);
-      this.payloadIndex.set(k, e.index);
-    }
     this.checkCommitSafe(e);
+    return true;
   }
 
   /** logTip is a node's current log as an election sees it: in memory when up, durable when down. */
@@ -198,14 +207,20 @@ export class InvariantChecker {
     }
   }
 
-  /** onSnapshotInstall checks that a received snapshot equals the state every applier had at its index. */
-  onSnapshotInstall(h: HostView, snapshot: Snapshot, sm: ToyStateMachine): void {
-    this.stats.snapshotsInstalled++;
+  /**
+   * onSnapshot checks a snapshot stored or installed at an index against every other one of that index: the same
+   * bytes, because replicas that applied the same entries serialize the same table. And some node must have applied
+   * the index (a snapshot is of applied state).
+   */
+  onSnapshot(h: HostView, snapshot: Snapshot, how: 'stored' | 'installed' | 'restored'): void {
+    if (how === 'installed') this.stats.snapshotsInstalled++;
     const { index } = snapshot.meta;
-    if (sm.appliedIndex !== index) violated('snapshot', `${h.id} snapshot meta index ${index} but data is at ${sm.appliedIndex}`);
-    const expected = this.appliedHash[index];
-    if (expected === undefined) violated('snapshot', `${h.id} installs snapshot at ${index}, which no node has applied`);
-    if (expected !== sm.hash) violated('state-machine-safety', `${h.id} installs a snapshot at ${index} whose state differs from the applied history`);
+    if (index === 0) return;
+    if (this.appliedTerm[index] === undefined) violated('snapshot', `${h.id} ${how} a snapshot at ${index}, which no node has applied`);
+    const digest = bytesDigest(snapshot.data);
+    const seen = this.snapshotDigest.get(index);
+    if (seen === undefined) this.snapshotDigest.set(index, digest);
+    else if (seen !== digest) violated('state-machine-safety', `${h.id} ${how} a snapshot at ${index} whose state differs from another snapshot of ${index}`);
   }
 
   /** onAck records that a client was told its write (index, term) committed. */
@@ -236,18 +251,18 @@ export class InvariantChecker {
     if (node.commitIndex < h.disk.hardState.commit) {
       violated('commit-monotonic', `${h.id} restarts with commit ${node.commitIndex} below durable commit ${h.disk.hardState.commit}`);
     }
-    if (node.appliedIndex !== snap || h.sm.appliedIndex !== snap) {
-      violated('applied-monotonic', `${h.id} restarts with applied ${node.appliedIndex} (state machine ${h.sm.appliedIndex}), expected the snapshot index ${snap}`);
+    if (node.appliedIndex !== snap || h.appliedIndex !== snap) {
+      violated('applied-monotonic', `${h.id} restarts with applied ${node.appliedIndex} (host ${h.appliedIndex}), expected the snapshot index ${snap}`);
     }
-    const expected = this.appliedHash[snap];
-    if (snap > 0 && expected !== h.sm.hash) violated('state-machine-safety', `${h.id} restarts from a snapshot at ${snap} that differs from the applied history`);
+    this.onSnapshot(h, h.disk.snapshot, 'restored');
     this.tracks.set(h.id, { incarnation: h.incarnation, commit: node.commitIndex, applied: node.appliedIndex, leaderTerm: 0 });
   }
 
   /** onReadIndexCall records the floor a later ReadState must meet. */
   onReadIndexCall(h: HostView, context: string): void {
-    if (this.reads.has(context)) throw new Error(`read context ${context} reused`);
-    this.reads.set(context, { node: h.id, incarnation: h.incarnation, minIndex: this.maxAppliedIndex });
+    const k = readKey(h, context);
+    if (this.reads.has(k)) throw new Error(`read context ${k} reused`);
+    this.reads.set(k, { node: h.id, incarnation: h.incarnation, minIndex: this.maxAppliedIndex });
   }
 
   /**
@@ -256,7 +271,8 @@ export class InvariantChecker {
    * incarnation that asked, once.
    */
   onReadState(h: HostView, rs: ReadState): void {
-    const read = this.reads.get(rs.context);
+    const k = readKey(h, rs.context);
+    const read = this.reads.get(k);
     if (read === undefined) violated('read-index', `${h.id} got a read state for unknown or already answered context ${rs.context}`);
     if (read.node !== h.id || read.incarnation !== h.incarnation) {
       violated('read-index', `${h.id}#${h.incarnation} got read state ${rs.context} asked on ${read.node}#${read.incarnation}`);
@@ -267,7 +283,7 @@ export class InvariantChecker {
     if (h.node !== null && rs.index > h.node.commitIndex) {
       violated('read-index', `${h.id} read index ${rs.index} beyond its commit ${h.node.commitIndex}`);
     }
-    this.reads.delete(rs.context);
+    this.reads.delete(k);
     this.stats.readsServed++;
   }
 
@@ -332,9 +348,14 @@ export class InvariantChecker {
     }
   }
 
-  /** checkChain verifies a host's hash chain matches the history at its applied index (used after restarts and at the end). */
+  /** checkChain verifies a host's hash chain matches the history at its applied index (used at the end). */
   checkChain(h: HostView): void {
-    const i = h.sm.appliedIndex;
-    if (i > 0 && this.appliedHash[i] !== h.sm.hash) violated('state-machine-safety', `${h.id} state at ${i} differs from the applied history`);
+    const i = h.appliedIndex;
+    if (i > 0 && this.appliedHash[i] !== h.chain) violated('state-machine-safety', `${h.id} state at ${i} differs from the applied history`);
   }
+}
+
+/** readKey names a read by the incarnation that asked: a restarted host numbers its reads from 1 again. */
+function readKey(h: HostView, context: string): string {
+  return `${h.incarnation}/${context}`;
 }

@@ -4,7 +4,7 @@
  *   SIM_SEEDS=N        schedules to run (default 200), seeds SIM_START_SEED.. (default 1)
  *   SIM_SEED=S         replay exactly one schedule (prints an event trace with SIM_TRACE=1)
  *   SIM_NODES=3|5      cluster size (default: alternates with the seed, see nodesForSeed)
- *   SIM_VARIANT=name   correct | vote-without-log-check | commit-earlier-terms | send-before-durable
+ *   SIM_VARIANT=name   correct | vote-without-log-check | commit-earlier-terms | send-before-durable | expire-before-extension
  *   SIM_PROFILE=name   mixed | crashy | isolate-leader
  *   SIM_SAFETY_MS=ms   length of the fault phase (default: drawn from the seed)
  *

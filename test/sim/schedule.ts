@@ -2,6 +2,7 @@ import { SeededRandom, type NodeId } from '../../src/raft/index.js';
 import { SimCluster } from './cluster.js';
 import { variant as makeVariant, type VariantName } from './broken-variants.js';
 import { SimViolation, violated } from './sim-violation.js';
+import { LOCK_NAMES, LockWorkload } from './lock-workload.js';
 
 /**
  * LIVENESS_BOUND_MS is how long (virtual ms) after the faults stop a cluster
@@ -195,7 +196,8 @@ export function runSchedule(o: ScheduleOptions): ScheduleResult {
     ids,
     random: clusterRandom,
     createNode: v.createNode,
-    sendBeforeDurable: v.sendBeforeDurable,
+    createLockService: v.createLockService,
+    lockNames: LOCK_NAMES,
     minDelayMs: 1,
     maxDelayMs: between(params, [5, 30]),
     tickMs: ids.map(() => between(params, [9, 11])),
@@ -236,7 +238,7 @@ export function runSchedule(o: ScheduleOptions): ScheduleResult {
     virtualMs: cluster.nowMs,
     events: cluster.events,
     livenessMs,
-    stats: { ...cluster.stats, ...cluster.checker.stats },
+    stats: { ...cluster.stats, ...cluster.checker.stats, ...cluster.locksChecker.stats },
   };
 }
 
@@ -342,30 +344,13 @@ function scheduleFaults(cluster: SimCluster, r: SeededRandom, profile: FaultProf
   next(between(r, profile.faultGapMs));
 }
 
-/** scheduleClients plants self-rescheduling client requests until the end of the safety phase. */
+/** scheduleClients plants self-rescheduling client requests (lock-workload.ts) until the end of the safety phase. */
 function scheduleClients(cluster: SimCluster, r: SeededRandom, profile: FaultProfile, safetyMs: number): void {
-  const ids = cluster.ids;
-  let seq = 0;
-  const step = (): void => {
-    const x = r.next();
-    const leaders = cluster.leaders();
-    const leader = leaders.length > 0 ? pick(r, leaders) : null;
-    if (x < 0.55) {
-      cluster.propose(leader ?? pick(r, ids), `p${seq++}`);
-    } else if (x < 0.7) {
-      cluster.propose(pick(r, ids), `p${seq++}`);
-    } else if (x < 0.9) {
-      cluster.readIndex(leader ?? pick(r, ids), `r${seq++}`);
-    } else if (x < 0.95) {
-      cluster.readIndex(pick(r, ids), `r${seq++}`);
-    } else if (leader !== null) {
-      cluster.transfer(leader, pick(r, ids));
-    }
-  };
+  const workload = new LockWorkload(cluster, r);
   const next = (atMs: number): void => {
     if (atMs >= safetyMs) return;
     cluster.at(atMs, 'client', () => {
-      step();
+      workload.step();
       next(cluster.nowMs + between(r, profile.clientGapMs));
     });
   };
@@ -381,42 +366,31 @@ function runLiveness(cluster: SimCluster, safetyEndMs: number): number {
   cluster.network.healAll();
   cluster.slowDiskProbability = 0;
   for (const id of ids) if (!cluster.isAlive(id)) cluster.restart(id);
-  const probes: { payload: string; index: number; node: NodeId; term: number }[] = [];
-  let active: (typeof probes)[number] | null = null;
+  // The probe is a command through a leader's LockService like any client's; once it is answered, the answering
+  // member's applied index is a committed point every member must reach.
+  let target: number | null = null;
+  let inFlight = false;
   let done = false;
-  const committedEverywhere = (p: (typeof probes)[number]): boolean => {
-    const at = cluster.checker.appliedEntryAt(p.index);
-    if (at === null || at.key !== p.payload) return false;
-    return ids.every((id) => (cluster.appliedIndexOf(id) ?? -1) >= p.index);
-  };
+  let probes = 0;
   const probe = (): void => {
-    if (probes.some(committedEverywhere)) {
+    if (target !== null && ids.every((id) => (cluster.appliedIndexOf(id) ?? -1) >= target!)) {
       done = true;
       return;
     }
-    // Re-propose when the node that took the probe no longer leads in that term (the entry may be gone).
-    if (active !== null) {
-      const h = cluster.host(active.node);
-      if (!h.alive || h.node!.role !== 'leader' || h.node!.term !== active.term) active = null;
+    const leader = cluster.leader();
+    if (target === null && !inFlight && leader !== null) {
+      inFlight = cluster.submit(leader, { type: 'forceRelease', name: `liveness-probe-${probes}` }, (err) => {
+        inFlight = false;
+        if (err === null) target = cluster.appliedIndexOf(leader);
+      });
     }
-    if (active === null) {
-      const leader = cluster.leader();
-      if (leader !== null) {
-        const payload = `live${probes.length}`;
-        const r = cluster.propose(leader, payload);
-        if (r !== null && r.ok) {
-          active = { payload, index: r.index, node: leader, term: r.term };
-          probes.push(active);
-        }
-      }
-    }
-    if (probes.length > 1000) throw new Error('liveness: too many probes');
+    if (++probes > 10_000) throw new Error('liveness: too many probes');
     cluster.at(cluster.nowMs + 10, 'probe', probe);
   };
   cluster.at(safetyEndMs, 'probe', probe);
   cluster.runUntil(safetyEndMs + LIVENESS_BOUND_MS, () => done);
   if (!done) {
-    violated('liveness', `no fresh proposal committed on all nodes within ${LIVENESS_BOUND_MS} virtual ms after healing (leader: ${cluster.leader()})`);
+    violated('liveness', `no fresh command applied on all nodes within ${LIVENESS_BOUND_MS} virtual ms after healing (leader: ${cluster.leader()})`);
   }
   return cluster.nowMs - safetyEndMs;
 }

@@ -1,0 +1,78 @@
+/**
+ * The production edges of a host (see host-io.ts): node's event loop for the
+ * scheduler, Date.now and performance.now for the clock, PeerTransport (TCP)
+ * and a RaftStore (LevelDB) behind the callback interfaces.
+ */
+import type { Message } from '../raft/index.js';
+import type { RaftStore, SaveBatch } from '../storage/index.js';
+import { PeerTransport, type PeerTransportOptions } from '../transport/index.js';
+import type { Done, HostClock, HostScheduler, HostStore, HostTransport, TimerHandle, TransportHandlers } from './host-io.js';
+
+interface NodeTimer extends TimerHandle {
+  readonly timeout: NodeJS.Timeout;
+}
+
+/** EVENT_LOOP_SCHEDULER runs callbacks on node's event loop. */
+export const EVENT_LOOP_SCHEDULER: HostScheduler = {
+  defer: (fn) => {
+    setImmediate(fn);
+  },
+  after: (ms, fn): NodeTimer => ({ timerId: 0, timeout: setTimeout(fn, ms) }),
+  every: (ms, fn): NodeTimer => ({ timerId: 0, timeout: setInterval(fn, ms) }),
+  cancel: (timer) => clearTimeout((timer as NodeTimer).timeout),
+};
+
+/** SYSTEM_CLOCK is this machine's clocks. */
+export const SYSTEM_CLOCK: HostClock = {
+  wallMs: () => Date.now(),
+  monotonicMs: () => performance.now(),
+};
+
+/** TcpHostTransport is a PeerTransport whose callbacks are bound by the host that uses it. */
+export class TcpHostTransport implements HostTransport {
+  private transport: PeerTransport | null = null;
+
+  constructor(private readonly options: Omit<PeerTransportOptions, 'onMessage' | 'onUnreachable' | 'onSnapshotSent'>) {}
+
+  bind(handlers: TransportHandlers): void {
+    if (this.transport !== null) throw new Error('TcpHostTransport bound twice');
+    this.transport = new PeerTransport({
+      ...this.options,
+      onMessage: (m) => handlers.onMessage(m),
+      onUnreachable: (peer) => handlers.onUnreachable(peer),
+      onSnapshotSent: (peer, ok) => handlers.onSnapshotSent(peer, ok),
+    });
+  }
+
+  open(): Promise<{ port: number }> {
+    return this.bound().start();
+  }
+
+  send(messages: readonly Message[]): void {
+    this.bound().send(messages);
+  }
+
+  close(): Promise<void> {
+    return this.bound().stop();
+  }
+
+  private bound(): PeerTransport {
+    if (this.transport === null) throw new Error('TcpHostTransport used before bind()');
+    return this.transport;
+  }
+}
+
+/** callbackStore adapts a promise-based RaftStore (LevelDB or its in-memory twin) to the host's callback interface. */
+export function callbackStore(store: RaftStore): HostStore {
+  const settle = (write: Promise<void>, done: Done): void => {
+    write.then(
+      () => done(null),
+      (err: unknown) => done(err ?? new Error('store write failed')),
+    );
+  };
+  return {
+    save: (batch: SaveBatch, done) => settle(store.save(batch), done),
+    saveSnapshot: (snapshot, done) => settle(store.saveSnapshot(snapshot), done),
+    close: () => store.close(),
+  };
+}
