@@ -48,3 +48,33 @@ export function isLockName(name: string): boolean {
 
 /** LOCK_NAME_RULE describes a valid name in words, for error messages. */
 export const LOCK_NAME_RULE = `[A-Za-z0-9._:/-]{1,${API_BOUNDS.nameLengthMax}}, not "." or ".."`;
+
+/**
+ * MAX_CLOCK_RATE_ERROR is the one clock assumption lease safety rests on:
+ * every machine's monotonic clock runs within ±1% of real time. Quartz is off
+ * by about 0.01% and NTP slews by at most 0.05%, so 1% leaves a wide margin.
+ * Wall clocks may disagree between machines by any amount and may step either
+ * way: no lease decision reads them (src/node/lease-clock.ts).
+ */
+export const MAX_CLOCK_RATE_ERROR = 0.01;
+
+/**
+ * leaseSafetyMarginMsMin is the least a client must subtract from a lease of
+ * `ttlMs` that it dates on its own monotonic clock from the start of the call
+ * that got it: the leader's clock may run fast by ρ (the lease ends after
+ * ttl / (1 + ρ) real ms) and the client's slow by ρ (its ttl - margin takes
+ * (ttl - margin) / (1 - ρ) real ms), so margin >= ttl * 2ρ / (1 + ρ), rounded
+ * up, plus 1 ms because the leader stamps whole milliseconds (rounding down).
+ */
+export function leaseSafetyMarginMsMin(ttlMs: number): number {
+  return Math.ceil((ttlMs * 2 * MAX_CLOCK_RATE_ERROR) / (1 + MAX_CLOCK_RATE_ERROR)) + 1;
+}
+
+/**
+ * defaultLeaseSafetyMarginMs is the client library's margin: a tenth of the
+ * ttl (at least 50 ms), five times leaseSafetyMarginMsMin, for the scheduling
+ * delay of the client's own `lost` timer on a busy machine.
+ */
+export function defaultLeaseSafetyMarginMs(ttlMs: number): number {
+  return Math.max(ttlMs / 10, 50, leaseSafetyMarginMsMin(ttlMs));
+}

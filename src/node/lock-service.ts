@@ -2,24 +2,25 @@ import { LeaseTable, type CommandResult, type LockCommand, type LockEvent, type 
 import type { SoftState } from '../raft/index.js';
 import { decodeCommand, encodeCommand } from './command-codec.js';
 import type { HostClock, HostScheduler, TimerHandle } from './host-io.js';
+import { LeaseClock } from './lease-clock.js';
 import type { Logger, RaftHost, ReplicatedApp } from './raft-host.js';
 
 /** LockServiceCounters are monotonic counters for /metrics. */
 export interface LockServiceCounters {
   applied: number;
   expireProposals: number;
-  leaseExtensions: number;
+  /** Terms this node led whose no-op it applied, so it took a lease time base (lease-clock.ts). */
+  leaseTimeBases: number;
 }
 
 /** LockServiceOptions configure one member's lock service. */
 export interface LockServiceOptions {
   readonly logger: Logger;
-  /** A new leader extends every lease by this much (at least one maximum election timeout). */
-  readonly leaseExtensionMs: number;
   /** The largest number of concurrent long-polls this node holds open. */
   readonly maxWaiters: number;
   /** How often the leader looks for a passed deadline. */
   readonly expiryCheckMs: number;
+  /** Only the monotonic clock is read (lease-clock.ts); the wall clock never decides a lease. */
   readonly clock: HostClock;
   readonly scheduler: HostScheduler;
 }
@@ -30,27 +31,30 @@ export type CommandDone = (err: Error | null, result?: CommandResult) => void;
 /**
  * LockService is the lease table as a replicated application: it applies
  * committed commands, wakes the long-polls of waiters named in the events,
- * and, while this node leads, proposes the time-driven commands: first
- * `extendLeases` on taking office, and `expire` when a deadline has passed,
- * but only once this term's extension has applied, so that no expiry of a
- * term can come before its lease extension in the log.
+ * and, while this node leads, stamps commands with table time and proposes
+ * `expire` when a deadline has passed. Table time comes from the LeaseClock:
+ * the table's time when this leader applied its term's no-op, advanced by
+ * this machine's monotonic clock. Before that no-op has applied the leader
+ * proposes no expiry at all (issue 11: an expiry decided before the term's
+ * time base could shorten leases that clients could not renew while there
+ * was no leader).
  */
 export class LockService implements ReplicatedApp {
   private table = new LeaseTable();
   private host: RaftHost | null = null;
   private readonly waiters = new Map<string, (event: LockEvent) => void>();
   private expireInFlight = false;
-  private extendInFlight = false;
-  /** The term whose extendLeases entry this node, as that term's leader, has applied. */
-  private leaseResetTerm = 0;
+  protected readonly leaseClock: LeaseClock;
   private timer: TimerHandle | null = null;
-  readonly counters: LockServiceCounters = { applied: 0, expireProposals: 0, leaseExtensions: 0 };
+  readonly counters: LockServiceCounters = { applied: 0, expireProposals: 0, leaseTimeBases: 0 };
 
-  constructor(private readonly opts: LockServiceOptions) {}
+  constructor(protected readonly opts: LockServiceOptions) {
+    this.leaseClock = new LeaseClock(opts.clock);
+  }
 
   attach(host: RaftHost): void {
     this.host = host;
-    this.timer = this.opts.scheduler.every(this.opts.expiryCheckMs, () => this.proposeTimeCommands());
+    this.timer = this.opts.scheduler.every(this.opts.expiryCheckMs, () => this.maybeProposeExpire());
   }
 
   detach(): void {
@@ -60,6 +64,17 @@ export class LockService implements ReplicatedApp {
 
   get lockTable(): LeaseTable {
     return this.table;
+  }
+
+  /**
+   * tableNowMs is the lease table's time now, to turn its deadlines into remaining times for answers: a leader with
+   * a time base knows it (lease-clock.ts); elsewhere it is the newest applied stamp, which lags, so remaining times
+   * read there are generous (a follower's view is informational; clients date leases from the leader's answers).
+   */
+  tableNowMs(): number {
+    const host = this.host;
+    if (host !== null && host.isLeader() && this.leaseClock.hasBase(host.term)) return Math.max(this.table.nowMs, this.leaseClock.stampMs(host.term));
+    return this.table.nowMs;
   }
 
   stats(): LockStats {
@@ -76,6 +91,19 @@ export class LockService implements ReplicatedApp {
     return outcome.result;
   }
 
+  /**
+   * applyTermStart: the no-op that opens `term` applied here (Raft §8). Every entry committed before the term has
+   * applied, so the table's time is the newest stamp of any earlier leader: if this node leads `term`, that is its
+   * lease time base.
+   */
+  applyTermStart(term: number): void {
+    const host = this.host;
+    if (host === null || !host.isLeader() || host.term !== term) return;
+    this.leaseClock.startTerm(term, this.table.nowMs);
+    this.counters.leaseTimeBases++;
+    this.maybeProposeExpire();
+  }
+
   snapshot(): Uint8Array {
     return this.table.snapshot();
   }
@@ -86,9 +114,15 @@ export class LockService implements ReplicatedApp {
 
   // ---- Proposals ---------------------------------------------------------------------
 
-  /** submit replicates a command stamped with this (leader) node's wall clock and calls `done` with its result. */
+  /** submit replicates a command stamped with this leader's table time (lease-clock.ts) and calls `done` with its result. */
   submit(command: LockCommand, done: CommandDone): void {
-    this.requireHost().submit(encodeCommand(this.opts.clock.wallMs(), command), done as (err: Error | null, result?: unknown) => void);
+    const host = this.requireHost();
+    host.submit(encodeCommand(this.stampMs(command, host.term), command), done as (err: Error | null, result?: unknown) => void);
+  }
+
+  /** stampMs is the table time a command proposed now carries (the simulation's broken variants override it). */
+  protected stampMs(_command: LockCommand, term: number): number {
+    return this.leaseClock.stampMs(term);
   }
 
   /** execute is submit as a promise. */
@@ -109,57 +143,35 @@ export class LockService implements ReplicatedApp {
     };
   }
 
-  /** onSoftState reacts to leadership: a new leader first extends every lease (lock-service contract). */
+  /** onSoftState: a node that stops leading forgets its time base; a new term's base comes from its no-op. */
   onSoftState(soft: SoftState): void {
-    if (soft.role !== 'leader') {
-      this.expireInFlight = false;
-      this.extendInFlight = false;
-      return;
-    }
-    if (this.leaseResetTerm !== soft.term && !this.extendInFlight) this.proposeLeaseExtension(soft.term);
-    this.proposeTimeCommands();
+    if (soft.role === 'leader') return;
+    this.expireInFlight = false;
+    this.leaseClock.stop();
   }
 
   /**
-   * leaseResetApplied says whether this term's lease extension has applied here; expiry waits for it. The expiry
-   * timer can see isLeader() before this node's soft-state notice (which proposes the extension) has run, so without
-   * this gate an `expire` could be logged ahead of `extendLeases` (the simulation's expire-before-extension variant).
+   * tableTimeForExpiry is the table time this leader compares deadlines with, or null when it must not expire
+   * anything yet (no base for its term). An `expire` changes nothing beyond its own stamp (the table expires what
+   * is due by its time), so the stamp is what must never run ahead; the check here only saves useless proposals.
    */
-  protected leaseResetApplied(term: number): boolean {
-    return this.leaseResetTerm === term;
+  protected tableTimeForExpiry(term: number): number | null {
+    return this.leaseClock.hasBase(term) ? this.leaseClock.stampMs(term) : null;
   }
 
-  /**
-   * proposeTimeCommands runs on every expiry check and on taking office. A leader whose term's extendLeases has not
-   * applied (re)proposes it; a retried extension after an unknown outcome may extend twice, which only delays expiry.
-   */
-  private proposeTimeCommands(): void {
+  /** maybeProposeExpire runs on every expiry check: a leader proposes `expire` once table time passes a deadline. */
+  private maybeProposeExpire(): void {
     const host = this.host;
-    if (host === null || !host.isLeader()) return;
-    const term = host.term;
-    if (!this.leaseResetApplied(term)) {
-      if (!this.extendInFlight) this.proposeLeaseExtension(term);
-      return;
-    }
-    if (this.expireInFlight) return;
+    if (host === null || !host.isLeader() || this.expireInFlight) return;
+    const nowMs = this.tableTimeForExpiry(host.term);
+    if (nowMs === null) return;
     const deadline = this.table.nextDeadlineMs();
-    if (deadline === null || deadline > this.opts.clock.wallMs()) return;
+    if (deadline === null || deadline > nowMs) return;
     this.expireInFlight = true;
     this.counters.expireProposals++;
     this.submit({ type: 'expire' }, (err) => {
       this.expireInFlight = false;
       if (err !== null) this.opts.logger.debug({ err }, 'expire proposal failed');
-    });
-  }
-
-  private proposeLeaseExtension(term: number): void {
-    this.extendInFlight = true;
-    this.counters.leaseExtensions++;
-    this.submit({ type: 'extendLeases', byMs: this.opts.leaseExtensionMs }, (err) => {
-      this.extendInFlight = false;
-      // Applied here under `term` (the host answers success only for the entry it proposed): expiry may follow it.
-      if (err === null) this.leaseResetTerm = Math.max(this.leaseResetTerm, term);
-      else this.opts.logger.warn({ err }, 'extendLeases proposal failed; it is proposed again');
     });
   }
 

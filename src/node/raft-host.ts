@@ -17,6 +17,8 @@ import { PendingProposals, PendingReads, type ProposalDone, type ReadDone } from
 export interface ReplicatedApp {
   /** applyEntry applies one committed command; the return value answers the proposer. */
   applyEntry(data: Uint8Array, index: number): unknown;
+  /** applyTermStart: the empty entry a leader appends when it takes office (Raft §8) applied here. */
+  applyTermStart(term: number, index: number): void;
   snapshot(): Uint8Array;
   restore(data: Uint8Array): void;
 }
@@ -238,6 +240,7 @@ export class RaftHost {
 
   /** submit replicates `data` and calls `done` once: with the app's result when the entry applied here, or the error. */
   submit(data: Uint8Array, done: ProposalDone): void {
+    assert(data.length > 0, 'empty entries are reserved for a new leader\'s no-op (Raft §8)');
     if (this.stopped) return this.answerLater(done, new RaftLockError('shutting_down', 'the node is shutting down'));
     if (this.proposals.size >= this.deps.maxPendingProposals) return this.answerLater(done, new OverloadedError('the proposal queue'));
     const r = this.node.propose(data);
@@ -379,7 +382,10 @@ export class RaftHost {
     const probe = this.deps.probe;
     for (const entry of entries) {
       let result: unknown = undefined;
-      if (entry.type === 'normal' && entry.data.length > 0) result = this.deps.app.applyEntry(entry.data, entry.index);
+      if (entry.type === 'normal') {
+        if (entry.data.length > 0) result = this.deps.app.applyEntry(entry.data, entry.index);
+        else this.deps.app.applyTermStart(entry.term, entry.index); // only a new leader's no-op is empty (submit refuses empty data)
+      }
       probe?.onApplied(entry, result);
       if (this.proposals.settle(entry.index, entry.term, result)) probe?.onProposalAcked(entry.index, entry.term);
     }

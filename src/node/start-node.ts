@@ -36,7 +36,6 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
   const maxElectionTimeoutMs = 2 * config.electionTicks * config.tickMs;
   const locks = new LockService({
     logger,
-    leaseExtensionMs: maxElectionTimeoutMs,
     maxWaiters: MAX_WAITERS,
     expiryCheckMs: config.tickMs,
     clock: SYSTEM_CLOCK,

@@ -66,7 +66,8 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   });
   app.setNotFoundHandler((request, reply) => sendError(reply, 'not_found', `no route ${request.method} ${request.url}`));
 
-  const nowMs = (): number => Date.now();
+  // Table time, not this machine's wall clock: deadlines are in table time (src/node/lease-clock.ts).
+  const nowMs = (): number => locks.tableNowMs();
   const holderJson = (h: HolderView): Record<string, unknown> => ({
     owner: h.owner,
     token: h.token,

@@ -12,8 +12,10 @@ import type { VariantName } from './broken-variants.js';
  *   (a) vote-without-log-check, isolate-leader: 1 (worst 2)  - leader-completeness
  *   (b) commit-earlier-terms,   isolate-leader: 1 (worst 6)  - commit-safety (Figure 8)
  *   (c) send-before-durable,    crashy:         4 (worst 5)  - election-safety (a vote lost in a crash), durability
- *   (d) expire-before-extension, mixed:        1 (worst 3)  - expire-before-extension (a term's expiry logged
- *       ahead of its lease extension: a new leader can expire leases clients could not renew while leaderless)
+ *   (d) wall-clock-stamps,      mixed:          1 (worst 1)  - table-time-ahead (leases timed by wall clocks
+ *       that the simulation sets seconds apart and steps: raftlock's lease time before issue 11)
+ *   (d′) the same without that check: 1 (worst 3) - lost-grant / lost-session (a client's acknowledged
+ *       lease or session removed while the client, by the library's rule, still relies on it)
  * The bounds leave a wide margin, so a core change that shifts the random
  * streams does not break the test, but a simulation that stops seeing the bug does.
  */
@@ -24,19 +26,32 @@ interface Case {
   readonly profile: ProfileName;
   readonly maxSchedules: number;
   readonly what: string;
+  /** false: without the table-time-ahead check, to show the harm reaches clients. */
+  readonly checkTableTime?: false;
 }
 
 const CASES: readonly Case[] = [
   { variant: 'vote-without-log-check', profile: 'isolate-leader', maxSchedules: 30, what: '(a) votes without the §5.4.1 up-to-date check' },
   { variant: 'commit-earlier-terms', profile: 'isolate-leader', maxSchedules: 40, what: '(b) commits earlier-term entries by counting replicas (Figure 8)' },
   { variant: 'send-before-durable', profile: 'crashy', maxSchedules: 30, what: '(c) host sends a Ready’s messages before its write is durable' },
-  { variant: 'expire-before-extension', profile: 'mixed', maxSchedules: 30, what: '(d) leader proposes expire before its term’s lease extension applied' },
+  { variant: 'wall-clock-stamps', profile: 'mixed', maxSchedules: 30, what: '(d) leases timed by the leader’s wall clock (raftlock before issue 11)' },
+  {
+    variant: 'wall-clock-stamps',
+    profile: 'mixed',
+    maxSchedules: 30,
+    checkTableTime: false,
+    what: '(d′) the same, seen by clients: an acknowledged lease or session vanishes early',
+  },
 ];
+
+function timeCheck(c: Case): { checkTableTime?: false } {
+  return c.checkTableTime === false ? { checkTableTime: false } : {};
+}
 
 function firstFinding(c: Case): { schedules: number; result: ScheduleResult } | null {
   for (let i = 0; i < c.maxSchedules; i++) {
     const seed = START_SEED + i;
-    const result = runSchedule({ seed, nodes: nodesForSeed(seed), variant: c.variant, profile: c.profile });
+    const result = runSchedule({ seed, nodes: nodesForSeed(seed), variant: c.variant, profile: c.profile, ...timeCheck(c) });
     if (!result.ok) return { schedules: i + 1, result };
   }
   return null;
@@ -53,9 +68,11 @@ describe('the simulation finds broken variants', () => {
       // A finding is a checked invariant or the core's own assertion, never a crash of the simulator itself.
       expect(err instanceof SimViolation || err instanceof InvariantError, err.message).toBe(true);
       const profileEnv = c.profile === 'mixed' ? '' : ` SIM_PROFILE=${c.profile}`; // mixed is the default, left out
-      expect(result.replay).toMatch(new RegExp(`^SIM_SEED=${result.seed} SIM_NODES=${result.nodes} SIM_VARIANT=${c.variant}${profileEnv} npm run sim$`));
+      const checkEnv = c.checkTableTime === false ? ' SIM_CHECK_TABLE_TIME=0' : '';
+      expect(result.replay).toMatch(new RegExp(`^SIM_SEED=${result.seed} SIM_NODES=${result.nodes} SIM_VARIANT=${c.variant}${profileEnv}${checkEnv} npm run sim$`));
+      if (c.checkTableTime === false) expect(err.message).toMatch(/\[(lost-grant|lost-session|lease-overlap)\]/);
       // The replay reproduces the very same finding.
-      const again = runSchedule({ seed: result.seed, nodes: result.nodes as 3 | 5, variant: c.variant, profile: c.profile });
+      const again = runSchedule({ seed: result.seed, nodes: result.nodes as 3 | 5, variant: c.variant, profile: c.profile, ...timeCheck(c) });
       expect(again.error?.message).toBe(err.message);
     });
   }

@@ -1,5 +1,6 @@
 import { RaftNode, type DurableState, type RaftConfig, type Ready } from '../../src/raft/index.js';
 import { LockService, type LockServiceOptions } from '../../src/node/lock-service.js';
+import type { LockCommand } from '../../src/locks/index.js';
 import type { LockServiceFactory, NodeFactory } from './cluster.js';
 
 /**
@@ -34,21 +35,51 @@ export class SendBeforeDurable extends RaftNode {
 }
 
 /**
- * ExpireBeforeExtension drops the gate on expiry: the extension is still proposed when the host reports the new
- * leadership, but the expiry timer may run first (issue 10's race at promotion), and expire a lease before the
- * extension that should have protected it.
+ * WallClockStamps is raftlock's lease time before issue 11, faithfully: the leader stamps its wall clock into
+ * commands and expires by it; on taking office it extends every lease by two election timeouts (`extendLeases`)
+ * and expires nothing before that extension has applied. A new leader whose clock runs ahead, or a forward step,
+ * still moves every deadline closer by more than the extension.
  */
-export class ExpireBeforeExtension extends LockService {
-  protected override leaseResetApplied(_term: number): boolean {
-    return true;
+export class WallClockStamps extends LockService {
+  private extendedTerm = 0;
+  private extending = false;
+
+  protected override stampMs(_command: LockCommand, _term: number): number {
+    return this.opts.clock.wallMs();
+  }
+
+  protected override tableTimeForExpiry(term: number): number | null {
+    if (this.extendedTerm === term) return this.opts.clock.wallMs();
+    if (!this.extending) {
+      this.extending = true;
+      this.submit({ type: 'extendLeases', byMs: OLD_LEASE_EXTENSION_MS }, (err) => {
+        this.extending = false;
+        if (err === null) this.extendedTerm = Math.max(this.extendedTerm, term);
+      });
+    }
+    return null;
   }
 }
 
+/** The old extension: two election timeouts at the simulation's 10 ticks of ~10 ms. */
+const OLD_LEASE_EXTENSION_MS = 200;
+
 /** VariantName selects the correct system or one broken variant. */
-export type VariantName = 'correct' | 'vote-without-log-check' | 'commit-earlier-terms' | 'send-before-durable' | 'expire-before-extension';
+export type VariantName =
+  | 'correct'
+  | 'vote-without-log-check'
+  | 'commit-earlier-terms'
+  | 'send-before-durable'
+  | 'wall-clock-stamps';
 
 /** VARIANT_NAMES lists every variant, correct first. */
-export const VARIANT_NAMES: readonly VariantName[] = ['correct', 'vote-without-log-check', 'commit-earlier-terms', 'send-before-durable', 'expire-before-extension'];
+export const VARIANT_NAMES: readonly VariantName[] = [
+  'correct',
+  'vote-without-log-check',
+  'commit-earlier-terms',
+  'send-before-durable',
+  'wall-clock-stamps',
+];
 
 /** Variant is how the cluster builds each member's core and lock service. */
 export interface Variant {
@@ -70,8 +101,8 @@ export function variant(name: VariantName): Variant {
       return { createNode: (c, d) => new CommitEarlierTerms(c, d), createLockService: correctLocks };
     case 'send-before-durable':
       return { createNode: (c, d) => new SendBeforeDurable(c, d), createLockService: correctLocks };
-    case 'expire-before-extension':
-      return { createNode: correctNode, createLockService: (o) => new ExpireBeforeExtension(o) };
+    case 'wall-clock-stamps':
+      return { createNode: correctNode, createLockService: (o) => new WallClockStamps(o) };
   }
 }
 

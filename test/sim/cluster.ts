@@ -53,6 +53,12 @@ export interface ClusterOptions {
   readonly slowDiskMaxMs: number;
   /** The lock names the workload uses; the lock checker watches exactly these. */
   readonly lockNames: readonly string[];
+  /** Each member's wall-clock offset at the start (ms, in `ids` order); clock faults change them later. */
+  readonly clockOffsetMs: readonly number[];
+  /** Each member's monotonic clock rate error (in `ids` order), within ±MAX_CLOCK_RATE_ERROR. */
+  readonly clockRateError: readonly number[];
+  /** Check that table time never runs ahead of real time (off only in a broken-variant demonstration). */
+  readonly checkTableTime: boolean;
   /** When set, every event is described to this sink (replay / debugging only: it is slow). */
   readonly trace: ((line: string) => void) | null;
 }
@@ -105,10 +111,14 @@ export class SimCluster implements SimLoop {
     this.nodeSeeds = opts.random.fork();
     const boot = bootstrapState(opts.ids);
     const emptyTable = new LeaseTable().snapshot();
-    this.members = opts.ids.map((id, i) => new SimMember(id, new SimDisk(id, boot, emptyTable), new SimClock(this), opts.tickMs[i]!));
+    this.members = opts.ids.map((id, i) => {
+      const clock = new SimClock(this, opts.clockRateError[i]!);
+      clock.offsetMs = opts.clockOffsetMs[i]!;
+      return new SimMember(id, new SimDisk(id, boot, emptyTable), clock, opts.tickMs[i]!);
+    });
     for (const m of this.members) this.byId.set(m.id, m);
     this.checker = new InvariantChecker(this.members, opts.ids.length);
-    this.locksChecker = new LockChecker(opts.lockNames);
+    this.locksChecker = new LockChecker(opts.lockNames, opts.checkTableTime);
     for (const m of this.members) this.start(m);
   }
 
@@ -244,7 +254,6 @@ export class SimCluster implements SimLoop {
     const node = this.opts.createNode(this.config(m.id), m.disk.durableState());
     const locks = this.opts.createLockService({
       logger: SILENT,
-      leaseExtensionMs: 2 * this.opts.electionTicks * m.tickMs,
       maxWaiters: MAX_WAITERS,
       expiryCheckMs: m.tickMs,
       clock: m.clock,

@@ -34,6 +34,9 @@ describe('RaftHost: a throw while applying is fatal', () => {
       slowDiskProbability: 0,
       slowDiskMinMs: 1,
       slowDiskMaxMs: 1,
+      clockOffsetMs: [0, 0, 0],
+      clockRateError: [0, 0, 0],
+      checkTableTime: true,
       trace: null,
     });
     cluster.runUntil(2_000, () => cluster.leader() !== null);

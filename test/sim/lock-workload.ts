@@ -1,6 +1,7 @@
 import type { NodeId, SeededRandom } from '../../src/raft/index.js';
 import type { CommandResult, LockCommand, LockEvent, LockMode } from '../../src/locks/index.js';
 import type { SimCluster } from './cluster.js';
+import { leaseSafetyMarginMsMin } from '../../src/api/contract.js';
 
 /** LOCK_NAMES are the locks the simulated clients fight over: few, so that they conflict often. */
 export const LOCK_NAMES: readonly string[] = ['a', 'b', 'c'];
@@ -28,6 +29,15 @@ interface Client {
 }
 
 type Answer = (err: Error | null, result?: CommandResult) => void;
+
+/**
+ * believedUntilMs is the client library's rule with the least margin the drift bound allows: a lease acknowledged
+ * to a request sent at `sentMs` is relied on until sentMs + ttl - leaseSafetyMarginMsMin(ttl). (The library's
+ * default margin is larger; checking the least one checks the bound itself.)
+ */
+function believedUntilMs(sentMs: number, ttlMs: number): number {
+  return sentMs + ttlMs - leaseSafetyMarginMsMin(ttlMs);
+}
 
 function between(r: SeededRandom, lo: number, hi: number): number {
   return lo + r.nextInt(hi - lo + 1);
@@ -111,7 +121,7 @@ export class LockWorkload {
       c.busy.delete(name);
       if (c.holds.has(name)) return;
       c.holds.set(name, { token, mode: grantedMode, sessionId });
-      this.cluster.locksChecker.noteGrantAcked(c.name, name, token, grantedMode, sessionId === null ? { untilMs: sentMs + ttlMs } : { sessionId });
+      this.cluster.locksChecker.noteGrantAcked(c.name, name, token, grantedMode, sessionId === null ? { untilMs: believedUntilMs(sentMs, ttlMs) } : { sessionId });
     };
     c.busy.add(name);
     this.cluster.at(sentMs + waitMs + GIVE_UP_MS, `${c.name} gives up on ${requestId}`, () => c.busy.delete(name));
@@ -154,11 +164,11 @@ export class LockWorkload {
     const ttlMs = between(this.r, 100, 2000);
     const sentMs = this.cluster.nowMs;
     const checker = this.cluster.locksChecker;
-    const seq = checker.noteRenewSent(c.name, name, hold.token, sentMs + ttlMs);
+    const seq = checker.noteRenewSent(c.name, name, hold.token, believedUntilMs(sentMs, ttlMs));
     const command: LockCommand = { type: 'renew', name, owner: c.name, token: hold.token, ttlMs, requestId: `${c.name}.${++c.seq}` };
     this.send(c, target, command, (err, result) => {
       if (err !== null || result === undefined) return;
-      if (result.ok) checker.noteRenewAcked(c.name, name, hold.token, seq, sentMs + ttlMs);
+      if (result.ok) checker.noteRenewAcked(c.name, name, hold.token, seq, believedUntilMs(sentMs, ttlMs));
       else if (result.error === 'not_holder' && c.holds.get(name)?.token === hold.token) c.holds.delete(name);
     });
   }
@@ -177,7 +187,7 @@ export class LockWorkload {
         c.sessionBusy = false;
         if (err !== null || result === undefined || !result.ok || !('sessionId' in result) || c.session !== null) return;
         c.session = sessionId;
-        checker.noteSessionAcked(sessionId, sentMs + ttlMs);
+        checker.noteSessionAcked(sessionId, believedUntilMs(sentMs, ttlMs));
       });
       return;
     }
@@ -185,7 +195,7 @@ export class LockWorkload {
     if (this.r.next() < 0.75) {
       this.send(c, target, { type: 'keepalive', sessionId, requestId }, (err, result) => {
         if (err !== null || result === undefined) return;
-        if (result.ok && 'ttlMs' in result) checker.noteSessionAcked(sessionId, sentMs + result.ttlMs);
+        if (result.ok && 'ttlMs' in result) checker.noteSessionAcked(sessionId, believedUntilMs(sentMs, result.ttlMs));
         else if (!result.ok && c.session === sessionId) this.forgetSession(c, sessionId);
       });
       return;

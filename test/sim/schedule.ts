@@ -1,4 +1,5 @@
 import { SeededRandom, type NodeId } from '../../src/raft/index.js';
+import { MAX_CLOCK_RATE_ERROR } from '../../src/api/contract.js';
 import { SimCluster } from './cluster.js';
 import { variant as makeVariant, type VariantName } from './broken-variants.js';
 import { SimViolation, violated } from './sim-violation.js';
@@ -15,6 +16,11 @@ import { LOCK_NAMES, LockWorkload } from './lock-workload.js';
  */
 export const LIVENESS_BOUND_MS = 10_000;
 
+/** Wall clocks of members disagree by up to this much either way, from the start and after clock faults. */
+const CLOCK_OFFSET_MAX_MS = 5_000;
+/** A clock step moves a wall clock by this much, forward or back. */
+const CLOCK_STEP_MS: readonly [number, number] = [500, 4_000];
+
 /** FaultKind is one action of the fault schedule. */
 export type FaultKind =
   | 'heal'
@@ -27,7 +33,8 @@ export type FaultKind =
   | 'crashOne'
   | 'crashLeader'
   | 'restartOne'
-  | 'crashAll';
+  | 'crashAll'
+  | 'clock';
 
 /** FaultProfile is a fault mix: how often each fault happens and how bad the disk and network are. */
 export interface FaultProfile {
@@ -54,7 +61,7 @@ export type ProfileName = 'mixed' | 'crashy' | 'isolate-leader';
 /** PROFILES are the fault mixes: 'mixed' for the correct system, the others make one broken variant's bug likely. */
 export const PROFILES: Readonly<Record<ProfileName, FaultProfile>> = {
   mixed: {
-    weights: { heal: 3, isolateOne: 2, isolateLeader: 3, split: 2, bridge: 1, oneWay: 2, flaky: 2, crashOne: 2, crashLeader: 2, restartOne: 2, crashAll: 0.5 },
+    weights: { heal: 3, isolateOne: 2, isolateLeader: 3, split: 2, bridge: 1, oneWay: 2, flaky: 2, crashOne: 2, crashLeader: 2, restartOne: 2, crashAll: 0.5, clock: 2 },
     faultGapMs: [100, 700],
     downtimeMs: [20, 1500],
     selfRestartProbability: 0.7,
@@ -67,7 +74,7 @@ export const PROFILES: Readonly<Record<ProfileName, FaultProfile>> = {
   },
   // Send-before-durable only shows when a node crashes while a write it already acted on is in flight.
   crashy: {
-    weights: { heal: 2, isolateOne: 1, isolateLeader: 1, split: 1, bridge: 0, oneWay: 1, flaky: 1, crashOne: 6, crashLeader: 4, restartOne: 3, crashAll: 2 },
+    weights: { heal: 2, isolateOne: 1, isolateLeader: 1, split: 1, bridge: 0, oneWay: 1, flaky: 1, crashOne: 6, crashLeader: 4, restartOne: 3, crashAll: 2, clock: 1 },
     faultGapMs: [20, 200],
     downtimeMs: [1, 60],
     selfRestartProbability: 0.95,
@@ -82,7 +89,7 @@ export const PROFILES: Readonly<Record<ProfileName, FaultProfile>> = {
   // an isolated leader keeps taking proposals it cannot commit while the majority elects another and moves on.
   // Tuned by measurement: with these weights (b) is found in ~40% and (a) in ~90% of schedules.
   'isolate-leader': {
-    weights: { heal: 3, isolateOne: 2, isolateLeader: 15, split: 2, bridge: 0, oneWay: 0, flaky: 0, crashOne: 1, crashLeader: 1, restartOne: 4, crashAll: 0.5 },
+    weights: { heal: 3, isolateOne: 2, isolateLeader: 15, split: 2, bridge: 0, oneWay: 0, flaky: 0, crashOne: 1, crashLeader: 1, restartOne: 4, crashAll: 0.5, clock: 1 },
     faultGapMs: [30, 250],
     downtimeMs: [10, 300],
     selfRestartProbability: 0.8,
@@ -103,6 +110,8 @@ export interface ScheduleOptions {
   readonly profile?: ProfileName;
   /** Length of the fault phase in virtual ms; by default drawn from the seed in [3000, 6000). */
   readonly safetyMs?: number;
+  /** false turns off the table-time-ahead check (SIM_CHECK_TABLE_TIME=0), to show a variant's harm reaches clients. */
+  readonly checkTableTime?: boolean;
   /** Receives a line per event (slow; for replays). */
   readonly trace?: (line: string) => void;
 }
@@ -137,6 +146,7 @@ export function replayCommand(o: ScheduleOptions): string {
   if (o.variant !== undefined && o.variant !== 'correct') env.push(`SIM_VARIANT=${o.variant}`);
   if (o.profile !== undefined && o.profile !== 'mixed') env.push(`SIM_PROFILE=${o.profile}`);
   if (o.safetyMs !== undefined) env.push(`SIM_SAFETY_MS=${o.safetyMs}`);
+  if (o.checkTableTime === false) env.push('SIM_CHECK_TABLE_TIME=0');
   return `${env.join(' ')} npm run sim`;
 }
 
@@ -209,6 +219,14 @@ export function runSchedule(o: ScheduleOptions): ScheduleResult {
     slowDiskProbability: profile.slowDiskProbability,
     slowDiskMinMs: profile.slowDiskMs[0],
     slowDiskMaxMs: profile.slowDiskMs[1],
+    // Wall clocks seconds apart, monotonic clocks drifting up to the stated bound (a third of members at either extreme).
+    clockOffsetMs: ids.map(() => between(params, [-CLOCK_OFFSET_MAX_MS, CLOCK_OFFSET_MAX_MS])),
+    clockRateError: ids.map(() => {
+      const x = params.next();
+      if (x < 1 / 3) return pick(params, [-MAX_CLOCK_RATE_ERROR, MAX_CLOCK_RATE_ERROR]);
+      return (2 * params.next() - 1) * MAX_CLOCK_RATE_ERROR;
+    }),
+    checkTableTime: o.checkTableTime ?? true,
     trace: o.trace ?? null,
   });
 
@@ -319,6 +337,15 @@ function scheduleFaults(cluster: SimCluster, r: SeededRandom, profile: FaultProf
       case 'restartOne': {
         const d = down();
         if (d.length > 0) cluster.restart(pick(r, d));
+        return;
+      }
+      case 'clock': {
+        // A wall clock is set to a new offset, or stepped forward or back (NTP, an operator, a VM resumed).
+        const id = pick(r, ids);
+        const clock = cluster.member(id).clock;
+        if (r.next() < 0.5) clock.offsetMs = between(r, [-CLOCK_OFFSET_MAX_MS, CLOCK_OFFSET_MAX_MS]);
+        else clock.offsetMs += (r.next() < 0.5 ? -1 : 1) * between(r, CLOCK_STEP_MS);
+        cluster.note(`${id} wall clock offset now ${clock.offsetMs} ms`);
         return;
       }
       case 'crashAll': {

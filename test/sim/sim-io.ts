@@ -64,18 +64,25 @@ export class SimScheduler implements HostScheduler {
   }
 }
 
-/** SimClock is a node's view of virtual time; `offsetMs` models a wall clock that disagrees with the others. */
+/**
+ * SimClock is one machine's clocks. The wall clock disagrees with the others by `offsetMs`, which clock faults set
+ * and step either way (as NTP or an operator would); the monotonic clock never steps but runs at (1 + rateError)
+ * of real (virtual) time, |rateError| <= MAX_CLOCK_RATE_ERROR: the drift lease safety must tolerate.
+ */
 export class SimClock implements HostClock {
   offsetMs = 0;
 
-  constructor(private readonly loop: SimLoop) {}
+  constructor(
+    private readonly loop: SimLoop,
+    readonly rateError: number,
+  ) {}
 
   wallMs(): number {
     return this.loop.nowMs + this.offsetMs;
   }
 
   monotonicMs(): number {
-    return this.loop.nowMs;
+    return this.loop.nowMs * (1 + this.rateError);
   }
 }
 
