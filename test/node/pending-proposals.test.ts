@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { PendingProposals } from '../../src/node/pending-requests.js';
+import type { HostScheduler, TimerHandle } from '../../src/node/host-io.js';
+import { OutcomeUnknownError, ProposalDroppedError } from '../../src/node/errors.js';
+
+/** ManualScheduler runs timers only when the test says so. */
+class ManualScheduler implements HostScheduler {
+  private next = 1;
+  readonly timers = new Map<number, () => void>();
+  defer(fn: () => void): void {
+    fn();
+  }
+  after(_ms: number, fn: () => void): TimerHandle {
+    const timerId = this.next++;
+    this.timers.set(timerId, fn);
+    return { timerId };
+  }
+  every(): TimerHandle {
+    throw new Error('not used');
+  }
+  cancel(timer: TimerHandle): void {
+    this.timers.delete(timer.timerId);
+  }
+  fire(timerId: number): void {
+    const fn = this.timers.get(timerId);
+    this.timers.delete(timerId);
+    fn?.();
+  }
+}
+
+type Answer = { err: Error | null; result?: unknown };
+
+/**
+ * Issue 11, hole 6: after a truncation and a re-election, a new proposal can land at an index an older proposal
+ * still waits on. Keyed by index alone, the new one was answered outcome_unknown by the old one's timer, or the old
+ * proposer was told the new entry's result. Keyed by (term, index), each proposer hears only of its own entry.
+ */
+describe('PendingProposals: keyed by (term, index)', () => {
+  it("an older proposal's timer does not touch a newer proposal at the same index", () => {
+    const s = new ManualScheduler();
+    const p = new PendingProposals(s, 1_000);
+    const old: Answer[] = [];
+    const fresh: Answer[] = [];
+    p.add(7, 2, (err, result) => old.push({ err, result }));
+    const oldTimer = [...s.timers.keys()][0]!;
+    p.add(7, 3, (err, result) => fresh.push({ err, result }));
+    // The older entry was overwritten under term 3: its proposer learns its entry is gone, at once.
+    expect(old).toHaveLength(1);
+    expect(old[0]!.err).toBeInstanceOf(ProposalDroppedError);
+    // Its timer was cancelled; even if it ran, the new proposal keeps waiting.
+    s.fire(oldTimer);
+    expect(fresh).toEqual([]);
+    expect(p.size).toBe(1);
+    p.settle(7, 3, 'ok');
+    expect(fresh).toEqual([{ err: null, result: 'ok' }]);
+  });
+
+  it('an entry of another term at the proposal index answers the proposer proposal_dropped, not the result', () => {
+    const s = new ManualScheduler();
+    const p = new PendingProposals(s, 1_000);
+    const answers: Answer[] = [];
+    p.add(4, 5, (err, result) => answers.push({ err, result }));
+    expect(p.settle(4, 6, 'someone else')).toBe(false);
+    expect(answers).toHaveLength(1);
+    expect(answers[0]!.err).toBeInstanceOf(ProposalDroppedError);
+    expect(answers[0]!.result).toBeUndefined();
+  });
+
+  it('a proposal whose entry never applies is answered outcome_unknown by its own timer', () => {
+    const s = new ManualScheduler();
+    const p = new PendingProposals(s, 1_000);
+    const answers: Answer[] = [];
+    p.add(9, 1, (err) => answers.push({ err }));
+    s.fire([...s.timers.keys()][0]!);
+    expect(answers[0]!.err).toBeInstanceOf(OutcomeUnknownError);
+    expect(p.size).toBe(0);
+    // A late apply of that entry finds nobody to answer.
+    expect(p.settle(9, 1, 'late')).toBe(false);
+  });
+
+  it('refuses a proposal at an index a newer term already holds (an index is reused only under a higher term)', () => {
+    const p = new PendingProposals(new ManualScheduler(), 1_000);
+    p.add(3, 4, () => {});
+    expect(() => p.add(3, 4, () => {})).toThrow(/pending/);
+    expect(() => p.add(3, 2, () => {})).toThrow(/pending/);
+  });
+});
