@@ -6,7 +6,7 @@ import { sendError, sendFailure } from './error-mapping.js';
 import { READ, WRITE, onLeader } from './leader-forwarder.js';
 import type { BackendPluginOptions, LockBackend } from './lock-backend.js';
 import { acquireWaiting, executeCancelWait } from './long-poll.js';
-import { grantedJson, isGranted, lockJson, lockListJson, sendLockFailure, sendResult } from './response-views.js';
+import { expiresInMs, grantedJson, isGranted, lockJson, lockListJson, sendLockFailure, sendResult } from './response-views.js';
 import * as schema from './schemas.js';
 
 /** How many locks a list returns when the caller gives no limit. */
@@ -60,7 +60,7 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
         ...(requestId !== undefined ? { requestId } : {}),
       });
       const nowMs = backend.nowMs();
-      return sendResult(reply, result, nowMs, (r) => ({ expiresInMs: 'expiresAtMs' in r ? Math.max(0, r.expiresAtMs - nowMs) : 0 }));
+      return sendResult(reply, result, nowMs, (r) => ({ expiresInMs: 'expiresAtMs' in r ? expiresInMs(r.expiresAtMs, nowMs) : 0 }));
     }),
   );
 

@@ -62,7 +62,7 @@ export async function acquireWaiting(backend: LockBackend, reply: FastifyReply, 
  * whether the waiter was still queued. Any failure answers false: the
  * waiter's own deadline removes it then.
  */
-export async function cancelWait(backend: LockBackend, name: string, waiterId: string): Promise<boolean> {
+async function cancelWait(backend: LockBackend, name: string, waiterId: string): Promise<boolean> {
   try {
     if (backend.isLeader()) return await executeCancelWait(backend, name, waiterId);
     const leader = backend.leader();

@@ -20,12 +20,12 @@ export interface HolderJson {
 }
 
 /** holderJson shows one hold; a session hold's expiry is its session's. */
-export function holderJson(h: HolderView, nowMs: number): HolderJson {
+function holderJson(h: HolderView, nowMs: number): HolderJson {
   return {
     owner: h.owner,
     token: h.token,
     mode: h.mode,
-    expiresInMs: remainingMs(h.expiresAtMs, nowMs),
+    expiresInMs: expiresInMs(h.expiresAtMs, nowMs),
     holdCount: h.holdCount,
     ...(h.sessionId !== undefined ? { sessionId: h.sessionId } : {}),
   };
@@ -54,7 +54,7 @@ export function lockListJson(views: readonly LockView[], nowMs: number): { locks
 
 /** sessionJson answers `GET /v1/sessions/:id`. */
 export function sessionJson(view: SessionView, nowMs: number): Record<string, unknown> {
-  return { sessionId: view.sessionId, ttlMs: view.ttlMs, expiresInMs: remainingMs(view.expiresAtMs, nowMs), locks: view.locks };
+  return { sessionId: view.sessionId, ttlMs: view.ttlMs, expiresInMs: expiresInMs(view.expiresAtMs, nowMs), locks: view.locks };
 }
 
 /** holdersJson shows the holders of a lock (none when the table has no record of it). */
@@ -91,6 +91,7 @@ export function sendLockFailure(reply: FastifyReply, result: LockError, nowMs: n
   }
 }
 
-function remainingMs(deadlineMs: number, nowMs: number): number {
+/** expiresInMs is what is left at `nowMs` of a deadline (0 once it has passed). */
+export function expiresInMs(deadlineMs: number, nowMs: number): number {
   return Math.max(0, deadlineMs - nowMs);
 }

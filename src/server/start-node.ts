@@ -1,5 +1,4 @@
 import { pino } from 'pino';
-import type { FastifyInstance } from 'fastify';
 import { LockService } from '../node/lock-service.js';
 import type { NodeConfig } from '../node/node-config.js';
 import { openRaftHost } from '../node/open-raft-host.js';
@@ -9,8 +8,6 @@ import { buildHttpServer } from './http-server.js';
 
 /** RunningNode is a started member: its HTTP address and a stop function. */
 export interface RunningNode {
-  readonly host: RaftHost;
-  readonly http: FastifyInstance;
   readonly httpUrl: string;
   stop(): Promise<void>;
 }
@@ -78,8 +75,6 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
   logger.info({ http: httpUrl, peer: `${config.peerListen.host}:${config.peerListen.port}`, members: Object.keys(config.peers) }, 'raftlock node started');
   let stopping: Promise<void> | null = null;
   return {
-    host,
-    http,
     httpUrl,
     stop: () => {
       // Clean shutdown: stop accepting requests, finish the current write, close the store.
