@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, buildNodeConfig, type RawServeOptions } from '../node/node-config.js';
-import { startNode } from '../node/start-node.js';
+import { startNode } from '../server/start-node.js';
 import type { CliIo } from './cli-io.js';
 
 export const SERVE_USAGE = `usage: raftlock serve --id ID --data-dir DIR --http HOST:PORT --peers ID=HOST:PORT,...

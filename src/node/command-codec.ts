@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import type { LockCommand } from '../locks/index.js';
-import { RaftLockError } from './errors.js';
+import { InvariantError } from '../raft/index.js';
 
 /**
  * A log entry of the lock state machine: the command plus the leader's clock
@@ -19,11 +19,15 @@ export function encodeCommand(timeMs: number, command: LockCommand): Uint8Array 
   return packr.pack([timeMs, command]);
 }
 
-/** decodeCommand reverses encodeCommand; a malformed entry is corruption, not bad input. */
+/**
+ * decodeCommand reverses encodeCommand. A committed entry that does not decode
+ * is a broken invariant (it was checksummed on its way to disk), not bad
+ * input: the Raft loop stops, as for any other corruption.
+ */
 export function decodeCommand(data: Uint8Array): StampedCommand {
   const value: unknown = packr.unpack(data);
   if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== 'number' || typeof value[1] !== 'object' || value[1] === null) {
-    throw new RaftLockError('corrupt_entry', 'a committed log entry does not decode as a lock command');
+    throw new InvariantError('a committed log entry does not decode as a lock command');
   }
   return { timeMs: value[0], command: value[1] as LockCommand };
 }

@@ -1,12 +1,14 @@
+import type { ErrorCode } from '../api/error-codes.js';
 import type { NodeId } from '../raft/index.js';
 
 /**
  * RaftLockError is an expected failure with a stable `code`; the HTTP layer
- * maps codes to statuses in one place (src/server/error-mapping.ts).
+ * maps codes to statuses in one place (src/server/error-mapping.ts). The code
+ * is an ErrorCode, so every code thrown has a status.
  */
 export class RaftLockError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
   ) {
     super(message);
@@ -16,7 +18,7 @@ export class RaftLockError extends Error {
 
 /** NotLeaderError: this node cannot serve the request; `leader` is the known leader, if any. */
 export class NotLeaderError extends RaftLockError {
-  constructor(readonly leader: NodeId | null) {
+  constructor(leader: NodeId | null) {
     super('not_leader', leader === null ? 'no leader is known' : `not leader; the leader is ${leader}`);
   }
 }

@@ -1,12 +1,50 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { NodeId } from '../raft/index.js';
-import { sendError } from './error-mapping.js';
+import type { FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
+import { RaftLockError } from '../node/errors.js';
+import { sendError, sendFailure } from './error-mapping.js';
+import type { LockBackend } from './lock-backend.js';
 
 /** Header marking a request forwarded by a peer: it is never forwarded again (no loops). */
-export const FORWARDED_HEADER = 'x-raftlock-forwarded';
+const FORWARDED_HEADER = 'x-raftlock-forwarded';
 
 /** Extra time a forwarded request may take beyond its own wait. */
 const FORWARD_TIMEOUT_MS = 15_000;
+
+/** LeaderRoute says how a route that must run on the leader is relayed from another node. */
+export interface LeaderRoute<R extends RouteGenericInterface> {
+  /** A write whose relay breaks after sending may have taken effect: it answers 504 outcome_unknown. */
+  readonly write: boolean;
+  /** How long the leader may hold the request open (a queued acquire's waitMs); 0 when absent. */
+  readonly waitMsOf?: (request: FastifyRequest<R>) => number;
+}
+
+/** WRITE is a route that changes the lease table and answers at once. */
+export const WRITE: LeaderRoute<RouteGenericInterface> = { write: true };
+/** READ is a linearizable read: it runs on the leader after a read barrier. */
+export const READ: LeaderRoute<RouteGenericInterface> = { write: false };
+
+/**
+ * onLeader makes a route handler that runs `handler` when this node leads and
+ * otherwise relays the request to the leader. Leadership can move between the
+ * check and the proposal: a handler failing with not_leader is relayed once
+ * if another node leads by then. Any other failure is answered by its code.
+ */
+export function onLeader<R extends RouteGenericInterface>(
+  backend: LockBackend,
+  route: LeaderRoute<NoInfer<R>>,
+  handler: (request: FastifyRequest<R>, reply: FastifyReply) => Promise<FastifyReply>,
+): (request: FastifyRequest<R>, reply: FastifyReply) => Promise<FastifyReply> {
+  return async (request, reply) => {
+    const relay = (): Promise<FastifyReply> => forwardToLeader(request, reply, backend, { write: route.write, waitMs: route.waitMsOf?.(request) ?? 0 });
+    if (!backend.isLeader()) return relay();
+    try {
+      return await handler(request, reply);
+    } catch (err) {
+      const leader = backend.leader();
+      if (err instanceof RaftLockError && err.code === 'not_leader' && leader !== null && leader !== backend.id) return relay();
+      return sendFailure(reply, err);
+    }
+  };
+}
 
 /**
  * forwardToLeader relays a request to the leader's HTTP address and streams
@@ -15,14 +53,10 @@ const FORWARD_TIMEOUT_MS = 15_000;
  * away aborts the relay, which the leader sees as a disconnect (a queued
  * waiter then leaves the queue).
  */
-export async function forwardToLeader(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  leader: NodeId | null,
-  leaderHttp: string | undefined,
-  opts: { write: boolean; waitMs: number },
-): Promise<FastifyReply> {
+async function forwardToLeader(request: FastifyRequest, reply: FastifyReply, backend: LockBackend, opts: { write: boolean; waitMs: number }): Promise<FastifyReply> {
+  const leader = backend.leader();
   if (leader === null) return sendError(reply, 'no_leader', 'no leader is known; the cluster may have lost quorum');
+  const leaderHttp = backend.httpUrlOf(leader);
   if (leaderHttp === undefined) return sendError(reply, 'no_leader', `the leader is ${leader}, whose HTTP address this node does not know (--peer-http)`);
   if (request.headers[FORWARDED_HEADER] !== undefined) return sendError(reply, 'no_leader', `this node is not the leader; it believes ${leader} is`);
   const controller = new AbortController();

@@ -1,30 +1,27 @@
 /**
  * JSON schemas for every body, parameter and query string. Fastify compiles
- * them with Ajv; any mismatch is a 400 bad_request (error-mapping.ts).
- * Bounds here are the API contract: ttlMs 100 ms to 1 hour, names matching
- * [A-Za-z0-9._:/-]{1,256}.
+ * them with Ajv; any mismatch is a 400 bad_request (error-mapping.ts). Every
+ * bound comes from the API contract (src/api/contract.ts).
  */
-export const LIMITS = {
-  ttlMsMin: 100,
-  ttlMsMax: 3_600_000,
-  sessionTtlMsMin: 1_000,
-  sessionTtlMsMax: 3_600_000,
-  waitMsMax: 300_000,
-  lockDelayMsMax: 60_000,
-  semaphoreLimitMax: 10_000,
-  listLimitMax: 1_000,
-} as const;
 
-const name = { type: 'string', pattern: '^[A-Za-z0-9._:/-]{1,256}$' } as const;
-const owner = { type: 'string', minLength: 1, maxLength: 256 } as const;
-const requestId = { type: 'string', minLength: 1, maxLength: 128 } as const;
+import { API_BOUNDS, LOCK_NAME_PATTERN, LOCK_PREFIX_PATTERN } from '../api/contract.js';
+
+/** A non-empty string of at most `maxLength` characters. */
+const text = (maxLength: number) => ({ type: 'string', minLength: 1, maxLength }) as const;
+
+const name = { type: 'string', pattern: LOCK_NAME_PATTERN } as const;
+const owner = text(API_BOUNDS.ownerLengthMax);
+const requestId = text(API_BOUNDS.requestIdLengthMax);
+const sessionId = text(API_BOUNDS.sessionIdLengthMax);
 const token = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
-const ttlMs = { type: 'integer', minimum: LIMITS.ttlMsMin, maximum: LIMITS.ttlMsMax } as const;
-const sessionId = { type: 'string', minLength: 1, maxLength: 128 } as const;
+const ttlMs = { type: 'integer', minimum: API_BOUNDS.ttlMsMin, maximum: API_BOUNDS.ttlMsMax } as const;
 
+/** nameParams is the `:name` of a lock route. */
 export const nameParams = { type: 'object', required: ['name'], additionalProperties: false, properties: { name } } as const;
+/** sessionParams is the `:id` of a session route. */
 export const sessionParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: sessionId } } as const;
 
+/** acquireBody: exactly one of ttlMs and sessionId is checked by the route (JSON schema cannot say it with a 400 message). */
 export const acquireBody = {
   type: 'object',
   required: ['owner'],
@@ -34,13 +31,14 @@ export const acquireBody = {
     ttlMs,
     sessionId,
     mode: { type: 'string', enum: ['exclusive', 'shared'] },
-    limit: { type: 'integer', minimum: 1, maximum: LIMITS.semaphoreLimitMax },
-    waitMs: { type: 'integer', minimum: 0, maximum: LIMITS.waitMsMax },
-    lockDelayMs: { type: 'integer', minimum: 0, maximum: LIMITS.lockDelayMsMax },
+    limit: { type: 'integer', minimum: 1, maximum: API_BOUNDS.semaphoreLimitMax },
+    waitMs: { type: 'integer', minimum: 0, maximum: API_BOUNDS.waitMsMax },
+    lockDelayMs: { type: 'integer', minimum: 0, maximum: API_BOUNDS.lockDelayMsMax },
     requestId,
   },
 } as const;
 
+/** releaseBody drops one hold. */
 export const releaseBody = {
   type: 'object',
   required: ['owner', 'token'],
@@ -48,6 +46,7 @@ export const releaseBody = {
   properties: { owner, token, requestId },
 } as const;
 
+/** renewBody extends a TTL hold. */
 export const renewBody = {
   type: 'object',
   required: ['owner', 'token'],
@@ -55,31 +54,34 @@ export const renewBody = {
   properties: { owner, token, ttlMs, requestId },
 } as const;
 
+/** checkBody asks whether a token is held now. */
 export const checkBody = { type: 'object', required: ['token'], additionalProperties: false, properties: { token } } as const;
 
+/** cancelWaitBody names the waiter a follower's long-poll gave up on (its id is the acquire's requestId). */
 export const cancelWaitBody = { type: 'object', required: ['waiterId'], additionalProperties: false, properties: { waiterId: requestId } } as const;
 
+/** forceReleaseQuery carries the operator's optional requestId. */
 export const forceReleaseQuery = { type: 'object', additionalProperties: false, properties: { requestId } } as const;
 
+/** listQuery: `limit` is a string of digits (query strings are not coerced); the route caps it at listLimitMax. */
 export const listQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    prefix: { type: 'string', pattern: '^[A-Za-z0-9._:/-]{0,256}$' },
-    limit: { type: 'string', pattern: '^[0-9]{1,4}$' },
+    prefix: { type: 'string', pattern: LOCK_PREFIX_PATTERN },
+    limit: { type: 'string', pattern: `^[0-9]{1,${String(API_BOUNDS.listLimitMax).length}}$` },
     after: name,
   },
 } as const;
 
+/** createSessionBody opens a session. */
 export const createSessionBody = {
   type: 'object',
   required: ['ttlMs'],
   additionalProperties: false,
   properties: {
-    ttlMs: { type: 'integer', minimum: LIMITS.sessionTtlMsMin, maximum: LIMITS.sessionTtlMsMax },
+    ttlMs: { type: 'integer', minimum: API_BOUNDS.sessionTtlMsMin, maximum: API_BOUNDS.sessionTtlMsMax },
     owner,
     requestId,
   },
 } as const;
-
-export const emptyBody = { type: 'object', additionalProperties: false, properties: { requestId } } as const;

@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lockCommand, locksCommand, releaseCommand, statusCommand } from '../../src/cli/client-commands.js';
 import { RaftLockClient } from '../../src/index.js';
-import { FakeCluster } from './fake-lock-server.js';
+import { LockTestCluster } from './lock-test-cluster.js';
 
-let cluster: FakeCluster;
+let cluster: LockTestCluster;
 
 beforeEach(async () => {
-  cluster = await FakeCluster.start(2);
+  cluster = await LockTestCluster.start(2);
 });
 
 afterEach(async () => {
@@ -37,7 +37,7 @@ describe('raftlock lock', () => {
 
   it('holds the lock while the command runs', async () => {
     const c = capture();
-    // The child asks the fake server whether its token is valid and exits 0 only if so.
+    // The child asks the server whether its token is valid and exits 0 only if so.
     const script = `fetch(process.env.URL + '/v1/locks/held/check', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({token: Number(process.env.RAFTLOCK_TOKEN)})}).then(r => r.json()).then(b => process.exit(b.valid ? 0 : 3), () => process.exit(4))`;
     const code = await lockCommand(['held', '--', node, '-e', script], { ...env(), URL: cluster.node(1).url }, c.io);
     expect(code).toBe(0);

@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LockLostError, NotHolderError, RaftLockClient, type LockHandle } from '../../src/index.js';
-import { FakeCluster } from './fake-lock-server.js';
+import { LockTestCluster } from './lock-test-cluster.js';
 
-let cluster: FakeCluster;
+let cluster: LockTestCluster;
 const held: LockHandle[] = [];
 
 beforeEach(async () => {
-  cluster = await FakeCluster.start(3);
+  cluster = await LockTestCluster.start(3);
 });
 
 afterEach(async () => {

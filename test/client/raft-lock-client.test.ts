@@ -9,12 +9,12 @@ import {
   TimeoutError,
   UnavailableError,
 } from '../../src/index.js';
-import { FakeCluster } from './fake-lock-server.js';
+import { LockTestCluster } from './lock-test-cluster.js';
 
-let cluster: FakeCluster;
+let cluster: LockTestCluster;
 
 beforeEach(async () => {
-  cluster = await FakeCluster.start(3);
+  cluster = await LockTestCluster.start(3);
 });
 
 afterEach(async () => {
@@ -52,9 +52,11 @@ describe('RaftLockClient basics', () => {
     expect(cluster.requests.filter((r) => r.route === 'release')).toHaveLength(1);
     expect(lock.held).toBe(false);
     expect(cluster.holdersOf('jobs/a')).toEqual([]);
-    expect(await c.check('jobs/a', 1)).toEqual({ valid: false, currentToken: 1 });
+    // A free lock has no current token (the server answers null, whatever the client's CheckResult type says).
+    expect(await c.check('jobs/a', 1)).toEqual({ valid: false, currentToken: null });
     const again = await c.acquire('jobs/a', { ttlMs: 5_000 });
-    expect(again.token).toBe(2);
+    // A grant's token is max(its log index, lastToken + 1): acquire, release and this acquire are entries 1, 2 and 3.
+    expect(again.token).toBe(3);
     await again.release();
   });
 

@@ -1,12 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { API_BOUNDS } from '../../src/api/contract.js';
 import { RaftLockClient, SessionLostError, SessionNotFoundError, type Session } from '../../src/index.js';
-import { FakeCluster } from './fake-lock-server.js';
+import { LockTestCluster } from './lock-test-cluster.js';
 
-let cluster: FakeCluster;
+let cluster: LockTestCluster;
 const open: Session[] = [];
+/** The shortest session TTL the server accepts; the tests' timings are a fraction of it. */
+const SESSION_TTL_MS = API_BOUNDS.sessionTtlMsMin;
 
 beforeEach(async () => {
-  cluster = await FakeCluster.start(2);
+  cluster = await LockTestCluster.start(2);
 });
 
 afterEach(async () => {
@@ -37,7 +40,7 @@ function firedWithin(signal: AbortSignal, boundMs = 3_000): Promise<void> {
 describe('Session', () => {
   it('keeps itself alive past its ttl and holds locks without per-lock renewal', async () => {
     // Long enough that a loaded machine's timer lag cannot make it lost.
-    const ttlMs = 600;
+    const ttlMs = SESSION_TTL_MS;
     const startedMs = Date.now();
     const s = await session(client(), ttlMs);
     expect(cluster.requests.find((r) => r.route === 'createSession')?.body).toMatchObject({ ttlMs, owner: 'svc' });
@@ -57,7 +60,7 @@ describe('Session', () => {
   });
 
   it('close deletes the session, releasing its locks, and stops keepalives', async () => {
-    const s = await session(client(), 600);
+    const s = await session(client(), SESSION_TTL_MS);
     const lock = await s.acquire('closing');
     expect(await s.close()).toBe(1);
     expect(await s.close()).toBe(1); // same answer, one DELETE
@@ -69,7 +72,7 @@ describe('Session', () => {
     const keepalivesOf = (id: string) => cluster.requests.filter((r) => r.route === 'keepalive' && r.sessionId === id).length;
     const before = keepalivesOf(s.id);
     // Another session's keepalives serve as the clock: two of them span two of the closed one's periods.
-    const other = await session(client('other'), 600);
+    const other = await session(client('other'), SESSION_TTL_MS);
     await cluster.waitForRequests((r) => r.route === 'keepalive' && r.sessionId === other.id, 2);
     expect(keepalivesOf(s.id)).toBe(before);
   });
@@ -86,7 +89,7 @@ describe('Session', () => {
   });
 
   it('lost fires when a keepalive answers session_not_found, and its locks are lost with it', async () => {
-    const s = await session(client(), 300);
+    const s = await session(client(), SESSION_TTL_MS);
     const lock = await s.acquire('doomed');
     cluster.sessions.delete(s.id); // the server forgot the session (it expired there)
     await firedWithin(s.lost);
@@ -99,7 +102,7 @@ describe('Session', () => {
   });
 
   it('lost fires before the session can expire when keepalives fail', async () => {
-    const ttlMs = 300;
+    const ttlMs = SESSION_TTL_MS;
     const s = await session(client(), ttlMs);
     await cluster.waitForRequests((r) => r.route === 'keepalive', 1);
     cluster.faultAll('keepalive', { kind: 'status', status: 503, error: 'no_leader' });

@@ -245,7 +245,7 @@ export class SimCluster implements SimLoop {
     };
   }
 
-  /** start builds one incarnation of a member from its disk, wired as production wires it (src/node/start-node.ts). */
+  /** start builds one incarnation of a member from its disk, wired as production wires it (src/server/start-node.ts). */
   private start(m: SimMember): void {
     const inc = m.incarnation;
     const scheduler = new SimScheduler(this, m.id, inc);

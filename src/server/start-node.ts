@@ -1,16 +1,13 @@
 import { pino } from 'pino';
-import type { FastifyInstance } from 'fastify';
-import { buildHttpServer } from '../server/http-server.js';
-import { LockService } from './lock-service.js';
-import type { NodeConfig } from './node-config.js';
-import { openRaftHost } from './open-raft-host.js';
-import { EVENT_LOOP_SCHEDULER, SYSTEM_CLOCK } from './production-io.js';
-import type { RaftHost } from './raft-host.js';
+import { LockService } from '../node/lock-service.js';
+import type { NodeConfig } from '../node/node-config.js';
+import { openRaftHost } from '../node/open-raft-host.js';
+import { EVENT_LOOP_SCHEDULER, SYSTEM_CLOCK } from '../node/production-io.js';
+import type { RaftHost } from '../node/raft-host.js';
+import { buildHttpServer } from './http-server.js';
 
 /** RunningNode is a started member: its HTTP address and a stop function. */
 export interface RunningNode {
-  readonly host: RaftHost;
-  readonly http: FastifyInstance;
   readonly httpUrl: string;
   stop(): Promise<void>;
 }
@@ -22,9 +19,11 @@ const MAX_WAITERS = 50_000;
 const READ_TIMEOUT_MS = 5_000;
 
 /**
- * startNode opens the store (refusing a damaged one), starts the peer
- * transport, the Raft loop and the HTTP server. `onFatal` is called if the
- * Raft loop dies (a storage failure or a broken invariant): the process must exit.
+ * startNode is the composition root of a `raftlock serve` process: it opens
+ * the store (refusing a damaged one), starts the peer transport, the Raft loop
+ * and the HTTP server. It lives above src/node because it wires the node to
+ * the HTTP API. `onFatal` is called if the Raft loop dies (a storage failure
+ * or a broken invariant): the process must exit.
  */
 export async function startNode(config: NodeConfig, onFatal: (err: unknown) => void): Promise<RunningNode> {
   let hostRef: RaftHost | null = null;
@@ -75,8 +74,6 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
   logger.info({ http: httpUrl, peer: `${config.peerListen.host}:${config.peerListen.port}`, members: Object.keys(config.peers) }, 'raftlock node started');
   let stopping: Promise<void> | null = null;
   return {
-    host,
-    http,
     httpUrl,
     stop: () => {
       // Clean shutdown: stop accepting requests, finish the current write, close the store.

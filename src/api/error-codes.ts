@@ -1,0 +1,53 @@
+/**
+ * The stable error codes of the API and the HTTP status of each. A code is the
+ * `error` field of every error answer (`{error, message}`); clients switch on
+ * it, so codes never change meaning. The server maps a code to its status only
+ * through ERROR_STATUS (src/server/error-mapping.ts), and every typed error
+ * carries an ErrorCode, so a misspelt code fails to compile instead of
+ * becoming a 500 at run time.
+ *
+ * Pure data with no imports, like contract.ts: the client package can take it
+ * without pulling in the server.
+ */
+
+/**
+ * ErrorCode is every code the server can answer. `not_leader` never reaches
+ * the wire (a node answers it as `no_leader`); `wait_ended` is a lease-table
+ * result the HTTP layer answers as `lock_held` with a `reason`; `internal` is
+ * a bug on the server (see its log).
+ */
+export type ErrorCode =
+  | 'bad_request'
+  | 'not_found'
+  | 'session_not_found'
+  | 'lock_held'
+  | 'not_holder'
+  | 'limit_mismatch'
+  | 'wait_ended'
+  | 'too_many_waiters'
+  | 'internal'
+  | 'no_leader'
+  | 'not_leader'
+  | 'overloaded'
+  | 'proposal_dropped'
+  | 'shutting_down'
+  | 'outcome_unknown';
+
+/** ERROR_STATUS is the HTTP status of each ErrorCode. */
+export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
+  bad_request: 400,
+  not_found: 404,
+  session_not_found: 404,
+  lock_held: 409,
+  not_holder: 409,
+  limit_mismatch: 409,
+  wait_ended: 409,
+  too_many_waiters: 429,
+  internal: 500,
+  no_leader: 503,
+  not_leader: 503,
+  overloaded: 503,
+  proposal_dropped: 503,
+  shutting_down: 503,
+  outcome_unknown: 504,
+});

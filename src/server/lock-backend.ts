@@ -1,0 +1,60 @@
+import type { CommandResult, LockCommand, LockEvent, LockView, SessionView, TokenCheck } from '../locks/index.js';
+import type { NodeId, Role } from '../raft/index.js';
+
+/** LockTableView is the read side of the lease table that the routes show. */
+export interface LockTableView {
+  get(name: string): LockView | null;
+  list(prefix: string, limit: number, after?: string): LockView[];
+  checkToken(name: string, token: number): TokenCheck;
+  session(id: string): SessionView | null;
+}
+
+/** NodeStatus is what `/v1/status` shows of one member. */
+export interface NodeStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly leader: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly members: NodeId[];
+}
+
+/**
+ * LockBackend is everything the HTTP routes need from a node, and nothing
+ * more: in production the RaftHost and LockService of one member
+ * (raft-lock-backend.ts); in the client tests a lease table applied in process.
+ * Failures are RaftLockErrors, which error-mapping.ts answers by code.
+ */
+export interface LockBackend {
+  /** id is this member's id. */
+  readonly id: NodeId;
+  /** isLeader says whether this node serves writes and linearizable reads itself; if not, the routes forward them. */
+  isLeader(): boolean;
+  /** leader is the member this node believes leads, or null. */
+  leader(): NodeId | null;
+  /** httpUrlOf is a member's HTTP base URL, for forwarding; undefined when it was not configured. */
+  httpUrlOf(id: NodeId): string | undefined;
+  /** status describes this member for `/v1/status` and `/readyz`. */
+  status(): NodeStatus;
+  /** execute replicates `command` (on the leader) and resolves with its result once applied here. */
+  execute(command: LockCommand): Promise<CommandResult>;
+  /** readBarrier resolves once table() reflects every write committed before the call (ReadIndex, on the leader). */
+  readBarrier(): Promise<void>;
+  /** table is the applied lease table; read it after readBarrier for a linearizable answer. */
+  table(): LockTableView;
+  /**
+   * registerWaiter subscribes to the events of `waiterId` before its acquire is
+   * executed, so an event applied with the acquire itself is not missed.
+   * Returns the unsubscribe function, or null when too many long-polls are open
+   * or this id already waits.
+   */
+  registerWaiter(waiterId: string, onEvent: (event: LockEvent) => void): (() => void) | null;
+  /** nowMs is the lease table's time now (the clock deadlines are in), to turn them into `expiresInMs`. */
+  nowMs(): number;
+}
+
+/** BackendPluginOptions are the options of every route plugin: the backend it serves. */
+export interface BackendPluginOptions {
+  readonly backend: LockBackend;
+}

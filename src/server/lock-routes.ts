@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { API_BOUNDS } from '../api/contract.js';
+import type { AcquireCommand, LockMode } from '../locks/index.js';
+import { sendError, sendFailure } from './error-mapping.js';
+import { READ, WRITE, onLeader } from './leader-forwarder.js';
+import type { BackendPluginOptions, LockBackend } from './lock-backend.js';
+import { acquireWaiting, executeCancelWait } from './long-poll.js';
+import { expiresInMs, grantedJson, isGranted, lockJson, lockListJson, sendLockFailure, sendResult } from './response-views.js';
+import * as schema from './schemas.js';
+
+/** How many locks a list returns when the caller gives no limit. */
+const LIST_LIMIT_DEFAULT = 100;
+
+type NameParams = { name: string };
+type AcquireBody = { owner: string; ttlMs?: number; sessionId?: string; mode?: LockMode; limit?: number; waitMs?: number; lockDelayMs?: number; requestId?: string };
+type HoldBody = { owner: string; token: number; ttlMs?: number; requestId?: string };
+type ListQuery = { prefix?: string; limit?: string; after?: string };
+
+/**
+ * lockRoutes is the fastify plugin of `/v1/locks`: acquire (at once or as a
+ * long-poll), release, renew, read one lock, list, check a fencing token, and
+ * force-release. Writes and reads run on the leader; other nodes relay them.
+ */
+export async function lockRoutes(app: FastifyInstance, { backend }: BackendPluginOptions): Promise<void> {
+  app.post<{ Params: NameParams; Body: AcquireBody }>(
+    '/v1/locks/:name/acquire',
+    { schema: { params: schema.nameParams, body: schema.acquireBody } },
+    onLeader(backend, { write: true, waitMsOf: (request) => request.body.waitMs ?? 0 }, (request, reply) => acquire(backend, reply, request.params.name, request.body)),
+  );
+
+  // Internal: a follower whose long-poll ended asks the leader to take its waiter out of the queue.
+  app.post<{ Params: NameParams; Body: { waiterId: string } }>(
+    '/v1/locks/:name/cancel-wait',
+    { schema: { params: schema.nameParams, body: schema.cancelWaitBody } },
+    onLeader(backend, WRITE, async (request, reply) => reply.send({ cancelled: await executeCancelWait(backend, request.params.name, request.body.waiterId) })),
+  );
+
+  app.post<{ Params: NameParams; Body: HoldBody }>(
+    '/v1/locks/:name/release',
+    { schema: { params: schema.nameParams, body: schema.releaseBody } },
+    onLeader(backend, WRITE, async (request, reply) => {
+      const { owner, token, requestId } = request.body;
+      const result = await backend.execute({ type: 'release', name: request.params.name, owner, token, ...(requestId !== undefined ? { requestId } : {}) });
+      return sendResult(reply, result, backend.nowMs(), (r) => ({ released: true, holdCount: 'holdCount' in r ? r.holdCount : 0 }));
+    }),
+  );
+
+  app.post<{ Params: NameParams; Body: HoldBody }>(
+    '/v1/locks/:name/renew',
+    { schema: { params: schema.nameParams, body: schema.renewBody } },
+    onLeader(backend, WRITE, async (request, reply) => {
+      const { owner, token, ttlMs, requestId } = request.body;
+      const result = await backend.execute({
+        type: 'renew',
+        name: request.params.name,
+        owner,
+        token,
+        ...(ttlMs !== undefined ? { ttlMs } : {}),
+        ...(requestId !== undefined ? { requestId } : {}),
+      });
+      const nowMs = backend.nowMs();
+      return sendResult(reply, result, nowMs, (r) => ({ expiresInMs: 'expiresAtMs' in r ? expiresInMs(r.expiresAtMs, nowMs) : 0 }));
+    }),
+  );
+
+  app.get<{ Params: NameParams }>(
+    '/v1/locks/:name',
+    { schema: { params: schema.nameParams } },
+    onLeader(backend, READ, async (request, reply) => {
+      await backend.readBarrier();
+      return reply.send(lockJson(request.params.name, backend.table().get(request.params.name), backend.nowMs()));
+    }),
+  );
+
+  app.get<{ Querystring: ListQuery }>(
+    '/v1/locks',
+    { schema: { querystring: schema.listQuery } },
+    onLeader(backend, READ, async (request, reply) => {
+      const { prefix, limit, after } = request.query;
+      const count = Math.min(limit === undefined ? LIST_LIMIT_DEFAULT : Number(limit), API_BOUNDS.listLimitMax);
+      if (count < 1) return sendError(reply, 'bad_request', 'limit must be at least 1');
+      await backend.readBarrier();
+      return reply.send(lockListJson(backend.table().list(prefix ?? '', count, after), backend.nowMs()));
+    }),
+  );
+
+  app.post<{ Params: NameParams; Body: { token: number } }>(
+    '/v1/locks/:name/check',
+    { schema: { params: schema.nameParams, body: schema.checkBody } },
+    onLeader(backend, READ, async (request, reply) => {
+      await backend.readBarrier();
+      const check = backend.table().checkToken(request.params.name, request.body.token);
+      return reply.send({ valid: check.valid, currentToken: check.currentToken });
+    }),
+  );
+
+  app.delete<{ Params: NameParams; Querystring: { requestId?: string } }>(
+    '/v1/locks/:name',
+    { schema: { params: schema.nameParams, querystring: schema.forceReleaseQuery } },
+    onLeader(backend, WRITE, async (request, reply) => {
+      const { requestId } = request.query;
+      const result = await backend.execute({ type: 'forceRelease', name: request.params.name, ...(requestId !== undefined ? { requestId } : {}) });
+      return sendResult(reply, result, backend.nowMs(), (r) => ({
+        released: true,
+        ...('holdersRemoved' in r ? { holdersRemoved: r.holdersRemoved, waitersRemoved: r.waitersRemoved } : {}),
+      }));
+    }),
+  );
+}
+
+/** acquire answers an acquire at once (waitMs 0: granted or lock_held) or as a long-poll. */
+async function acquire(backend: LockBackend, reply: FastifyReply, name: string, body: AcquireBody): Promise<FastifyReply> {
+  if ((body.ttlMs === undefined) === (body.sessionId === undefined)) return sendError(reply, 'bad_request', 'give exactly one of ttlMs and sessionId');
+  const waitMs = body.waitMs ?? 0;
+  // A queued acquire needs an id known before it is proposed (its waiter id); otherwise only a client's own id is
+  // worth remembering for retries, and a generated one would only fill the bounded dedupe table.
+  const requestId = body.requestId ?? (waitMs > 0 ? randomUUID() : undefined);
+  const command: AcquireCommand = {
+    type: 'acquire',
+    name,
+    owner: body.owner,
+    mode: body.mode ?? 'exclusive',
+    waitMs,
+    ...(requestId !== undefined ? { requestId } : {}),
+    ...(body.ttlMs !== undefined ? { ttlMs: body.ttlMs } : {}),
+    ...(body.sessionId !== undefined ? { sessionId: body.sessionId } : {}),
+    ...(body.limit !== undefined ? { limit: body.limit } : {}),
+    ...(body.lockDelayMs !== undefined ? { lockDelayMs: body.lockDelayMs } : {}),
+  };
+  if (waitMs > 0 && requestId !== undefined) return acquireWaiting(backend, reply, { ...command, requestId });
+  const result = await backend.execute(command);
+  if (!result.ok) return sendLockFailure(reply, result, backend.nowMs());
+  if (isGranted(result)) return reply.send(grantedJson(result, backend.nowMs()));
+  return sendFailure(reply, new Error(`unexpected acquire result ${JSON.stringify(result)}`));
+}

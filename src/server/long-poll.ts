@@ -1,0 +1,88 @@
+import type { FastifyReply } from 'fastify';
+import type { AcquireCommand, LockEvent } from '../locks/index.js';
+import { sendError } from './error-mapping.js';
+import type { LockBackend } from './lock-backend.js';
+import { grantedJson, isGranted, holdersJson, sendLockFailure } from './response-views.js';
+
+/** Extra time a queued acquire waits for its grant event beyond waitMs (the expire entry may lag a tick). */
+const WAIT_GRACE_MS = 2_000;
+
+/** How long a follower's long-poll waits for the leader to take its waiter out of the queue. */
+const CANCEL_TIMEOUT_MS = 5_000;
+
+type WaitOutcome = LockEvent | 'timeout' | 'gone';
+
+/**
+ * acquireWaiting answers a queued acquire (waitMs > 0) as a long-poll: it
+ * subscribes to the waiter's events first, executes the acquire, then waits
+ * for the grant or the end of the wait, for its own deadline, or for the
+ * client to leave. A waiter whose deadline passes or whose client leaves is
+ * taken out of the queue; if it was granted meanwhile, the grant is reported
+ * (or, if the client left, its lease runs out). `command.requestId` is the
+ * waiter's id.
+ */
+export async function acquireWaiting(backend: LockBackend, reply: FastifyReply, command: AcquireCommand & { readonly requestId: string }): Promise<FastifyReply> {
+  const { name, requestId: waiterId, waitMs } = command;
+  let settle: (outcome: WaitOutcome) => void = () => {};
+  const done = new Promise<WaitOutcome>((resolve) => {
+    settle = resolve;
+  });
+  const unsubscribe = backend.registerWaiter(waiterId, (event) => settle(event));
+  if (unsubscribe === null) return sendError(reply, 'overloaded', 'too many waiting acquires on this node, or this requestId is already waiting');
+  const timer = setTimeout(() => settle('timeout'), waitMs + WAIT_GRACE_MS);
+  const onClose = (): void => {
+    if (!reply.raw.writableFinished) settle('gone');
+  };
+  reply.raw.on('close', onClose);
+  try {
+    const result = await backend.execute(command);
+    if (!result.ok) return sendLockFailure(reply, result, backend.nowMs());
+    if (isGranted(result)) return reply.send(grantedJson(result, backend.nowMs()));
+    const outcome = await done;
+    if (outcome === 'gone' || outcome === 'timeout') {
+      const cancelled = await cancelWait(backend, name, waiterId);
+      const held = backend.table().get(name)?.holders.find((h) => h.owner === command.owner);
+      if (!cancelled && held !== undefined) return reply.send(grantedJson({ name, ...held }, backend.nowMs()));
+      return sendError(reply, 'lock_held', `lock ${name} was not granted within ${waitMs} ms`, { holders: holdersJson(backend.table().get(name), backend.nowMs()) });
+    }
+    if (outcome.kind === 'granted') return reply.send(grantedJson(outcome, backend.nowMs()));
+    return sendError(reply, 'lock_held', `lock ${name} was not granted (${outcome.reason})`, {
+      reason: outcome.reason,
+      holders: holdersJson(backend.table().get(name), backend.nowMs()),
+    });
+  } finally {
+    clearTimeout(timer);
+    reply.raw.off('close', onClose);
+    unsubscribe();
+  }
+}
+
+/**
+ * cancelWait removes a waiter, through the leader wherever it is; it answers
+ * whether the waiter was still queued. Any failure answers false: the
+ * waiter's own deadline removes it then.
+ */
+async function cancelWait(backend: LockBackend, name: string, waiterId: string): Promise<boolean> {
+  try {
+    if (backend.isLeader()) return await executeCancelWait(backend, name, waiterId);
+    const leader = backend.leader();
+    const base = leader === null ? undefined : backend.httpUrlOf(leader);
+    if (base === undefined) return false;
+    const res = await fetch(new URL(`/v1/locks/${encodeURIComponent(name)}/cancel-wait`, base), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ waiterId }),
+      signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS),
+    });
+    const body = (await res.json()) as { cancelled?: boolean };
+    return body.cancelled === true;
+  } catch {
+    return false;
+  }
+}
+
+/** executeCancelWait takes a waiter out of the queue here (on the leader); it answers whether the waiter was still queued. */
+export async function executeCancelWait(backend: LockBackend, name: string, waiterId: string): Promise<boolean> {
+  const result = await backend.execute({ type: 'cancelWait', name, waiterId });
+  return result.ok && 'cancelled' in result && result.cancelled;
+}

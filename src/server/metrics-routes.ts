@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import type { NodeMetrics } from './metrics.js';
+
+/** MetricsPluginOptions give the plugin the node's registry. */
+export interface MetricsPluginOptions {
+  readonly metrics: NodeMetrics;
+}
+
+/**
+ * metricsRoutes is the fastify plugin of `/metrics` (Prometheus text) and of
+ * the request-latency histogram. It must be registered before the route
+ * plugins whose latency it records.
+ */
+export async function metricsRoutes(app: FastifyInstance, { metrics }: MetricsPluginOptions): Promise<void> {
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requestSeconds.observe(
+      { route: request.routeOptions.url ?? 'unknown', method: request.method, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+  app.get('/metrics', async (request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+}
+// The latency hook must see every route, not only this plugin's: fastify's documented way to skip encapsulation
+// without the fastify-plugin package.
+Object.assign(metricsRoutes, { [Symbol.for('skip-override')]: true });

@@ -1,0 +1,76 @@
+import type { CommandResult, LockCommand, LockEvent } from '../locks/index.js';
+import type { LockService } from '../node/lock-service.js';
+import type { RaftHost } from '../node/raft-host.js';
+import type { NodeId } from '../raft/index.js';
+import type { LockBackend, LockTableView, NodeStatus } from './lock-backend.js';
+
+/** RaftLockBackendOptions wire the routes to one member. */
+export interface RaftLockBackendOptions {
+  readonly host: RaftHost;
+  readonly locks: LockService;
+  /** Each member's HTTP base URL, for forwarding to the leader. */
+  readonly peerHttp: Readonly<Record<NodeId, string>>;
+  /** How long a linearizable read waits for the leader to confirm itself. */
+  readonly readTimeoutMs: number;
+}
+
+/**
+ * RaftLockBackend is the LockBackend of a real member: writes go through the
+ * Raft log (RaftHost), reads through a ReadIndex barrier, and both end in the
+ * LockService's lease table. Leases are stamped with this machine's wall
+ * clock (LockService.submit), so views compare deadlines with Date.now.
+ */
+export class RaftLockBackend implements LockBackend {
+  readonly id: NodeId;
+
+  constructor(private readonly opts: RaftLockBackendOptions) {
+    this.id = opts.host.id;
+  }
+
+  isLeader(): boolean {
+    return this.opts.host.isLeader();
+  }
+
+  leader(): NodeId | null {
+    return this.opts.host.leader;
+  }
+
+  httpUrlOf(id: NodeId): string | undefined {
+    return this.opts.peerHttp[id];
+  }
+
+  status(): NodeStatus {
+    const host = this.opts.host;
+    return {
+      id: host.id,
+      role: host.role,
+      term: host.term,
+      leader: host.leader,
+      commitIndex: host.commitIndex,
+      appliedIndex: host.appliedIndex,
+      members: [...host.members()],
+    };
+  }
+
+  execute(command: LockCommand): Promise<CommandResult> {
+    return this.opts.locks.execute(command);
+  }
+
+  readBarrier(): Promise<void> {
+    return this.opts.host.readBarrier(this.opts.readTimeoutMs);
+  }
+
+  table(): LockTableView {
+    // Not cached: installing a snapshot replaces the LockService's table.
+    return this.opts.locks.lockTable;
+  }
+
+  registerWaiter(waiterId: string, onEvent: (event: LockEvent) => void): (() => void) | null {
+    return this.opts.locks.registerWaiter(waiterId, onEvent);
+  }
+
+  nowMs(): number {
+    // Table time, not this machine's wall clock: deadlines are in table time (src/node/lease-clock.ts).
+    return this.opts.locks.tableNowMs();
+  }
+}

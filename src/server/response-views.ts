@@ -1,0 +1,97 @@
+import type { FastifyReply } from 'fastify';
+import type { AcquireGranted, CommandResult, HolderView, LockError, LockView, SessionView } from '../locks/index.js';
+import { sendError } from './error-mapping.js';
+
+/**
+ * The JSON bodies of the API, made from lease-table results and views. The
+ * table keeps absolute deadlines (`expiresAtMs`, in the leader's stamped
+ * time); the API shows what is left of them (`expiresInMs`), so every view
+ * takes the clock reading to subtract.
+ */
+
+/** HolderJson is one hold as the API shows it. */
+export interface HolderJson {
+  readonly owner: string;
+  readonly token: number;
+  readonly mode: HolderView['mode'];
+  readonly expiresInMs: number;
+  readonly holdCount: number;
+  readonly sessionId?: string;
+}
+
+/** holderJson shows one hold; a session hold's expiry is its session's. */
+function holderJson(h: HolderView, nowMs: number): HolderJson {
+  return {
+    owner: h.owner,
+    token: h.token,
+    mode: h.mode,
+    expiresInMs: expiresInMs(h.expiresAtMs, nowMs),
+    holdCount: h.holdCount,
+    ...(h.sessionId !== undefined ? { sessionId: h.sessionId } : {}),
+  };
+}
+
+/** grantedJson answers a granted acquire (at once, or to a waiter): the lock's name and the caller's hold. */
+export function grantedJson(g: HolderView & { readonly name: string }, nowMs: number): { name: string } & HolderJson {
+  return { name: g.name, ...holderJson(g, nowMs) };
+}
+
+/** lockJson answers `GET /v1/locks/:name`; a lock nobody holds or waits for shows empty. */
+export function lockJson(name: string, view: LockView | null, nowMs: number): Record<string, unknown> {
+  return {
+    name,
+    holders: holdersJson(view, nowMs),
+    waiters: view?.waiters ?? 0,
+    lastToken: view?.lastToken ?? 0,
+    ...(view?.limit !== undefined ? { limit: view.limit } : {}),
+  };
+}
+
+/** lockListJson answers `GET /v1/locks`: each lock without its semaphore limit. */
+export function lockListJson(views: readonly LockView[], nowMs: number): { locks: Record<string, unknown>[] } {
+  return { locks: views.map((v) => ({ name: v.name, holders: holdersJson(v, nowMs), waiters: v.waiters, lastToken: v.lastToken })) };
+}
+
+/** sessionJson answers `GET /v1/sessions/:id`. */
+export function sessionJson(view: SessionView, nowMs: number): Record<string, unknown> {
+  return { sessionId: view.sessionId, ttlMs: view.ttlMs, expiresInMs: expiresInMs(view.expiresAtMs, nowMs), locks: view.locks };
+}
+
+/** holdersJson shows the holders of a lock (none when the table has no record of it). */
+export function holdersJson(view: LockView | null | undefined, nowMs: number): HolderJson[] {
+  return (view?.holders ?? []).map((h) => holderJson(h, nowMs));
+}
+
+/** isGranted says whether an acquire's result is a grant (rather than a queued waiter or a failure). */
+export function isGranted(result: CommandResult): result is AcquireGranted {
+  return result.ok && 'queued' in result && !result.queued;
+}
+
+/** sendResult answers a command's result: a failure by its code, a success with `view` of it. */
+export function sendResult(reply: FastifyReply, result: CommandResult, nowMs: number, view: (ok: Exclude<CommandResult, LockError>) => unknown): FastifyReply {
+  if (!result.ok) return sendLockFailure(reply, result, nowMs);
+  return reply.send(view(result));
+}
+
+/** sendLockFailure answers a failed lock command with its code; `lock_held` carries the holders. */
+export function sendLockFailure(reply: FastifyReply, result: LockError, nowMs: number): FastifyReply {
+  switch (result.error) {
+    case 'lock_held':
+      return sendError(reply, 'lock_held', `lock ${result.name} is held`, { holders: result.holders.map((h) => holderJson(h, nowMs)) });
+    case 'wait_ended':
+      return sendError(reply, 'lock_held', `lock ${result.name} was not granted (${result.reason})`, { reason: result.reason });
+    case 'bad_request':
+      return sendError(reply, 'bad_request', result.message);
+    case 'session_not_found':
+      return sendError(reply, 'session_not_found', `session ${result.sessionId} does not exist or has expired`);
+    case 'limit_mismatch':
+      return sendError(reply, 'limit_mismatch', `lock ${result.name} is held with limit ${result.limit}`, { limit: result.limit });
+    default:
+      return sendError(reply, result.error, `${result.error} for lock ${result.name}`);
+  }
+}
+
+/** expiresInMs is what is left at `nowMs` of a deadline (0 once it has passed). */
+export function expiresInMs(deadlineMs: number, nowMs: number): number {
+  return Math.max(0, deadlineMs - nowMs);
+}
