@@ -125,7 +125,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyResult> {
   let monitor: LeaderMonitor | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
     process.stderr.write(`\nraftlock verify: ${signal}; killing the cluster. seed ${o.seed}\n`);
-    // The 'exit' hook of NodeProcesses kills every child by PID (a signal's default action would skip it).
+    // The launcher's 'exit' hook kills every child by PID (a signal's default action would skip it).
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   if (o.handleSignals === true) {
