@@ -74,7 +74,12 @@ export interface NodeLauncherOptions {
 
 /** StartOptions shape one start of a node. */
 export interface StartOptions {
-  /** Run this start under `wrap`; overrides the launcher's `wrap` for the node; null runs it unwrapped. */
+  /**
+   * Run this start under `wrap`; overrides the launcher's `wrap` for the node;
+   * null runs it unwrapped. A wrapped node leads its own process group, so a
+   * terminal's Ctrl-C reaches only this process, which must stop it
+   * (stopAll, terminateAll; the 'exit' hook as a last resort).
+   */
   readonly wrap?: CommandWrap | null;
   /** Environment added for this start (a wrap's own `env` is laid over it). */
   readonly env?: Readonly<Record<string, string>>;
@@ -211,20 +216,12 @@ export class NodeLauncher {
 
   /** pause stops a running member (SIGSTOP): it keeps its sockets but runs no code. */
   pause(id: string): void {
-    const node = this.node(id);
-    const target = this.targetOf(node);
-    if (target === null || node.state !== 'running') return;
-    sendSignal(target, 'SIGSTOP');
-    node.state = 'paused';
+    this.shift(id, 'running', 'SIGSTOP', 'paused');
   }
 
   /** resume continues a paused member (SIGCONT). */
   resume(id: string): void {
-    const node = this.node(id);
-    const target = this.targetOf(node);
-    if (target === null || node.state !== 'paused') return;
-    sendSignal(target, 'SIGCONT');
-    node.state = 'running';
+    this.shift(id, 'paused', 'SIGCONT', 'running');
   }
 
   /** resumeAll continues every paused member. */
@@ -294,6 +291,15 @@ export class NodeLauncher {
       await node.exit;
     }
     await this.closeLogs();
+  }
+
+  /** shift signals a member that is in state `from` and puts it in state `to`; otherwise it does nothing. */
+  private shift(id: string, from: NodeState, signal: 'SIGSTOP' | 'SIGCONT', to: NodeState): void {
+    const node = this.node(id);
+    const target = this.targetOf(node);
+    if (target === null || node.state !== from) return;
+    sendSignal(target, signal);
+    node.state = to;
   }
 
   private targetOf(node: LaunchedNode): Target | null {
