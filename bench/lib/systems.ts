@@ -22,14 +22,11 @@ export interface RunningSystem {
 
 /**
  * startRaftlockCluster starts a fresh 3-node cluster (fresh data dirs) with
- * ProcessCluster, working around its MAIN path (which points at the source
- * tree's dist/ and so is wrong when ProcessCluster itself runs from dist/).
+ * ProcessCluster, running RAFTLOCK_MAIN; nodeArgs are node's own flags
+ * (--cpu-prof, which NODE_OPTIONS does not allow).
  */
 export async function startRaftlockCluster(extraArgs: string[] = [], nodeArgs: string[] = []): Promise<ProcessCluster> {
-  const cluster = await ProcessCluster.create({ nodes: 3, extraArgs });
-  const original = cluster.argsFor.bind(cluster);
-  // nodeArgs are node's own flags (--cpu-prof, which NODE_OPTIONS does not allow).
-  cluster.argsFor = (node) => [...nodeArgs, RAFTLOCK_MAIN, ...original(node).slice(1)];
+  const cluster = await ProcessCluster.create({ nodes: 3, extraArgs, nodeArgs, mainPath: RAFTLOCK_MAIN });
   const unregister = onCleanup(() => cluster.stop());
   const stop = cluster.stop.bind(cluster);
   cluster.stop = async (keepData?: boolean) => {

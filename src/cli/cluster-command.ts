@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { NodeLauncher, type LaunchMember } from '../launch/node-launcher.js';
 import { ConfigError, parseIntFlag } from '../node/node-config.js';
 import type { CliIo } from './cli-io.js';
 
@@ -42,46 +41,36 @@ export async function clusterCommand(argv: string[], env: NodeJS.ProcessEnv, io:
     }
     throw err;
   }
-  const ids = Array.from({ length: nodes }, (_, i) => `n${i + 1}`);
-  const peers = ids.map((id, i) => `${id}=${host}:${peerBase + i}`).join(',');
-  const peerHttp = ids.map((id, i) => `${id}=http://${host}:${httpBase + i}`).join(',');
-  const main = fileURLToPath(new URL('./main.js', import.meta.url));
-  const children = new Map<string, ChildProcess>();
-  let stopping = false;
-  const allExited: Promise<void>[] = [];
-  for (const [i, id] of ids.entries()) {
-    const dir = join(dataDir, id);
-    mkdirSync(dir, { recursive: true });
-    const child = spawn(
-      process.execPath,
-      [main, 'serve', '--id', id, '--data-dir', dir, '--http', `${host}:${httpBase + i}`, '--peers', peers, '--peer-http', peerHttp, '--log-level', logLevel],
-      { stdio: ['ignore', 'inherit', 'inherit'], env },
-    );
-    children.set(id, child);
-    allExited.push(
-      new Promise((done) =>
-        child.once('exit', (code, signal) => {
-          children.delete(id);
-          if (!stopping) io.err(`raftlock cluster: ${id} exited (${signal ?? code}); the others keep running\n`);
-          done();
-        }),
-      ),
-    );
-  }
+  const members: LaunchMember[] = Array.from({ length: nodes }, (_, i) => ({
+    id: `n${i + 1}`,
+    host,
+    httpPort: httpBase + i,
+    peerPort: peerBase + i,
+    dataDir: join(dataDir, `n${i + 1}`),
+  }));
+  // No log files: the members write to this terminal.
+  const launcher = new NodeLauncher({
+    mainPath: fileURLToPath(new URL('./main.js', import.meta.url)),
+    members,
+    logLevel,
+    env,
+    onExit: (node, exit) => {
+      if (!exit.expected) io.err(`raftlock cluster: ${node.id} exited (${exit.signal ?? exit.code}); the others keep running\n`);
+    },
+  });
+  launcher.startAll();
   io.out(`raftlock cluster: ${nodes} nodes, data in ${dataDir}\n`);
-  for (const [i, id] of ids.entries()) io.out(`  ${id}  http://${host}:${httpBase + i}  (peer ${host}:${peerBase + i}, pid ${children.get(id)?.pid})\n`);
-  io.out(`endpoints: ${ids.map((_, i) => `http://${host}:${httpBase + i}`).join(',')}\nCtrl-C stops the cluster.\n`);
+  for (const n of launcher.nodes) io.out(`  ${n.id}  ${n.httpUrl}  (peer ${n.host}:${n.peerPort}, pid ${n.child?.pid})\n`);
+  io.out(`endpoints: ${launcher.nodes.map((n) => n.httpUrl).join(',')}\nCtrl-C stops the cluster.\n`);
+  let stopping = false;
   const stopAll = (): void => {
     if (stopping) return;
     stopping = true;
     io.err('raftlock cluster: stopping all nodes\n');
-    for (const child of children.values()) child.kill('SIGTERM');
-    setTimeout(() => {
-      for (const child of children.values()) child.kill('SIGKILL');
-    }, STOP_GRACE_MS).unref();
+    void launcher.terminateAll(STOP_GRACE_MS);
   };
   process.once('SIGINT', stopAll);
   process.once('SIGTERM', stopAll);
-  await Promise.all(allExited);
+  await Promise.all(launcher.nodes.map((n) => n.exit));
   return 0;
 }

@@ -16,9 +16,10 @@ export {
   SessionLostError,
   type HolderInfo,
 } from './errors.js';
+export type { AcquireOptions } from './acquire-options.js';
 export type {
   RaftLockClientOptions,
-  AcquireOptions,
+  HoldOptions,
   SessionOptions,
   CallSignal,
   LockMode,

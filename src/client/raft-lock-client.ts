@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { API_BOUNDS, LOCK_NAME_RULE, isLockName } from '../api/contract.js';
+import type { AcquireOptions } from './acquire-options.js';
 import { BadRequestError, LockLostError, NotHolderError, RaftLockClientError, SessionLostError, SessionNotFoundError } from './errors.js';
 import { HttpTransport } from './http-transport.js';
 import { LeaseKeeper, confirmFresh, type LeaseGrant } from './lease-keeper.js';
 import { LockHandle, runWithLock } from './lock-handle.js';
 import { Session, deleteSession, sendKeepalive } from './session.js';
 import type {
-  AcquireOptions,
   CallSignal,
   CheckResult,
   EndpointStatus,
@@ -22,9 +23,13 @@ import type {
 /** DEFAULT_LOCK_TTL_MS is a lock's lease when acquire is given no ttlMs. */
 export const DEFAULT_LOCK_TTL_MS = 15_000;
 const DEFAULT_SESSION_TTL_MS = 15_000;
-/** The server's lower bound on a lock lease (src/server/schemas.ts); below it the safety margin leaves no room. */
-const MIN_LOCK_TTL_MS = 100;
-const NAME_PATTERN = /^[A-Za-z0-9._:/-]{1,256}$/;
+/**
+ * The server's lower bound on a lock lease; below it the safety margin leaves
+ * no room. Sessions are checked against it too, not against the server's
+ * sessionTtlMsMin: the server enforces that one itself, and the client's tests
+ * run shorter sessions against a fake server.
+ */
+const MIN_LOCK_TTL_MS = API_BOUNDS.ttlMsMin;
 
 /** The body of a granted acquire. */
 interface GrantBody {
@@ -299,7 +304,7 @@ export class RaftLockClient {
 
 /** checkName rejects names the server would reject, before any request. */
 function checkName(name: string): void {
-  if (!NAME_PATTERN.test(name)) throw new BadRequestError(`lock name ${JSON.stringify(name)} must match [A-Za-z0-9._:/-]{1,256}`);
+  if (!isLockName(name)) throw new BadRequestError(`lock name ${JSON.stringify(name)} must be ${LOCK_NAME_RULE}`);
 }
 
 function lockPath(name: string): string {

@@ -2,7 +2,7 @@ import { RaftLockClientError, SessionLostError, SessionNotFoundError } from './e
 import type { HttpTransport } from './http-transport.js';
 import { LeaseKeeper, type LeaseGrant } from './lease-keeper.js';
 import { runWithLock, type LockHandle } from './lock-handle.js';
-import type { AcquireOptions, CallSignal } from './types.js';
+import type { CallSignal, HoldOptions } from './types.js';
 
 /** SessionInit is what RaftLockClient gives a new Session (internal). */
 export interface SessionInit {
@@ -14,7 +14,7 @@ export interface SessionInit {
   /** The grant of the create call. */
   readonly first: LeaseGrant;
   /** acquire is the client's acquire; the session passes itself as `session`. */
-  readonly acquire: (name: string, options: AcquireOptions) => Promise<LockHandle>;
+  readonly acquire: (name: string, options: HoldOptions & { readonly session: Session }) => Promise<LockHandle>;
 }
 
 /**
@@ -60,13 +60,13 @@ export class Session {
   }
 
   /** acquire takes a lock under this session (no per-lock renewal); see RaftLockClient.acquire. */
-  async acquire(name: string, options: Omit<AcquireOptions, 'session' | 'ttlMs'> = {}): Promise<LockHandle> {
+  async acquire(name: string, options: HoldOptions = {}): Promise<LockHandle> {
     if (this.closing !== undefined) throw new RaftLockClientError('session_closed', `session ${this.id} is closed`);
     return this.init.acquire(name, { ...options, session: this });
   }
 
   /** withLock acquires under this session, runs `fn`, and releases whatever happens. */
-  withLock<T>(name: string, fn: (lock: LockHandle) => Promise<T> | T, options: Omit<AcquireOptions, 'session' | 'ttlMs'> = {}): Promise<T> {
+  withLock<T>(name: string, fn: (lock: LockHandle) => Promise<T> | T, options: HoldOptions = {}): Promise<T> {
     return runWithLock(this.acquire(name, options), fn);
   }
 

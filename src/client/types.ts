@@ -1,5 +1,4 @@
 import type { HolderInfo } from './errors.js';
-import type { Session } from './session.js';
 
 /** LockMode: `exclusive` admits one holder; `shared` admits many (up to `limit`, if set). */
 export type LockMode = 'exclusive' | 'shared';
@@ -24,10 +23,12 @@ export interface RaftLockClientOptions {
   readonly preferLeader?: boolean;
 }
 
-/** AcquireOptions shape one acquire; give `ttlMs` or `session`, not both. */
-export interface AcquireOptions {
-  /** Lease of the hold, renewed automatically every ttlMs/3 until release. Default 15 000 (ignored with `session`). */
-  readonly ttlMs?: number;
+/**
+ * HoldOptions shape one hold, with its own lease or under a session: what
+ * Session.acquire takes, and what RaftLockClient.acquire's AcquireOptions
+ * add `ttlMs` and `session` to.
+ */
+export interface HoldOptions {
   /** How long to queue (FIFO, long-poll) when the lock is taken. Default 0: fail at once. */
   readonly waitMs?: number;
   readonly mode?: LockMode;
@@ -37,8 +38,6 @@ export interface AcquireOptions {
   readonly lockDelayMs?: number;
   /** Owner of this hold; default the client's. Holds are reentrant per owner. */
   readonly owner?: string;
-  /** Hold the lock under this session: no per-lock lease; it lives as long as the session. */
-  readonly session?: Session;
   readonly signal?: AbortSignal;
 }
 

@@ -66,6 +66,23 @@ export function decodePayload(payload: Uint8Array): unknown {
 }
 
 /**
+ * FrameReader is how a connection takes the frames of its byte stream: it
+ * checks each value's shape, says whether it still wants frames, and handles
+ * frames and rejections. See FrameDecoder.read.
+ */
+export interface FrameReader<F> {
+  /** parse checks one decoded value's shape; null rejects it. */
+  parse(value: unknown): F | null;
+  /** malformedReason is what onProtocolError gets for a value `parse` rejected. */
+  readonly malformedReason: string;
+  /** isOpen is asked before each frame: a handler may have closed the connection meanwhile. */
+  isOpen(): boolean;
+  onFrame(frame: F): void;
+  /** onProtocolError gets why the stream was rejected; the caller must drop the connection. */
+  onProtocolError(reason: string): void;
+}
+
+/**
  * FrameDecoder turns an arbitrary chunking of the stream back into frames.
  * Complete frames inside a chunk are handed out as views (no copy); a frame
  * split across chunks is copied into one buffer of exactly its announced size,
@@ -104,16 +121,42 @@ export class FrameDecoder {
    */
   push(chunk: Buffer): unknown[] {
     const values: unknown[] = [];
-    this.pushPayloads(chunk, (payload) => values.push(decodePayload(payload)));
+    this.splitPayloads(chunk, (payload) => values.push(decodePayload(payload)));
     return values;
   }
 
   /**
-   * pushPayloads is push without decoding: it hands each complete payload to
-   * `onPayload` (for tools that forward frames). A payload may be a view into
-   * `chunk`; copy it to keep it beyond the call.
+   * read is push for a connection: it hands each frame the chunk completes to
+   * `reader`, in order, while the reader is open. An oversized or undecodable
+   * frame, or a value reader.parse rejects, goes to reader.onProtocolError and
+   * ends the chunk (the decoder is then unusable). Both ends of a peer
+   * connection read their frames through here.
    */
-  pushPayloads(chunk: Buffer, onPayload: (payload: Buffer) => void): void {
+  read<F>(chunk: Buffer, reader: FrameReader<F>): void {
+    let values: unknown[];
+    try {
+      values = this.push(chunk);
+    } catch (err) {
+      if (!(err instanceof FrameError)) throw err;
+      reader.onProtocolError(err.message);
+      return;
+    }
+    for (const value of values) {
+      if (!reader.isOpen()) return;
+      const frame = reader.parse(value);
+      if (frame === null) {
+        reader.onProtocolError(reader.malformedReason);
+        return;
+      }
+      reader.onFrame(frame);
+    }
+  }
+
+  /**
+   * splitPayloads hands each complete payload of the chunk to `onPayload`. A
+   * payload may be a view into `chunk`.
+   */
+  private splitPayloads(chunk: Buffer, onPayload: (payload: Buffer) => void): void {
     let offset = 0;
     // Bounded: every iteration consumes at least one byte of the chunk or completes a frame.
     while (offset < chunk.length) {

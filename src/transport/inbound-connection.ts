@@ -8,7 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.js';
-import { encodeFrame, FrameDecoder, FrameError } from './frame-codec.js';
+import { encodeFrame, FrameDecoder, type FrameReader } from './frame-codec.js';
 import { newNonce, verifyAuth } from './handshake-auth.js';
 import { SnapshotAssembler } from './snapshot-assembler.js';
 import { HANDSHAKE_MAX_FRAME_BYTES, type TransportContext } from './transport-context.js';
@@ -41,6 +41,14 @@ export class InboundConnection {
   private peerId: NodeId | null = null;
   private readonly nonce = newNonce();
   private readonly decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
+  private readonly reader: FrameReader<DialerFrame> = {
+    parse: parseDialerFrame,
+    malformedReason: 'malformed frame',
+    // A handler (or the host, from onMessage) may have closed us or stopped the transport.
+    isOpen: () => !this.isFinished(),
+    onFrame: (frame) => this.onFrame(frame),
+    onProtocolError: (reason) => this.protocolError(reason),
+  };
   private readonly assembler: SnapshotAssembler;
   private handshakeTimer: NodeJS.Timeout | null;
   private pingTimer: NodeJS.Timeout | null = null;
@@ -101,24 +109,7 @@ export class InboundConnection {
 
   private onData(chunk: Buffer): void {
     if (this.isFinished()) return;
-    let values: unknown[];
-    try {
-      values = this.decoder.push(chunk);
-    } catch (err) {
-      if (!(err instanceof FrameError)) throw err;
-      this.protocolError(err.message);
-      return;
-    }
-    for (const value of values) {
-      // A handler (or the host, from onMessage) may have closed us or stopped the transport.
-      if (this.isFinished()) return;
-      const frame = parseDialerFrame(value);
-      if (frame === null) {
-        this.protocolError('malformed frame');
-        return;
-      }
-      this.onFrame(frame);
-    }
+    this.decoder.read(chunk, this.reader);
   }
 
   private onFrame(frame: DialerFrame): void {

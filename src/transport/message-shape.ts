@@ -74,13 +74,14 @@ function parseEntry(x: unknown): Entry | null {
   return null;
 }
 
-function parseEntries(x: unknown): Entry[] | null {
+/** parseEach parses every element of an array with `parse`: null if `x` is not an array or `parse` rejects any element. */
+export function parseEach<T>(x: unknown, parse: (element: unknown) => T | null): T[] | null {
   if (!Array.isArray(x)) return null;
-  const out: Entry[] = [];
-  for (const e of x) {
-    const entry = parseEntry(e);
-    if (entry === null) return null;
-    out.push(entry);
+  const out: T[] = [];
+  for (const element of x) {
+    const parsed = parse(element);
+    if (parsed === null) return null;
+    out.push(parsed);
   }
   return out;
 }
@@ -114,7 +115,7 @@ export function parseMessage(x: unknown, allowNullSnapshotData = false): Message
     }
     case 'append': {
       const { prevLogIndex, prevLogTerm, commit } = x;
-      const entries = parseEntries(x['entries']);
+      const entries = parseEach(x['entries'], parseEntry);
       if (!isIndex(prevLogIndex) || !isIndex(prevLogTerm) || !isIndex(commit) || entries === null) return null;
       return { type, from, to, term, prevLogIndex, prevLogTerm, entries, commit };
     }

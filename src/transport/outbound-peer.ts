@@ -8,7 +8,7 @@ import type { Message, NodeId, SnapshotMessage } from '../raft/types.js';
 import { assert } from '../raft/invariant.js';
 import { Backoff } from './backoff.js';
 import { BoundedQueue } from './bounded-queue.js';
-import { encodeFrame, FrameDecoder, FrameError } from './frame-codec.js';
+import { encodeFrame, FrameDecoder, FrameError, type FrameReader } from './frame-codec.js';
 import { computeAuth } from './handshake-auth.js';
 import { estimateMessageBytes } from './message-shape.js';
 import { type TransportContext, type PeerAddress, HANDSHAKE_MAX_FRAME_BYTES } from './transport-context.js';
@@ -17,18 +17,14 @@ import { parseListenerFrame, PROTOCOL_VERSION, type ListenerFrame, type Snapshot
 /** OutboundState is where the connection to a peer stands. */
 export type OutboundState = 'idle' | 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'stopped';
 
-/** PeerStats is a snapshot of one peer's outbound counters (for tests and metrics). */
+/** PeerStats is a snapshot of one peer's outbound counters (the connection state is OutboundPeer.state). */
 export interface PeerStats {
-  readonly state: OutboundState;
   readonly queuedMessages: number;
   readonly queuedBytes: number;
   readonly droppedMessages: number;
   readonly framesSent: number;
-  readonly messagesSent: number;
-  readonly bytesSent: number;
   readonly connects: number;
   readonly dials: number;
-  readonly snapshotInFlight: boolean;
 }
 
 /** OutboundCallbacks are the transport's upcalls, already deferred by the caller's context where needed. */
@@ -68,8 +64,6 @@ export class OutboundPeer {
   private snapshot: OutgoingSnapshot | null = null;
   private nextSnapshotSeq = 1;
   private framesSent = 0;
-  private messagesSent = 0;
-  private bytesSent = 0;
   private connects = 0;
   private dials = 0;
 
@@ -92,16 +86,12 @@ export class OutboundPeer {
   /** stats returns the counters. */
   stats(): PeerStats {
     return {
-      state: this.stateValue,
       queuedMessages: this.queue.length,
       queuedBytes: this.queue.bytes,
       droppedMessages: this.queue.dropped,
       framesSent: this.framesSent,
-      messagesSent: this.messagesSent,
-      bytesSent: this.bytesSent,
       connects: this.connects,
       dials: this.dials,
-      snapshotInFlight: this.snapshot !== null,
     };
   }
 
@@ -234,8 +224,6 @@ export class OutboundPeer {
     }
     socket.write(frame);
     this.framesSent += 1;
-    this.messagesSent += batch.length;
-    this.bytesSent += frame.length;
   }
 
   private pumpSnapshot(socket: Socket): void {
@@ -255,7 +243,6 @@ export class OutboundPeer {
       s.headerSent = true;
       s.sentOff = end;
       this.framesSent += 1;
-      this.bytesSent += frame.length;
     }
   }
 
@@ -307,7 +294,14 @@ export class OutboundPeer {
     socket.on('connect', () => {
       if (this.socket === socket) this.stateValue = 'handshaking';
     });
-    socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
+    const reader: FrameReader<ListenerFrame> = {
+      parse: parseListenerFrame,
+      malformedReason: 'malformed frame from listener',
+      isOpen: () => this.socket === socket, // a frame handler may have dropped the connection
+      onFrame: (frame) => this.onFrame(socket, frame),
+      onProtocolError: (reason) => this.protocolError(reason),
+    };
+    socket.on('data', (chunk: Buffer) => this.onData(socket, chunk, reader));
     socket.on('drain', () => {
       if (this.socket === socket) this.flush();
     });
@@ -317,25 +311,9 @@ export class OutboundPeer {
     socket.on('close', () => this.onClose(socket));
   }
 
-  private onData(socket: Socket, chunk: Buffer): void {
+  private onData(socket: Socket, chunk: Buffer, reader: FrameReader<ListenerFrame>): void {
     if (this.socket !== socket || this.decoder === null || this.ctx.isStopped()) return;
-    let values: unknown[];
-    try {
-      values = this.decoder.push(chunk);
-    } catch (err) {
-      if (!(err instanceof FrameError)) throw err;
-      this.protocolError(err.message);
-      return;
-    }
-    for (const value of values) {
-      if (this.socket !== socket) return; // a frame handler dropped the connection
-      const frame = parseListenerFrame(value);
-      if (frame === null) {
-        this.protocolError('malformed frame from listener');
-        return;
-      }
-      this.onFrame(socket, frame);
-    }
+    this.decoder.read(chunk, reader);
   }
 
   private onFrame(socket: Socket, frame: ListenerFrame): void {

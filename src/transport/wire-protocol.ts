@@ -13,7 +13,7 @@
  *   listener -> dialer  ping (liveness) | snapAck {seq, received, done}
  */
 import type { Message, NodeId, SnapshotMessage } from '../raft/types.js';
-import { isIndex, isNodeId, isRecord, parseMessage, plainBytes } from './message-shape.js';
+import { isIndex, isNodeId, isRecord, parseEach, parseMessage, plainBytes } from './message-shape.js';
 
 /** PROTOCOL_VERSION changes whenever a frame's meaning changes; mismatched peers are refused. */
 export const PROTOCOL_VERSION = 1;
@@ -110,14 +110,8 @@ export function parseDialerFrame(x: unknown): DialerFrame | null {
       return { k: 'hello', v, clusterId, from, to, auth };
     }
     case 'msgs': {
-      const raw = x['m'];
-      if (!Array.isArray(raw)) return null;
-      const m: Message[] = [];
-      for (const r of raw) {
-        const msg = parseMessage(r);
-        if (msg === null) return null;
-        m.push(msg);
-      }
+      const m = parseEach(x['m'], (raw) => parseMessage(raw));
+      if (m === null) return null;
       return { k: 'msgs', m };
     }
     case 'snap': {

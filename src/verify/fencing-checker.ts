@@ -65,6 +65,9 @@ function okAcquires(history: History): OkAcquire[] {
   return history.filter((op): op is OkAcquire => op.f === 'acquire' && op.status === 'ok');
 }
 
+/** AddViolation records one violation (the caller caps how many it keeps). */
+type AddViolation = (v: FencingViolation) => void;
+
 /**
  * checkFencing checks the grants of `history` and the resource's write log against
  * the fencing rules above.
@@ -73,92 +76,118 @@ export function checkFencing(history: History, writes: readonly ResourceWrite[],
   const ops = validateHistory(history);
   const maxViolations = options.maxViolations ?? 100;
   const violations: FencingViolation[] = [];
-  const add = (v: FencingViolation): void => {
+  const add: AddViolation = (v) => {
     if (violations.length < maxViolations) violations.push(v);
   };
   const grants = okAcquires(ops);
-  const grantsByKey = new Map<string, OkAcquire[]>();
-  for (const g of grants) {
-    const list = grantsByKey.get(g.key) ?? [];
-    list.push(g);
-    grantsByKey.set(g.key, list);
+  const releasedAt = earliestReleases(ops);
+  for (const [key, list] of groupBy(grants, (g) => g.key)) {
+    checkTokenReuse(key, list, releasedAt, add);
+    checkRealTimeOrder(key, list, add);
   }
+  checkResourceWrites(writes, grants, options.requireGrantedTokens ?? true, add);
+  return { valid: violations.length === 0, violations, grantsChecked: grants.length, writesChecked: writes.length };
+}
 
-  // Earliest definite release ok per (key, owner, token): a grant of the same token
-  // invoked after it cannot be reentrant, it is a second grant of a used token.
-  const releasedAt = new Map<string, { completeMs: number; id: number }>();
+function groupBy<T, K>(items: readonly T[], keyOf: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const list = groups.get(keyOf(item)) ?? [];
+    list.push(item);
+    groups.set(keyOf(item), list);
+  }
+  return groups;
+}
+
+interface Release {
+  readonly completeMs: number;
+  readonly id: number;
+}
+
+function releaseKey(key: string, owner: string, token: number): string {
+  return JSON.stringify([key, owner, token]);
+}
+
+/**
+ * earliestReleases is the earliest definite release ok per (key, owner, token): a
+ * grant of the same token invoked after it cannot be reentrant, it is a second
+ * grant of a used token.
+ */
+function earliestReleases(ops: History): Map<string, Release> {
+  const releasedAt = new Map<string, Release>();
   for (const op of ops) {
     if (op.f !== 'release' || op.status !== 'ok') continue;
-    const k = JSON.stringify([op.key, op.input.owner, op.input.token]);
+    const k = releaseKey(op.key, op.input.owner, op.input.token);
     const prev = releasedAt.get(k);
     if (prev === undefined || op.completeMs < prev.completeMs) releasedAt.set(k, { completeMs: op.completeMs, id: op.id });
   }
+  return releasedAt;
+}
 
-  for (const [key, list] of grantsByKey) {
-    // (1) and reuse: the same token to two owners, or again after its release.
-    const byToken = new Map<number, OkAcquire[]>();
-    for (const g of list) {
-      const same = byToken.get(g.output.token) ?? [];
-      same.push(g);
-      byToken.set(g.output.token, same);
+/** checkTokenReuse is rule (1) and reuse: one key's token granted to two owners, or again after its release. */
+function checkTokenReuse(key: string, grants: readonly OkAcquire[], releasedAt: ReadonlyMap<string, Release>, add: AddViolation): void {
+  for (const [token, same] of groupBy(grants, (g) => g.output.token)) {
+    const owners = new Set(same.map((g) => g.input.owner));
+    if (owners.size > 1) {
+      add({
+        kind: 'duplicate_token',
+        key,
+        token,
+        detail: `token ${token} granted to ${[...owners].join(', ')}`,
+        opIds: same.map((g) => g.id),
+        writeIndices: [],
+      });
+      continue;
     }
-    for (const [token, same] of byToken) {
-      const owners = new Set(same.map((g) => g.input.owner));
-      if (owners.size > 1) {
-        add({
-          kind: 'duplicate_token',
-          key,
-          token,
-          detail: `token ${token} granted to ${[...owners].join(', ')}`,
-          opIds: same.map((g) => g.id),
-          writeIndices: [],
-        });
-        continue;
-      }
-      const rel = releasedAt.get(JSON.stringify([key, same[0]!.input.owner, token]));
-      const again = rel === undefined ? [] : same.filter((g) => g.invokeMs > rel.completeMs);
-      if (rel !== undefined && again.length > 0) {
-        add({
-          kind: 'token_reused_after_release',
-          key,
-          token,
-          detail: `token ${token} granted again after its release #${rel.id} completed`,
-          opIds: [rel.id, ...again.map((g) => g.id)],
-          writeIndices: [],
-        });
-      }
-    }
-
-    // (2) Real-time order: sweep grants by invocation, folding in every grant that
-    // completed strictly before, and compare with the largest token among those.
-    const byInvoke = [...list].sort((a, b) => a.invokeMs - b.invokeMs);
-    const byComplete = [...list].sort((a, b) => effectiveCompleteMs(a) - effectiveCompleteMs(b));
-    let c = 0;
-    let maxDone: OkAcquire | null = null;
-    for (const g of byInvoke) {
-      while (c < byComplete.length && byComplete[c]!.completeMs < g.invokeMs) {
-        const d = byComplete[c]!;
-        if (maxDone === null || d.output.token > maxDone.output.token) maxDone = d;
-        c++;
-      }
-      if (maxDone === null) continue;
-      const t = g.output.token;
-      const reentrant = t === maxDone.output.token && g.input.owner === maxDone.input.owner;
-      if (t < maxDone.output.token || (t === maxDone.output.token && !reentrant)) {
-        add({
-          kind: 'token_went_backwards',
-          key,
-          token: t,
-          detail: `grant #${g.id} got token ${t} after grant #${maxDone.id} had completed with token ${maxDone.output.token}`,
-          opIds: [maxDone.id, g.id],
-          writeIndices: [],
-        });
-      }
+    const rel = releasedAt.get(releaseKey(key, same[0]!.input.owner, token));
+    const again = rel === undefined ? [] : same.filter((g) => g.invokeMs > rel.completeMs);
+    if (rel !== undefined && again.length > 0) {
+      add({
+        kind: 'token_reused_after_release',
+        key,
+        token,
+        detail: `token ${token} granted again after its release #${rel.id} completed`,
+        opIds: [rel.id, ...again.map((g) => g.id)],
+        writeIndices: [],
+      });
     }
   }
+}
 
-  // (3) The resource, in its own processing order.
-  const requireGranted = options.requireGrantedTokens ?? true;
+/**
+ * checkRealTimeOrder is rule (2) for one key: sweep grants by invocation, folding
+ * in every grant that completed strictly before, and compare with the largest
+ * token among those.
+ */
+function checkRealTimeOrder(key: string, grants: readonly OkAcquire[], add: AddViolation): void {
+  const byInvoke = [...grants].sort((a, b) => a.invokeMs - b.invokeMs);
+  const byComplete = [...grants].sort((a, b) => effectiveCompleteMs(a) - effectiveCompleteMs(b));
+  let c = 0;
+  let maxDone: OkAcquire | null = null;
+  for (const g of byInvoke) {
+    while (c < byComplete.length && byComplete[c]!.completeMs < g.invokeMs) {
+      const d = byComplete[c]!;
+      if (maxDone === null || d.output.token > maxDone.output.token) maxDone = d;
+      c++;
+    }
+    if (maxDone === null) continue;
+    const t = g.output.token;
+    const reentrant = t === maxDone.output.token && g.input.owner === maxDone.input.owner;
+    if (t < maxDone.output.token || (t === maxDone.output.token && !reentrant)) {
+      add({
+        kind: 'token_went_backwards',
+        key,
+        token: t,
+        detail: `grant #${g.id} got token ${t} after grant #${maxDone.id} had completed with token ${maxDone.output.token}`,
+        opIds: [maxDone.id, g.id],
+        writeIndices: [],
+      });
+    }
+  }
+}
+
+/** checkResourceWrites is rule (3), in the resource's own processing order, and (optionally) that accepted tokens were granted. */
+function checkResourceWrites(writes: readonly ResourceWrite[], grants: readonly OkAcquire[], requireGranted: boolean, add: AddViolation): void {
   const highest = new Map<string, { token: number; index: number }>();
   const granted = new Set(grants.map((g) => JSON.stringify([g.key, g.output.token])));
   writes.forEach((w, index) => {
@@ -186,8 +215,6 @@ export function checkFencing(history: History, writes: readonly ResourceWrite[],
       });
     }
   });
-
-  return { valid: violations.length === 0, violations, grantsChecked: grants.length, writesChecked: writes.length };
 }
 
 /** CounterObservation summarizes the counter workload: increments by outcome and the final value. */

@@ -206,6 +206,14 @@ function stepSet<S, O extends TimedOp>(model: KeyModel<S, O>, set: StateSet<S>, 
   return makeSet(model, next, maxSize);
 }
 
+/** Budget is a partition search's resolved bounds. */
+interface Budget {
+  readonly maxSteps: number;
+  readonly maxMs: number;
+  readonly maxStateSetSize: number;
+  readonly clock: () => number;
+}
+
 /**
  * checkPartition searches one key's sub-history. Exported for tests and for callers
  * that partition themselves; most callers want checkLinearizability.
@@ -216,51 +224,97 @@ export function checkPartition<S, O extends TimedOp>(
   factory: ModelFactory<S, O>,
   options: LinearizabilityOptions = {},
 ): KeyVerdict<O> {
-  const maxSteps = options.maxSteps ?? DEFAULTS.maxSteps;
-  const maxMs = options.maxMs ?? DEFAULTS.maxMs;
-  const maxStateSetSize = options.maxStateSetSize ?? DEFAULTS.maxStateSetSize;
-  const clock = options.clock ?? (() => performance.now());
-  if (!(maxSteps > 0 && maxMs > 0 && maxStateSetSize > 0)) throw new Error('invariant: budgets must be positive');
-  const startMs = clock();
+  const budget: Budget = {
+    maxSteps: options.maxSteps ?? DEFAULTS.maxSteps,
+    maxMs: options.maxMs ?? DEFAULTS.maxMs,
+    maxStateSetSize: options.maxStateSetSize ?? DEFAULTS.maxStateSetSize,
+    clock: options.clock ?? (() => performance.now()),
+  };
+  if (!(budget.maxSteps > 0 && budget.maxMs > 0 && budget.maxStateSetSize > 0)) throw new Error('invariant: budgets must be positive');
+  return new PartitionSearch(key, partitionOps, factory, budget).run();
+}
 
-  const model = factory(partitionOps, key);
-  const ops = partitionOps.filter((op) => !(model.isNoOp?.(op) ?? false));
-  const describe = (s: S): string => (model.describe ? model.describe(s) : model.key(s));
-  const { head, definite } = buildList(ops);
-  let remainingDefinite = definite;
-  let steps = 0;
-  let explanation: ViolationExplanation<O> | undefined;
-  let bestDepth = -1;
+/**
+ * PartitionSearch is one partition's depth-first search: a stack of frames, one
+ * per linearized operation, over Lowe's list of call/return events, with the
+ * memo of explored (linearized set, state set) configurations.
+ */
+class PartitionSearch<S, O extends TimedOp> {
+  private readonly startMs: number;
+  private readonly model: KeyModel<S, O>;
+  /** The partition without the operations the model calls no-ops. */
+  private readonly ops: readonly O[];
+  private readonly head: ListEntry;
+  private remainingDefinite: number;
+  private steps = 0;
+  private explanation: ViolationExplanation<O> | undefined;
+  private bestDepth = -1;
+  private readonly bits: Bitset;
+  private readonly memo = new Set<string>();
+  private readonly frames: Frame<S>[] = [{ applied: null, prevSet: null, pass: 0, cursor: null }];
+  /** The possible model states after the linearized prefix; set by run(). */
+  private current: StateSet<S> | null = null;
 
-  const verdict = (result: KeyResult, budgetExhausted?: BudgetKind): KeyVerdict<O> => ({
-    key,
-    result,
-    opCount: partitionOps.length,
-    steps,
-    elapsedMs: clock() - startMs,
-    ...(budgetExhausted !== undefined ? { budgetExhausted } : {}),
-    ...(explanation !== undefined ? { explanation } : {}),
-  });
-
-  if (remainingDefinite === 0) return verdict('ok');
-
-  const bits = new Bitset(ops.length);
-  const memo = new Set<string>();
-  const frames: Frame<S>[] = [{ applied: null, prevSet: null, pass: 0, cursor: null }];
-  let current: StateSet<S>;
-  try {
-    current = makeSet(model, model.init(), maxStateSetSize);
-  } catch (e) {
-    if (e instanceof BudgetExhausted) return verdict('unknown', e.kind);
-    if (e instanceof ModelBudgetError) return verdict('unknown', 'state_set');
-    throw e;
+  constructor(
+    private readonly key: string,
+    private readonly partitionOps: readonly O[],
+    factory: ModelFactory<S, O>,
+    private readonly budget: Budget,
+  ) {
+    this.startMs = budget.clock();
+    this.model = factory(partitionOps, key);
+    this.ops = partitionOps.filter((op) => !(this.model.isNoOp?.(op) ?? false));
+    const { head, definite } = buildList(this.ops);
+    this.head = head;
+    this.remainingDefinite = definite;
+    this.bits = new Bitset(this.ops.length);
   }
-  if (current.states.length === 0) throw new Error('invariant: model.init() returned no state');
+
+  /** run searches until every definite operation is linearized, no order is left, or a budget runs out. */
+  run(): KeyVerdict<O> {
+    if (this.remainingDefinite === 0) return this.verdict('ok');
+    try {
+      this.current = makeSet(this.model, this.model.init(), this.budget.maxStateSetSize);
+      if (this.current.states.length === 0) throw new Error('invariant: model.init() returned no state');
+      return this.search();
+    } catch (e) {
+      if (e instanceof BudgetExhausted) return this.verdict('unknown', e.kind);
+      if (e instanceof ModelBudgetError) return this.verdict('unknown', 'state_set');
+      throw e;
+    }
+  }
+
+  private search(): KeyVerdict<O> {
+    for (;;) {
+      this.chargeStep();
+      const frame = this.frames[this.frames.length - 1]!;
+      const entry = this.nextCandidate(frame);
+      if (entry === null) {
+        // Every callable op failed here: backtrack (Wing & Gong).
+        this.recordStuck();
+        if (this.frames.length === 1) return this.verdict('illegal');
+        this.backtrack(frame);
+        continue;
+      }
+      if (!this.tryLinearize(entry)) continue;
+      if (this.remainingDefinite === 0) {
+        this.explanation = undefined;
+        return this.verdict('ok');
+      }
+    }
+  }
+
+  /** chargeStep counts one step against the step budget and, now and then, checks the time budget. */
+  private chargeStep(): void {
+    this.steps++;
+    if (this.steps > this.budget.maxSteps) throw new BudgetExhausted('steps');
+    if (this.steps % CLOCK_CHECK_EVERY === 0 && this.budget.clock() - this.startMs > this.budget.maxMs) throw new BudgetExhausted('time');
+  }
 
   /** nextCandidate advances a frame's cursor: callable definite ops first, then unknown ones. */
-  const nextCandidate = (frame: Frame<S>): ListEntry | null => {
+  private nextCandidate(frame: Frame<S>): ListEntry | null {
     for (;;) {
-      let e = frame.cursor === null ? head.next : frame.cursor.next;
+      let e = frame.cursor === null ? this.head.next : frame.cursor.next;
       while (e !== null && e.isCall) {
         const isDefinite = e.match !== null;
         if (isDefinite === (frame.pass === 0)) {
@@ -273,69 +327,68 @@ export function checkPartition<S, O extends TimedOp>(
       frame.pass = 1;
       frame.cursor = null;
     }
-  };
+  }
 
-  const recordStuck = (): void => {
-    const depth = frames.length - 1;
-    if (depth <= bestDepth) return;
-    bestDepth = depth;
-    let firstReturn = head.next;
+  /** tryLinearize applies the entry's operation next; true if that reached a configuration not explored before (now the top frame). */
+  private tryLinearize(entry: ListEntry): boolean {
+    const current = this.current!;
+    const next = stepSet(this.model, current, this.ops[entry.op]!, this.budget.maxStateSetSize);
+    if (next === null) return false;
+    this.bits.set(entry.op);
+    const memoKey = this.bits.key() + '\u0000' + next.key;
+    if (this.memo.has(memoKey)) {
+      this.bits.clear(entry.op);
+      return false;
+    }
+    this.memo.add(memoKey);
+    lift(entry);
+    if (entry.match !== null) this.remainingDefinite--;
+    this.frames.push({ applied: entry, prevSet: current, pass: 0, cursor: null });
+    this.current = next;
+    return true;
+  }
+
+  /** backtrack undoes the top frame's operation. */
+  private backtrack(frame: Frame<S>): void {
+    this.frames.pop();
+    const applied = frame.applied!;
+    lower(applied);
+    this.bits.clear(applied.op);
+    if (applied.match !== null) this.remainingDefinite++;
+    this.current = frame.prevSet!;
+  }
+
+  /** recordStuck keeps the explanation of the deepest point where the search got stuck. */
+  private recordStuck(): void {
+    const depth = this.frames.length - 1;
+    if (depth <= this.bestDepth) return;
+    this.bestDepth = depth;
+    let firstReturn = this.head.next;
     const tried: O[] = [];
     while (firstReturn !== null && firstReturn.isCall) {
-      tried.push(ops[firstReturn.op]!);
+      tried.push(this.ops[firstReturn.op]!);
       firstReturn = firstReturn.next;
     }
     if (firstReturn === null) throw new Error('invariant: stuck with no pending definite operation');
-    explanation = {
-      linearizedPrefix: frames.slice(1).map((f) => ops[f.applied!.op]!),
-      stuckOp: ops[firstReturn.op]!,
+    const model = this.model;
+    this.explanation = {
+      linearizedPrefix: this.frames.slice(1).map((f) => this.ops[f.applied!.op]!),
+      stuckOp: this.ops[firstReturn.op]!,
       triedOps: tried,
-      statesAfterPrefix: current.states.map(describe),
+      statesAfterPrefix: this.current!.states.map((s) => (model.describe ? model.describe(s) : model.key(s))),
     };
-  };
+  }
 
-  try {
-    for (;;) {
-      steps++;
-      if (steps > maxSteps) throw new BudgetExhausted('steps');
-      if (steps % CLOCK_CHECK_EVERY === 0 && clock() - startMs > maxMs) throw new BudgetExhausted('time');
-
-      const frame = frames[frames.length - 1]!;
-      const entry = nextCandidate(frame);
-      if (entry === null) {
-        // Every callable op failed here: backtrack (Wing & Gong).
-        recordStuck();
-        if (frames.length === 1) return verdict('illegal');
-        frames.pop();
-        const applied = frame.applied!;
-        lower(applied);
-        bits.clear(applied.op);
-        if (applied.match !== null) remainingDefinite++;
-        current = frame.prevSet!;
-        continue;
-      }
-      const next = stepSet(model, current, ops[entry.op]!, maxStateSetSize);
-      if (next === null) continue;
-      bits.set(entry.op);
-      const memoKey = bits.key() + '\u0000' + next.key;
-      if (memo.has(memoKey)) {
-        bits.clear(entry.op);
-        continue;
-      }
-      memo.add(memoKey);
-      lift(entry);
-      if (entry.match !== null) remainingDefinite--;
-      frames.push({ applied: entry, prevSet: current, pass: 0, cursor: null });
-      current = next;
-      if (remainingDefinite === 0) {
-        explanation = undefined;
-        return verdict('ok');
-      }
-    }
-  } catch (e) {
-    if (e instanceof BudgetExhausted) return verdict('unknown', e.kind);
-    if (e instanceof ModelBudgetError) return verdict('unknown', 'state_set');
-    throw e;
+  private verdict(result: KeyResult, budgetExhausted?: BudgetKind): KeyVerdict<O> {
+    return {
+      key: this.key,
+      result,
+      opCount: this.partitionOps.length,
+      steps: this.steps,
+      elapsedMs: this.budget.clock() - this.startMs,
+      ...(budgetExhausted !== undefined ? { budgetExhausted } : {}),
+      ...(this.explanation !== undefined ? { explanation: this.explanation } : {}),
+    };
   }
 }
 

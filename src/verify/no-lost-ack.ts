@@ -69,6 +69,14 @@ function holdersInclude(read: OkRead, owner: string, token: number): boolean {
   return read.output.holders.some((h) => h.owner === owner && h.token === token);
 }
 
+/** Tally is a report being built. */
+interface Tally {
+  readonly violations: LostAckViolation[];
+  grantsRequired: number;
+  grantsExcused: number;
+  releasesChecked: number;
+}
+
 /**
  * checkNoLostAck checks every final read against the operations acknowledged before
  * it was invoked. A key with acknowledged grants or releases but no final read is a
@@ -76,121 +84,155 @@ function holdersInclude(read: OkRead, owner: string, token: number): boolean {
  */
 export function checkNoLostAck(history: History, finalReads: readonly ReadOp[], options: NoLostAckOptions): NoLostAckReport {
   if (!(options.marginMs >= 0)) throw new Error('invariant: marginMs must be >= 0');
-  const finalIds = new Set<number>();
-  const readsByKey = new Map<string, OkRead[]>();
-  for (const r of validateHistory(finalReads)) {
+  const finals = validateHistory(finalReads).map((r) => {
     if (r.f !== 'read' || r.status !== 'ok') throw new Error(`invariant: final read #${r.id} must be a read with status ok`);
-    finalIds.add(r.id);
-    const list = readsByKey.get(r.key) ?? [];
-    list.push(r);
-    readsByKey.set(r.key, list);
-  }
-  const ops = validateHistory(history).filter((op) => !finalIds.has(op.id));
-  const byKey = new Map<string, Operation[]>();
-  for (const op of ops) {
-    const list = byKey.get(op.key) ?? [];
-    list.push(op);
-    byKey.set(op.key, list);
-  }
+    return r as OkRead;
+  });
+  const finalIds = new Set(finals.map((r) => r.id));
+  const readsByKey = groupByKey(finals);
+  const byKey = groupByKey(validateHistory(history).filter((op) => !finalIds.has(op.id)));
 
-  const violations: LostAckViolation[] = [];
-  let grantsRequired = 0;
-  let grantsExcused = 0;
-  let releasesChecked = 0;
-
+  const tally: Tally = { violations: [], grantsRequired: 0, grantsExcused: 0, releasesChecked: 0 };
   for (const [key, keyOps] of [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const acked = keyOps.filter((op) => op.status === 'ok' && (op.f === 'acquire' || op.f === 'release'));
     const reads = readsByKey.get(key) ?? [];
     if (reads.length === 0) {
-      if (acked.length > 0) {
-        violations.push({ kind: 'no_final_read', key, opId: null, finalReadId: null, detail: `no final read of ${key}` });
-      }
+      const acked = keyOps.some((op) => op.status === 'ok' && (op.f === 'acquire' || op.f === 'release'));
+      if (acked) tally.violations.push({ kind: 'no_final_read', key, opId: null, finalReadId: null, detail: `no final read of ${key}` });
       continue;
     }
-    for (const fr of reads) {
-      const before = keyOps.filter((op) => op.status !== 'unknown' && effectiveCompleteMs(op) < fr.invokeMs);
-      // Anything invoked before the final read completed may have been applied before it.
-      const mayPrecede = keyOps.filter((op) => op.invokeMs < fr.completeMs);
+    for (const fr of reads) checkFinalRead(key, keyOps, fr, options.marginMs, tally);
+  }
+  const { violations, grantsRequired, grantsExcused, releasesChecked } = tally;
+  return { valid: violations.length === 0, violations, grantsRequired, grantsExcused, releasesChecked };
+}
 
-      let maxAcked: { token: number; id: number } | null = null;
-      for (const op of before) {
-        if (op.f === 'acquire' && op.status === 'ok' && (maxAcked === null || op.output.token > maxAcked.token)) {
-          maxAcked = { token: op.output.token, id: op.id };
-        }
-      }
-      if (maxAcked !== null && fr.output.lastToken < maxAcked.token) {
-        violations.push({
-          kind: 'last_token_regressed',
-          key,
-          opId: maxAcked.id,
-          finalReadId: fr.id,
-          detail: `final read #${fr.id} shows lastToken ${fr.output.lastToken} < acknowledged token ${maxAcked.token}`,
-        });
-      }
+function groupByKey<T extends { readonly key: string }>(items: readonly T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const list = groups.get(item.key) ?? [];
+    list.push(item);
+    groups.set(item.key, list);
+  }
+  return groups;
+}
 
-      for (const op of before) {
-        if (op.f === 'release' && op.status === 'ok') {
-          releasesChecked++;
-          if (holdersInclude(fr, op.input.owner, op.input.token)) {
-            violations.push({
-              kind: 'released_still_held',
-              key,
-              opId: op.id,
-              finalReadId: fr.id,
-              detail: `release #${op.id} of ${op.input.owner}:${op.input.token} was acknowledged, final read #${fr.id} still shows it`,
-            });
-          }
-        }
-      }
+/** checkFinalRead checks one final read of `key` against the key's operations. */
+function checkFinalRead(key: string, keyOps: readonly Operation[], fr: OkRead, marginMs: number, tally: Tally): void {
+  const before = keyOps.filter((op) => op.status !== 'unknown' && effectiveCompleteMs(op) < fr.invokeMs);
+  // Anything invoked before the final read completed may have been applied before it.
+  const mayPrecede = keyOps.filter((op) => op.invokeMs < fr.completeMs);
+  checkLastToken(key, before, fr, tally);
+  checkReleases(key, before, fr, tally);
+  checkGrants(key, before, mayPrecede, fr, marginMs, tally);
+}
 
-      // A grant is the pair (owner, token): reentrant acquires return the same pair.
-      const grants = new Map<string, { owner: string; token: number; members: Operation[] }>();
-      for (const op of before) {
-        if (op.f !== 'acquire' || op.status !== 'ok') continue;
-        const k = JSON.stringify([op.input.owner, op.output.token]);
-        const g = grants.get(k) ?? { owner: op.input.owner, token: op.output.token, members: [] };
-        g.members.push(op);
-        grants.set(k, g);
-      }
-      for (const { owner, token, members } of grants.values()) {
-        const ended = mayPrecede.some((o) => {
-          if (o.f === 'acquire') return o.status === 'ok' && o.output.token > token;
-          if (o.f !== 'release' && o.f !== 'renew') return false;
-          if (o.input.owner !== owner || o.input.token !== token) return false;
-          if (o.f === 'release') return o.status !== 'fail' || isMeaningfulFail(o);
-          return o.status === 'fail' && isMeaningfulFail(o);
-        });
-        // Which acquire of the pair was the original grant, and whether reentrant ones
-        // restarted the lease, is not known: every acquire of the pair (and every
-        // unknown acquire of the owner) is a possible lease setter; only an ok renew
-        // is a definite one, overriding whatever came before it.
-        const setters: LeaseSetter[] = [];
-        for (const o of mayPrecede) {
-          if (o.f === 'acquire' && o.input.owner === owner && (o.status === 'unknown' || (o.status === 'ok' && o.output.token === token))) {
-            setters.push({ invokeMs: o.invokeMs, completeMs: effectiveCompleteMs(o), ttlMs: o.input.ttlMs, definite: false });
-          } else if (o.f === 'renew' && o.input.owner === owner && o.input.token === token && o.status !== 'fail') {
-            setters.push({ invokeMs: o.invokeMs, completeMs: effectiveCompleteMs(o), ttlMs: o.input.ttlMs, definite: o.status === 'ok' });
-          }
-        }
-        const first = members.reduce((a, b) => (b.invokeMs < a.invokeMs ? b : a));
-        if (ended || earliestExpiryMs(setters, options.marginMs) <= fr.completeMs) {
-          grantsExcused++;
-          continue;
-        }
-        grantsRequired++;
-        if (!holdersInclude(fr, owner, token)) {
-          violations.push({
-            kind: 'lost_grant',
-            key,
-            opId: first.id,
-            finalReadId: fr.id,
-            detail: `grant #${first.id} (${owner}:${token}) cannot have expired or ended, but final read #${fr.id} shows [${fr.output.holders
-              .map((h) => `${h.owner}:${h.token}`)
-              .join(', ')}]`,
-          });
-        }
-      }
+/** checkLastToken: the final lastToken is at least every token acknowledged before the read. */
+function checkLastToken(key: string, before: readonly Operation[], fr: OkRead, tally: Tally): void {
+  let maxAcked: { token: number; id: number } | null = null;
+  for (const op of before) {
+    if (op.f === 'acquire' && op.status === 'ok' && (maxAcked === null || op.output.token > maxAcked.token)) {
+      maxAcked = { token: op.output.token, id: op.id };
     }
   }
-  return { valid: violations.length === 0, violations, grantsRequired, grantsExcused, releasesChecked };
+  if (maxAcked !== null && fr.output.lastToken < maxAcked.token) {
+    tally.violations.push({
+      kind: 'last_token_regressed',
+      key,
+      opId: maxAcked.id,
+      finalReadId: fr.id,
+      detail: `final read #${fr.id} shows lastToken ${fr.output.lastToken} < acknowledged token ${maxAcked.token}`,
+    });
+  }
+}
+
+/** checkReleases: a release acknowledged before the read must not show its (owner, token) holding. */
+function checkReleases(key: string, before: readonly Operation[], fr: OkRead, tally: Tally): void {
+  for (const op of before) {
+    if (op.f !== 'release' || op.status !== 'ok') continue;
+    tally.releasesChecked++;
+    if (holdersInclude(fr, op.input.owner, op.input.token)) {
+      tally.violations.push({
+        kind: 'released_still_held',
+        key,
+        opId: op.id,
+        finalReadId: fr.id,
+        detail: `release #${op.id} of ${op.input.owner}:${op.input.token} was acknowledged, final read #${fr.id} still shows it`,
+      });
+    }
+  }
+}
+
+/** AckedGrant is one (owner, token) pair and the acknowledged acquires that returned it. */
+interface AckedGrant {
+  readonly owner: string;
+  readonly token: number;
+  readonly members: Operation[];
+}
+
+/** ackedGrants groups acknowledged acquires by grant: the pair (owner, token), as reentrant acquires return the same pair. */
+function ackedGrants(before: readonly Operation[]): AckedGrant[] {
+  const grants = new Map<string, AckedGrant>();
+  for (const op of before) {
+    if (op.f !== 'acquire' || op.status !== 'ok') continue;
+    const k = JSON.stringify([op.input.owner, op.output.token]);
+    const g = grants.get(k) ?? { owner: op.input.owner, token: op.output.token, members: [] };
+    g.members.push(op);
+    grants.set(k, g);
+  }
+  return [...grants.values()];
+}
+
+/**
+ * checkGrants: a grant acknowledged before the read, whose lease cannot have
+ * expired by its end and which nothing may have ended, must still be a holder.
+ */
+function checkGrants(key: string, before: readonly Operation[], mayPrecede: readonly Operation[], fr: OkRead, marginMs: number, tally: Tally): void {
+  for (const { owner, token, members } of ackedGrants(before)) {
+    if (mayHaveEnded(owner, token, mayPrecede) || earliestExpiryMs(leaseSetters(owner, token, mayPrecede), marginMs) <= fr.completeMs) {
+      tally.grantsExcused++;
+      continue;
+    }
+    tally.grantsRequired++;
+    if (holdersInclude(fr, owner, token)) continue;
+    const first = members.reduce((a, b) => (b.invokeMs < a.invokeMs ? b : a));
+    tally.violations.push({
+      kind: 'lost_grant',
+      key,
+      opId: first.id,
+      finalReadId: fr.id,
+      detail: `grant #${first.id} (${owner}:${token}) cannot have expired or ended, but final read #${fr.id} shows [${fr.output.holders
+        .map((h) => `${h.owner}:${h.token}`)
+        .join(', ')}]`,
+    });
+  }
+}
+
+/** mayHaveEnded: a later grant of the lock, or a release or renew-refusal of this (owner, token), may precede the read. */
+function mayHaveEnded(owner: string, token: number, mayPrecede: readonly Operation[]): boolean {
+  return mayPrecede.some((o) => {
+    if (o.f === 'acquire') return o.status === 'ok' && o.output.token > token;
+    if (o.f !== 'release' && o.f !== 'renew') return false;
+    if (o.input.owner !== owner || o.input.token !== token) return false;
+    if (o.f === 'release') return o.status !== 'fail' || isMeaningfulFail(o);
+    return o.status === 'fail' && isMeaningfulFail(o);
+  });
+}
+
+/**
+ * leaseSetters lists what may have set the grant's lease last. Which acquire of
+ * the pair was the original grant, and whether reentrant ones restarted the
+ * lease, is not known: every acquire of the pair (and every unknown acquire of
+ * the owner) is a possible lease setter; only an ok renew is a definite one,
+ * overriding whatever came before it.
+ */
+function leaseSetters(owner: string, token: number, mayPrecede: readonly Operation[]): LeaseSetter[] {
+  const setters: LeaseSetter[] = [];
+  for (const o of mayPrecede) {
+    if (o.f === 'acquire' && o.input.owner === owner && (o.status === 'unknown' || (o.status === 'ok' && o.output.token === token))) {
+      setters.push({ invokeMs: o.invokeMs, completeMs: effectiveCompleteMs(o), ttlMs: o.input.ttlMs, definite: false });
+    } else if (o.f === 'renew' && o.input.owner === owner && o.input.token === token && o.status !== 'fail') {
+      setters.push({ invokeMs: o.invokeMs, completeMs: effectiveCompleteMs(o), ttlMs: o.input.ttlMs, definite: o.status === 'ok' });
+    }
+  }
+  return setters;
 }

@@ -85,6 +85,12 @@ describe('RaftLockClient basics', () => {
     await expect(c.acquire('bad name!', { ttlMs: 5_000 })).rejects.toBeInstanceOf(BadRequestError);
     await expect(c.acquire('x', { ttlMs: 50 })).rejects.toBeInstanceOf(BadRequestError);
     expect(acquiresOf('bad name!')).toHaveLength(0);
+    // "." and ".." would be path segments in the URL: the API's contract rejects them.
+    const sentBefore = cluster.requests.length;
+    await expect(c.acquire('.', { ttlMs: 5_000 })).rejects.toBeInstanceOf(BadRequestError);
+    await expect(c.acquire('..', { ttlMs: 5_000 })).rejects.toBeInstanceOf(BadRequestError);
+    await expect(c.get('..')).rejects.toBeInstanceOf(BadRequestError);
+    expect(cluster.requests.length).toBe(sentBefore);
   });
 
   it('lists locks by prefix and force-releases', async () => {

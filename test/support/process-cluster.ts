@@ -1,65 +1,72 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { freeLoopbackPort } from '../../src/verify/harness/loopback-port.js';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { CommandWrap } from '../../src/launch/command-wrap.js';
+import { freeLoopbackPort, loopbackMembers } from '../../src/launch/loopback-port.js';
+import { NodeLauncher, type LaunchedNode, type StartOptions } from '../../src/launch/node-launcher.js';
+import type { ServeMember } from '../../src/launch/serve-args.js';
 
 /** MAIN is the built CLI; process tests run the compiled JavaScript, as production does. */
 // From test/support (vitest runs the sources) or dist/test/support (compiled): either way the repo root is above.
 const REPO_ROOT = resolve(import.meta.dirname, import.meta.dirname.includes('/dist/test/') ? '../../..' : '../..');
 export const MAIN = resolve(REPO_ROOT, 'dist/src/cli/main.js');
 
-/** freePort is a loopback port below the ephemeral range (see src/verify/harness/loopback-port.ts for why). */
+/** freePort is a loopback port below the ephemeral range (see src/launch/loopback-port.ts for why). */
 export const freePort = freeLoopbackPort;
 
-export interface NodeProcess {
-  readonly id: string;
-  readonly httpUrl: string;
-  readonly httpPort: number;
-  readonly peerPort: number;
-  readonly dataDir: string;
-  child: ChildProcess | null;
-  /** stderr+stdout of every run of this node, appended. */
-  readonly logFile: string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | null;
-}
+/** NodeProcess is one member of a ProcessCluster; its output goes to `logFile`, appended over all its runs. */
+export type NodeProcess = LaunchedNode & { readonly logFile: string };
 
 export interface ClusterOptions {
   nodes?: number;
   extraArgs?: string[];
+  /** Added to this process's environment for every node. */
   env?: NodeJS.ProcessEnv;
   /** Peer addresses nodes dial, per node id (a proxy's address, for fault injection); default: the node's own peer port. */
   dialAddress?: (id: string, peerPort: number) => string;
   baseDir?: string;
+  /** The CLI entry to run; default MAIN. */
+  mainPath?: string;
+  /** Node's own flags before the CLI entry (--cpu-prof). */
+  nodeArgs?: string[];
+  /** Runs every start of node `id` that names no wrap of its own under this (faketime, for clock skew). */
+  wrap?: (id: string) => CommandWrap | undefined;
 }
 
 /**
  * ProcessCluster runs real `raftlock serve` processes on 127.0.0.1 free
- * ports. Every process it starts is tracked by PID and killed in stop(),
- * which tests call in afterEach/afterAll so a failing test leaks nothing.
+ * ports, with src/launch's NodeLauncher. Every process it starts is tracked
+ * by PID and killed in stop(), which tests call in afterEach/afterAll so a
+ * failing test leaks nothing.
  */
 export class ProcessCluster {
-  readonly nodes: NodeProcess[] = [];
   readonly baseDir: string;
-  private readonly logs = new Map<string, WriteStream>();
+  private readonly launcher: NodeLauncher;
 
-  private constructor(private readonly opts: ClusterOptions, baseDir: string) {
+  private constructor(private readonly opts: ClusterOptions, baseDir: string, launcher: NodeLauncher) {
     this.baseDir = baseDir;
+    this.launcher = launcher;
   }
 
   static async create(opts: ClusterOptions = {}): Promise<ProcessCluster> {
-    const n = opts.nodes ?? 3;
     const base = opts.baseDir ?? mkdtempSync(join(tmpdir(), 'raftlock-test-'));
-    const cluster = new ProcessCluster(opts, base);
-    for (let i = 0; i < n; i++) {
-      const id = `n${i + 1}`;
-      const httpPort = await freePort();
-      const peerPort = await freePort();
-      const dataDir = join(base, id);
-      mkdirSync(dataDir, { recursive: true });
-      cluster.nodes.push({ id, httpPort, peerPort, httpUrl: `http://127.0.0.1:${httpPort}`, dataDir, child: null, logFile: join(base, `${id}.log`), exit: null });
-    }
-    return cluster;
+    const members = await loopbackMembers(opts.nodes ?? 3, (id) => ({ dataDir: join(base, id), logFile: join(base, `${id}.log`) }));
+    const dial = opts.dialAddress;
+    const launcher = new NodeLauncher({
+      mainPath: opts.mainPath ?? MAIN,
+      members,
+      ...(opts.nodeArgs !== undefined ? { nodeArgs: opts.nodeArgs } : {}),
+      ...(opts.extraArgs !== undefined ? { extraArgs: opts.extraArgs } : {}),
+      env: { ...process.env, ...opts.env },
+      ...(dial !== undefined ? { peerAddress: (_from: string, to: ServeMember) => dial(to.id, to.peerPort) } : {}),
+      ...(opts.wrap !== undefined ? { wrap: opts.wrap } : {}),
+    });
+    return new ProcessCluster(opts, base, launcher);
+  }
+
+  /** nodes are the members in id order, with their current processes. */
+  get nodes(): NodeProcess[] {
+    return this.launcher.nodes as NodeProcess[];
   }
 
   endpoints(): string[] {
@@ -67,54 +74,31 @@ export class ProcessCluster {
   }
 
   node(id: string): NodeProcess {
-    const n = this.nodes.find((x) => x.id === id);
-    if (n === undefined) throw new Error(`no node ${id}`);
-    return n;
+    return this.launcher.node(id) as NodeProcess;
   }
 
+  /** argsFor is the node's command line after `node`: the CLI entry, `serve`, its flags. */
   argsFor(node: NodeProcess): string[] {
-    const dial = this.opts.dialAddress ?? ((_id, port) => `127.0.0.1:${port}`);
-    const peers = this.nodes.map((n) => `${n.id}=${dial(n.id, n.peerPort)}`).join(',');
-    const peerHttp = this.nodes.map((n) => `${n.id}=${n.httpUrl}`).join(',');
-    return [
-      MAIN, 'serve', '--id', node.id, '--data-dir', node.dataDir, '--http', `127.0.0.1:${node.httpPort}`,
-      '--peer', `127.0.0.1:${node.peerPort}`, '--peers', peers, '--peer-http', peerHttp, '--log-level', 'info',
-      ...(this.opts.extraArgs ?? []),
-    ];
+    return this.launcher.commandLine(node.id);
   }
 
-  start(id: string): NodeProcess {
-    const node = this.node(id);
-    if (node.child !== null) throw new Error(`${id} is already running`);
-    let log = this.logs.get(id);
-    if (log === undefined) {
-      log = createWriteStream(node.logFile, { flags: 'a' });
-      this.logs.set(id, log);
-    }
-    const child = spawn(process.execPath, this.argsFor(node), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.opts.env } });
-    child.stdout!.pipe(log, { end: false });
-    child.stderr!.pipe(log, { end: false });
-    node.child = child;
-    node.exit = new Promise((done) =>
-      child.once('exit', (code, signal) => {
-        if (node.child === child) node.child = null;
-        done({ code, signal });
-      }),
-    );
-    return node;
+  /** start spawns a stopped node, under `options.wrap` if given. */
+  start(id: string, options: StartOptions = {}): NodeProcess {
+    const node = this.launcher.start(id, options);
+    if (node === null) throw new Error(`cannot start ${id}: the cluster is stopped`);
+    return node as NodeProcess;
   }
 
   startAll(): void {
     for (const n of this.nodes) this.start(n.id);
   }
 
-  /** kill sends a signal and, for SIGKILL/SIGTERM, waits for the exit. */
+  /** kill sends a signal and, for SIGKILL/SIGTERM/SIGINT, waits for the exit; SIGSTOP pauses and SIGCONT resumes. */
   async kill(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const node = this.node(id);
-    const child = node.child;
-    if (child === null || child.pid === undefined) return;
-    process.kill(child.pid, signal);
-    if (signal === 'SIGKILL' || signal === 'SIGTERM') await node.exit;
+    if (signal === 'SIGSTOP') this.launcher.pause(id);
+    else if (signal === 'SIGCONT') this.launcher.resume(id);
+    else if (signal === 'SIGKILL' || signal === 'SIGTERM' || signal === 'SIGINT') await this.launcher.kill(id, signal);
+    else throw new Error(`ProcessCluster.kill: unsupported signal ${signal}`);
   }
 
   pid(id: string): number | undefined {
@@ -123,20 +107,7 @@ export class ProcessCluster {
 
   /** stop kills every process this cluster started (by PID) and removes its data unless keepData. */
   async stop(keepData = false): Promise<void> {
-    for (const node of this.nodes) {
-      const child = node.child;
-      if (child?.pid !== undefined) {
-        try {
-          process.kill(child.pid, 'SIGCONT');
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-        await node.exit;
-      }
-    }
-    for (const log of this.logs.values()) log.end();
-    this.logs.clear();
+    await this.launcher.stopAll();
     if (!keepData && this.opts.baseDir === undefined) rmSync(this.baseDir, { recursive: true, force: true });
   }
 }

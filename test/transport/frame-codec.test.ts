@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeFrames, encodeFrame, FrameDecoder, FrameError } from '../../src/transport/frame-codec.js';
+import { decodeFrames, encodeFrame, FrameDecoder, FrameError, type FrameReader } from '../../src/transport/frame-codec.js';
 
 function concat(frames: Buffer[]): Buffer {
   return Buffer.concat(frames);
@@ -139,5 +139,53 @@ describe('frame codec', () => {
 
   it('treats an empty payload as malformed', () => {
     expect(() => new FrameDecoder().push(Buffer.from([0, 0, 0, 0]))).toThrowError(FrameError);
+  });
+});
+
+/** A connection's reader that records what it is handed; it closes itself after `closeAfter` frames. */
+function recordingReader(closeAfter = Infinity): FrameReader<{ n: number }> & { frames: number[]; errors: string[] } {
+  const frames: number[] = [];
+  const errors: string[] = [];
+  return {
+    frames,
+    errors,
+    parse: (v) => (typeof v === 'object' && v !== null && typeof (v as { n?: unknown }).n === 'number' ? (v as { n: number }) : null),
+    malformedReason: 'not an {n} frame',
+    isOpen: () => frames.length < closeAfter && errors.length === 0,
+    onFrame: (f) => frames.push(f.n),
+    onProtocolError: (reason) => errors.push(reason),
+  };
+}
+
+describe('FrameDecoder.read', () => {
+  it('hands the parsed frames to the reader in order, across chunk boundaries', () => {
+    const bytes = Buffer.concat([1, 2, 3].map((n) => encodeFrame({ n })));
+    const reader = recordingReader();
+    const decoder = new FrameDecoder();
+    decoder.read(bytes.subarray(0, 7), reader);
+    decoder.read(bytes.subarray(7), reader);
+    expect(reader.frames).toEqual([1, 2, 3]);
+    expect(reader.errors).toEqual([]);
+  });
+
+  it('stops as soon as the reader is closed by a frame it handled', () => {
+    const reader = recordingReader(1);
+    new FrameDecoder().read(Buffer.concat([1, 2].map((n) => encodeFrame({ n }))), reader);
+    expect(reader.frames).toEqual([1]);
+  });
+
+  it('reports a frame the reader cannot parse, and nothing after it', () => {
+    const reader = recordingReader();
+    new FrameDecoder().read(Buffer.concat([encodeFrame({ n: 1 }), encodeFrame('junk'), encodeFrame({ n: 3 })]), reader);
+    expect(reader.frames).toEqual([1]);
+    expect(reader.errors).toEqual(['not an {n} frame']);
+  });
+
+  it('reports an oversized frame as a protocol error instead of throwing', () => {
+    const reader = recordingReader();
+    new FrameDecoder(16).read(encodeFrame({ n: 1, pad: 'x'.repeat(64) }), reader);
+    expect(reader.frames).toEqual([]);
+    expect(reader.errors).toHaveLength(1);
+    expect(reader.errors[0]).toMatch(/exceeds the limit of 16/);
   });
 });

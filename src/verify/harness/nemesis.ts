@@ -294,7 +294,7 @@ export class Nemesis {
         victims = [...ids];
         break;
     }
-    await Promise.all(victims.map((id) => nodes.kill9(id)));
+    await Promise.all(victims.map((id) => nodes.kill(id, 'SIGKILL')));
     return {
       variant: spec.variant,
       targets: victims,

@@ -18,7 +18,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { ReadOp } from '../history.js';
+import type { Operation, ReadOp } from '../history.js';
 import { writeHistoryJsonl } from '../history-jsonl.js';
 import { HarnessError } from './harness-error.js';
 import { HistoryRecorder } from './history-recorder.js';
@@ -105,11 +105,73 @@ function buildWorkload(o: VerifyOptions, clients: LockClient[], clock: RunClock)
   return new FencedWorkload({ clients, fenced: o.workload === 'fenced', keyCount: o.keys ?? 2, seed, clock });
 }
 
+/** RunSetup is a run's validated options and prepared folder. */
+interface RunSetup {
+  readonly outDir: string;
+  /** nodes/: each node's log, and data/ (removed after a passing run). */
+  readonly nodesDir: string;
+  readonly nemesisPath: string;
+  readonly mainPath: string;
+  readonly judgeOptions: JudgeOptions;
+}
+
+/** RunResources are what a run started; runVerify stops each in its finally. */
+interface RunResources {
+  readonly nodes: NodeProcesses;
+  network: LinkNetwork | null;
+  monitor: LeaderMonitor | null;
+  nemesis: Nemesis | null;
+}
+
+/** FaultPhase is what the fault phase leaves for the final reads and the verdict. */
+interface FaultPhase {
+  readonly clock: RunClock;
+  readonly recorder: HistoryRecorder;
+  readonly requestIdPrefix: string;
+  readonly clientCount: number;
+  readonly workload: Workload;
+  readonly monitor: LeaderMonitor;
+  readonly nemesis: Nemesis;
+  readonly plan: ReturnType<typeof planNemesis>;
+}
+
 /** runVerify performs one run and writes its folder. Throws only for harness failures (e.g. the cluster never started). */
 export async function runVerify(o: VerifyOptions): Promise<VerifyResult> {
+  const setup = prepareRun(o);
+  const nodes = await NodeProcesses.create({ mainPath: setup.mainPath, nodeCount: o.nodes, baseDir: setup.nodesDir });
+  const res: RunResources = { nodes, network: null, monitor: null, nemesis: null };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    process.stderr.write(`\nraftlock verify: ${signal}; killing the cluster. seed ${o.seed}\n`);
+    // The launcher's 'exit' hook kills every child by PID (a signal's default action would skip it).
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  if (o.handleSignals === true) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
+  let passed = false;
+  try {
+    const result = await runPhases(o, setup, res);
+    passed = result.valid;
+    return result;
+  } finally {
+    res.nemesis?.stop();
+    if (o.handleSignals === true) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    await res.monitor?.stop().catch(() => {});
+    await nodes.stopAll();
+    await res.network?.stop();
+    // A passing run's data directories are of no further use; a failing run keeps them.
+    if (passed && o.keepData !== true) rmSync(join(setup.nodesDir, 'data'), { recursive: true, force: true });
+  }
+}
+
+/** prepareRun checks the options and the build, and creates the run folder. */
+function prepareRun(o: VerifyOptions): RunSetup {
   if (!(o.nodes === 3 || o.nodes === 5)) throw new HarnessError('bad_options', `--nodes must be 3 or 5, got ${o.nodes}`);
   if (!(o.timeS > 0 && o.timeS <= 3_600)) throw new HarnessError('bad_options', `--time must be in (0, 3600] seconds, got ${o.timeS}`);
-  const log = o.log ?? (() => {});
   const outDir = resolve(o.outDir);
   mkdirSync(outDir, { recursive: true });
   const nodesDir = join(outDir, 'nodes');
@@ -119,157 +181,162 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyResult> {
   const judgeOptions: JudgeOptions = { ...DEFAULT_JUDGE, ...o.judge };
   const nemesisPath = join(outDir, 'nemesis.jsonl');
   writeFileSync(nemesisPath, '');
+  return { outDir, nodesDir, nemesisPath, mainPath, judgeOptions };
+}
 
-  const nodes = await NodeProcesses.create({ mainPath, nodeCount: o.nodes, baseDir: nodesDir });
-  let network: LinkNetwork | null = null;
-  let monitor: LeaderMonitor | null = null;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    process.stderr.write(`\nraftlock verify: ${signal}; killing the cluster. seed ${o.seed}\n`);
-    // The 'exit' hook of NodeProcesses kills every child by PID (a signal's default action would skip it).
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+/** runPhases starts the cluster, runs the fault phase, heals, reads the final state, judges and writes the folder. */
+async function runPhases(o: VerifyOptions, setup: RunSetup, res: RunResources): Promise<VerifyResult> {
+  const log = o.log ?? (() => {});
+  const { nodes } = res;
+  const network = await LinkNetwork.create(nodes.nodes.map((n) => ({ id: n.id, peerPort: n.peerPort, httpPort: n.httpPort })));
+  res.network = network;
+  nodes.attach(network);
+  nodes.startAll();
+  const endpoints = nodes.nodes.map((n) => n.httpUrl);
+  log(`started ${o.nodes} nodes (pids ${JSON.stringify(nodes.pids())}); waiting for a leader`);
+  const first = await waitForAgreedLeader(endpoints, START_LEADER_TIMEOUT_MS);
+  if (first === null) throw new HarnessError('no_initial_leader', `the cluster elected no leader within ${START_LEADER_TIMEOUT_MS} ms; see ${setup.nodesDir}/*.log`);
+  log(`leader ${first}; running ${o.workload} for ${o.timeS} s under ${o.families.join(',') || 'no faults'} (seed ${o.seed})`);
+
+  const phase = await runFaultPhase(o, setup, res, network, endpoints);
+  const { clock, recorder, workload, monitor, nemesis } = phase;
+
+  // Heal, restart, and wait for a leader.
+  const healMs = clock.nowMs();
+  await nemesis.healAll();
+  log(`fault phase over at ${(healMs / 1000).toFixed(1)} s: ${nemesis.records.filter((r) => !r.skipped).length} faults; healing`);
+  const healed = await waitForAgreedLeader(endpoints, HEAL_LEADER_TIMEOUT_MS);
+  const leaderAfterHealMs = healed === null ? null : Math.round(clock.nowMs() - healMs);
+
+  const finalClient = new LockClient({ process: FINAL_PROCESS, endpoints, home: 0, clock, recorder, requestIdPrefix: `${phase.requestIdPrefix}f` });
+  const { finalReads, unreadKeys } = await readFinalState(finalClient, workload.keys, clock);
+  await monitor.stop();
+  const endMs = clock.nowMs();
+
+  const history = [...recorder.operations];
+  const verdict = judgeRun({
+    workload: o.workload,
+    history,
+    finalReads,
+    unreadKeys,
+    faults: nemesis.windows(true),
+    clusterFaults: nemesis.windows(false),
+    leaderObservations: monitor.observations,
+    leaderAfterHealMs,
+    tally: workload.tally,
+    unexpectedExits: nodes.unexpectedExits,
+    resourceWrites: workload.resource?.writes ?? [],
+    resourceTotal: workload.resource?.total() ?? null,
+    options: setup.judgeOptions,
+  });
+  const summary = summarize(o, verdict, nemesis, setup.outDir);
+  await writeRunFolder(o, setup, phase, { history, verdict, summary, endMs });
+  return { valid: verdict.valid, verdict, outDir: setup.outDir, summary };
+}
+
+/** runFaultPhase drives the workload and the nemesis for the run's length; the run clock starts here. */
+async function runFaultPhase(o: VerifyOptions, setup: RunSetup, res: RunResources, network: LinkNetwork, endpoints: string[]): Promise<FaultPhase> {
+  const clock = new RunClock();
+  res.nodes.setClock(() => clock.nowMs());
+  const recorder = new HistoryRecorder();
+  const requestIdPrefix = `v${o.seed.toString(36)}${Date.now().toString(36)}`;
+  const clientCount = o.clients ?? (o.workload === 'linearizable' ? 10 : 5);
+  const clients = Array.from(
+    { length: clientCount },
+    (_, i) => new LockClient({ process: i, endpoints, home: i % o.nodes, clock, recorder, requestIdPrefix }),
+  );
+  const workload = buildWorkload(o, clients, clock);
+  const monitor = new LeaderMonitor(() => endpoints, clock);
+  res.monitor = monitor;
+  monitor.start();
+  const durationMs = o.timeS * 1_000;
+  const plan = planNemesis({ seed: o.seed, families: o.families, nodeCount: o.nodes, durationMs });
+  const nemesis = new Nemesis({
+    plan,
+    network,
+    nodes: res.nodes,
+    monitor,
+    pauses: workload.pauses,
+    maxTtlMs: workload.maxTtlMs,
+    clock,
+    logPath: setup.nemesisPath,
+  });
+  res.nemesis = nemesis;
+  const phase = await Promise.allSettled([workload.run(durationMs), nemesis.run(durationMs)]);
+  for (const r of phase) if (r.status === 'rejected') throw r.reason;
+  return { clock, recorder, requestIdPrefix, clientCount, workload, monitor, nemesis, plan };
+}
+
+/**
+ * readFinalState reads every lock name, recorded like any other read, then
+ * grants every free lock once: its token must exceed every token granted
+ * before (the fencing checker's real-time order), which catches a rolled-back
+ * table even where a free lock's read cannot show its last token.
+ */
+async function readFinalState(finalClient: LockClient, keys: readonly string[], clock: RunClock): Promise<{ finalReads: ReadOp[]; unreadKeys: string[] }> {
+  const finalReads: ReadOp[] = [];
+  const unreadKeys: string[] = [];
+  const readDeadline = clock.nowMs() + FINAL_READ_TIMEOUT_MS;
+  for (const key of keys) {
+    let got: ReadOp | null = null;
+    while (got === null && clock.nowMs() < readDeadline) {
+      const r = await finalClient.read(key);
+      if (r.status === 'ok') got = r;
+      else await sleep(200);
+    }
+    if (got === null) unreadKeys.push(key);
+    else finalReads.push(got);
+  }
+  for (const key of keys) {
+    for (let attempt = 0; attempt < 5 && clock.nowMs() < readDeadline + FINAL_READ_TIMEOUT_MS; attempt++) {
+      const r = await finalClient.acquire(key, `final-${key}`, FINAL_LEASE_MS);
+      if (r.status === 'ok' || (r.status === 'fail' && r.output.error === 'lock_held')) break;
+    }
+  }
+  return { finalReads, unreadKeys };
+}
+
+/** writeRunFolder writes history, leader changes, the resource's log, the verdict and the timeline. */
+async function writeRunFolder(
+  o: VerifyOptions,
+  setup: RunSetup,
+  phase: FaultPhase,
+  result: { history: Operation[]; verdict: RunVerdict; summary: string[]; endMs: number },
+): Promise<void> {
+  const { outDir } = setup;
+  const { workload, monitor, nemesis } = phase;
+  const { history, verdict, summary } = result;
+  await writeHistoryJsonl(join(outDir, 'history.jsonl'), history);
+  writeFileSync(join(outDir, 'leader.jsonl'), monitor.changes.map((c) => JSON.stringify(c)).join('\n') + '\n');
+  if (workload.resource !== null) {
+    writeFileSync(join(outDir, 'resource.jsonl'), workload.resource.writes.map((w) => JSON.stringify(w)).join('\n') + '\n');
+  }
+  const config = {
+    nodes: o.nodes,
+    nemesis: o.families,
+    workload: o.workload,
+    timeS: o.timeS,
+    seed: o.seed,
+    clients: phase.clientCount,
+    keys: workload.keys.length,
+    mainPath: setup.mainPath,
+    judge: setup.judgeOptions,
+    rerun: rerunCommand(o),
+    plan: phase.plan,
   };
-  if (o.handleSignals === true) {
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  }
-  let passed = false;
-  let nemesis: Nemesis | null = null;
-  try {
-    network = await LinkNetwork.create(nodes.nodes.map((n) => ({ id: n.id, peerPort: n.peerPort, httpPort: n.httpPort })));
-    nodes.attach(network);
-    nodes.startAll();
-    const endpoints = nodes.nodes.map((n) => n.httpUrl);
-    log(`started ${o.nodes} nodes (pids ${JSON.stringify(nodes.pids())}); waiting for a leader`);
-    const first = await waitForAgreedLeader(endpoints, START_LEADER_TIMEOUT_MS);
-    if (first === null) throw new HarnessError('no_initial_leader', `the cluster elected no leader within ${START_LEADER_TIMEOUT_MS} ms; see ${nodesDir}/*.log`);
-    log(`leader ${first}; running ${o.workload} for ${o.timeS} s under ${o.families.join(',') || 'no faults'} (seed ${o.seed})`);
-
-    // The fault phase. The run clock starts here.
-    const clock = new RunClock();
-    nodes.setClock(() => clock.nowMs());
-    const recorder = new HistoryRecorder();
-    const requestIdPrefix = `v${o.seed.toString(36)}${Date.now().toString(36)}`;
-    const clientCount = o.clients ?? (o.workload === 'linearizable' ? 10 : 5);
-    const clients = Array.from(
-      { length: clientCount },
-      (_, i) => new LockClient({ process: i, endpoints, home: i % o.nodes, clock, recorder, requestIdPrefix }),
-    );
-    const workload = buildWorkload(o, clients, clock);
-    monitor = new LeaderMonitor(() => endpoints, clock);
-    monitor.start();
-    const durationMs = o.timeS * 1_000;
-    const plan = planNemesis({ seed: o.seed, families: o.families, nodeCount: o.nodes, durationMs });
-    nemesis = new Nemesis({
-      plan,
-      network,
-      nodes,
-      monitor,
-      pauses: workload.pauses,
-      maxTtlMs: workload.maxTtlMs,
-      clock,
-      logPath: nemesisPath,
-    });
-    const phase = await Promise.allSettled([workload.run(durationMs), nemesis.run(durationMs)]);
-    for (const r of phase) if (r.status === 'rejected') throw r.reason;
-
-    // Heal, restart, and wait for a leader.
-    const healMs = clock.nowMs();
-    await nemesis.healAll();
-    log(`fault phase over at ${(healMs / 1000).toFixed(1)} s: ${nemesis.records.filter((r) => !r.skipped).length} faults; healing`);
-    const healed = await waitForAgreedLeader(endpoints, HEAL_LEADER_TIMEOUT_MS);
-    const leaderAfterHealMs = healed === null ? null : Math.round(clock.nowMs() - healMs);
-
-    // Final reads of every lock name, recorded like any other read.
-    const finalClient = new LockClient({ process: FINAL_PROCESS, endpoints, home: 0, clock, recorder, requestIdPrefix: `${requestIdPrefix}f` });
-    const finalReads: ReadOp[] = [];
-    const unreadKeys: string[] = [];
-    const readDeadline = clock.nowMs() + FINAL_READ_TIMEOUT_MS;
-    for (const key of workload.keys) {
-      let got: ReadOp | null = null;
-      while (got === null && clock.nowMs() < readDeadline) {
-        const r = await finalClient.read(key);
-        if (r.status === 'ok') got = r;
-        else await sleep(200);
-      }
-      if (got === null) unreadKeys.push(key);
-      else finalReads.push(got);
-    }
-    // A final grant of every free lock: its token must exceed every token granted before
-    // (the fencing checker's real-time order), which catches a rolled-back table even
-    // where a free lock's read cannot show its last token.
-    for (const key of workload.keys) {
-      for (let attempt = 0; attempt < 5 && clock.nowMs() < readDeadline + FINAL_READ_TIMEOUT_MS; attempt++) {
-        const r = await finalClient.acquire(key, `final-${key}`, FINAL_LEASE_MS);
-        if (r.status === 'ok' || (r.status === 'fail' && r.output.error === 'lock_held')) break;
-      }
-    }
-    await monitor.stop();
-    const endMs = clock.nowMs();
-
-    const history = [...recorder.operations];
-    const verdict = judgeRun({
-      workload: o.workload,
+  writeFileSync(join(outDir, 'verdict.json'), JSON.stringify({ config, summary, ...verdict }, null, 2) + '\n');
+  if (verdict.linearizability.report !== '') writeFileSync(join(outDir, 'linearizability.txt'), verdict.linearizability.report + '\n');
+  writeFileSync(
+    join(outDir, 'timeline.html'),
+    renderTimelineHtml({
+      title: `raftlock verify seed ${o.seed}: ${verdict.valid ? 'PASS' : 'FAIL'}`,
+      summaryLines: summary,
       history,
-      finalReads,
-      unreadKeys,
-      faults: nemesis.windows(true),
-      clusterFaults: nemesis.windows(false),
-      leaderObservations: monitor.observations,
-      leaderAfterHealMs,
-      tally: workload.tally,
-      unexpectedExits: nodes.unexpectedExits,
-      resourceWrites: workload.resource?.writes ?? [],
-      resourceTotal: workload.resource?.total() ?? null,
-      options: judgeOptions,
-    });
-
-    const summary = summarize(o, verdict, nemesis, outDir);
-    // The run folder.
-    await writeHistoryJsonl(join(outDir, 'history.jsonl'), history);
-    writeFileSync(join(outDir, 'leader.jsonl'), monitor.changes.map((c) => JSON.stringify(c)).join('\n') + '\n');
-    if (workload.resource !== null) {
-      writeFileSync(join(outDir, 'resource.jsonl'), workload.resource.writes.map((w) => JSON.stringify(w)).join('\n') + '\n');
-    }
-    const config = {
-      nodes: o.nodes,
-      nemesis: o.families,
-      workload: o.workload,
-      timeS: o.timeS,
-      seed: o.seed,
-      clients: clientCount,
-      keys: workload.keys.length,
-      mainPath,
-      judge: judgeOptions,
-      rerun: rerunCommand(o),
-      plan,
-    };
-    writeFileSync(join(outDir, 'verdict.json'), JSON.stringify({ config, summary, ...verdict }, null, 2) + '\n');
-    if (verdict.linearizability.report !== '') writeFileSync(join(outDir, 'linearizability.txt'), verdict.linearizability.report + '\n');
-    writeFileSync(
-      join(outDir, 'timeline.html'),
-      renderTimelineHtml({
-        title: `raftlock verify seed ${o.seed}: ${verdict.valid ? 'PASS' : 'FAIL'}`,
-        summaryLines: summary,
-        history,
-        nemesis: nemesis.records,
-        leaderChanges: monitor.changes,
-        endMs,
-      }),
-    );
-    passed = verdict.valid;
-    return { valid: verdict.valid, verdict, outDir, summary };
-  } finally {
-    nemesis?.stop();
-    if (o.handleSignals === true) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
-    await monitor?.stop().catch(() => {});
-    await nodes.stopAll();
-    await network?.stop();
-    // A passing run's data directories are of no further use; a failing run keeps them.
-    if (passed && o.keepData !== true) rmSync(join(nodesDir, 'data'), { recursive: true, force: true });
-  }
+      nemesis: nemesis.records,
+      leaderChanges: monitor.changes,
+      endMs: result.endMs,
+    }),
+  );
 }
 
 function fmtMs(v: number | null): string {

@@ -119,69 +119,111 @@ export function countOps(history: readonly Operation[]): OpCountsSummary {
 
 /** judgeRun runs every checker and lists the violations. */
 export function judgeRun(input: JudgeInput): RunVerdict {
-  const { options } = input;
   const violations: Violation[] = [];
-  const add = (v: Violation, listed: { n: number }): void => {
-    if (listed.n++ < MAX_VIOLATIONS_LISTED) violations.push(v);
+  const linearizability = judgeLinearizability(input, violations);
+  const fencing = judgeFencing(input, violations);
+  const { counter, control } = judgeCounter(input, violations);
+  const noLostAck = judgeNoLostAck(input, violations);
+  judgeLiveness(input, violations);
+  const availability = judgeAvailability(input, violations);
+  const failover = computeFailover(input.clusterFaults, input.leaderObservations);
+  return {
+    valid: violations.length === 0,
+    violations,
+    ops: countOps(input.history),
+    linearizability,
+    fencing,
+    counter,
+    control,
+    noLostAck,
+    availability,
+    failover,
+    leaderAfterHealMs: input.leaderAfterHealMs,
   };
+}
 
-  // Linearizability, key by key.
-  const lin = checkLockHistoryAdapted(input.history, { marginMs: options.marginMs, maxMs: options.linearizabilityMaxMs });
-  const linListed = { n: 0 };
+/** capped adds to `violations` at most MAX_VIOLATIONS_LISTED of the violations it is given. */
+function capped(violations: Violation[]): (v: Violation) => void {
+  let listed = 0;
+  return (v) => {
+    if (listed++ < MAX_VIOLATIONS_LISTED) violations.push(v);
+  };
+}
+
+/** judgeLinearizability checks the history key by key. */
+function judgeLinearizability(input: JudgeInput, violations: Violation[]): RunVerdict['linearizability'] {
+  const lin = checkLockHistoryAdapted(input.history, { marginMs: input.options.marginMs, maxMs: input.options.linearizabilityMaxMs });
+  const add = capped(violations);
   for (const k of lin.keys) {
     if (k.result === 'ok') continue;
-    add(
-      {
-        checker: 'linearizability',
-        kind: k.result === 'illegal' ? 'not_linearizable' : `budget_exhausted_${k.budgetExhausted ?? 'unknown'}`,
-        detail: `${k.key}: ${k.result}${k.explanation !== undefined ? `; cannot linearize ${describeOp(k.explanation.stuckOp)}` : ''}`,
-      },
-      linListed,
-    );
+    add({
+      checker: 'linearizability',
+      kind: k.result === 'illegal' ? 'not_linearizable' : `budget_exhausted_${k.budgetExhausted ?? 'unknown'}`,
+      detail: `${k.key}: ${k.result}${k.explanation !== undefined ? `; cannot linearize ${describeOp(k.explanation.stuckOp)}` : ''}`,
+    });
   }
   const failedOnly = { ...lin, keys: lin.keys.filter((k) => k.result !== 'ok') };
-  const linReport = failedOnly.keys.length === 0 ? '' : formatLinearizabilityReport(failedOnly, describeOp, 12);
+  return {
+    result: lin.result,
+    elapsedMs: Math.round(lin.elapsedMs),
+    keys: lin.keys.map((k) => ({
+      key: k.key,
+      result: k.result,
+      opCount: k.opCount,
+      steps: k.steps,
+      elapsedMs: Math.round(k.elapsedMs),
+      ...(k.budgetExhausted !== undefined ? { budgetExhausted: k.budgetExhausted } : {}),
+    })),
+    report: failedOnly.keys.length === 0 ? '' : formatLinearizabilityReport(failedOnly, describeOp, 12),
+  };
+}
 
-  // Fencing: grants always; the resource's log only where it enforces fencing.
+/** judgeFencing checks the grants always, and the resource's log only where it enforces fencing. */
+function judgeFencing(input: JudgeInput, violations: Violation[]): FencingReport {
   const fencedResource = input.workload === 'fenced';
   const fencing = checkFencing(input.history, fencedResource ? input.resourceWrites : []);
-  const fenceListed = { n: 0 };
-  for (const v of fencing.violations) add({ checker: 'fencing', kind: v.kind, detail: `${v.key}: ${v.detail}` }, fenceListed);
+  const add = capped(violations);
+  for (const v of fencing.violations) add({ checker: 'fencing', kind: v.kind, detail: `${v.key}: ${v.detail}` });
+  return fencing;
+}
 
-  // The counter.
-  let counter: RunVerdict['counter'] = null;
-  let control: RunVerdict['control'] = null;
-  if (input.tally !== null && input.resourceTotal !== null) {
-    const report = checkCounter({ acknowledged: input.tally.acknowledged, indeterminate: 0, finalValue: input.resourceTotal });
-    if (input.workload === 'fenced') {
-      counter = { ...report, tally: { ...input.tally } };
-      if (!report.valid) {
-        violations.push({
-          checker: 'counter',
-          kind: report.violation ?? 'counter_mismatch',
-          detail: `final counter ${report.finalValue}, acknowledged increments ${input.tally.acknowledged}`,
-        });
-      }
-    } else if (input.workload === 'control') {
-      const lostUpdates = input.tally.acknowledged - input.resourceTotal;
-      control = { lostUpdates, acknowledged: input.tally.acknowledged, finalValue: input.resourceTotal };
-      if (lostUpdates <= 0) {
-        violations.push({
-          checker: 'control',
-          kind: lostUpdates < 0 ? 'phantom_increment' : 'control_lost_nothing',
-          detail: `the unfenced control lost no update (acknowledged ${input.tally.acknowledged}, final ${input.resourceTotal}): the nemesis did not bite`,
-        });
-      }
+/** judgeCounter: the fenced counter must equal its acknowledged increments; the unfenced control must lose some. */
+function judgeCounter(input: JudgeInput, violations: Violation[]): Pick<RunVerdict, 'counter' | 'control'> {
+  if (input.tally === null || input.resourceTotal === null) return { counter: null, control: null };
+  const report = checkCounter({ acknowledged: input.tally.acknowledged, indeterminate: 0, finalValue: input.resourceTotal });
+  if (input.workload === 'fenced') {
+    if (!report.valid) {
+      violations.push({
+        checker: 'counter',
+        kind: report.violation ?? 'counter_mismatch',
+        detail: `final counter ${report.finalValue}, acknowledged increments ${input.tally.acknowledged}`,
+      });
     }
+    return { counter: { ...report, tally: { ...input.tally } }, control: null };
   }
+  if (input.workload !== 'control') return { counter: null, control: null };
+  const lostUpdates = input.tally.acknowledged - input.resourceTotal;
+  if (lostUpdates <= 0) {
+    violations.push({
+      checker: 'control',
+      kind: lostUpdates < 0 ? 'phantom_increment' : 'control_lost_nothing',
+      detail: `the unfenced control lost no update (acknowledged ${input.tally.acknowledged}, final ${input.resourceTotal}): the nemesis did not bite`,
+    });
+  }
+  return { counter: null, control: { lostUpdates, acknowledged: input.tally.acknowledged, finalValue: input.resourceTotal } };
+}
 
-  // No lost acknowledgement.
-  const noLostAck = checkNoLostAck(input.history, fillFreeFinalReads(input.history, input.finalReads), { marginMs: options.marginMs });
-  const ackListed = { n: 0 };
-  for (const v of noLostAck.violations) add({ checker: 'no-lost-ack', kind: v.kind, detail: v.detail }, ackListed);
-  for (const key of input.unreadKeys) add({ checker: 'liveness', kind: 'no_final_read', detail: `${key} could not be read after healing` }, ackListed);
+/** judgeNoLostAck checks the final reads after healing; a key that could not be read counts in the same list. */
+function judgeNoLostAck(input: JudgeInput, violations: Violation[]): NoLostAckReport {
+  const noLostAck = checkNoLostAck(input.history, fillFreeFinalReads(input.history, input.finalReads), { marginMs: input.options.marginMs });
+  const add = capped(violations);
+  for (const v of noLostAck.violations) add({ checker: 'no-lost-ack', kind: v.kind, detail: v.detail });
+  for (const key of input.unreadKeys) add({ checker: 'liveness', kind: 'no_final_read', detail: `${key} could not be read after healing` });
+  return noLostAck;
+}
 
-  // Liveness and availability.
+/** judgeLiveness: no node exited by itself, and the healed cluster agreed on a leader. */
+function judgeLiveness(input: JudgeInput, violations: Violation[]): void {
   for (const e of input.unexpectedExits) {
     violations.push({
       checker: 'liveness',
@@ -192,6 +234,11 @@ export function judgeRun(input: JudgeInput): RunVerdict {
   if (input.leaderAfterHealMs === null) {
     violations.push({ checker: 'liveness', kind: 'no_leader_after_heal', detail: 'the healed cluster did not agree on a leader' });
   }
+}
+
+/** judgeAvailability bounds the share of workload operations that failed outside fault windows. */
+function judgeAvailability(input: JudgeInput, violations: Violation[]): AvailabilityReport {
+  const { options } = input;
   const finalIds = new Set(input.finalReads.map((r) => r.id));
   const workloadOps = input.history.filter((op) => !finalIds.has(op.id) && op.process !== FINAL_PROCESS);
   const availability = computeAvailability(workloadOps, input.faults, { graceMs: options.graceMs });
@@ -204,33 +251,7 @@ export function judgeRun(input: JudgeInput): RunVerdict {
       ).toFixed(1)}% > ${(options.maxUnavailableOutside * 100).toFixed(0)}%)`,
     });
   }
-  const failover = computeFailover(input.clusterFaults, input.leaderObservations);
-
-  return {
-    valid: violations.length === 0,
-    violations,
-    ops: countOps(input.history),
-    linearizability: {
-      result: lin.result,
-      elapsedMs: Math.round(lin.elapsedMs),
-      keys: lin.keys.map((k) => ({
-        key: k.key,
-        result: k.result,
-        opCount: k.opCount,
-        steps: k.steps,
-        elapsedMs: Math.round(k.elapsedMs),
-        ...(k.budgetExhausted !== undefined ? { budgetExhausted: k.budgetExhausted } : {}),
-      })),
-      report: linReport,
-    },
-    fencing,
-    counter,
-    control,
-    noLostAck,
-    availability,
-    failover,
-    leaderAfterHealMs: input.leaderAfterHealMs,
-  };
+  return availability;
 }
 
 /** FINAL_PROCESS is the history process of the final reads after healing. */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import type { LaunchMember } from './node-launcher.js';
 
 /**
  * Ports for processes that are told their port before they bind it (raftlock
@@ -44,4 +45,26 @@ export async function freeLoopbackPort(): Promise<number> {
     }
   }
   throw new Error(`no free loopback port found in ${RANGE_LOW}..${RANGE_HIGH}`);
+}
+
+/** MemberFiles are where one member keeps its data and its log. */
+export interface MemberFiles {
+  readonly dataDir: string;
+  readonly logFile?: string;
+}
+
+/**
+ * loopbackMembers names `count` members n1..nN on 127.0.0.1, each with a free
+ * HTTP port and a free peer port (taken in that order), and the files
+ * `filesOf` gives it.
+ */
+export async function loopbackMembers(count: number, filesOf: (id: string) => MemberFiles): Promise<LaunchMember[]> {
+  const members: LaunchMember[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = `n${i + 1}`;
+    const httpPort = await freeLoopbackPort();
+    const peerPort = await freeLoopbackPort();
+    members.push({ id, host: '127.0.0.1', httpPort, peerPort, ...filesOf(id) });
+  }
+  return members;
 }

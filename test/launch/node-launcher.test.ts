@@ -1,0 +1,147 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { describeWrap, wrapInvocation, type CommandWrap } from '../../src/launch/command-wrap.js';
+import { loopbackMembers } from '../../src/launch/loopback-port.js';
+import { NodeLauncher, type NodeExit } from '../../src/launch/node-launcher.js';
+import { serveArgs, type ServeMember } from '../../src/launch/serve-args.js';
+import { MAIN, httpJson } from '../support/process-cluster.js';
+
+describe('serveArgs', () => {
+  const members: ServeMember[] = [
+    { id: 'n1', host: '127.0.0.1', httpPort: 4001, peerPort: 5001, dataDir: '/d/n1' },
+    { id: 'n2', host: '127.0.0.1', httpPort: 4002, peerPort: 5002, dataDir: '/d/n2' },
+  ];
+
+  it('names every member, listens on its own ports, dials through peerAddress, and puts extra flags last', () => {
+    const args = serveArgs(members[1]!, members, {
+      peerAddress: (from, to) => `proxy:${from}->${to.id}`,
+      peerHttpUrl: (from, to) => `http://fwd/${from}/${to.id}`,
+      logLevel: 'warn',
+      extraArgs: ['--log-level', 'debug'],
+    });
+    expect(args).toEqual([
+      '--id', 'n2', '--data-dir', '/d/n2', '--http', '127.0.0.1:4002', '--peer', '127.0.0.1:5002',
+      '--peers', 'n1=proxy:n2->n1,n2=proxy:n2->n2', '--peer-http', 'n1=http://fwd/n2/n1,n2=http://fwd/n2/n2',
+      '--log-level', 'warn', '--log-level', 'debug',
+    ]);
+  });
+
+  it('refuses a member that is not in the list', () => {
+    const stranger = { ...members[0]!, id: 'x' };
+    expect(() => serveArgs(stranger, members, { peerAddress: () => '', peerHttpUrl: () => '', logLevel: 'info', extraArgs: [] })).toThrow(/not one of the members/);
+  });
+});
+
+describe('wrapInvocation', () => {
+  const inner = { command: '/usr/bin/node', args: ['main.js', 'serve', '--id', 'n1'], env: { A: '1', FAKETIME_DONT_FAKE_MONOTONIC: '0' } };
+
+  it('leaves the command alone without a wrap', () => {
+    expect(wrapInvocation(inner, undefined)).toBe(inner);
+  });
+
+  it('puts the wrapper and its arguments first and lays its environment over the node\'s', () => {
+    const wrap: CommandWrap = { command: 'faketime', args: ['-f', '+4s'], env: { FAKETIME_DONT_FAKE_MONOTONIC: '1' } };
+    expect(wrapInvocation(inner, wrap)).toEqual({
+      command: 'faketime',
+      args: ['-f', '+4s', '/usr/bin/node', 'main.js', 'serve', '--id', 'n1'],
+      env: { A: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' },
+    });
+    expect(describeWrap(wrap)).toBe('faketime -f +4s (FAKETIME_DONT_FAKE_MONOTONIC=1)');
+  });
+});
+
+/** Live (not zombie) processes of process group `pgid`, from /proc. */
+function liveInGroup(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p))) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z') pids.push(Number(pid));
+  }
+  return pids;
+}
+
+/**
+ * A wrapper that behaves like Debian's faketime: it forks the node's command
+ * and waits for it (so the node is not the PID the launcher spawned), and it
+ * prints its own argument and an environment variable to the node's log.
+ */
+function forkingWrap(offset: string): CommandWrap {
+  return {
+    command: 'sh',
+    args: ['-c', 'echo "wrapper offset=$1 mark=$WRAP_MARK"; shift; "$@"; exit $?', 'sh', offset],
+    env: { WRAP_MARK: `mark${offset}` },
+  };
+}
+
+describe('NodeLauncher with real processes', () => {
+  let launcher: NodeLauncher | null = null;
+  let baseDir = '';
+  afterEach(async () => {
+    await launcher?.stopAll();
+    launcher = null;
+    if (baseDir !== '') rmSync(baseDir, { recursive: true, force: true });
+  });
+
+  it('runs a node under a forking wrapper per start, signals its whole process group, and stops everything', async () => {
+    baseDir = mkdtempSync(join(tmpdir(), 'raftlock-launch-'));
+    const members = await loopbackMembers(1, (id) => ({ dataDir: join(baseDir, id), logFile: join(baseDir, `${id}.log`) }));
+    const exits: NodeExit[] = [];
+    launcher = new NodeLauncher({ mainPath: MAIN, members, wrap: () => forkingWrap('+1s'), onExit: (_node, exit) => exits.push(exit) });
+    const node = launcher.start('n1')!;
+    await launcher.waitReady('n1', 'ready', 30_000);
+    const pgid = node.child!.pid!;
+    // The wrapper and the node it forked.
+    expect(liveInGroup(pgid).length).toBeGreaterThanOrEqual(2);
+
+    launcher.pause('n1');
+    expect(launcher.isUp('n1')).toBe(false);
+    await expect(httpJson(`${node.httpUrl}/v1/status`, 'GET', undefined, 500)).rejects.toThrow();
+    launcher.resume('n1');
+    expect((await httpJson(`${node.httpUrl}/v1/status`)).status).toBe(200);
+
+    await launcher.kill('n1', 'SIGKILL');
+    expect(node.child).toBeNull();
+    expect(liveInGroup(pgid)).toEqual([]);
+    expect(exits).toHaveLength(1);
+    expect(exits[0]!.expected).toBe(true);
+
+    // A restart with another wrap (faketime's offset changes across restarts), on the same ports and data.
+    launcher.start('n1', { wrap: forkingWrap('+7s') });
+    await launcher.waitReady('n1', 'listening', 30_000);
+    const second = node.child!.pid!;
+    await launcher.stopAll();
+    expect(liveInGroup(second)).toEqual([]);
+    expect(launcher.start('n1')).toBeNull();
+
+    const log = readFileSync(node.logFile!, 'utf8');
+    expect(log).toContain('--- launcher: start #1 of n1 under sh -c');
+    expect(log).toContain('wrapper offset=+1s mark=mark+1s');
+    expect(log).toContain('wrapper offset=+7s mark=mark+7s');
+    expect(log.indexOf('offset=+1s')).toBeLessThan(log.indexOf('offset=+7s'));
+  });
+
+  it('reports an exit it did not cause as unexpected, and a wrapper that cannot start as an exit', async () => {
+    baseDir = mkdtempSync(join(tmpdir(), 'raftlock-launch-'));
+    const members = await loopbackMembers(1, (id) => ({ dataDir: join(baseDir, id), logFile: join(baseDir, `${id}.log`) }));
+    const exits: NodeExit[] = [];
+    launcher = new NodeLauncher({ mainPath: MAIN, members, onExit: (_node, exit) => exits.push(exit) });
+    const node = launcher.start('n1')!;
+    await launcher.waitReady('n1', 'listening', 30_000);
+    process.kill(node.child!.pid!, 'SIGKILL');
+    await node.exit;
+    expect(exits).toEqual([{ code: null, signal: 'SIGKILL', expected: false }]);
+
+    launcher.start('n1', { wrap: { command: join(baseDir, 'no-such-wrapper'), args: [] } });
+    expect(await node.exit).toMatchObject({ code: null, expected: false });
+    expect(node.child).toBeNull();
+    await expect(launcher.waitReady('n1', 'listening', 1_000)).rejects.toThrow(/not running/);
+  });
+});
