@@ -23,13 +23,7 @@ import type {
 /** DEFAULT_LOCK_TTL_MS is a lock's lease when acquire is given no ttlMs. */
 export const DEFAULT_LOCK_TTL_MS = 15_000;
 const DEFAULT_SESSION_TTL_MS = 15_000;
-/**
- * The server's lower bound on a lock lease; below it the safety margin leaves
- * no room. Sessions are checked against it too, not against the server's
- * sessionTtlMsMin: the server enforces that one itself, and the client's tests
- * run shorter sessions against a fake server.
- */
-const MIN_LOCK_TTL_MS = API_BOUNDS.ttlMsMin;
+
 
 /** The body of a granted acquire. */
 interface GrantBody {
@@ -100,7 +94,9 @@ export class RaftLockClient {
     if (session !== undefined && options.ttlMs !== undefined) throw new BadRequestError('give ttlMs or session, not both');
     session?.lost.throwIfAborted();
     const ttlMs = options.ttlMs ?? DEFAULT_LOCK_TTL_MS;
-    if (session === undefined && !(Number.isInteger(ttlMs) && ttlMs >= MIN_LOCK_TTL_MS)) throw new BadRequestError(`ttlMs must be an integer ≥ ${MIN_LOCK_TTL_MS}`);
+    if (session === undefined && !(Number.isInteger(ttlMs) && ttlMs >= API_BOUNDS.ttlMsMin && ttlMs <= API_BOUNDS.ttlMsMax)) {
+      throw new BadRequestError(`ttlMs must be an integer from ${API_BOUNDS.ttlMsMin} to ${API_BOUNDS.ttlMsMax}`);
+    }
     const waitMs = options.waitMs ?? 0;
     if (!(Number.isInteger(waitMs) && waitMs >= 0)) throw new BadRequestError('waitMs must be a non-negative integer');
     const owner = options.owner ?? session?.owner ?? this.owner;
@@ -177,7 +173,9 @@ export class RaftLockClient {
   /** session creates a server-side session, kept alive every ttlMs/3 until close(). */
   async session(options: SessionOptions = {}): Promise<Session> {
     const ttlMs = options.ttlMs ?? DEFAULT_SESSION_TTL_MS;
-    if (!Number.isInteger(ttlMs) || ttlMs < MIN_LOCK_TTL_MS) throw new BadRequestError(`session ttlMs must be an integer ≥ ${MIN_LOCK_TTL_MS}`);
+    if (!Number.isInteger(ttlMs) || ttlMs < API_BOUNDS.sessionTtlMsMin || ttlMs > API_BOUNDS.sessionTtlMsMax) {
+      throw new BadRequestError(`session ttlMs must be an integer from ${API_BOUNDS.sessionTtlMsMin} to ${API_BOUNDS.sessionTtlMsMax}`);
+    }
     const res = await this.transport.call<{ sessionId: string; ttlMs: number }>({
       method: 'POST',
       path: '/v1/sessions',
