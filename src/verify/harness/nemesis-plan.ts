@@ -11,10 +11,10 @@ import { SeededRandom } from '../../raft/index.js';
 import type { CutMode } from './link-network.js';
 
 /** NemesisFamily is a group of faults selectable with --nemesis. */
-export type NemesisFamily = 'partition' | 'kill' | 'pause' | 'client-pause';
+export type NemesisFamily = 'partition' | 'kill' | 'pause' | 'client-pause' | 'clock';
 
 /** NEMESIS_FAMILIES lists every family (what --nemesis all means). */
-export const NEMESIS_FAMILIES: readonly NemesisFamily[] = ['partition', 'kill', 'pause', 'client-pause'];
+export const NEMESIS_FAMILIES: readonly NemesisFamily[] = ['partition', 'kill', 'pause', 'client-pause', 'clock'];
 
 /** PartitionVariant names a partition shape. */
 export type PartitionVariant = 'isolate-one' | 'isolate-leader' | 'majority-minority' | 'bridge' | 'majorities-ring' | 'one-way';
@@ -22,6 +22,13 @@ export type PartitionVariant = 'isolate-one' | 'isolate-leader' | 'majority-mino
 export type KillVariant = 'one' | 'leader' | 'minority' | 'all';
 /** PauseVariant names whom a SIGSTOP hits. */
 export type PauseVariant = 'leader' | 'other';
+
+/**
+ * ClockVariant names a wall-clock fault: the leader's clock stepped ahead or back, one node's stepped ahead, or
+ * every node's scattered to a different offset. Held for the fault's duration, then put back on each node's base
+ * offset (itself random, drawn at every start).
+ */
+export type ClockVariant = 'leader-ahead' | 'leader-behind' | 'one-ahead' | 'scatter';
 
 /** FaultSpec is one planned fault with its random choices. */
 export type FaultSpec =
@@ -38,7 +45,14 @@ export type FaultSpec =
     }
   | { readonly family: 'kill'; readonly variant: KillVariant; readonly pick: readonly number[] }
   | { readonly family: 'pause'; readonly variant: PauseVariant; readonly pick: readonly number[] }
-  | { readonly family: 'client-pause'; readonly extraMs: number };
+  | { readonly family: 'client-pause'; readonly extraMs: number }
+  | {
+      readonly family: 'clock';
+      readonly variant: ClockVariant;
+      readonly pick: readonly number[];
+      /** The step (leader-*, one-ahead), or each node's offset in node order (scatter), ms. */
+      readonly offsetsMs: readonly number[];
+    };
 
 /** PlannedFault is one step of the schedule. */
 export interface PlannedFault {
@@ -67,6 +81,9 @@ export const MAX_PLANNED_FAULTS = 10_000;
 const PARTITION_VARIANTS: readonly PartitionVariant[] = ['isolate-one', 'isolate-leader', 'majority-minority', 'bridge', 'majorities-ring', 'one-way'];
 const KILL_VARIANTS: readonly KillVariant[] = ['one', 'leader', 'minority', 'all'];
 const PAUSE_VARIANTS: readonly PauseVariant[] = ['leader', 'other'];
+const CLOCK_VARIANTS: readonly ClockVariant[] = ['leader-ahead', 'leader-behind', 'one-ahead', 'scatter'];
+/** Clock steps and offsets: a few seconds (more than a lease's safety margin), up to ten. */
+const CLOCK_STEP_MS: readonly [number, number] = [2_000, 10_000];
 
 function between(rng: SeededRandom, lo: number, hi: number): number {
   return lo + rng.nextInt(hi - lo + 1);
@@ -113,6 +130,15 @@ function planFault(rng: SeededRandom, family: NemesisFamily, nodeCount: number):
     case 'client-pause': {
       const extraMs = between(rng, 500, 2_500);
       return { spec: { family, extraMs }, durationMs: extraMs };
+    }
+    case 'clock': {
+      const variant = choose(rng, CLOCK_VARIANTS);
+      const pick = permutation(rng, nodeCount);
+      const offsetsMs =
+        variant === 'scatter'
+          ? Array.from({ length: nodeCount }, () => (rng.next() < 0.5 ? -1 : 1) * between(rng, CLOCK_STEP_MS[0], CLOCK_STEP_MS[1]))
+          : [between(rng, CLOCK_STEP_MS[0], CLOCK_STEP_MS[1])];
+      return { spec: { family, variant, pick, offsetsMs }, durationMs: between(rng, 2_000, 10_000) };
     }
   }
 }

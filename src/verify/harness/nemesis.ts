@@ -10,6 +10,7 @@
 import { appendFileSync } from 'node:fs';
 import type { FaultWindow } from '../availability.js';
 import type { ClientPauses } from './client-pause.js';
+import type { ClockSkew } from './clock-skew.js';
 import type { LeaderMonitor } from './leader-monitor.js';
 import type { LinkNetwork } from './link-network.js';
 import type { FaultSpec, NemesisFamily, PlannedFault } from './nemesis-plan.js';
@@ -39,6 +40,8 @@ export interface NemesisOptions {
   readonly network: LinkNetwork;
   readonly nodes: NodeProcesses;
   readonly monitor: LeaderMonitor;
+  /** The nodes' fake wall clocks, when the run has clock faults (nodes started under libfaketime). */
+  readonly clocks: ClockSkew | null;
   /** Client pauses, when the workload supports them. */
   readonly pauses: ClientPauses | null;
   /** The longest lease a workload takes (a client pause lasts TTL + extra). */
@@ -177,6 +180,8 @@ export class Nemesis {
         return this.kill(spec, leader);
       case 'pause':
         return Promise.resolve(this.pause(spec, leader));
+      case 'clock':
+        return Promise.resolve(this.clock(spec, leader));
     }
   }
 
@@ -301,6 +306,39 @@ export class Nemesis {
       detail: `kill -9 ${victims.join(',')}${spec.variant === 'leader' && leader === null ? ' (no leader known; picked at random)' : ''}, then restart`,
       heal: async () => {
         for (const id of victims) if (nodes.node(id).child === null) nodes.start(id);
+      },
+    };
+  }
+
+  /** clock steps wall clocks through libfaketime (clock-skew.ts); the heal puts each back on its base offset. */
+  private clock(spec: FaultSpec & { family: 'clock' }, leader: string | null): Applied {
+    const clocks = this.opts.clocks;
+    if (clocks === null) throw new Error('clock faults need nodes started under libfaketime (ClockSkew)');
+    const ids = spec.variant.startsWith('leader') ? this.withLeaderFirst(spec.pick, leader) : this.ordered(spec.pick);
+    const stepMs = spec.offsetsMs[0]!;
+    let targets: string[];
+    switch (spec.variant) {
+      case 'leader-ahead':
+      case 'one-ahead':
+        targets = [ids[0]!];
+        clocks.step(ids[0]!, stepMs);
+        break;
+      case 'leader-behind':
+        targets = [ids[0]!];
+        clocks.step(ids[0]!, -stepMs);
+        break;
+      case 'scatter':
+        targets = [...ids];
+        ids.forEach((id, i) => clocks.set(id, spec.offsetsMs[i] ?? 0));
+        break;
+    }
+    const detail = targets.map((id) => `${id} wall clock ${clocks.offsetOf(id) >= 0 ? '+' : ''}${clocks.offsetOf(id)} ms`).join(', ');
+    return {
+      variant: spec.variant,
+      targets,
+      detail,
+      heal: async () => {
+        for (const id of targets) clocks.reset(id);
       },
     };
   }

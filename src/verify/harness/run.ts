@@ -16,6 +16,7 @@
  * Everything is bounded by time, and every process started is killed by PID at
  * the end, on error, and on SIGINT.
  */
+import { ClockSkew, libfaketimePath } from './clock-skew.js';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Operation, ReadOp } from '../history.js';
@@ -113,6 +114,8 @@ interface RunSetup {
   readonly nemesisPath: string;
   readonly mainPath: string;
   readonly judgeOptions: JudgeOptions;
+  /** The nodes' fake wall clocks when the run has clock faults, else null (nodes run on the real clock). */
+  readonly clocks: ClockSkew | null;
 }
 
 /** RunResources are what a run started; runVerify stops each in its finally. */
@@ -138,7 +141,15 @@ interface FaultPhase {
 /** runVerify performs one run and writes its folder. Throws only for harness failures (e.g. the cluster never started). */
 export async function runVerify(o: VerifyOptions): Promise<VerifyResult> {
   const setup = prepareRun(o);
-  const nodes = await NodeProcesses.create({ mainPath: setup.mainPath, nodeCount: o.nodes, baseDir: setup.nodesDir });
+  const clocks = setup.clocks;
+  const nodes = await NodeProcesses.create({
+    mainPath: setup.mainPath,
+    nodeCount: o.nodes,
+    baseDir: setup.nodesDir,
+    // libfaketime preloaded through env (which execs node: same PID). The faketime command's fixed -f offset would
+    // win over the timestamp file, and a live process's clock could not be stepped. Each start draws a new offset.
+    ...(clocks === null ? {} : { wrap: (id: string) => ({ command: 'env', args: [], env: clocks.envFor(id) }) }),
+  });
   const res: RunResources = { nodes, network: null, monitor: null, nemesis: null };
   const onSignal = (signal: NodeJS.Signals): void => {
     process.stderr.write(`\nraftlock verify: ${signal}; killing the cluster. seed ${o.seed}\n`);
@@ -168,6 +179,15 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyResult> {
   }
 }
 
+/** clockSkewFor sets up the nodes' fake clocks when the run has clock faults; they need Debian's faketime package. */
+function clockSkewFor(o: VerifyOptions, nodesDir: string): ClockSkew | null {
+  if (!o.families.includes('clock')) return null;
+  const lib = libfaketimePath();
+  if (lib === null) throw new HarnessError('bad_options', 'the clock nemesis needs libfaketime: apt-get install faketime');
+  mkdirSync(nodesDir, { recursive: true });
+  return new ClockSkew(nodesDir, lib, o.seed);
+}
+
 /** prepareRun checks the options and the build, and creates the run folder. */
 function prepareRun(o: VerifyOptions): RunSetup {
   if (!(o.nodes === 3 || o.nodes === 5)) throw new HarnessError('bad_options', `--nodes must be 3 or 5, got ${o.nodes}`);
@@ -181,7 +201,7 @@ function prepareRun(o: VerifyOptions): RunSetup {
   const judgeOptions: JudgeOptions = { ...DEFAULT_JUDGE, ...o.judge };
   const nemesisPath = join(outDir, 'nemesis.jsonl');
   writeFileSync(nemesisPath, '');
-  return { outDir, nodesDir, nemesisPath, mainPath, judgeOptions };
+  return { outDir, nodesDir, nemesisPath, mainPath, judgeOptions, clocks: clockSkewFor(o, nodesDir) };
 }
 
 /** runPhases starts the cluster, runs the fault phase, heals, reads the final state, judges and writes the folder. */
@@ -260,6 +280,7 @@ async function runFaultPhase(o: VerifyOptions, setup: RunSetup, res: RunResource
     maxTtlMs: workload.maxTtlMs,
     clock,
     logPath: setup.nemesisPath,
+    clocks: setup.clocks,
   });
   res.nemesis = nemesis;
   const phase = await Promise.allSettled([workload.run(durationMs), nemesis.run(durationMs)]);
