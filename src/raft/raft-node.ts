@@ -65,8 +65,6 @@ export class RaftNode {
   private lastHandedHardState: HardState;
   private lastHandedSoftState: SoftState;
   private readyOutstanding = false;
-  /** Messages dropped because the outbound queue was full (observability). */
-  droppedMessages = 0;
 
   constructor(config: RaftConfig, durable: DurableState) {
     assert(config.electionTicks > config.heartbeatTicks && config.heartbeatTicks > 0, 'need electionTicks > heartbeatTicks > 0');
@@ -107,9 +105,6 @@ export class RaftNode {
   }
   get lastIndex(): number {
     return this.raftLog.lastIndex();
-  }
-  get stableIndex(): number {
-    return this.raftLog.stableIndex;
   }
   get transferee(): NodeId | null {
     return this.leadTransferee;
@@ -645,10 +640,7 @@ export class RaftNode {
   // ---- Ready / advance -------------------------------------------------------------
 
   private send<M extends Message>(m: M): void {
-    if (this.messages.length >= MAX_QUEUED_MESSAGES) {
-      this.droppedMessages++;
-      return;
-    }
+    if (this.messages.length >= MAX_QUEUED_MESSAGES) return;
     this.messages.push(m);
   }
 
@@ -774,11 +766,6 @@ export class RaftNode {
   /** compact drops log entries covered by a snapshot the host has durably stored. */
   compact(meta: SnapshotMeta): void {
     this.raftLog.compact(meta);
-  }
-
-  /** uncommittedProposalBytes is the bound-checked backlog of proposals (observability). */
-  get uncommittedProposalBytes(): number {
-    return this.uncommittedBytes;
   }
 }
 
