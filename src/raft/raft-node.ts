@@ -21,7 +21,20 @@ import type {
 } from './types.js';
 import { RaftState } from './raft-state.js';
 import { Progress } from './progress.js';
-import { committedIndex, hasQuorum, tallyVotes } from './quorum.js';
+import { hasQuorum, tallyVotes } from './quorum.js';
+import {
+  appendEntry,
+  appendProposal,
+  broadcastAppend,
+  broadcastHeartbeat,
+  handleAppendResponse,
+  handleHeartbeatResponse,
+  handleSnapshotStatus,
+  handleUnreachable,
+  maybeCommit,
+  startLeadershipTransfer,
+} from './leader-replication.js';
+import { requestReadIndex } from './leader-reads.js';
 import { assert } from './invariant.js';
 
 const EMPTY = new Uint8Array(0);
@@ -131,7 +144,7 @@ export class RaftNode {
       this.s.progress.set(peer, pr);
     }
     // Raft §8: a new leader commits a no-op of its own term, which also commits earlier-term entries (§5.4.2).
-    this.appendEntry({ index: next, term: this.s.currentTerm, type: 'normal', data: EMPTY });
+    appendEntry(this.s, { index: next, term: this.s.currentTerm, type: 'normal', data: EMPTY });
     this.s.broadcastPending = true;
   }
 
@@ -166,7 +179,7 @@ export class RaftNode {
     }
     if (this.s.heartbeatElapsed >= this.s.cfg.heartbeatTicks) {
       this.s.heartbeatElapsed = 0;
-      this.broadcastHeartbeat(this.s.reads.latestContext());
+      broadcastHeartbeat(this.s, this.s.reads.latestContext());
     }
   }
 
@@ -273,10 +286,10 @@ export class RaftNode {
         this.handleSnapshot(m);
         return;
       case 'appendResponse':
-        this.handleAppendResponse(m);
+        handleAppendResponse(this.s, m);
         return;
       case 'heartbeatResponse':
-        this.handleHeartbeatResponse(m);
+        handleHeartbeatResponse(this.s, m);
         return;
       case 'timeoutNow':
         this.handleTimeoutNow(m);
@@ -385,186 +398,38 @@ export class RaftNode {
     this.s.send<AppendResponseMessage>({ type: 'appendResponse', from: this.id, to: m.from, term: this.s.currentTerm, reject: false, index, hintIndex: 0, hintTerm: 0 });
   }
 
-  // ---- Leader side of replication ----------------------------------------------
-
-  private handleAppendResponse(m: AppendResponseMessage): void {
-    if (this.s.currentRole !== 'leader') return;
-    const pr = this.s.progress.get(m.from);
-    if (pr === undefined) return;
-    pr.recentActive = true;
-    if (m.reject) {
-      // Skip the follower's conflicting term using its hint (thesis §5 / etcd's findConflictByTerm).
-      const probeFrom = m.hintTerm > 0 ? this.s.raftLog.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
-      if (pr.maybeDecrTo(m.index, probeFrom)) this.sendAppend(m.from, true);
-      return;
-    }
-    const wasPaused = pr.isPaused();
-    if (!pr.maybeUpdate(m.index)) {
-      if (wasPaused && !pr.isPaused()) this.sendAppend(m.from, false);
-      return;
-    }
-    if (pr.state === 'probe') pr.becomeReplicate();
-    else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeProbe();
-    if (this.maybeCommit()) this.s.broadcastPending = true;
-    // Keep the pipeline full: send what the window now allows.
-    this.sendAppend(m.from, false);
-    if (m.from === this.s.leadTransferee && pr.match === this.s.raftLog.lastIndex()) this.sendTimeoutNow(m.from);
-  }
-
-  private handleHeartbeatResponse(m: HeartbeatResponseMessage): void {
-    if (this.s.currentRole !== 'leader') return;
-    const pr = this.s.progress.get(m.from);
-    if (pr === undefined) return;
-    pr.recentActive = true;
-    pr.probeSent = false;
-    // Raft §5.3 "the leader retries AppendEntries indefinitely": a follower that is behind gets an AppendEntries on
-    // every heartbeat response, even an empty one, so a lost message shows up as a rejection and is repaired.
-    if (pr.state === 'replicate' && pr.isPaused()) pr.freeFirstInflight();
-    if (pr.match < this.s.raftLog.lastIndex()) this.sendAppend(m.from, true);
-    if (m.context !== null) {
-      for (const read of this.s.reads.ack(m.context, m.from, this.voters())) this.s.readStates.push(read);
-    }
-  }
+  // ---- Commit rule (leader-replication.ts applies it) ---------------------------
 
   /** canCommitAt is Raft §5.4.2: a leader commits by counting replicas only entries of its own term. Overridden only by broken test variants. */
   protected canCommitAt(index: number): boolean {
     return this.s.raftLog.term(index) === this.s.currentTerm;
   }
 
-  private maybeCommit(): boolean {
-    const index = committedIndex(this.voters(), (id) => (id === this.id ? this.s.raftLog.stableIndex : this.s.progress.get(id)?.match ?? 0));
-    if (index <= this.s.raftLog.committed || !this.canCommitAt(index)) return false;
-    const before = this.s.raftLog.committed;
-    this.s.raftLog.commitTo(index);
-    for (const entry of this.s.raftLog.slice(before + 1, index, Number.MAX_SAFE_INTEGER)) this.s.uncommittedBytes -= entry.data.length;
-    if (this.s.uncommittedBytes < 0) this.s.uncommittedBytes = 0;
-    if (before < index && this.s.raftLog.term(index) === this.s.currentTerm) this.releaseDeferredReads();
-    return true;
-  }
-
-  private sendAppend(to: NodeId, sendIfEmpty: boolean): void {
-    const pr = this.s.progress.get(to);
-    if (pr === undefined || pr.isPaused()) return;
-    const prevIndex = pr.next - 1;
-    const prevTerm = this.s.raftLog.term(prevIndex);
-    if (prevTerm === null) {
-      // Raft §7: the entries this follower needs are compacted; send the snapshot instead.
-      const meta = this.s.raftLog.snapshot;
-      pr.becomeSnapshot(meta.index);
-      this.s.send<SnapshotMessage>({ type: 'snapshot', from: this.id, to, term: this.s.currentTerm, meta, data: null });
-      return;
-    }
-    const entries = pr.next <= this.s.raftLog.lastIndex() ? this.s.raftLog.slice(pr.next, this.s.raftLog.lastIndex(), this.s.cfg.maxAppendBytes) : [];
-    if (entries.length === 0 && !sendIfEmpty) return;
-    this.s.send<AppendMessage>({
-      type: 'append',
-      from: this.id,
-      to,
-      term: this.s.currentTerm,
-      prevLogIndex: prevIndex,
-      prevLogTerm: prevTerm,
-      entries,
-      commit: this.s.raftLog.committed,
-    });
-    pr.sentAppend(entries.length > 0 ? entries[entries.length - 1]!.index : prevIndex, entries.length);
-  }
-
-  private broadcastAppend(): void {
-    for (const peer of this.s.progress.keys()) this.sendAppend(peer, true);
-  }
-
-  private broadcastHeartbeat(context: string | null): void {
-    for (const [peer, pr] of this.s.progress) {
-      this.s.send<HeartbeatMessage>({
-        type: 'heartbeat',
-        from: this.id,
-        to: peer,
-        term: this.s.currentTerm,
-        commit: Math.min(pr.match, this.s.raftLog.committed),
-        context,
-      });
-    }
-  }
-
-  private sendTimeoutNow(to: NodeId): void {
-    this.s.send({ type: 'timeoutNow', from: this.id, to, term: this.s.currentTerm });
-  }
-
-  private appendEntry(entry: Entry): void {
-    this.s.raftLog.append([entry]);
-    this.s.uncommittedBytes += entry.data.length;
-    // The leader's own entry counts toward commit only once durable (advance), which is what lets a host send AppendEntries
-    // before its own fsync (thesis §10.2.1).
-  }
-
   // ---- Host requests -----------------------------------------------------------
 
   /** propose appends a command to the log if this node leads; the answer says where it landed or who leads. */
   propose(data: Uint8Array): ProposeResult {
-    if (this.s.currentRole !== 'leader') return { ok: false, reason: 'not_leader', leader: this.s.leaderId };
-    if (this.s.leadTransferee !== null) return { ok: false, reason: 'transferring', leader: this.s.leaderId };
-    if (this.s.uncommittedBytes > 0 && this.s.uncommittedBytes + data.length > this.s.cfg.maxUncommittedBytes) {
-      return { ok: false, reason: 'overloaded', leader: this.s.leaderId };
-    }
-    const index = this.s.raftLog.lastIndex() + 1;
-    this.appendEntry({ index, term: this.s.currentTerm, type: 'normal', data });
-    this.s.broadcastPending = true;
-    return { ok: true, index, term: this.s.currentTerm };
+    return appendProposal(this.s, data);
   }
 
   /** readIndex asks for a linearizable read point (thesis §6.4); a ReadState with `context` arrives in a later Ready. */
   readIndex(context: string): ReadIndexResult {
-    if (this.s.currentRole !== 'leader') return { ok: false, reason: 'not_leader', leader: this.s.leaderId };
-    if (this.s.reads.size() >= this.s.cfg.maxPendingReads) return { ok: false, reason: 'overloaded', leader: this.s.leaderId };
-    if (this.s.raftLog.term(this.s.raftLog.committed) !== this.s.currentTerm) {
-      // Thesis §6.4 step 1: until the leader commits an entry of its term it does not know the latest commit index.
-      this.s.reads.deferUntilCommit(context);
-      return { ok: true };
-    }
-    this.registerRead(context);
-    return { ok: true };
-  }
-
-  private registerRead(context: string): void {
-    if (this.s.peers().length === 0) {
-      this.s.readStates.push({ index: this.s.raftLog.committed, context });
-      return;
-    }
-    this.s.reads.add(context, this.s.raftLog.committed, this.id);
-    this.s.readHeartbeatPending = true;
-  }
-
-  private releaseDeferredReads(): void {
-    for (const context of this.s.reads.takeDeferred()) this.registerRead(context);
+    return requestReadIndex(this.s, context);
   }
 
   /** transferLeadership starts handing leadership to `to` (thesis §3.10); returns false when that is not possible now. */
   transferLeadership(to: NodeId): boolean {
-    if (this.s.currentRole !== 'leader' || to === this.id || !this.s.isVoter(to)) return false;
-    const pr = this.s.progress.get(to);
-    if (pr === undefined) return false;
-    if (this.s.leadTransferee === to) return true;
-    this.s.leadTransferee = to;
-    this.s.electionElapsed = 0;
-    if (pr.match === this.s.raftLog.lastIndex()) this.sendTimeoutNow(to);
-    else this.sendAppend(to, true);
-    return true;
+    return startLeadershipTransfer(this.s, to);
   }
 
   /** reportUnreachable tells the core a send to `peer` failed; replication falls back to probing. */
   reportUnreachable(peer: NodeId): void {
-    const pr = this.s.progress.get(peer);
-    if (this.s.currentRole === 'leader' && pr !== undefined && pr.state === 'replicate') pr.becomeProbe();
+    handleUnreachable(this.s, peer);
   }
 
   /** reportSnapshot tells the core whether sending a snapshot to `peer` finished. */
   reportSnapshot(peer: NodeId, ok: boolean): void {
-    const pr = this.s.progress.get(peer);
-    if (this.s.currentRole !== 'leader' || pr === undefined || pr.state !== 'snapshot') return;
-    if (!ok) pr.pendingSnapshot = 0;
-    // Wait for the follower's reply (or the next heartbeat) before sending more.
-    pr.becomeProbe();
-    pr.probeSent = true;
+    handleSnapshotStatus(this.s, peer, ok);
   }
 
   // ---- Ready / advance -------------------------------------------------------------
@@ -573,11 +438,11 @@ export class RaftNode {
     if (this.s.currentRole !== 'leader') return;
     if (this.s.broadcastPending) {
       this.s.broadcastPending = false;
-      this.broadcastAppend();
+      broadcastAppend(this.s);
     }
     if (this.s.readHeartbeatPending) {
       this.s.readHeartbeatPending = false;
-      this.broadcastHeartbeat(this.s.reads.latestContext());
+      broadcastHeartbeat(this.s, this.s.reads.latestContext());
     }
   }
 
@@ -656,7 +521,7 @@ export class RaftNode {
     const last = rd.entries[rd.entries.length - 1];
     if (last !== undefined) {
       this.s.raftLog.stableTo(last.index, last.term);
-      if (this.s.currentRole === 'leader' && this.maybeCommit()) this.s.broadcastPending = true;
+      if (this.s.currentRole === 'leader' && maybeCommit(this.s)) this.s.broadcastPending = true;
     }
     const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastApplied !== undefined) this.s.raftLog.appliedTo(lastApplied.index);
