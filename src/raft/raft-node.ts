@@ -3,7 +3,6 @@ import type {
   AppendResponseMessage,
   DurableState,
   Entry,
-  HardState,
   HeartbeatMessage,
   HeartbeatResponseMessage,
   Message,
@@ -15,7 +14,6 @@ import type {
   Role,
   SnapshotMessage,
   SnapshotMeta,
-  SoftState,
   VoteMessage,
   VoteResponseMessage,
 } from './types.js';
@@ -25,16 +23,15 @@ import { hasQuorum, tallyVotes } from './quorum.js';
 import {
   appendEntry,
   appendProposal,
-  broadcastAppend,
   broadcastHeartbeat,
   handleAppendResponse,
   handleHeartbeatResponse,
   handleSnapshotStatus,
   handleUnreachable,
-  maybeCommit,
   startLeadershipTransfer,
 } from './leader-replication.js';
 import { requestReadIndex } from './leader-reads.js';
+import { ReadyCycle } from './ready-cycle.js';
 import { assert } from './invariant.js';
 
 const EMPTY = new Uint8Array(0);
@@ -48,9 +45,7 @@ const EMPTY = new Uint8Array(0);
 export class RaftNode {
   readonly id: NodeId;
   private readonly s: RaftState;
-  private lastHandedHardState: HardState;
-  private lastHandedSoftState: SoftState;
-  private readyOutstanding = false;
+  private readonly readyCycle: ReadyCycle;
 
   constructor(config: RaftConfig, durable: DurableState) {
     // The checks call the protected methods, so a subclass's overrides take effect everywhere the rules apply.
@@ -59,9 +54,8 @@ export class RaftNode {
       canCommitAt: (index) => this.canCommitAt(index),
     });
     this.id = this.s.id;
-    this.lastHandedHardState = this.s.hardState();
     this.s.becomeFollower(this.s.currentTerm, null);
-    this.lastHandedSoftState = this.s.softState();
+    this.readyCycle = new ReadyCycle(this.s);
   }
 
   // ---- Read-only views -------------------------------------------------------
@@ -434,97 +428,19 @@ export class RaftNode {
 
   // ---- Ready / advance -------------------------------------------------------------
 
-  private flushBatched(): void {
-    if (this.s.currentRole !== 'leader') return;
-    if (this.s.broadcastPending) {
-      this.s.broadcastPending = false;
-      broadcastAppend(this.s);
-    }
-    if (this.s.readHeartbeatPending) {
-      this.s.readHeartbeatPending = false;
-      broadcastHeartbeat(this.s, this.s.reads.latestContext());
-    }
-  }
-
   /** hasReady says whether ready() would return any work. */
   hasReady(): boolean {
-    if (this.readyOutstanding) return false;
-    if (this.s.currentRole === 'leader' && (this.s.broadcastPending || this.s.readHeartbeatPending)) return true;
-    const soft = this.s.softState();
-    return (
-      this.s.messages.length > 0 ||
-      this.s.readStates.length > 0 ||
-      this.s.raftLog.hasUnsentEntries() ||
-      this.s.raftLog.pendingSnapshot !== null ||
-      this.s.raftLog.hasNextCommitted() ||
-      !sameHardState(this.s.hardState(), this.lastHandedHardState) ||
-      soft.role !== this.lastHandedSoftState.role ||
-      soft.leader !== this.lastHandedSoftState.leader ||
-      soft.term !== this.lastHandedSoftState.term
-    );
+    return this.readyCycle.hasReady();
   }
 
   /** ready collects the next batch of work; call advance(rd) before asking again. */
   ready(): Ready {
-    assert(!this.readyOutstanding, 'ready() called again before advance()');
-    this.flushBatched();
-    const hardState = this.s.hardState();
-    const snapshot = this.s.raftLog.pendingSnapshot;
-    const { early, afterDurable } = this.splitMessages(hardState);
-    const rd: Ready = {
-      softState: this.s.softState(),
-      hardState: sameHardState(hardState, this.lastHandedHardState) ? null : hardState,
-      snapshot,
-      entries: this.s.raftLog.takeUnsentEntries(),
-      earlyMessages: early,
-      messages: afterDurable,
-      committedEntries: snapshot === null ? this.s.raftLog.takeNextCommitted(this.s.cfg.maxApplyBytes) : [],
-      readStates: this.s.readStates,
-    };
-    this.s.messages = [];
-    this.s.readStates = [];
-    this.lastHandedHardState = hardState;
-    this.lastHandedSoftState = rd.softState;
-    this.readyOutstanding = true;
-    return rd;
-  }
-
-  /**
-   * splitMessages sorts the queued messages into those that may leave before this Ready's write is durable and
-   * those that must wait for it. Early: a leader's replication traffic while its term and vote are what the previous
-   * Ready handed out (and so durable, since Readys are persisted in order). Thesis §10.2.1: a leader may send
-   * AppendEntries before its own log write completes, because its own copy counts toward commit only once advance()
-   * reports it stable. Everything else (votes, every response, anything after a term or vote change) waits: Raft
-   * Figure 2 requires persistent state to be durable "before responding to RPCs".
-   */
-  private splitMessages(hardState: HardState): { early: Message[]; afterDurable: Message[] } {
-    const last = this.lastHandedHardState;
-    const termAndVoteDurable = hardState.term === last.term && hardState.vote === last.vote;
-    if (!termAndVoteDurable || this.s.currentRole !== 'leader') return { early: [], afterDurable: this.s.messages };
-    const early: Message[] = [];
-    const afterDurable: Message[] = [];
-    for (const m of this.s.messages) {
-      if (isLeaderReplication(m)) early.push(m);
-      else afterDurable.push(m);
-    }
-    return { early, afterDurable };
+    return this.readyCycle.ready();
   }
 
   /** advance tells the core the host has done everything `rd` asked. */
   advance(rd: Ready): void {
-    assert(this.readyOutstanding, 'advance() without an outstanding ready()');
-    this.readyOutstanding = false;
-    if (rd.snapshot !== null) {
-      if (this.s.raftLog.pendingSnapshot === rd.snapshot) this.s.raftLog.pendingSnapshot = null;
-      this.s.raftLog.appliedTo(Math.min(rd.snapshot.meta.index, this.s.raftLog.committed));
-    }
-    const last = rd.entries[rd.entries.length - 1];
-    if (last !== undefined) {
-      this.s.raftLog.stableTo(last.index, last.term);
-      if (this.s.currentRole === 'leader' && maybeCommit(this.s)) this.s.broadcastPending = true;
-    }
-    const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
-    if (lastApplied !== undefined) this.s.raftLog.appliedTo(lastApplied.index);
+    this.readyCycle.advance(rd);
   }
 
   /**
@@ -557,14 +473,5 @@ export class RaftNode {
   compact(meta: SnapshotMeta): void {
     this.s.raftLog.compact(meta);
   }
-}
-
-/** isLeaderReplication: messages a leader sends about its log, which never acknowledge anything of the receiver's. */
-function isLeaderReplication(m: Message): boolean {
-  return m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot' || m.type === 'timeoutNow';
-}
-
-function sameHardState(a: HardState, b: HardState): boolean {
-  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
 
