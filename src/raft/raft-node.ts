@@ -14,14 +14,11 @@ import type {
   Role,
   SnapshotMessage,
   SnapshotMeta,
-  VoteMessage,
   VoteResponseMessage,
 } from './types.js';
 import { RaftState } from './raft-state.js';
-import { Progress } from './progress.js';
-import { hasQuorum, tallyVotes } from './quorum.js';
+import { hasQuorum } from './quorum.js';
 import {
-  appendEntry,
   appendProposal,
   broadcastHeartbeat,
   handleAppendResponse,
@@ -32,9 +29,8 @@ import {
 } from './leader-replication.js';
 import { requestReadIndex } from './leader-reads.js';
 import { ReadyCycle } from './ready-cycle.js';
+import { campaign, handleTimeoutNow, handleVote, handleVoteResponse } from './elections.js';
 import { assert } from './invariant.js';
-
-const EMPTY = new Uint8Array(0);
 
 /**
  * RaftNode is the consensus core: a synchronous, deterministic state machine
@@ -107,41 +103,6 @@ export class RaftNode {
     return pr === undefined ? null : { match: pr.match, next: pr.next, state: pr.state, inflight: pr.inflightCount() };
   }
 
-  // ---- Role changes ----------------------------------------------------------
-
-  private becomePreCandidate(): void {
-    assert(this.s.currentRole !== 'leader', 'a leader does not become pre-candidate');
-    // Thesis §9.6: a pre-candidate changes neither its term nor its vote.
-    this.s.votes.clear();
-    this.s.currentRole = 'preCandidate';
-    this.s.leaderId = null;
-    // A fresh random timeout for each pre-campaign, so two pre-candidates do not keep colliding (Raft §5.2).
-    this.s.randomizedElectionTicks = this.s.cfg.electionTicks + this.s.cfg.random.nextInt(this.s.cfg.electionTicks);
-  }
-
-  private becomeCandidate(): void {
-    assert(this.s.currentRole !== 'leader', 'a leader does not become candidate');
-    // Raft §5.2: increment currentTerm and vote for self.
-    this.s.reset(this.s.currentTerm + 1);
-    this.s.votedFor = this.id;
-    this.s.currentRole = 'candidate';
-  }
-
-  private becomeLeader(): void {
-    assert(this.s.currentRole === 'candidate', 'only a candidate becomes leader');
-    this.s.currentRole = 'leader';
-    this.s.leaderId = this.id;
-    this.s.uncommittedBytes = 0;
-    const next = this.s.raftLog.lastIndex() + 1;
-    for (const peer of this.s.peers()) {
-      const pr = new Progress(next, this.s.cfg.maxInflightAppends);
-      this.s.progress.set(peer, pr);
-    }
-    // Raft §8: a new leader commits a no-op of its own term, which also commits earlier-term entries (§5.4.2).
-    appendEntry(this.s, { index: next, term: this.s.currentTerm, type: 'normal', data: EMPTY });
-    this.s.broadcastPending = true;
-  }
-
   // ---- Ticks ------------------------------------------------------------------
 
   /** tick advances logical time by one tick. */
@@ -154,7 +115,7 @@ export class RaftNode {
     this.s.electionElapsed++;
     if (this.s.electionElapsed >= this.s.randomizedElectionTicks && this.s.isVoter(this.id)) {
       this.s.electionElapsed = 0;
-      this.campaign(this.s.cfg.preVote ? 'preVote' : 'vote', false);
+      campaign(this.s, this.s.cfg.preVote ? 'preVote' : 'vote', false);
     }
   }
 
@@ -186,69 +147,11 @@ export class RaftNode {
     return hasQuorum(this.voters(), active);
   }
 
-  // ---- Elections -----------------------------------------------------------------
-
-  private campaign(kind: 'preVote' | 'vote', transfer: boolean): void {
-    let term: number;
-    if (kind === 'preVote') {
-      this.becomePreCandidate();
-      term = this.s.currentTerm + 1; // the term we would campaign at; ours is unchanged
-    } else {
-      this.becomeCandidate();
-      term = this.s.currentTerm;
-    }
-    this.s.votes.set(this.id, true);
-    if (this.poll() !== 'pending') return; // a single-voter cluster wins at once
-    for (const peer of this.s.peers()) {
-      this.s.send<VoteMessage>({
-        type: kind,
-        from: this.id,
-        to: peer,
-        term,
-        lastLogIndex: this.s.raftLog.lastIndex(),
-        lastLogTerm: this.s.raftLog.lastTerm(),
-        transfer,
-      });
-    }
-  }
-
-  /** poll tallies the votes so far and acts on a decided election. */
-  private poll(): 'won' | 'lost' | 'pending' {
-    const result = tallyVotes(this.voters(), this.s.votes);
-    if (result === 'won') {
-      if (this.s.currentRole === 'preCandidate') this.campaign('vote', false);
-      else this.becomeLeader();
-    } else if (result === 'lost') {
-      this.s.becomeFollower(this.s.currentTerm, null);
-    }
-    return result;
-  }
+  // ---- Election restriction (elections.ts applies it) ------------------------
 
   /** isLogUpToDate is the Raft §5.4.1 election restriction. Overridden only by broken test variants. */
   protected isLogUpToDate(lastIndex: number, lastTerm: number): boolean {
     return this.s.raftLog.isUpToDate(lastIndex, lastTerm);
-  }
-
-  private handleVote(m: VoteMessage): void {
-    const isPreVote = m.type === 'preVote';
-    // Raft Figure 2, RequestVote receiver rule 2: vote if not yet voted for another (in this term) and the log is up to date.
-    const canVote =
-      this.s.votedFor === m.from ||
-      (this.s.votedFor === null && this.s.leaderId === null) ||
-      (isPreVote && m.term > this.s.currentTerm);
-    const grant = canVote && this.isLogUpToDate(m.lastLogIndex, m.lastLogTerm);
-    if (grant && !isPreVote) {
-      this.s.electionElapsed = 0;
-      this.s.votedFor = m.from;
-    }
-    this.s.send<VoteResponseMessage>({
-      type: isPreVote ? 'preVoteResponse' : 'voteResponse',
-      from: this.id,
-      to: m.from,
-      // A granted pre-vote answers at the proposed term so the pre-candidate counts it; a rejection carries ours.
-      term: grant ? m.term : this.s.currentTerm,
-      reject: !grant,
-    });
   }
 
   // ---- Step --------------------------------------------------------------------
@@ -261,11 +164,11 @@ export class RaftNode {
     switch (m.type) {
       case 'vote':
       case 'preVote':
-        this.handleVote(m);
+        handleVote(this.s, m);
         return;
       case 'voteResponse':
       case 'preVoteResponse':
-        this.handleVoteResponse(m);
+        handleVoteResponse(this.s, m);
         return;
       case 'append':
         this.followLeader(m.from);
@@ -286,7 +189,7 @@ export class RaftNode {
         handleHeartbeatResponse(this.s, m);
         return;
       case 'timeoutNow':
-        this.handleTimeoutNow(m);
+        handleTimeoutNow(this.s, m);
         return;
     }
   }
@@ -333,19 +236,6 @@ export class RaftNode {
     if (this.s.currentRole !== 'follower') this.s.becomeFollower(this.s.currentTerm, leader);
     this.s.leaderId = leader;
     this.s.electionElapsed = 0;
-  }
-
-  private handleVoteResponse(m: VoteResponseMessage): void {
-    const expected = this.s.currentRole === 'preCandidate' ? 'preVoteResponse' : this.s.currentRole === 'candidate' ? 'voteResponse' : null;
-    if (m.type !== expected) return;
-    if (!this.s.votes.has(m.from)) this.s.votes.set(m.from, !m.reject);
-    this.poll();
-  }
-
-  private handleTimeoutNow(m: Message): void {
-    if (this.s.currentRole !== 'follower' || m.from !== this.s.leaderId || !this.s.isVoter(this.id)) return;
-    // Thesis §3.10: the transferee campaigns at once, skipping PreVote, and its votes bypass the leader lease.
-    this.campaign('vote', true);
   }
 
   // ---- Follower side of replication ------------------------------------------
