@@ -1,0 +1,36 @@
+import type { AppendResponseMessage, Message, VoteResponseMessage } from './types.js';
+import type { RaftState } from './raft-state.js';
+
+/**
+ * stepTerm applies the term rules every message obeys (Raft §5.1: a higher
+ * term makes us follow it; a lower one is stale) with the PreVote and
+ * CheckQuorum refinements of thesis §9.6 and §4.2.3. Returns whether to go on
+ * handling the message.
+ */
+export function stepTerm(s: RaftState, m: Message): boolean {
+  // A campaign from outside the configuration must not raise our term or win our vote.
+  if ((m.type === 'vote' || m.type === 'preVote') && !s.isVoter(m.from)) return false;
+  if (m.term > s.currentTerm) {
+    if (m.type === 'vote' || m.type === 'preVote') {
+      // Thesis §4.2.3: while we hear from a live leader, ignore campaigns (unless a transfer caused them),
+      // so a node rejoining from a partition cannot depose a healthy leader.
+      const inLease = s.cfg.checkQuorum && s.leaderId !== null && s.electionElapsed < s.cfg.electionTicks;
+      if (inLease && !m.transfer) return false;
+    }
+    if (m.type === 'preVote') return true; // answering a pre-vote changes nothing here (thesis §9.6)
+    if (m.type === 'preVoteResponse' && !m.reject) return true; // a grant at the term we would campaign at
+    const isFromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
+    s.becomeFollower(m.term, isFromLeader ? m.from : null);
+    return true;
+  }
+  if (m.term < s.currentTerm) {
+    if ((s.cfg.checkQuorum || s.cfg.preVote) && (m.type === 'append' || m.type === 'heartbeat')) {
+      // A stale leader that cannot hear higher-term votes (PreVote or CheckQuorum suppresses them) learns our term from this reply and steps down.
+      s.send<AppendResponseMessage>({ type: 'appendResponse', from: s.id, to: m.from, term: s.currentTerm, reject: true, index: 0, hintIndex: 0, hintTerm: 0 });
+    } else if (m.type === 'preVote') {
+      s.send<VoteResponseMessage>({ type: 'preVoteResponse', from: s.id, to: m.from, term: s.currentTerm, reject: true });
+    }
+    return false;
+  }
+  return true;
+}
