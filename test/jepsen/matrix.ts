@@ -23,13 +23,15 @@ export interface MatrixRun {
   readonly timeS: number;
 }
 
-/** MATRIX is what CI runs: about 7 minutes of fault phases. */
+/** MATRIX is what CI runs: about 8 minutes of fault phases. */
 export const MATRIX: readonly MatrixRun[] = [
   { nodes: 3, families: ['partition'], workload: 'linearizable', timeS: 60 },
   { nodes: 5, families: ['partition'], workload: 'linearizable', timeS: 60 },
   { nodes: 3, families: ['kill'], workload: 'linearizable', timeS: 60 },
   { nodes: 5, families: ['pause'], workload: 'linearizable', timeS: 60 },
-  { nodes: 3, families: ['client-pause', 'partition'], workload: 'fenced', timeS: 60 },
+  { nodes: 3, families: ['client-pause', 'partition', 'clock'], workload: 'fenced', timeS: 60 },
+  // Wall clocks stepped seconds apart on live nodes (libfaketime): the build before issue 11 fails this.
+  { nodes: 3, families: ['clock', 'kill', 'partition'], workload: 'linearizable', timeS: 60 },
   { nodes: 5, families: NEMESIS_FAMILIES, workload: 'linearizable', timeS: 60 },
   { nodes: 3, families: ['client-pause'], workload: 'control', timeS: 30 },
 ];
