@@ -371,7 +371,7 @@ export class LeaseTable {
       return this.grantedResult(rec, slot);
     }
     if (cmd.waitMs === 0) return this.lockHeld(rec);
-    if (queued >= c.limits.maxWaitersPerLock) return { ok: false, error: 'too_many_waiters', name: rec.name };
+    if (queued >= c.limits.waitersPerLockMax) return { ok: false, error: 'too_many_waiters', name: rec.name };
     const waiterId = cmd.requestId ?? String(this.index);
     const ext = ensureExt(rec);
     for (const w of ext.waiters) {
@@ -849,7 +849,7 @@ export class LeaseTable {
   }
 
   private effectiveLimit(limit: number): number {
-    return limit > 0 ? limit : this.c.limits.maxHoldersPerLock;
+    return limit > 0 ? limit : this.c.limits.holdersPerLockMax;
   }
 
   /** finish settles every lock touched by this apply, drops dead waiters and free records, checks invariants. */
@@ -895,7 +895,7 @@ export class LeaseTable {
     }
     if (ext !== null) {
       assert(ext.deadWaiters === 0, 'dead waiters left in the queue');
-      assert(ext.waiters.length <= this.c.limits.maxWaitersPerLock, 'queue over its bound');
+      assert(ext.waiters.length <= this.c.limits.waitersPerLockMax, 'queue over its bound');
     }
   }
 

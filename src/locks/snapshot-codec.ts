@@ -126,7 +126,7 @@ export function decodeSnapshot(bytes: Uint8Array): TableCore {
     const delayUntilMs = lr.num();
     const delaySeq = lr.int();
     const nHolders = lr.int();
-    check(nHolders <= limits.maxHoldersPerLock, 'too many holders');
+    check(nHolders <= limits.holdersPerLockMax, 'too many holders');
     // Most locks need no LockExt; allocate it only when something needs it.
     let ext: LockExt | null = null;
     const needExt = (): LockExt => (ext ??= new LockExt());
@@ -164,7 +164,7 @@ export function decodeSnapshot(bytes: Uint8Array): TableCore {
     check(nHolders > 0 || (limit === 0 && mode === MODE_EXCLUSIVE), 'free lock with a mode or limit');
     check(nHolders <= 1 || mode === MODE_SHARED, 'exclusive lock with several holders');
     const nWaiters = lr.int();
-    check(nWaiters <= limits.maxWaitersPerLock, 'too many waiters');
+    check(nWaiters <= limits.waitersPerLockMax, 'too many waiters');
     for (let i = 0; i < nWaiters; i++) {
       const w = new Waiter(rec, lr.str(), lr.str(), lr.mode(), lr.int(), lr.int(), lr.strOrNull(), lr.num(), lr.int(), lr.int(), lr.bool());
       check((w.sessionId === null) === (w.ttlMs > 0), 'waiter needs exactly one of ttl and session');
@@ -198,7 +198,7 @@ export function decodeSnapshot(bytes: Uint8Array): TableCore {
     check(typeof result === 'object' && result !== null && typeof (result as { ok?: unknown }).ok === 'boolean', 'bad result');
     entries.push([id, { result: result as CommandResult, atMs }]);
   }
-  check(entries.length <= limits.maxDedupeEntries, 'dedupe table over its bound');
+  check(entries.length <= limits.dedupeEntriesMax, 'dedupe table over its bound');
   for (const [id, e] of entries) {
     core.dedupe.remember(id, e.result, e.atMs);
   }

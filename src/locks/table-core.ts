@@ -27,6 +27,6 @@ export class TableCore {
   readonly dedupe: DedupeTable;
 
   constructor(readonly limits: LeaseTableLimits) {
-    this.dedupe = new DedupeTable(limits.maxDedupeEntries, limits.dedupeTtlMs);
+    this.dedupe = new DedupeTable(limits.dedupeEntriesMax, limits.dedupeTtlMs);
   }
 }
