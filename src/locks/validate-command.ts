@@ -1,5 +1,5 @@
 import type { LeaseTableLimits } from './limits.js';
-import type { LockCommand } from './types.js';
+import type { BadRequestError, LockCommand } from './types.js';
 
 /**
  * validateCommand checks the shape and ranges of a command that came out of the
@@ -77,6 +77,11 @@ export function dedupeKeyOf(cmd: LockCommand): string | null {
     default:
       return null;
   }
+}
+
+/** badRequest is the answer to a malformed command, or to one not allowed in the current state. */
+export function badRequest(message: string): BadRequestError {
+  return { ok: false, error: 'bad_request', message };
 }
 
 function str(c: Record<string, unknown>, key: string, maxLength: number): string | null {
