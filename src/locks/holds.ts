@@ -7,7 +7,7 @@ import { assert } from '../raft/invariant.js';
 import type { LeaseState } from './lease-state.js';
 import { startLockDelay } from './lock-delay.js';
 import { Holder, MODE_EXCLUSIVE, MODE_SHARED, type HoldFields, type LockRecord, type ModeCode } from './lock-records.js';
-import { holderView } from './read-views.js';
+import { describeHold } from './read-views.js';
 import type { ReplicatedState } from './replicated-state.js';
 import type { AcquireGranted, CommandResult, TokenCheck } from './types.js';
 import { badRequest } from './validate-command.js';
@@ -200,7 +200,7 @@ export function checkToken(state: ReplicatedState, name: string, token: number):
 /** grantedResult is the answer to an acquire that got (or re-entered) `hold`. */
 export function grantedResult(state: ReplicatedState, rec: LockRecord, hold: HoldFields): AcquireGranted {
   // Key order matters: stored results (dedupe) are part of the snapshot bytes.
-  return { ok: true, queued: false, name: rec.name, ...holderView(state, rec, hold) };
+  return describeHold({ ok: true as const, queued: false as const, name: rec.name }, state, rec, hold);
 }
 
 /** assertHolds checks the invariants of a record's holders between applies. */
