@@ -1,3 +1,5 @@
+import { API_BOUNDS } from '../api/contract.js';
+
 /**
  * LeaseTableLimits are the bounds of the lease table. They are part of the
  * replicated state (stored in every snapshot): replicas must agree on them, or
@@ -5,61 +7,70 @@
  */
 export interface LeaseTableLimits {
   /** Smallest/largest lease of a TTL hold. */
-  readonly minTtlMs: number;
-  readonly maxTtlMs: number;
+  readonly ttlMsMin: number;
+  readonly ttlMsMax: number;
   /** Smallest/largest session TTL. */
-  readonly minSessionTtlMs: number;
-  readonly maxSessionTtlMs: number;
+  readonly sessionTtlMsMin: number;
+  readonly sessionTtlMsMax: number;
   /** Longest a waiter may queue. */
-  readonly maxWaitMs: number;
+  readonly waitMsMax: number;
   /** Longest lock-delay. */
-  readonly maxLockDelayMs: number;
+  readonly lockDelayMsMax: number;
   /** Largest extendLeases step. */
-  readonly maxExtendMs: number;
+  readonly extendMsMax: number;
   /** Queue bound per lock; beyond it acquire answers too_many_waiters. */
-  readonly maxWaitersPerLock: number;
+  readonly waitersPerLockMax: number;
   /** Bound on shared holders of one lock, and the largest semaphore limit. */
-  readonly maxHoldersPerLock: number;
+  readonly holdersPerLockMax: number;
   /** Bound of the exactly-once table; the oldest entry is evicted beyond it. */
-  readonly maxDedupeEntries: number;
+  readonly dedupeEntriesMax: number;
   /** Dedupe entries older than this (by the table's nowMs) are evicted during apply. */
   readonly dedupeTtlMs: number;
   /** Longest accepted name/owner/id strings (UTF-16 code units). */
-  readonly maxNameLength: number;
-  readonly maxIdLength: number;
+  readonly nameLengthMax: number;
+  readonly idLengthMax: number;
 }
 
-/** DEFAULT_LEASE_TABLE_LIMITS are the production bounds. */
+/**
+ * DEFAULT_LEASE_TABLE_LIMITS are the production bounds. The bounds a client
+ * can reach through the API come from API_BOUNDS, so the table accepts exactly
+ * what the HTTP schemas accept; the rest bound the table's own memory.
+ */
 export const DEFAULT_LEASE_TABLE_LIMITS: LeaseTableLimits = Object.freeze({
-  minTtlMs: 100,
-  maxTtlMs: 3_600_000,
-  minSessionTtlMs: 1_000,
-  maxSessionTtlMs: 3_600_000,
-  maxWaitMs: 600_000,
-  maxLockDelayMs: 60_000,
-  maxExtendMs: 600_000,
-  maxWaitersPerLock: 10_000,
-  maxHoldersPerLock: 10_000,
-  maxDedupeEntries: 100_000,
+  ttlMsMin: API_BOUNDS.ttlMsMin,
+  ttlMsMax: API_BOUNDS.ttlMsMax,
+  sessionTtlMsMin: API_BOUNDS.sessionTtlMsMin,
+  sessionTtlMsMax: API_BOUNDS.sessionTtlMsMax,
+  waitMsMax: API_BOUNDS.waitMsMax,
+  lockDelayMsMax: API_BOUNDS.lockDelayMsMax,
+  extendMsMax: 600_000,
+  waitersPerLockMax: 10_000,
+  holdersPerLockMax: API_BOUNDS.semaphoreLimitMax,
+  dedupeEntriesMax: 100_000,
   dedupeTtlMs: 600_000,
-  maxNameLength: 512,
-  maxIdLength: 256,
+  nameLengthMax: API_BOUNDS.nameLengthMax,
+  // One bound for request, session and waiter ids: the largest id the API
+  // takes (owners included), so the table never refuses what the API accepted.
+  idLengthMax: Math.max(API_BOUNDS.ownerLengthMax, API_BOUNDS.requestIdLengthMax, API_BOUNDS.sessionIdLengthMax),
 });
 
+// The snapshot encoding: limits are stored as values in this order (names are
+// not stored), so the order must never change; append new keys at the end and
+// bump SNAPSHOT_FORMAT.
 const LIMIT_KEYS: readonly (keyof LeaseTableLimits)[] = [
-  'minTtlMs',
-  'maxTtlMs',
-  'minSessionTtlMs',
-  'maxSessionTtlMs',
-  'maxWaitMs',
-  'maxLockDelayMs',
-  'maxExtendMs',
-  'maxWaitersPerLock',
-  'maxHoldersPerLock',
-  'maxDedupeEntries',
+  'ttlMsMin',
+  'ttlMsMax',
+  'sessionTtlMsMin',
+  'sessionTtlMsMax',
+  'waitMsMax',
+  'lockDelayMsMax',
+  'extendMsMax',
+  'waitersPerLockMax',
+  'holdersPerLockMax',
+  'dedupeEntriesMax',
   'dedupeTtlMs',
-  'maxNameLength',
-  'maxIdLength',
+  'nameLengthMax',
+  'idLengthMax',
 ];
 
 /** limitsToArray encodes limits in a fixed order (for snapshots). */
@@ -85,9 +96,9 @@ export function checkLimits(l: LeaseTableLimits): string | null {
     const v = l[k];
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return `${k} must be a non-negative integer`;
   }
-  if (l.minTtlMs < 1 || l.minTtlMs > l.maxTtlMs) return 'need 1 <= minTtlMs <= maxTtlMs';
-  if (l.minSessionTtlMs < 1 || l.minSessionTtlMs > l.maxSessionTtlMs) return 'need 1 <= minSessionTtlMs <= maxSessionTtlMs';
-  if (l.maxWaitersPerLock < 1 || l.maxHoldersPerLock < 1 || l.maxDedupeEntries < 1) return 'queue bounds must be >= 1';
-  if (l.maxNameLength < 1 || l.maxIdLength < 1) return 'string bounds must be >= 1';
+  if (l.ttlMsMin < 1 || l.ttlMsMin > l.ttlMsMax) return 'need 1 <= ttlMsMin <= ttlMsMax';
+  if (l.sessionTtlMsMin < 1 || l.sessionTtlMsMin > l.sessionTtlMsMax) return 'need 1 <= sessionTtlMsMin <= sessionTtlMsMax';
+  if (l.waitersPerLockMax < 1 || l.holdersPerLockMax < 1 || l.dedupeEntriesMax < 1) return 'queue bounds must be >= 1';
+  if (l.nameLengthMax < 1 || l.idLengthMax < 1) return 'string bounds must be >= 1';
   return null;
 }

@@ -6,8 +6,9 @@
  */
 import type { LockMode } from './types.js';
 
-/** MODE_EXCLUSIVE/MODE_SHARED encode LockMode as a small integer. */
+/** MODE_EXCLUSIVE encodes LockMode 'exclusive' as a small integer. */
 export const MODE_EXCLUSIVE = 0;
+/** MODE_SHARED encodes LockMode 'shared'. */
 export const MODE_SHARED = 1;
 /** ModeCode is the integer encoding of LockMode. */
 export type ModeCode = typeof MODE_EXCLUSIVE | typeof MODE_SHARED;
@@ -132,16 +133,51 @@ export class LockRecord implements HoldFields {
     return this.ext === null ? 1 : 1 + this.ext.more.length;
   }
 
-  /** liveQueueLength counts waiters not yet removed. */
+  /** queueLength counts waiters not yet removed. */
   queueLength(): number {
     return this.ext === null ? 0 : this.ext.waiters.length - this.ext.deadWaiters;
   }
 
-  /** slots lists the holds, inline first. Allocates; not for hot paths. */
-  slots(): HoldFields[] {
-    if (this.owner === null) return [];
-    if (this.ext === null || this.ext.more.length === 0) return [this];
-    return [this, ...this.ext.more];
+  /** semaphoreLimit is the limit of the current shared holders; 0 = none (or not held). */
+  semaphoreLimit(): number {
+    return this.ext === null ? 0 : this.ext.limit;
+  }
+
+  /** isLockDelayed: is a lock-delay in force at `nowMs`? */
+  isLockDelayed(nowMs: number): boolean {
+    return this.ext !== null && this.ext.delayUntilMs > nowMs;
+  }
+
+  /** ensureExt returns the LockExt, creating it on first need. */
+  ensureExt(): LockExt {
+    return (this.ext ??= new LockExt());
+  }
+
+  /** forEachHold visits the holds in grant order, inline first. */
+  forEachHold(visit: (hold: HoldFields) => void): void {
+    if (this.owner === null) return;
+    visit(this);
+    if (this.ext !== null) for (const h of this.ext.more) visit(h);
+  }
+
+  /** holdByToken finds the hold with fencing token `token`. */
+  holdByToken(token: number): HoldFields | null {
+    if (this.owner === null) return null;
+    if (this.token === token) return this;
+    if (this.ext !== null) for (const h of this.ext.more) if (h.token === token) return h;
+    return null;
+  }
+
+  /**
+   * holdOf finds the hold of an identity: under a session, the session's hold
+   * (whatever its owner); without one, the owner's hold that has no session.
+   */
+  holdOf(owner: string, sessionId: string | null): HoldFields | null {
+    let found: HoldFields | null = null;
+    this.forEachHold((hold) => {
+      if (found === null && hold.sessionId === sessionId && (sessionId !== null || hold.owner === owner)) found = hold;
+    });
+    return found;
   }
 }
 

@@ -17,9 +17,9 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { InvariantError } from '../raft/invariant.js';
 import type { DedupeEntry } from './dedupe-table.js';
-import { limitsFromArray, limitsToArray } from './limits.js';
-import { Holder, LockExt, LockRecord, MODE_EXCLUSIVE, MODE_SHARED, Session, Waiter, type HoldFields, type ModeCode } from './lock-records.js';
-import { TableCore } from './table-core.js';
+import { limitsFromArray, limitsToArray, type LeaseTableLimits } from './limits.js';
+import { Holder, LockRecord, MODE_EXCLUSIVE, MODE_SHARED, Session, Waiter, type HoldFields, type ModeCode } from './lock-records.js';
+import { ReplicatedState } from './replicated-state.js';
 import type { CommandResult } from './types.js';
 
 /** SNAPSHOT_FORMAT tags the layout above; bump it on any change. */
@@ -27,9 +27,6 @@ export const SNAPSHOT_FORMAT = 'raftlock.leases.v1';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
-
-const HOLD_FIELDS = 8;
-const WAITER_FIELDS = 10;
 
 /**
  * SnapshotCorruptError: the bytes are not a lease table snapshot of this
@@ -40,12 +37,12 @@ export class SnapshotCorruptError extends Error {
   readonly code = 'snapshot_corrupt';
 }
 
-/** encodeSnapshot writes `core` in the format above. Requires a table between applies (no dead waiters). */
-export function encodeSnapshot(core: TableCore): Uint8Array {
+/** encodeSnapshot writes `state` in the format above. Requires a table between applies (no dead waiters). */
+export function encodeSnapshot(state: ReplicatedState): Uint8Array {
   const sessions: unknown[] = [];
-  for (const s of core.sessions.values()) sessions.push(s.id, s.owner, s.ttlMs, s.expiresAtMs, s.seq);
+  for (const s of state.sessions.values()) sessions.push(s.id, s.owner, s.ttlMs, s.expiresAtMs, s.seq);
   const locks: unknown[] = [];
-  for (const rec of core.locks.values()) {
+  for (const rec of state.locks.values()) {
     const ext = rec.ext;
     locks.push(rec.name, rec.mode, rec.lastToken, ext?.limit ?? 0, ext?.delayUntilMs ?? 0, ext?.delaySeq ?? 0);
     const n = rec.holderCount();
@@ -62,15 +59,15 @@ export function encodeSnapshot(core: TableCore): Uint8Array {
     }
   }
   const dedupe: unknown[] = [];
-  core.dedupe.forEach((id, e) => dedupe.push(id, e.atMs, e.result));
+  state.dedupe.forEach((id, e) => dedupe.push(id, e.atMs, e.result));
   const packed = packr.pack([
     SNAPSHOT_FORMAT,
-    limitsToArray(core.limits),
-    core.nowMs,
-    core.appliedIndex,
-    core.tokenFloor,
-    core.seq,
-    core.expiriesTotal,
+    limitsToArray(state.limits),
+    state.nowMs,
+    state.appliedIndex,
+    state.tokenFloor,
+    state.seq,
+    state.expiriesTotal,
     sessions,
     locks,
     dedupe,
@@ -84,7 +81,7 @@ function pushHold(out: unknown[], h: HoldFields): void {
 }
 
 /** decodeSnapshot parses and checks a snapshot; throws SnapshotCorruptError when it is not one. */
-export function decodeSnapshot(bytes: Uint8Array): TableCore {
+export function decodeSnapshot(bytes: Uint8Array): ReplicatedState {
   let top: unknown;
   try {
     top = unpackr.unpack(bytes);
@@ -95,101 +92,134 @@ export function decodeSnapshot(bytes: Uint8Array): TableCore {
   if (r.str() !== SNAPSHOT_FORMAT) throw new SnapshotCorruptError('unknown snapshot format');
   const limits = limitsFromArray(r.any());
   if (limits === null) throw new SnapshotCorruptError('bad limits');
-  const core = new TableCore(limits);
-  core.nowMs = r.num();
-  core.appliedIndex = r.int();
-  core.tokenFloor = r.int();
-  core.seq = r.int();
-  core.expiriesTotal = r.int();
-
-  const sr = new Reader(r.any(), 'sessions');
-  while (!sr.done()) {
-    const s = new Session(sr.str(), sr.strOrNull(), sr.int(), sr.num(), sr.int());
-    check(!core.sessions.has(s.id), 'duplicate session');
-    core.sessions.set(s.id, s);
-  }
-  // Session lock/waiter sets are rebuilt in seq order (their insertion order).
-  const sessionLocks = new Map<Session, { seq: number; name: string }[]>();
-  const sessionWaiters = new Map<Session, Waiter[]>();
-  const sessionOf = (id: string): Session => {
-    const s = core.sessions.get(id);
-    check(s !== undefined, 'hold or waiter of an unknown session');
-    return s;
-  };
-
+  const state = new ReplicatedState(limits);
+  state.nowMs = r.num();
+  state.appliedIndex = r.int();
+  state.tokenFloor = r.int();
+  state.seq = r.int();
+  state.expiriesTotal = r.int();
+  decodeSessions(new Reader(r.any(), 'sessions'), state);
+  const members = new SessionMembers(state);
   const lr = new Reader(r.any(), 'locks');
   while (!lr.done()) {
-    const rec = new LockRecord(lr.str(), 0);
-    const mode = lr.mode();
-    rec.lastToken = lr.int();
-    const limit = lr.int();
-    const delayUntilMs = lr.num();
-    const delaySeq = lr.int();
-    const nHolders = lr.int();
-    check(nHolders <= limits.maxHoldersPerLock, 'too many holders');
-    // Most locks need no LockExt; allocate it only when something needs it.
-    let ext: LockExt | null = null;
-    const needExt = (): LockExt => (ext ??= new LockExt());
-    if (limit !== 0) needExt().limit = limit;
-    if (delayUntilMs !== 0) {
-      needExt().delayUntilMs = delayUntilMs;
-      needExt().delaySeq = delaySeq;
-    }
-    for (let i = 0; i < nHolders; i++) {
-      const owner = lr.str();
-      const token = lr.int();
-      const expiresAtMs = lr.num();
-      const ttlMs = lr.int();
-      const holdCount = lr.int();
-      const sessionId = lr.strOrNull();
-      const lockDelayMs = lr.int();
-      const seq = lr.int();
-      check(token >= 1 && token <= rec.lastToken && holdCount >= 1, 'bad hold');
-      check((sessionId === null) === (ttlMs > 0), 'hold needs exactly one of ttl and session');
-      if (sessionId !== null) pushTo(sessionLocks, sessionOf(sessionId), { seq, name: rec.name });
-      if (i === 0) {
-        rec.owner = owner;
-        rec.token = token;
-        rec.expiresAtMs = expiresAtMs;
-        rec.ttlMs = ttlMs;
-        rec.holdCount = holdCount;
-        rec.sessionId = sessionId;
-        rec.lockDelayMs = lockDelayMs;
-        rec.seq = seq;
-        rec.mode = mode;
-      } else {
-        needExt().more.push(new Holder(rec, owner, token, expiresAtMs, ttlMs, holdCount, sessionId, lockDelayMs, seq));
-      }
-    }
-    check(nHolders > 0 || (limit === 0 && mode === MODE_EXCLUSIVE), 'free lock with a mode or limit');
-    check(nHolders <= 1 || mode === MODE_SHARED, 'exclusive lock with several holders');
-    const nWaiters = lr.int();
-    check(nWaiters <= limits.maxWaitersPerLock, 'too many waiters');
-    for (let i = 0; i < nWaiters; i++) {
-      const w = new Waiter(rec, lr.str(), lr.str(), lr.mode(), lr.int(), lr.int(), lr.strOrNull(), lr.num(), lr.int(), lr.int(), lr.bool());
-      check((w.sessionId === null) === (w.ttlMs > 0), 'waiter needs exactly one of ttl and session');
-      if (w.sessionId !== null) pushTo(sessionWaiters, sessionOf(w.sessionId), w);
-      needExt().waiters.push(w);
-    }
-    check(nHolders > 0 || nWaiters > 0 || delayUntilMs !== 0, 'free lock record in snapshot');
-    rec.ext = ext;
-    const size = core.locks.size;
-    core.locks.set(rec.name, rec);
-    check(core.locks.size === size + 1, 'duplicate lock');
+    const rec = decodeLock(lr, state.limits, members);
+    const size = state.locks.size;
+    state.locks.set(rec.name, rec);
+    check(state.locks.size === size + 1, 'duplicate lock');
   }
-  for (const [s, list] of sessionLocks) {
-    list.sort((a, b) => a.seq - b.seq);
-    for (const { name } of list) {
-      check(!s.locks.has(name), 'session holds a lock twice');
-      s.locks.add(name);
-    }
+  members.link();
+  decodeDedupe(new Reader(r.any(), 'dedupe'), state);
+  check(r.done(), 'trailing fields');
+  return state;
+}
+
+function decodeSessions(sr: Reader, state: ReplicatedState): void {
+  while (!sr.done()) {
+    const s = new Session(sr.str(), sr.strOrNull(), sr.int(), sr.num(), sr.int());
+    check(!state.sessions.has(s.id), 'duplicate session');
+    state.sessions.set(s.id, s);
   }
-  for (const [s, list] of sessionWaiters) {
-    list.sort((a, b) => a.seq - b.seq);
-    s.waiters = new Set(list);
+}
+
+/**
+ * SessionMembers collects the holds and waiters of each session while locks
+ * are decoded, then rebuilds the sessions' lock and waiter sets in seq order
+ * (their insertion order), which the snapshot does not store.
+ */
+class SessionMembers {
+  private readonly locks = new Map<Session, { seq: number; name: string }[]>();
+  private readonly waiters = new Map<Session, Waiter[]>();
+
+  constructor(private readonly state: ReplicatedState) {}
+
+  addHold(sessionId: string, seq: number, name: string): void {
+    pushTo(this.locks, this.session(sessionId), { seq, name });
   }
 
-  const dr = new Reader(r.any(), 'dedupe');
+  addWaiter(w: Waiter): void {
+    pushTo(this.waiters, this.session(w.sessionId!), w);
+  }
+
+  link(): void {
+    for (const [s, list] of this.locks) {
+      list.sort((a, b) => a.seq - b.seq);
+      for (const { name } of list) {
+        check(!s.locks.has(name), 'session holds a lock twice');
+        s.locks.add(name);
+      }
+    }
+    for (const [s, list] of this.waiters) {
+      list.sort((a, b) => a.seq - b.seq);
+      s.waiters = new Set(list);
+    }
+  }
+
+  private session(id: string): Session {
+    const s = this.state.sessions.get(id);
+    check(s !== undefined, 'hold or waiter of an unknown session');
+    return s;
+  }
+}
+
+function decodeLock(lr: Reader, limits: LeaseTableLimits, members: SessionMembers): LockRecord {
+  const rec = new LockRecord(lr.str(), 0);
+  const mode = lr.mode();
+  rec.lastToken = lr.int();
+  const limit = lr.int();
+  const delayUntilMs = lr.num();
+  const delaySeq = lr.int();
+  // Most locks need no LockExt: LockRecord.ensureExt() allocates it only when something needs it.
+  if (limit !== 0) rec.ensureExt().limit = limit;
+  if (delayUntilMs !== 0) {
+    rec.ensureExt().delayUntilMs = delayUntilMs;
+    rec.ensureExt().delaySeq = delaySeq;
+  }
+  const nHolders = lr.int();
+  check(nHolders <= limits.holdersPerLockMax, 'too many holders');
+  for (let i = 0; i < nHolders; i++) decodeHold(lr, rec, mode, members);
+  check(nHolders > 0 || (limit === 0 && mode === MODE_EXCLUSIVE), 'free lock with a mode or limit');
+  check(nHolders <= 1 || mode === MODE_SHARED, 'exclusive lock with several holders');
+  const nWaiters = lr.int();
+  check(nWaiters <= limits.waitersPerLockMax, 'too many waiters');
+  for (let i = 0; i < nWaiters; i++) {
+    const w = new Waiter(rec, lr.str(), lr.str(), lr.mode(), lr.int(), lr.int(), lr.strOrNull(), lr.num(), lr.int(), lr.int(), lr.bool());
+    check((w.sessionId === null) === (w.ttlMs > 0), 'waiter needs exactly one of ttl and session');
+    if (w.sessionId !== null) members.addWaiter(w);
+    rec.ensureExt().waiters.push(w);
+  }
+  check(nHolders > 0 || nWaiters > 0 || delayUntilMs !== 0, 'free lock record in snapshot');
+  return rec;
+}
+
+/** decodeHold reads one hold of `rec`: the first goes inline, the others become Holders. */
+function decodeHold(lr: Reader, rec: LockRecord, mode: ModeCode, members: SessionMembers): void {
+  const owner = lr.str();
+  const token = lr.int();
+  const expiresAtMs = lr.num();
+  const ttlMs = lr.int();
+  const holdCount = lr.int();
+  const sessionId = lr.strOrNull();
+  const lockDelayMs = lr.int();
+  const seq = lr.int();
+  check(token >= 1 && token <= rec.lastToken && holdCount >= 1, 'bad hold');
+  check((sessionId === null) === (ttlMs > 0), 'hold needs exactly one of ttl and session');
+  if (sessionId !== null) members.addHold(sessionId, seq, rec.name);
+  if (rec.owner !== null) {
+    rec.ensureExt().more.push(new Holder(rec, owner, token, expiresAtMs, ttlMs, holdCount, sessionId, lockDelayMs, seq));
+    return;
+  }
+  rec.owner = owner;
+  rec.token = token;
+  rec.expiresAtMs = expiresAtMs;
+  rec.ttlMs = ttlMs;
+  rec.holdCount = holdCount;
+  rec.sessionId = sessionId;
+  rec.lockDelayMs = lockDelayMs;
+  rec.seq = seq;
+  rec.mode = mode;
+}
+
+function decodeDedupe(dr: Reader, state: ReplicatedState): void {
   const entries: [string, DedupeEntry][] = [];
   while (!dr.done()) {
     const id = dr.str();
@@ -198,12 +228,8 @@ export function decodeSnapshot(bytes: Uint8Array): TableCore {
     check(typeof result === 'object' && result !== null && typeof (result as { ok?: unknown }).ok === 'boolean', 'bad result');
     entries.push([id, { result: result as CommandResult, atMs }]);
   }
-  check(entries.length <= limits.maxDedupeEntries, 'dedupe table over its bound');
-  for (const [id, e] of entries) {
-    core.dedupe.remember(id, e.result, e.atMs);
-  }
-  check(r.done(), 'trailing fields');
-  return core;
+  check(entries.length <= state.limits.dedupeEntriesMax, 'dedupe table over its bound');
+  for (const [id, e] of entries) state.dedupe.remember(id, e.result, e.atMs);
 }
 
 function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {

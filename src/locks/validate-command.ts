@@ -1,5 +1,5 @@
 import type { LeaseTableLimits } from './limits.js';
-import type { LockCommand } from './types.js';
+import type { BadRequestError, LockCommand } from './types.js';
 
 /**
  * validateCommand checks the shape and ranges of a command that came out of the
@@ -17,13 +17,13 @@ export function validateCommand(cmd: unknown, limits: LeaseTableLimits): string 
     case 'acquire': {
       const bad =
         rid ??
-        str(c, 'name', limits.maxNameLength) ??
-        str(c, 'owner', limits.maxNameLength) ??
+        str(c, 'name', limits.nameLengthMax) ??
+        str(c, 'owner', limits.nameLengthMax) ??
         (c['mode'] === 'exclusive' || c['mode'] === 'shared' ? null : "mode must be 'exclusive' or 'shared'") ??
-        int(c, 'waitMs', 0, limits.maxWaitMs) ??
-        optionalInt(c, 'lockDelayMs', 0, limits.maxLockDelayMs) ??
-        optionalInt(c, 'limit', 1, limits.maxHoldersPerLock) ??
-        optionalInt(c, 'ttlMs', limits.minTtlMs, limits.maxTtlMs) ??
+        int(c, 'waitMs', 0, limits.waitMsMax) ??
+        optionalInt(c, 'lockDelayMs', 0, limits.lockDelayMsMax) ??
+        optionalInt(c, 'limit', 1, limits.holdersPerLockMax) ??
+        optionalInt(c, 'ttlMs', limits.ttlMsMin, limits.ttlMsMax) ??
         optionalId(c, 'sessionId', limits);
       if (bad !== null) return bad;
       if ((c['ttlMs'] === undefined) === (c['sessionId'] === undefined)) return 'exactly one of ttlMs and sessionId is required';
@@ -31,33 +31,33 @@ export function validateCommand(cmd: unknown, limits: LeaseTableLimits): string 
       return null;
     }
     case 'release':
-      return rid ?? str(c, 'name', limits.maxNameLength) ?? str(c, 'owner', limits.maxNameLength) ?? token(c);
+      return rid ?? str(c, 'name', limits.nameLengthMax) ?? str(c, 'owner', limits.nameLengthMax) ?? token(c);
     case 'renew':
       return (
         rid ??
-        str(c, 'name', limits.maxNameLength) ??
-        str(c, 'owner', limits.maxNameLength) ??
+        str(c, 'name', limits.nameLengthMax) ??
+        str(c, 'owner', limits.nameLengthMax) ??
         token(c) ??
-        optionalInt(c, 'ttlMs', limits.minTtlMs, limits.maxTtlMs)
+        optionalInt(c, 'ttlMs', limits.ttlMsMin, limits.ttlMsMax)
       );
     case 'forceRelease':
-      return rid ?? str(c, 'name', limits.maxNameLength);
+      return rid ?? str(c, 'name', limits.nameLengthMax);
     case 'createSession':
       return (
         rid ??
-        str(c, 'sessionId', limits.maxIdLength) ??
-        int(c, 'ttlMs', limits.minSessionTtlMs, limits.maxSessionTtlMs) ??
-        (c['owner'] === undefined ? null : str(c, 'owner', limits.maxNameLength))
+        str(c, 'sessionId', limits.idLengthMax) ??
+        int(c, 'ttlMs', limits.sessionTtlMsMin, limits.sessionTtlMsMax) ??
+        (c['owner'] === undefined ? null : str(c, 'owner', limits.nameLengthMax))
       );
     case 'keepalive':
     case 'deleteSession':
-      return rid ?? str(c, 'sessionId', limits.maxIdLength);
+      return rid ?? str(c, 'sessionId', limits.idLengthMax);
     case 'cancelWait':
-      return str(c, 'name', limits.maxNameLength) ?? str(c, 'waiterId', limits.maxIdLength);
+      return str(c, 'name', limits.nameLengthMax) ?? str(c, 'waiterId', limits.idLengthMax);
     case 'expire':
       return null;
     case 'extendLeases':
-      return int(c, 'byMs', 0, limits.maxExtendMs);
+      return int(c, 'byMs', 0, limits.extendMsMax);
     default:
       return 'unknown command type';
   }
@@ -79,6 +79,11 @@ export function dedupeKeyOf(cmd: LockCommand): string | null {
   }
 }
 
+/** badRequest is the answer to a malformed command, or to one not allowed in the current state. */
+export function badRequest(message: string): BadRequestError {
+  return { ok: false, error: 'bad_request', message };
+}
+
 function str(c: Record<string, unknown>, key: string, maxLength: number): string | null {
   const v = c[key];
   if (typeof v !== 'string' || v.length === 0) return `${key} must be a non-empty string`;
@@ -87,7 +92,7 @@ function str(c: Record<string, unknown>, key: string, maxLength: number): string
 }
 
 function optionalId(c: Record<string, unknown>, key: string, limits: LeaseTableLimits): string | null {
-  return c[key] === undefined ? null : str(c, key, limits.maxIdLength);
+  return c[key] === undefined ? null : str(c, key, limits.idLengthMax);
 }
 
 function int(c: Record<string, unknown>, key: string, min: number, max: number): string | null {

@@ -10,9 +10,9 @@ import type { ReferenceLockTable } from './reference-model.js';
 
 /** Small limits so that the bounds are reached in short runs. */
 export const PROPERTY_LIMITS: Partial<LeaseTableLimits> = {
-  maxWaitersPerLock: 3,
-  maxHoldersPerLock: 4,
-  maxDedupeEntries: 6,
+  waitersPerLockMax: 3,
+  holdersPerLockMax: 4,
+  dedupeEntriesMax: 6,
   dedupeTtlMs: 4_000,
 };
 

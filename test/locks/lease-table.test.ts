@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { API_BOUNDS } from '../../src/api/contract.js';
 import { InvariantError, LeaseTable, SnapshotCorruptError, type LockCommand } from '../../src/locks/index.js';
 import { Driver, sameBytes } from './helpers.js';
 
@@ -124,6 +125,17 @@ describe('validation', () => {
     const t2 = LeaseTable.restore(before);
     t2.apply({ type: 'expire' }, { index: d.index + 100, timeMs: d.timeMs });
     expect(d.table.get('other')).toEqual(t2.get('other'));
+  });
+
+  it('accepts exactly the API contract by default (waits up to 300 s, names up to 256 characters)', () => {
+    const d = new Driver();
+    const name = 'n'.repeat(API_BOUNDS.nameLengthMax);
+    expect(d.apply(X(name, 'a', { waitMs: API_BOUNDS.waitMsMax })).result).toMatchObject({ ok: true, name });
+    expect(d.apply(X('L', 'a', { waitMs: API_BOUNDS.waitMsMax + 1 })).result).toMatchObject({ error: 'bad_request' });
+    expect(d.apply(X(`${name}n`, 'a')).result).toMatchObject({ error: 'bad_request' });
+    expect(d.apply(X('L', 'o'.repeat(API_BOUNDS.ownerLengthMax + 1))).result).toMatchObject({ error: 'bad_request' });
+    expect(d.apply(S('L', 'a', { limit: API_BOUNDS.semaphoreLimitMax + 1 })).result).toMatchObject({ error: 'bad_request' });
+    expect(d.apply(X('L', 'a', { requestId: 'r'.repeat(API_BOUNDS.requestIdLengthMax) })).result).toMatchObject({ ok: true });
   });
 });
 
@@ -312,7 +324,7 @@ describe('expiry', () => {
   });
 
   it('bounds the queue', () => {
-    const d = Driver.withLimits({ maxWaitersPerLock: 2 });
+    const d = Driver.withLimits({ waitersPerLockMax: 2 });
     d.apply(X('L', 'a'));
     d.apply(X('L', 'b', { waitMs: 100 }));
     d.apply(X('L', 'c', { waitMs: 100 }));
@@ -496,7 +508,7 @@ describe('exactly-once', () => {
   });
 
   it('is bounded by count, evicting the oldest', () => {
-    const d = Driver.withLimits({ maxDedupeEntries: 3 });
+    const d = Driver.withLimits({ dedupeEntriesMax: 3 });
     for (let i = 0; i < 5; i++) d.apply({ type: 'createSession', sessionId: `s${i}`, ttlMs: 5_000, requestId: `r${i}` });
     expect(d.table.dedupeSize).toBe(3);
     // r0 was evicted: the retry is applied again (and fails because the session exists).

@@ -44,8 +44,8 @@ class Tracker {
       const mode = v.holders[0]?.mode;
       ensure(mode !== 'exclusive' || v.holders.length === 1, () => `exclusive lock ${name} has ${v.holders.length} holders`);
       ensure(v.limit === undefined || v.holders.length <= v.limit, () => `semaphore ${name} over its limit`);
-      ensure(v.holders.length <= PROPERTY_LIMITS.maxHoldersPerLock!, () => `${name}: too many holders`);
-      ensure(v.waiters <= PROPERTY_LIMITS.maxWaitersPerLock!, () => `${name}: too many waiters`);
+      ensure(v.holders.length <= PROPERTY_LIMITS.holdersPerLockMax!, () => `${name}: too many holders`);
+      ensure(v.waiters <= PROPERTY_LIMITS.waitersPerLockMax!, () => `${name}: too many waiters`);
       const identities = new Set<string>();
       for (const h of v.holders) {
         ensure(h.mode === mode, () => `${name}: mixed modes`);

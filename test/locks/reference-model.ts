@@ -103,7 +103,7 @@ export class ReferenceLockTable {
     const result = this.run(cmd);
     if (rid !== null) {
       this.dedupe.push({ id: rid, result, atMs: this.nowMs });
-      while (this.dedupe.length > this.limits.maxDedupeEntries) this.dedupe.shift();
+      while (this.dedupe.length > this.limits.dedupeEntriesMax) this.dedupe.shift();
     }
     for (const lock of this.touched) this.settle(lock);
     this.locks = this.locks.filter((l) => {
@@ -332,7 +332,7 @@ export class ReferenceLockTable {
       return this.grantedResult(l, h);
     }
     if (cmd.waitMs === 0) return this.lockHeld(l);
-    if (l.waiters.length >= this.limits.maxWaitersPerLock) return { ok: false, error: 'too_many_waiters', name: l.name };
+    if (l.waiters.length >= this.limits.waitersPerLockMax) return { ok: false, error: 'too_many_waiters', name: l.name };
     const id = cmd.requestId ?? String(this.index);
     if (l.waiters.some((w) => w.id === id)) return { ok: false, error: 'bad_request', message: `waiter id ${id} is already queued on ${l.name}` };
     l.waiters.push({
@@ -459,7 +459,7 @@ export class ReferenceLockTable {
     if (l.holders.length === 0) return true;
     if (mode === 'exclusive' || l.mode === 'exclusive') return false;
     if (l.limit !== limit) return false;
-    if (l.holders.length >= (limit > 0 ? limit : this.limits.maxHoldersPerLock)) return false;
+    if (l.holders.length >= (limit > 0 ? limit : this.limits.holdersPerLockMax)) return false;
     return !l.holders.some((h) => this.sameIdentity(h, owner, sid));
   }
 

@@ -1,0 +1,85 @@
+/**
+ * The scratch of one apply: what the lease table needs while it applies an
+ * entry and forgets afterwards.
+ */
+import { assert } from '../raft/invariant.js';
+import type { LockRecord } from './lock-records.js';
+import type { LockEvent } from './types.js';
+
+/** Past this many touched records, touch() switches from a scan to a Set. */
+const TOUCHED_SCAN_MAX = 8;
+
+/**
+ * ApplyScope is the apply in progress: its Raft index (the fencing token of
+ * its grants), the events it produces, and the lock records it touched, in
+ * first-touch order so that settling them afterwards is deterministic.
+ */
+export class ApplyScope {
+  /** Raft index of the entry being applied. */
+  index = 0;
+  /** Events of this apply, in the order they happened. */
+  events: LockEvent[] = [];
+  private active = false;
+  private readonly touched: LockRecord[] = [];
+  /** Membership index for `touched`, used only once it grows past TOUCHED_SCAN_MAX. */
+  private touchedSet: Set<LockRecord> | null = null;
+
+  /** begin starts the apply of entry `index`. Applies do not nest. */
+  begin(index: number): void {
+    assert(!this.active, 'LeaseTable.apply is not reentrant');
+    this.active = true;
+    this.index = index;
+    this.events = [];
+  }
+
+  /** end closes the apply; the events array handed out stays as it is. */
+  end(): void {
+    this.active = false;
+    this.events = [];
+  }
+
+  /** isActive: is an apply in progress? */
+  isActive(): boolean {
+    return this.active;
+  }
+
+  /** emit records an event of this apply. */
+  emit(event: LockEvent): void {
+    this.events.push(event);
+  }
+
+  /** touch marks a record for settling at the end of the apply. */
+  touch(rec: LockRecord): void {
+    const touched = this.touched;
+    const n = touched.length;
+    if (n > 0 && touched[n - 1] === rec) return;
+    if (this.touchedSet !== null) {
+      if (this.touchedSet.has(rec)) return;
+      this.touchedSet.add(rec);
+    } else if (n < TOUCHED_SCAN_MAX) {
+      // Bounded scan: most applies touch one or two records.
+      for (let i = 0; i < n; i++) if (touched[i] === rec) return;
+    } else {
+      this.touchedSet = new Set(touched);
+      if (this.touchedSet.has(rec)) return;
+      this.touchedSet.add(rec);
+    }
+    touched.push(rec);
+  }
+
+  /**
+   * drainTouched visits the touched records in first-touch order, then forgets
+   * them. `visit` may touch the record it is given again, but no other record.
+   */
+  drainTouched(visit: (rec: LockRecord) => void): void {
+    const touched = this.touched;
+    const n = touched.length;
+    for (let i = 0; i < n; i++) {
+      visit(touched[i]!);
+      // Re-touching the visited record appends nothing; touching another would go unvisited.
+      assert(touched.length === n, 'a settled record touched another record');
+    }
+    touched.length = 0;
+    this.touchedSet = null;
+  }
+}
