@@ -27,13 +27,8 @@ export class DeadlineHeap<T> {
 
   /** push adds an entry. `seq` must be a non-negative integer; `kind` fits a byte. */
   push(deadlineMs: number, seq: number, kind: number, target: T): void {
-    if (this.count === this.deadlines.length) this.grow(this.count * 2);
-    const i = this.count++;
-    this.deadlines[i] = deadlineMs;
-    this.seqs[i] = seq;
-    this.kinds[i] = kind;
-    this.targets[i] = target;
-    this.siftUp(i);
+    this.appendUnordered(deadlineMs, seq, kind, target);
+    this.siftUp(this.count - 1);
   }
 
   /** topDeadlineMs is the smallest deadline, or Infinity when empty. */

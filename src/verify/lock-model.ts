@@ -209,11 +209,21 @@ function applyAcquire(ctx: Ctx, s: LockState, op: Operation & { f: 'acquire' }, 
   }
 }
 
-function applyRelease(s: LockState, op: Operation & { f: 'release' }, out: LockState[]): void {
+/**
+ * applyHolderOp is a release or renew by (owner, token): on success the holder's state becomes `after(match)`; a
+ * failure leaves the state alone unless it was not_holder while that exact holder held; an unknown outcome may be
+ * either.
+ */
+function applyHolderOp(
+  s: LockState,
+  op: Operation & { f: 'release' | 'renew' },
+  out: LockState[],
+  after: (match: NonNullable<ReturnType<typeof matchHolder>>) => LockState,
+): void {
   const match = matchHolder(s, op.input.owner, op.input.token);
   switch (op.status) {
     case 'ok':
-      if (match !== null) out.push(freed(match));
+      if (match !== null) out.push(after(match));
       return;
     case 'fail':
       // An unrevealed token may differ from the one named, so only an exact match forbids not_holder.
@@ -221,27 +231,19 @@ function applyRelease(s: LockState, op: Operation & { f: 'release' }, out: LockS
       return;
     case 'unknown':
       out.push(s);
-      if (match !== null) out.push(freed(match));
+      if (match !== null) out.push(after(match));
       return;
   }
 }
 
+function applyRelease(s: LockState, op: Operation & { f: 'release' }, out: LockState[]): void {
+  applyHolderOp(s, op, out, freed);
+}
+
 function applyRenew(ctx: Ctx, s: LockState, op: Operation & { f: 'renew' }, out: LockState[]): void {
-  const match = matchHolder(s, op.input.owner, op.input.token);
   // The new lease runs from when the server applies the renew, which is after invokeMs;
   // it replaces the old one even if shorter.
-  switch (op.status) {
-    case 'ok':
-      if (match !== null) out.push(withLease(ctx, match, op.invokeMs, op.input.ttlMs));
-      return;
-    case 'fail':
-      if (op.output.error !== NOT_HOLDER || !holdsExactly(s, op.input.owner, op.input.token)) out.push(s);
-      return;
-    case 'unknown':
-      out.push(s);
-      if (match !== null) out.push(withLease(ctx, match, op.invokeMs, op.input.ttlMs));
-      return;
-  }
+  applyHolderOp(s, op, out, (match) => withLease(ctx, match, op.invokeMs, op.input.ttlMs));
 }
 
 function applyRead(s: LockState, op: Operation & { f: 'read' }, out: LockState[]): void {
