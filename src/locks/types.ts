@@ -176,10 +176,8 @@ export interface TokenCheck {
 
 // ---- Results ----------------------------------------------------------------
 
-/** AcquireGranted: the caller holds the lock (a new hold, or one more reentrant hold). */
-export interface AcquireGranted {
-  readonly ok: true;
-  readonly queued: false;
+/** Grant is what a grant tells its holder, whether it answers the acquire at once or wakes a waiter later. */
+export interface Grant {
   readonly name: string;
   readonly owner: string;
   readonly token: number;
@@ -187,6 +185,12 @@ export interface AcquireGranted {
   readonly expiresAtMs: number;
   readonly holdCount: number;
   readonly sessionId?: string;
+}
+
+/** AcquireGranted: the caller holds the lock (a new hold, or one more reentrant hold). */
+export interface AcquireGranted extends Grant {
+  readonly ok: true;
+  readonly queued: false;
 }
 
 /** AcquireQueued: the caller waits; a 'granted' or 'waitEnded' event with `waiterId` follows later. */
@@ -350,16 +354,9 @@ export type CommandResult =
 // ---- Events -----------------------------------------------------------------
 
 /** GrantedEvent: a queued waiter got the lock in this entry. */
-export interface GrantedEvent {
+export interface GrantedEvent extends Grant {
   readonly kind: 'granted';
   readonly waiterId: string;
-  readonly name: string;
-  readonly owner: string;
-  readonly token: number;
-  readonly mode: LockMode;
-  readonly expiresAtMs: number;
-  readonly holdCount: number;
-  readonly sessionId?: string;
 }
 
 /** WaitEndedEvent: a queued waiter left the queue without a grant. */
