@@ -73,6 +73,8 @@ export function createNode(id: NodeId, peerIds: readonly NodeId[], overrides: No
   for (const p of peerIds) if (p !== id) peers[p] = { host: '127.0.0.1', port: 0 };
   const transport = new PeerTransport({
     clusterId: 'test-cluster',
+    // The transport's own behaviour is the same in every mode; tests of security pass theirs.
+    security: { mode: 'insecure' },
     logger,
     ...overrides,
     id,

@@ -36,7 +36,7 @@ async function fakeListener(opts: { ping: boolean }): Promise<{ port: number; ac
       for (const v of decoder.push(chunk)) {
         const frame = v as { k: string };
         if (frame.k === 'hello') {
-          socket.write(encodeFrame({ k: 'welcome' }));
+          socket.write(encodeFrame({ k: 'welcome', auth: null }));
           if (opts.ping) timer = setInterval(() => socket.write(encodeFrame({ k: 'ping' })), 50);
         } else if (frame.k === 'snap') {
           chunks.push(frame);
