@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { memberFiles } from '../../src/certs/cert-layout.js';
+import { makeTestPki } from '../support/test-pki.js';
 import { ProcessCluster, httpJson, waitFor, waitForLeader, type ClusterOptions, type NodeProcess } from '../support/process-cluster.js';
-import { forgeAttackWithoutHello, forgeGarbage, forgeHelloThenAttack, frameKinds, type ForgedPeerTarget, type ForgeryOutcome } from '../support/forged-peer.js';
+import { forgeAttackWithoutHello, forgeGarbage, forgeHelloOnly, forgeHelloThenAttack, frameKinds, type ForgedPeerTarget, type ForgeryOutcome } from '../support/forged-peer.js';
 
 /**
  * Issue 12's attack, as a regression test against real processes: a plain TCP
@@ -54,6 +57,11 @@ async function startAttacked(options: ClusterOptions): Promise<{ c: ProcessClust
   cluster = c;
   c.startAll();
   const leader = await waitForLeader(c);
+  // waitForLeader counts the members that answer; the attack needs every one of them up and following.
+  await waitFor('every member to follow the leader', async () => {
+    const views = await clusterView(c);
+    return Object.values(views).every((v) => v !== 'down' && v.leader === leader) ? true : undefined;
+  });
   const leaderUrl = c.node(leader).httpUrl;
   const held = await httpJson(`${leaderUrl}/v1/locks/${encodeURIComponent('split/y')}/acquire`, 'POST', { owner: 'alice', ttlMs: 600_000 });
   expect(held.status).toBe(200);
@@ -109,5 +117,37 @@ describe('a forged peer on a member\'s peer port (issue 12)', () => {
     for (const [what, outcome] of Object.entries(outcomes)) expectRefused(what, outcome);
     const log = readFileSync(victim.logFile, 'utf8');
     expect(log).toMatch(/refused inbound peer connection/);
+  });
+
+  it('cannot do it to a TLS cluster (as `raftlock cluster` runs) in plain TCP, with another CA\'s certificate, or with a member\'s certificate claiming the leader', async () => {
+    const { c, victim, token, t } = await startAttacked({ security: 'tls' });
+    const before = await clusterView(c);
+    // Another member's real key and certificate: the CA signed it, but it names that member, not the leader it claims to be.
+    const third = c.nodes.find((n) => n.id !== victim.id && n.id !== t.claimFrom)!;
+    const certDir = join(c.baseDir, 'certs');
+    const read = (f: string): string => readFileSync(f, 'utf8');
+    const insider = { ca: read(join(certDir, 'ca.crt')), cert: read(memberFiles(certDir, third.id).cert), key: read(memberFiles(certDir, third.id).key) };
+    const strangers = await makeTestPki('raftlock', [t.claimFrom]);
+    const stranger = { ca: strangers.ca.certPem, cert: strangers.members[t.claimFrom]!.certPem, key: strangers.members[t.claimFrom]!.keyPem };
+    const outcomes: Record<string, ForgeryOutcome> = {
+      'plain TCP hello': await forgeHelloThenAttack(t, 'none'),
+      'plain TCP messages without a hello': await forgeAttackWithoutHello(t),
+      'plain TCP garbage': await forgeGarbage(t, 'wrong'),
+      'TLS with another CA\'s certificate for the leader': await forgeHelloThenAttack({ ...t, tls: stranger }, 'none'),
+      [`TLS with ${third.id}'s certificate claiming ${t.claimFrom}`]: await forgeHelloThenAttack({ ...t, tls: insider }, 'none'),
+    };
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    await expectUnharmed(c, before, victim, token);
+    for (const [what, outcome] of Object.entries(outcomes)) expectRefused(what, outcome);
+    const log = readFileSync(victim.logFile, 'utf8');
+    expect(log).toMatch(/refused inbound peer connection: TLS handshake failed/);
+    expect(log).toMatch(/"reason":"identity_mismatch"/);
+  });
+
+  it('is welcomed by a cluster started with --insecure: what the flag leaves open', async () => {
+    const { t } = await startAttacked({ security: { mode: 'insecure' } });
+    // Only the hello: being welcomed is the whole point, the damage is shown by the test of today's default.
+    const outcome = await forgeHelloOnly(t, 'none');
+    expect(frameKinds(outcome)).toContain('welcome');
   });
 });

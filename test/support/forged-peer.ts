@@ -9,7 +9,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { Message } from '../../src/raft/types.js';
+import type { PeerTlsFiles } from '../../src/transport/index.js';
 import { encodeFrame, FrameDecoder } from '../../src/transport/frame-codec.js';
 import { PROTOCOL_VERSION } from '../../src/transport/wire-protocol.js';
 
@@ -25,6 +27,8 @@ export interface ForgedPeerTarget {
   readonly term: number;
   readonly lastIndex: number;
   readonly lastTerm: number;
+  /** Speak TLS with these files (a certificate of another CA, or of another member); default plain TCP. */
+  readonly tls?: PeerTlsFiles;
 }
 
 /** Credentials is what the forger puts in its hello's auth field. */
@@ -80,7 +84,10 @@ type Step = { readonly frame: unknown } | { readonly raw: Buffer };
  * back until the target closes or `waitMs` passes. Always closes its socket.
  */
 async function forge(t: ForgedPeerTarget, steps: readonly Step[], waitMs: number, settleMs = 300): Promise<ForgeryOutcome> {
-  const socket: Socket = connect({ host: t.host, port: t.port });
+  const socket: Socket =
+    t.tls === undefined
+      ? connect({ host: t.host, port: t.port })
+      : tlsConnect({ host: t.host, port: t.port, ...t.tls, checkServerIdentity: () => undefined, rejectUnauthorized: false });
   const frames: unknown[] = [];
   const decoder = new FrameDecoder();
   let bytesReceived = 0;
@@ -104,7 +111,7 @@ async function forge(t: ForgedPeerTarget, steps: readonly Step[], waitMs: number
   );
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
   try {
-    await Promise.race([new Promise<void>((r) => socket.once('connect', () => r())), closedP]);
+    await Promise.race([new Promise<void>((r) => socket.once(t.tls === undefined ? 'connect' : 'secureConnect', () => r())), closedP]);
     const deadline = Date.now() + settleMs;
     while (frames.length === 0 && !closed && Date.now() < deadline) await sleep(10);
     for (const step of steps) {
@@ -117,6 +124,11 @@ async function forge(t: ForgedPeerTarget, steps: readonly Step[], waitMs: number
   } finally {
     socket.destroy();
   }
+}
+
+/** forgeHelloOnly sends just the hello: whether the member welcomes it is the question. */
+export function forgeHelloOnly(t: ForgedPeerTarget, credentials: Credentials, waitMs = 500): Promise<ForgeryOutcome> {
+  return forge(t, [{ frame: helloFrame(t, credentials) }], waitMs);
 }
 
 /** forgeHelloThenAttack sends the hello and, without waiting for an answer, the forged messages. */
