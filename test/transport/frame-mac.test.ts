@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, type Server, type Socket } from 'node:net';
-import type { HeartbeatMessage } from '../../src/raft/types.js';
+import { createServer } from 'node:net';
 import { encodeFrame, FrameDecoder, FRAME_HEADER_BYTES } from '../../src/transport/frame-codec.js';
 import { deriveFrameKeys, FrameOpener, FrameSealer, MAC_BYTES } from '../../src/transport/frame-mac.js';
 import { newNonce } from '../../src/transport/handshake-auth.js';
-import { createNode, startCluster, stopAll, type TestNode } from './helpers.js';
+import { createNode, heartbeat, startCluster, TestResources, type TestNode } from './helpers.js';
 import { rawPeer, secretHandshake, type RawPeer } from './raw-peer.js';
 
 /**
@@ -15,21 +14,9 @@ import { rawPeer, secretHandshake, type RawPeer } from './raw-peer.js';
  */
 
 const SECRET = 'correct horse battery staple';
-let open: TestNode[] = [];
-const sockets: Socket[] = [];
-let servers: Server[] = [];
-
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await stopAll(open);
-  open = [];
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  servers = [];
-});
-
-function heartbeat(from: string, to: string, commit: number): HeartbeatMessage {
-  return { type: 'heartbeat', from, to, term: 1, commit, context: null };
-}
+const res = new TestResources();
+const { sockets, servers, nodes: open } = res;
+afterEach(() => res.release());
 
 function payloadOf(frame: Buffer): Buffer {
   return frame.subarray(FRAME_HEADER_BYTES);

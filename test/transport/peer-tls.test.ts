@@ -1,10 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect as tlsConnect } from 'node:tls';
-import type { Socket } from 'node:net';
-import type { HeartbeatMessage } from '../../src/raft/types.js';
 import { encodeFrame } from '../../src/transport/frame-codec.js';
 import { makeTestPki, tlsSecurity, type TestPki } from '../support/test-pki.js';
-import { createNode, sampleMessages, startCluster, stopAll, type NodeOverrides, type TestNode } from './helpers.js';
+import { connectBothWays, createNode, heartbeat, sampleMessages, startCluster, TestResources, type NodeOverrides, type TestNode } from './helpers.js';
 import { rawPeer } from './raw-peer.js';
 
 /**
@@ -15,8 +13,8 @@ import { rawPeer } from './raw-peer.js';
  * claims another member's id (its certificate names it, not the one it claims).
  */
 
-let open: TestNode[] = [];
-const sockets: Socket[] = [];
+const res = new TestResources();
+const { sockets } = res;
 let pki: TestPki;
 let otherPki: TestPki;
 
@@ -25,39 +23,30 @@ beforeAll(async () => {
   otherPki = await makeTestPki('test-cluster', ['a', 'b']);
 });
 
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await stopAll(open);
-  open = [];
-});
-
-afterAll(() => {
-  for (const s of sockets.splice(0)) s.destroy();
-});
+afterEach(() => res.release());
 
 function node(id: string, peers: readonly string[], overrides: NodeOverrides = {}): TestNode {
   const n = createNode(id, peers, { security: tlsSecurity(pki, pki.members[id]!), ...overrides });
-  open.push(n);
+  res.nodes.push(n);
   return n;
 }
 
-function heartbeat(from: string, to: string, commit: number): HeartbeatMessage {
-  return { type: 'heartbeat', from, to, term: 1, commit, context: null };
+/** tryBothWays starts two nodes and has each send the other a heartbeat (which a refusal keeps from arriving). */
+async function tryBothWays(a: TestNode, b: TestNode): Promise<void> {
+  await startCluster([a, b]);
+  b.transport.send([heartbeat(b.id, a.id, 1)]);
+  a.transport.send([heartbeat(a.id, b.id, 1)]);
 }
 
 describe('PeerTransport over mutual TLS', () => {
   it('connects members of one CA and carries every message kind both ways', async () => {
     const a = node('a', ['a', 'b']);
     const b = node('b', ['a', 'b']);
-    await startCluster([a, b]);
-    a.transport.send([heartbeat('a', 'b', 0)]);
-    b.transport.send([heartbeat('b', 'a', 0)]);
-    await b.inbox.until((ms) => ms.length === 1, 'a->b up');
-    await a.inbox.until((ms) => ms.length === 1, 'b->a up');
+    await connectBothWays(a, b);
     const toB = sampleMessages('a', 'b');
     a.transport.send(toB);
-    await b.inbox.until((ms) => ms.length === 1 + toB.length, 'all messages at b');
-    expect(b.inbox.items.slice(1).filter((m) => m.type !== 'snapshot')).toStrictEqual(toB.filter((m) => m.type !== 'snapshot'));
+    await b.inbox.until((ms) => ms.length === toB.length, 'all messages at b');
+    expect(b.inbox.items.filter((m) => m.type !== 'snapshot')).toStrictEqual(toB.filter((m) => m.type !== 'snapshot'));
     expect(b.log.items.some((e) => e.msg === 'accepted peer connection' && e.obj['security'] === 'tls')).toBe(true);
     expect(a.transport.securityStats()).toEqual({ refusedHandshakes: 0, tlsFailures: 0, badMacFrames: 0, nonMemberMessages: 0 });
   });
@@ -65,9 +54,7 @@ describe('PeerTransport over mutual TLS', () => {
   it('refuses a member whose certificate another CA signed, both ways', async () => {
     const a = node('a', ['a', 'b']);
     const b = node('b', ['a', 'b'], { security: tlsSecurity(otherPki, otherPki.members['b']!) });
-    await startCluster([a, b]);
-    b.transport.send([heartbeat('b', 'a', 1)]);
-    a.transport.send([heartbeat('a', 'b', 1)]);
+    await tryBothWays(a, b);
     await a.log.until((l) => l.some((e) => e.msg === 'refused inbound peer connection: TLS handshake failed'), 'a refuses b');
     await b.log.until((l) => l.some((e) => e.msg === 'refused inbound peer connection: TLS handshake failed'), 'b refuses a');
     expect(a.inbox.items).toEqual([]);
@@ -79,9 +66,7 @@ describe('PeerTransport over mutual TLS', () => {
     // "b" holds c's certificate: the CA signed it, but it names c.
     const a = node('a', ['a', 'b']);
     const b = node('b', ['a', 'b'], { security: tlsSecurity(pki, pki.members['c']!) });
-    await startCluster([a, b]);
-    b.transport.send([heartbeat('b', 'a', 1)]);
-    a.transport.send([heartbeat('a', 'b', 1)]);
+    await tryBothWays(a, b);
     await a.log.until((l) => l.some((e) => e.obj['reason'] === 'identity_mismatch'), 'a refuses the hello of b');
     await a.log.until((l) => l.some((e) => e.msg === 'refused peer: its certificate does not name it'), 'a refuses to dial into b');
     const refusal = a.log.items.find((e) => e.obj['reason'] === 'identity_mismatch')!;

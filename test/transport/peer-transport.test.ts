@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Socket } from 'node:net';
-import type { AppendMessage, HeartbeatMessage, Message, SnapshotMessage } from '../../src/raft/types.js';
+import type { AppendMessage, Message, SnapshotMessage } from '../../src/raft/types.js';
 import { decodeFrames, encodeFrame } from '../../src/transport/frame-codec.js';
-import { createNode, sampleMessages, startCluster, stopAll, type NodeOverrides, type TestNode } from './helpers.js';
+import { connectBothWays, createNode, heartbeat, sampleMessages, startCluster, stopAll, type NodeOverrides, type TestNode } from './helpers.js';
 import { rawPeer, secretHandshake, type RawPeer } from './raw-peer.js';
 
 let open: TestNode[] = [];
@@ -19,10 +19,6 @@ afterEach(async () => {
   await stopAll(open);
   open = [];
 });
-
-function heartbeat(from: string, to: string, commit: number): HeartbeatMessage {
-  return { type: 'heartbeat', from, to, term: 1, commit, context: null };
-}
 
 function append(from: string, to: string, index: number, bytes = 64): AppendMessage {
   return {
@@ -46,14 +42,8 @@ describe('PeerTransport between live nodes', () => {
   it('round-trips every message kind deep-equal in both directions, bytes preserved', async () => {
     const a = node('a', ['a', 'b']);
     const b = node('b', ['a', 'b']);
-    await startCluster([a, b]);
     // Snapshots to a peer that is not connected fail fast, so let both connections come up first.
-    a.transport.send([heartbeat('a', 'b', 0)]);
-    b.transport.send([heartbeat('b', 'a', 0)]);
-    await b.inbox.until((ms) => ms.length === 1, 'a->b up');
-    await a.inbox.until((ms) => ms.length === 1, 'b->a up');
-    a.inbox.items.length = 0;
-    b.inbox.items.length = 0;
+    await connectBothWays(a, b);
     const toB = sampleMessages('a', 'b');
     const toA = sampleMessages('b', 'a');
     a.transport.send(toB);
