@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.js';
 import { encodeFrame, FrameDecoder, type FrameReader } from './frame-codec.js';
 import { newNonce, type HandshakeTranscript } from './handshake-auth.js';
-import { remoteOf, type FrameMac } from './peer-security.js';
+import { remoteOf, sealWith, unsealWith, type FrameMac } from './peer-security.js';
 import { SnapshotAssembler } from './snapshot-assembler.js';
 import { HANDSHAKE_MAX_FRAME_BYTES, type TransportContext } from './transport-context.js';
 import {
@@ -48,7 +48,7 @@ export class InboundConnection {
   /** The frame MAC of an authenticated connection in secret mode; null before the hello and in the other modes. */
   private mac: FrameMac | null = null;
   private readonly reader: FrameReader<DialerFrame> = {
-    unseal: (payload) => this.unseal(payload),
+    unseal: (payload) => unsealWith(this.mac, payload, this.ctx.stats),
     unsealFailedReason: 'frame failed authentication (bad MAC: forged, altered, replayed or reordered)',
     parse: parseDialerFrame,
     malformedReason: 'malformed frame',
@@ -111,17 +111,8 @@ export class InboundConnection {
   }
 
   private write(frame: ListenerFrame): void {
-    const bytes = encodeFrame(frame);
-    this.socket.write(this.mac === null ? bytes : this.mac.sealer.seal(bytes));
+    this.socket.write(sealWith(this.mac, encodeFrame(frame)));
   }
-
-  private unseal(payload: Uint8Array): Uint8Array | null {
-    if (this.mac === null) return payload;
-    const opened = this.mac.opener.open(payload);
-    if (opened === null) this.ctx.stats.badMacFrames += 1;
-    return opened;
-  }
-
 
   private onData(chunk: Buffer): void {
     if (this.isFinished()) return;

@@ -12,7 +12,7 @@ import { BoundedQueue } from './bounded-queue.js';
 import { encodeFrame, FrameDecoder, FrameError, type FrameReader } from './frame-codec.js';
 import { newNonce, type HandshakeTranscript } from './handshake-auth.js';
 import { estimateMessageBytes } from './message-shape.js';
-import type { FrameMac } from './peer-security.js';
+import { sealWith, unsealWith, type FrameMac } from './peer-security.js';
 import { type TransportContext, type PeerAddress, HANDSHAKE_MAX_FRAME_BYTES } from './transport-context.js';
 import { parseListenerFrame, PROTOCOL_VERSION, type ListenerFrame, type SnapshotAckFrame } from './wire-protocol.js';
 
@@ -233,7 +233,7 @@ export class OutboundPeer {
 
   /** writeFrame writes one encoded frame, with its MAC once the connection has one. */
   private writeFrame(socket: Socket, frame: Buffer): void {
-    socket.write(this.mac === null ? frame : this.mac.sealer.seal(frame));
+    socket.write(sealWith(this.mac, frame));
   }
 
   private pumpSnapshot(socket: Socket): void {
@@ -311,7 +311,7 @@ export class OutboundPeer {
       socket.destroy();
     }, this.ctx.limits.handshakeTimeoutMs);
     const reader: FrameReader<ListenerFrame> = {
-      unseal: (payload) => this.unseal(payload),
+      unseal: (payload) => unsealWith(this.mac, payload, this.ctx.stats),
       unsealFailedReason: 'frame from listener failed authentication (bad MAC)',
       parse: parseListenerFrame,
       malformedReason: 'malformed frame from listener',
@@ -332,13 +332,6 @@ export class OutboundPeer {
   private onData(socket: Socket, chunk: Buffer, reader: FrameReader<ListenerFrame>): void {
     if (this.socket !== socket || this.decoder === null || this.ctx.isStopped()) return;
     this.decoder.read(chunk, reader);
-  }
-
-  private unseal(payload: Uint8Array): Uint8Array | null {
-    if (this.mac === null) return payload;
-    const opened = this.mac.opener.open(payload);
-    if (opened === null) this.ctx.stats.badMacFrames += 1;
-    return opened;
   }
 
   private onFrame(socket: Socket, frame: ListenerFrame): void {

@@ -67,6 +67,19 @@ export interface SocketOptions {
   readonly handshakeTimeoutMs: number;
 }
 
+/** sealWith adds a connection's MAC to an encoded frame (secret mode); without one the frame goes as it is. */
+export function sealWith(mac: FrameMac | null, frame: Buffer): Buffer {
+  return mac === null ? frame : mac.sealer.seal(frame);
+}
+
+/** unsealWith checks and strips a received payload's MAC (secret mode), counting a bad one; null rejects the frame. */
+export function unsealWith(mac: FrameMac | null, payload: Uint8Array, stats: SecurityStats): Uint8Array | null {
+  if (mac === null) return payload;
+  const opened = mac.opener.open(payload);
+  if (opened === null) stats.badMacFrames += 1;
+  return opened;
+}
+
 /** newSecurityStats is a zeroed counter set. */
 export function newSecurityStats(): SecurityStats {
   return { refusedHandshakes: 0, tlsFailures: 0, badMacFrames: 0, nonMemberMessages: 0 };
