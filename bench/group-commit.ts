@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/group-commit.js [--clients 64] [--seconds 10] [--cpu-prof DIR]`: how well the
+ * `node dist/bench/group-commit.js [--clients 64] [--seconds 10] [--peer-security tls|secret|insecure] [--cpu-prof DIR]`: how well the
  * Ready loop batches. N clients do acquire → release cycles against the
  * leader of a fresh 3-node cluster; raft_syncs_total and
  * raft_synced_entries_total are read from /metrics of the leader and one
@@ -15,7 +15,7 @@ import { HttpConnection } from './lib/mini-http.js';
 import { formatSummary, summarizeProfile } from './lib/profile-summary.js';
 import { installSignalHandlers, runMain } from './lib/process-registry.js';
 import { runLoad } from './lib/run-load.js';
-import { raftlockLeader, startRaftlockCluster } from './lib/systems.js';
+import { parsePeerSecurityMode, raftlockLeader, startRaftlockCluster } from './lib/systems.js';
 
 /** readCounters reads the group-commit counters (and the fsync histogram's sum and count) of one node. */
 async function readCounters(url: string): Promise<Record<string, number>> {
@@ -36,7 +36,7 @@ async function readCounters(url: string): Promise<Record<string, number>> {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, 'cpu-prof': { type: 'string' } },
+    options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, 'peer-security': { type: 'string', default: 'secret' }, 'cpu-prof': { type: 'string' } },
     strict: true,
   });
   installSignalHandlers();
@@ -45,7 +45,8 @@ async function main(): Promise<number> {
   if (!(clients >= 1 && clients <= 1024 && seconds > 0 && seconds <= 600)) throw new Error('--clients 1..1024, --seconds 0..600');
   const profDir = values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']);
   if (profDir !== null) mkdirSync(profDir, { recursive: true });
-  const cluster = await startRaftlockCluster(['--log-level', 'warn'], profDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]);
+  const peerSecurity = parsePeerSecurityMode(values['peer-security']);
+  const cluster = await startRaftlockCluster(['--log-level', 'warn'], profDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir], peerSecurity);
   try {
     const leader = await raftlockLeader(cluster);
     const follower = cluster.nodes.find((n) => n.id !== leader.id)!;
@@ -65,7 +66,7 @@ async function main(): Promise<number> {
     );
     const [b, a] = await Promise.all([before, after]);
     if (result.kind !== 'locks') throw new Error('unexpected result');
-    console.log(`group commit: ${clients} clients, ${seconds} s against leader ${leader.id}: ${result.cyclesPerSec.toFixed(0)} cycles/s (${(2 * result.cyclesPerSec).toFixed(0)} writes/s), acquire p50 ${result.acquire.p50Ms.toFixed(2)} ms p99 ${result.acquire.p99Ms.toFixed(2)} ms, server CPU ${(result.serverCpuSec / seconds).toFixed(2)} cores`);
+    console.log(`group commit (peer security: ${peerSecurity}): ${clients} clients, ${seconds} s against leader ${leader.id}: ${result.cyclesPerSec.toFixed(0)} cycles/s (${(2 * result.cyclesPerSec).toFixed(0)} writes/s), acquire p50 ${result.acquire.p50Ms.toFixed(2)} ms p99 ${result.acquire.p99Ms.toFixed(2)} ms, server CPU ${(result.serverCpuSec / seconds).toFixed(2)} cores`);
     for (const [role, id, x, y] of [['leader', leader.id, b[0], a[0]], ['follower', follower.id, b[1], a[1]]] as const) {
       const syncs = y.raft_syncs_total! - x.raft_syncs_total!;
       const entries = y.raft_synced_entries_total! - x.raft_synced_entries_total!;

@@ -3,7 +3,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ProcessCluster, freePort, httpJson, waitFor, waitForLeader } from '../../test/support/process-cluster.js';
+import { ProcessCluster, freePort, httpJson, waitFor, waitForLeader, type ClusterOptions } from '../../test/support/process-cluster.js';
 import type { LoadTarget, SystemName } from './load-target.js';
 import { track, onCleanup } from './process-registry.js';
 import { RedisConnection } from './resp.js';
@@ -20,13 +20,26 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
+/** PEER_SECURITY_MODES are what `--peer-security` of the bench scripts takes. */
+export const PEER_SECURITY_MODES = ['tls', 'secret', 'insecure'] as const;
+
+/** PeerSecurityMode is one of them: peer TLS with fresh certificates, a fresh random secret (the launcher's default), or none. */
+export type PeerSecurityMode = (typeof PEER_SECURITY_MODES)[number];
+
+/** parsePeerSecurityMode checks a `--peer-security` value. */
+export function parsePeerSecurityMode(value: string): PeerSecurityMode {
+  if (!(PEER_SECURITY_MODES as readonly string[]).includes(value)) throw new Error(`--peer-security: one of ${PEER_SECURITY_MODES.join(', ')}, got "${value}"`);
+  return value as PeerSecurityMode;
+}
+
 /**
  * startRaftlockCluster starts a fresh 3-node cluster (fresh data dirs) with
  * ProcessCluster, running RAFTLOCK_MAIN; nodeArgs are node's own flags
  * (--cpu-prof, which NODE_OPTIONS does not allow).
  */
-export async function startRaftlockCluster(extraArgs: string[] = [], nodeArgs: string[] = []): Promise<ProcessCluster> {
-  const cluster = await ProcessCluster.create({ nodes: 3, extraArgs, nodeArgs, mainPath: RAFTLOCK_MAIN });
+export async function startRaftlockCluster(extraArgs: string[] = [], nodeArgs: string[] = [], peerSecurity: PeerSecurityMode = 'secret'): Promise<ProcessCluster> {
+  const security: ClusterOptions['security'] = peerSecurity === 'secret' ? undefined : peerSecurity === 'tls' ? 'tls' : { mode: 'insecure' };
+  const cluster = await ProcessCluster.create({ nodes: 3, extraArgs, nodeArgs, mainPath: RAFTLOCK_MAIN, ...(security !== undefined ? { security } : {}) });
   const unregister = onCleanup(() => cluster.stop());
   const stop = cluster.stop.bind(cluster);
   cluster.stop = async (keepData?: boolean) => {

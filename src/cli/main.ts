@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 import { processIo, type CliIo } from './cli-io.js';
 import { serveCommand } from './serve-command.js';
-import { clusterCommand } from './cluster-command.js';
 
 const USAGE = `usage: raftlock <command> [flags]
 commands:
   serve      run one cluster member           (raftlock serve --help)
   cluster    run a local cluster of members   (raftlock cluster --help)
+  certs      make a CA and member certificates for peer TLS (raftlock certs --help)
   lock       run a command while holding a lock: raftlock lock NAME [--ttl MS] [--wait MS] -- COMMAND ...
   status     show every endpoint's Raft status
   locks      list locks [--prefix P]
@@ -19,7 +19,9 @@ type Command = (argv: string[], env: NodeJS.ProcessEnv, io: CliIo) => Promise<nu
 /** Commands load lazily, so `serve` does not pay for the client and `lock` does not load the server. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => serveCommand,
-  cluster: async () => clusterCommand,
+  // Lazy like the rest: cluster and certs load the certificate library, which serve must not pay for.
+  cluster: async () => (await import('./cluster-command.js')).clusterCommand,
+  certs: async () => (await import('./certs-command.js')).certsCommand,
   lock: async () => (await import('./client-commands.js')).lockCommand,
   status: async () => (await import('./client-commands.js')).statusCommand,
   locks: async () => (await import('./client-commands.js')).locksCommand,

@@ -4,15 +4,21 @@ import { startNode } from '../server/start-node.js';
 import type { CliIo } from './cli-io.js';
 
 export const SERVE_USAGE = `usage: raftlock serve --id ID --data-dir DIR --http HOST:PORT --peers ID=HOST:PORT,...
-                      [--peer HOST:PORT] [--peer-http ID=URL,...] [--cluster-id NAME] [--secret S]
+                      (--peer-ca FILE --peer-cert FILE --peer-key FILE | --secret S | --insecure)
+                      [--peer HOST:PORT] [--peer-http ID=URL,...] [--cluster-id NAME]
                       [--log-level info] [--tick-ms 50] [--election-ticks 10] [--snapshot-every 10000]
 Every flag can come from the environment instead: RAFTLOCK_ID, RAFTLOCK_DATA_DIR, RAFTLOCK_HTTP, RAFTLOCK_PEER,
-RAFTLOCK_PEERS, RAFTLOCK_PEER_HTTP, RAFTLOCK_CLUSTER_ID, RAFTLOCK_SECRET, RAFTLOCK_LOG_LEVEL, RAFTLOCK_TICK_MS,
-RAFTLOCK_ELECTION_TICKS, RAFTLOCK_SNAPSHOT_EVERY.
+RAFTLOCK_PEERS, RAFTLOCK_PEER_HTTP, RAFTLOCK_CLUSTER_ID, RAFTLOCK_PEER_CA, RAFTLOCK_PEER_CERT, RAFTLOCK_PEER_KEY,
+RAFTLOCK_SECRET, RAFTLOCK_INSECURE=1, RAFTLOCK_LOG_LEVEL, RAFTLOCK_TICK_MS, RAFTLOCK_ELECTION_TICKS,
+RAFTLOCK_SNAPSHOT_EVERY.
 --peers lists every voting member's peer address as this node dials it; --peer is this node's own listen address
-(default: its entry in --peers). --peer-http lists members' HTTP URLs, so followers can forward to the leader.`;
+(default: its entry in --peers). --peer-http lists members' HTTP URLs, so followers can forward to the leader.
+Peer security (one is required): mutual TLS with the cluster's CA and this member's certificate (\`raftlock certs\`
+makes them; the certificate must name the member: URI raftlock://CLUSTER/ID, or CN=ID and OU=CLUSTER), or a shared
+--secret of at least 16 characters (every peer frame authenticated, not encrypted), or --insecure (no peer
+authentication: anyone who reaches the peer port can act as a member; trusted networks only).`;
 
-const FLAGS = ['id', 'cluster-id', 'data-dir', 'http', 'peer', 'peers', 'peer-http', 'secret', 'log-level', 'tick-ms', 'election-ticks', 'snapshot-every'] as const;
+const FLAGS = ['id', 'cluster-id', 'data-dir', 'http', 'peer', 'peers', 'peer-http', 'secret', 'peer-ca', 'peer-cert', 'peer-key', 'log-level', 'tick-ms', 'election-ticks', 'snapshot-every'] as const;
 
 /** serveCommand runs one member until SIGTERM/SIGINT. Exit codes: 2 usage, 1 refused to start or crashed. */
 export async function serveCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
@@ -22,8 +28,10 @@ export async function serveCommand(argv: string[], env: NodeJS.ProcessEnv, io: C
   }
   let raw: RawServeOptions;
   try {
-    const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: Object.fromEntries(FLAGS.map((f) => [f, { type: 'string' }])) });
-    raw = values as RawServeOptions;
+    const options = { ...Object.fromEntries(FLAGS.map((f) => [f, { type: 'string' as const }])), insecure: { type: 'boolean' as const } };
+    const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options });
+    const { insecure, ...strings } = values;
+    raw = { ...(strings as RawServeOptions), ...(insecure === true ? { insecure: 'true' } : {}) };
     const config = buildNodeConfig(raw, env);
     return await runNode(config, io);
   } catch (err) {

@@ -11,12 +11,17 @@
  * still alive when this process ends, so a failed or interrupted run leaves
  * nothing behind.
  *
- * It uses node built-ins only: no server, CLI or client code.
+ * Members secure their peer traffic as `security` says (launch-security.ts):
+ * by default with a fresh random secret, so nothing it starts is open.
+ *
+ * It uses no server, CLI or client code: node built-ins, the serve flags
+ * (src/node/node-config.ts) and the certificate layout (src/certs/cert-layout.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { describeWrap, wrapInvocation, type CommandWrap } from './command-wrap.js';
+import { generatedSecret, securityArgs, securityEnv, type LaunchSecurity } from './launch-security.js';
 import { sendSignal, waitGroupGone, type Target } from './process-group.js';
 import { waitUntil, type Readiness } from './readiness.js';
 import { directPeerAddress, directPeerHttpUrl, httpUrlOf, serveArgs, type ServeMember } from './serve-args.js';
@@ -60,8 +65,10 @@ export interface NodeLauncherOptions {
   readonly logLevel?: string;
   /** Serve flags appended to every member's (they override the launcher's own). */
   readonly extraArgs?: readonly string[];
-  /** Every node's environment; default this process's. */
+  /** Every node's environment; default this process's (without its peer-security variables: see `security`). */
   readonly env?: NodeJS.ProcessEnv;
+  /** How members secure peer traffic; default a fresh random secret (launch-security.ts). */
+  readonly security?: LaunchSecurity;
   /** The peer address `from` dials to reach `to`; default `to`'s own listener. */
   readonly peerAddress?: (from: string, to: ServeMember) => string;
   /** The HTTP URL `from` forwards to `to` on; default `to`'s own listener. */
@@ -121,11 +128,14 @@ export class NodeLauncher {
   /** Children the launcher is ending: their exit is expected. */
   private readonly ending = new Set<ChildProcess>();
   private closed = false;
+  /** How the members secure peer traffic (the default's secret is drawn once, shared by all members). */
+  readonly security: LaunchSecurity;
 
   /** The constructor creates every member's data directory; nothing runs yet. */
   constructor(private readonly opts: NodeLauncherOptions) {
     const ids = new Set(opts.members.map((m) => m.id));
     if (opts.members.length === 0 || ids.size !== opts.members.length) throw new Error('NodeLauncher: members need distinct ids, at least one');
+    this.security = opts.security ?? generatedSecret();
     if (!exitHookInstalled) {
       exitHookInstalled = true;
       process.on('exit', killAllSync);
@@ -155,9 +165,15 @@ export class NodeLauncher {
       peerAddress: this.opts.peerAddress ?? directPeerAddress,
       peerHttpUrl: this.opts.peerHttpUrl ?? directPeerHttpUrl,
       logLevel: this.opts.logLevel ?? 'info',
+      securityArgs: securityArgs(id, this.security),
       extraArgs: this.opts.extraArgs ?? [],
     });
     return [this.opts.mainPath, 'serve', ...args];
+  }
+
+  /** serveEnv is the environment every member starts with: the launcher's, with its peer security. */
+  serveEnv(): NodeJS.ProcessEnv {
+    return securityEnv(this.opts.env ?? process.env, this.security);
   }
 
   /**
@@ -171,7 +187,7 @@ export class NodeLauncher {
     if (node.child !== null) throw new Error(`${id} is already running`);
     const wrap = options.wrap === null ? undefined : (options.wrap ?? this.opts.wrap?.(id));
     const invocation = wrapInvocation(
-      { command: process.execPath, args: [...(this.opts.nodeArgs ?? []), ...this.commandLine(id)], env: { ...(this.opts.env ?? process.env), ...options.env } },
+      { command: process.execPath, args: [...(this.opts.nodeArgs ?? []), ...this.commandLine(id)], env: { ...this.serveEnv(), ...options.env } },
       wrap,
     );
     const log = this.logOf(node);

@@ -21,6 +21,8 @@ export interface ServeArgsOptions {
   /** The HTTP URL `from` forwards to when `to` leads. */
   readonly peerHttpUrl: (from: string, to: ServeMember) => string;
   readonly logLevel: string;
+  /** The member's peer-security flags (launch-security.ts); default none. */
+  readonly securityArgs?: readonly string[];
   /** Appended last, so they override the flags above. */
   readonly extraArgs: readonly string[];
 }
@@ -52,6 +54,6 @@ export function serveArgs(member: ServeMember, members: readonly ServeMember[], 
   return [
     '--id', member.id, '--data-dir', member.dataDir, '--http', `${member.host}:${member.httpPort}`,
     '--peer', `${member.host}:${member.peerPort}`, '--peers', peers, '--peer-http', peerHttp, '--log-level', o.logLevel,
-    ...o.extraArgs,
+    ...(o.securityArgs ?? []), ...o.extraArgs,
   ];
 }

@@ -1,4 +1,6 @@
 import type { NodeId } from '../raft/index.js';
+import type { PeerSecurity } from '../transport/index.js';
+import { buildPeerSecurity } from './peer-security-config.js';
 import type { HostAddress } from './raft-host.js';
 
 /** NodeConfig is everything `raftlock serve` needs, after parsing and validation. */
@@ -10,7 +12,8 @@ export interface NodeConfig {
   readonly peerListen: HostAddress;
   readonly peers: Readonly<Record<NodeId, HostAddress>>;
   readonly peerHttp: Readonly<Record<NodeId, string>>;
-  readonly secret?: string;
+  /** How peer connections are secured (peer-security-config.ts checked it). */
+  readonly peerSecurity: PeerSecurity;
   readonly logLevel: string;
   readonly tickMs: number;
   readonly electionTicks: number;
@@ -56,7 +59,7 @@ export function parseIntFlag(value: string, what: string, min: number, max: numb
 }
 
 /** RawServeOptions are flag values (or their environment fallbacks) as strings. */
-export type RawServeOptions = Partial<Record<'id' | 'cluster-id' | 'data-dir' | 'http' | 'peer' | 'peers' | 'peer-http' | 'secret' | 'log-level' | 'tick-ms' | 'election-ticks' | 'snapshot-every', string>>;
+export type RawServeOptions = Partial<Record<'id' | 'cluster-id' | 'data-dir' | 'http' | 'peer' | 'peers' | 'peer-http' | 'secret' | 'peer-ca' | 'peer-cert' | 'peer-key' | 'insecure' | 'log-level' | 'tick-ms' | 'election-ticks' | 'snapshot-every', string>>;
 
 /** ENV_BY_FLAG names the environment variable behind each flag, for containers. */
 export const ENV_BY_FLAG: Readonly<Record<keyof RawServeOptions, string>> = {
@@ -68,6 +71,10 @@ export const ENV_BY_FLAG: Readonly<Record<keyof RawServeOptions, string>> = {
   peers: 'RAFTLOCK_PEERS',
   'peer-http': 'RAFTLOCK_PEER_HTTP',
   secret: 'RAFTLOCK_SECRET',
+  'peer-ca': 'RAFTLOCK_PEER_CA',
+  'peer-cert': 'RAFTLOCK_PEER_CERT',
+  'peer-key': 'RAFTLOCK_PEER_KEY',
+  insecure: 'RAFTLOCK_INSECURE',
   'log-level': 'RAFTLOCK_LOG_LEVEL',
   'tick-ms': 'RAFTLOCK_TICK_MS',
   'election-ticks': 'RAFTLOCK_ELECTION_TICKS',
@@ -99,8 +106,12 @@ export function buildNodeConfig(flags: RawServeOptions, env: NodeJS.ProcessEnv):
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level: one of ${LOG_LEVELS.join(', ')}`);
   const clusterId = get('cluster-id') ?? 'raftlock';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(clusterId)) throw new ConfigError(`--cluster-id: bad id "${clusterId}"`);
-  const secret = get('secret');
-  if (secret !== undefined && secret.length < 8) throw new ConfigError('--secret: use at least 8 characters');
+  const security = buildPeerSecurity(
+    { peerCa: get('peer-ca'), peerCert: get('peer-cert'), peerKey: get('peer-key'), secret: get('secret'), insecure: get('insecure') },
+    id,
+    clusterId,
+  );
+  if (!security.ok) throw new ConfigError(security.message);
   return {
     id,
     clusterId,
@@ -109,7 +120,7 @@ export function buildNodeConfig(flags: RawServeOptions, env: NodeJS.ProcessEnv):
     peerListen,
     peers,
     peerHttp: { ...peerHttp, [id]: `http://${formatHost(http.host)}:${http.port}` },
-    ...(secret !== undefined && secret !== '' ? { secret } : {}),
+    peerSecurity: security.security,
     logLevel,
     tickMs: parseIntFlag(get('tick-ms') ?? '50', '--tick-ms', 5, 1000),
     electionTicks: parseIntFlag(get('election-ticks') ?? '10', '--election-ticks', 3, 100),

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { DEFAULT_LIMITS, RaftNode, SeededRandom, assert, type NodeId, type SoftState } from '../raft/index.js';
 import { RaftStorage } from '../storage/index.js';
+import type { PeerSecurity } from '../transport/index.js';
 import { EVENT_LOOP_SCHEDULER, SYSTEM_CLOCK, TcpHostTransport, callbackStore } from './production-io.js';
 import { RaftHost, type HostAddress, type Logger, type ReplicatedApp } from './raft-host.js';
 
@@ -12,7 +13,7 @@ export interface RaftHostOptions {
   /** Every voting member's peer address as this node should dial it (this node's own included). */
   readonly peers: Readonly<Record<NodeId, HostAddress>>;
   readonly listen: HostAddress;
-  readonly secret?: string;
+  readonly peerSecurity: PeerSecurity;
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly snapshotEveryEntries: number;
@@ -47,7 +48,7 @@ export async function openRaftHost(opts: RaftHostOptions): Promise<RaftHost> {
     listen: opts.listen,
     peers,
     clusterId: opts.clusterId,
-    ...(opts.secret !== undefined ? { secret: opts.secret } : {}),
+    security: opts.peerSecurity,
     logger: opts.logger,
   });
   return new RaftHost({

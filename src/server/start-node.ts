@@ -46,7 +46,7 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
     dataDir: config.dataDir,
     peers: config.peers,
     listen: config.peerListen,
-    ...(config.secret !== undefined ? { secret: config.secret } : {}),
+    peerSecurity: config.peerSecurity,
     tickMs: config.tickMs,
     electionTicks: config.electionTicks,
     snapshotEveryEntries: config.snapshotEveryEntries,

@@ -67,10 +67,19 @@ export function decodePayload(payload: Uint8Array): unknown {
 
 /**
  * FrameReader is how a connection takes the frames of its byte stream: it
+ * opens each payload (checks and strips a MAC, when the connection has one),
  * checks each value's shape, says whether it still wants frames, and handles
  * frames and rejections. See FrameDecoder.read.
  */
 export interface FrameReader<F> {
+  /**
+   * unseal returns the payload to decode, or null to reject the frame (a bad
+   * MAC). It is asked for each frame just before that frame is decoded, after
+   * the previous frame was handled, so a handler may switch it on.
+   */
+  unseal?(payload: Uint8Array): Uint8Array | null;
+  /** unsealFailedReason is what onProtocolError gets for a payload `unseal` rejected. */
+  readonly unsealFailedReason?: string;
   /** parse checks one decoded value's shape; null rejects it. */
   parse(value: unknown): F | null;
   /** malformedReason is what onProtocolError gets for a value `parse` rejected. */
@@ -121,42 +130,51 @@ export class FrameDecoder {
    */
   push(chunk: Buffer): unknown[] {
     const values: unknown[] = [];
-    this.splitPayloads(chunk, (payload) => values.push(decodePayload(payload)));
+    this.splitPayloads(chunk, (payload) => {
+      values.push(decodePayload(payload));
+      return true;
+    });
     return values;
   }
 
   /**
-   * read is push for a connection: it hands each frame the chunk completes to
-   * `reader`, in order, while the reader is open. An oversized or undecodable
-   * frame, or a value reader.parse rejects, goes to reader.onProtocolError and
-   * ends the chunk (the decoder is then unusable). Both ends of a peer
-   * connection read their frames through here.
+   * read is push for a connection: it takes the chunk's frames one at a time,
+   * and unseals, decodes, parses and hands each to `reader` before it even
+   * looks at the next one's length, so what a frame's handler changes (the
+   * size limit, the MAC) applies from the very next frame on. It stops once
+   * the reader is closed. An oversized, unauthentic or undecodable frame, or a
+   * value reader.parse rejects, goes to reader.onProtocolError and ends the
+   * chunk (the decoder is then unusable). Both ends of a peer connection read
+   * their frames through here.
    */
   read<F>(chunk: Buffer, reader: FrameReader<F>): void {
-    let values: unknown[];
+    let failed = false;
+    const fail = (reason: string): false => {
+      failed = true;
+      reader.onProtocolError(reason);
+      return false;
+    };
     try {
-      values = this.push(chunk);
+      this.splitPayloads(chunk, (payload) => {
+        if (!reader.isOpen()) return false;
+        const opened = reader.unseal === undefined ? payload : reader.unseal(payload);
+        if (opened === null) return fail(reader.unsealFailedReason ?? 'unauthentic frame');
+        const frame = reader.parse(decodePayload(opened));
+        if (frame === null) return fail(reader.malformedReason);
+        reader.onFrame(frame);
+        return true;
+      });
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
-      reader.onProtocolError(err.message);
-      return;
-    }
-    for (const value of values) {
-      if (!reader.isOpen()) return;
-      const frame = reader.parse(value);
-      if (frame === null) {
-        reader.onProtocolError(reader.malformedReason);
-        return;
-      }
-      reader.onFrame(frame);
+      if (!failed) reader.onProtocolError(err.message);
     }
   }
 
   /**
-   * splitPayloads hands each complete payload of the chunk to `onPayload`. A
-   * payload may be a view into `chunk`.
+   * splitPayloads hands each complete payload of the chunk to `onPayload`,
+   * until it returns false. A payload may be a view into `chunk`.
    */
-  private splitPayloads(chunk: Buffer, onPayload: (payload: Buffer) => void): void {
+  private splitPayloads(chunk: Buffer, onPayload: (payload: Buffer) => boolean): void {
     let offset = 0;
     // Bounded: every iteration consumes at least one byte of the chunk or completes a frame.
     while (offset < chunk.length) {
@@ -169,7 +187,7 @@ export class FrameDecoder {
         if (this.frameFilled === frame.length) {
           this.frame = null;
           this.frameFilled = 0;
-          onPayload(frame);
+          if (!onPayload(frame)) return;
         }
         continue;
       }
@@ -179,8 +197,8 @@ export class FrameDecoder {
         offset += FRAME_HEADER_BYTES;
         if (chunk.length - offset >= length) {
           // Fast path: the whole frame is in this chunk.
-          onPayload(chunk.subarray(offset, offset + length));
           offset += length;
+          if (!onPayload(chunk.subarray(offset - length, offset))) return;
           continue;
         }
       } else {
@@ -193,7 +211,7 @@ export class FrameDecoder {
         length = this.checkLength(this.header.readUInt32BE(0));
       }
       if (length === 0) {
-        onPayload(Buffer.alloc(0));
+        if (!onPayload(Buffer.alloc(0))) return;
         continue;
       }
       // Allocated only now that the length passed the limit.

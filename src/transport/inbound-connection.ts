@@ -1,15 +1,19 @@
 /**
- * InboundConnection is one accepted connection: it challenges the dialer,
- * checks its hello (cluster, addressee, known sender, secret), then reads the
- * dialer's messages and snapshot chunks and hands them up. It writes only
- * control frames (challenge, welcome/refused, ping, snapAck). Everything the
- * peer sends is untrusted: any malformed frame closes the connection and is
- * logged; nothing a peer sends can throw out of here.
+ * InboundConnection is one accepted connection (with TLS: once the TLS
+ * handshake verified the dialer's certificate): it challenges the dialer, checks its
+ * hello (version, cluster, addressee, known sender, and its credentials: the
+ * certificate names the sender, or the secret's proof), then reads the
+ * dialer's messages and snapshot chunks (each one's MAC checked, in secret
+ * mode) and hands them up. It writes only control frames (challenge,
+ * welcome/refused, ping, snapAck). Everything the peer sends is untrusted: any
+ * malformed or unauthentic frame closes the connection and is logged and
+ * counted; nothing a peer sends can throw out of here.
  */
 import type { Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.js';
 import { encodeFrame, FrameDecoder, type FrameReader } from './frame-codec.js';
-import { newNonce, verifyAuth } from './handshake-auth.js';
+import { newNonce, type HandshakeTranscript } from './handshake-auth.js';
+import { remoteOf, sealWith, unsealWith, type FrameMac } from './peer-security.js';
 import { SnapshotAssembler } from './snapshot-assembler.js';
 import { HANDSHAKE_MAX_FRAME_BYTES, type TransportContext } from './transport-context.js';
 import {
@@ -41,7 +45,11 @@ export class InboundConnection {
   private peerId: NodeId | null = null;
   private readonly nonce = newNonce();
   private readonly decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
+  /** The frame MAC of an authenticated connection in secret mode; null before the hello and in the other modes. */
+  private mac: FrameMac | null = null;
   private readonly reader: FrameReader<DialerFrame> = {
+    unseal: (payload) => unsealWith(this.mac, payload, this.ctx.stats),
+    unsealFailedReason: 'frame failed authentication (bad MAC: forged, altered, replayed or reordered)',
     parse: parseDialerFrame,
     malformedReason: 'malformed frame',
     // A handler (or the host, from onMessage) may have closed us or stopped the transport.
@@ -56,15 +64,14 @@ export class InboundConnection {
   /** remote is "address:port" of the dialer, for logs. */
   readonly remote: string;
 
+  /** The socket is the accepted one, or the TLS socket over it; the listener set no-delay and keepalive. */
   constructor(
     private readonly ctx: TransportContext,
     private readonly socket: Socket,
     private readonly hooks: InboundHooks,
   ) {
-    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.remote = remoteOf(socket);
     this.assembler = new SnapshotAssembler(ctx.limits.maxSnapshotBytes);
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, ctx.limits.keepaliveIntervalMs);
     // Also bounds how long a refused connection lingers half-closed.
     this.handshakeTimer = setTimeout(() => {
       this.handshakeTimer = null;
@@ -104,7 +111,7 @@ export class InboundConnection {
   }
 
   private write(frame: ListenerFrame): void {
-    this.socket.write(encodeFrame(frame));
+    this.socket.write(sealWith(this.mac, encodeFrame(frame)));
   }
 
   private onData(chunk: Buffer): void {
@@ -132,17 +139,21 @@ export class InboundConnection {
   }
 
   private onHello(hello: HelloFrame): void {
-    const { id, clusterId, secret } = this.ctx;
+    const { id, clusterId, security } = this.ctx;
+    const transcript: HandshakeTranscript = { listenerNonce: this.nonce, dialerNonce: hello.nonce, from: hello.from, to: hello.to, clusterId: hello.clusterId };
     let reason: RefusalReason | null = null;
+    let detail: string | null = null;
     if (hello.v !== PROTOCOL_VERSION) reason = 'version_mismatch';
     else if (hello.clusterId !== clusterId) reason = 'cluster_mismatch';
     else if (hello.to !== id) reason = 'wrong_node';
     else if (hello.from === id || !this.hooks.isKnownPeer(hello.from)) reason = 'unknown_node';
-    else if (secret !== null && !verifyAuth(secret, this.nonce, hello.from, hello.to, hello.clusterId, hello.auth)) reason = 'auth_failed';
+    else if (!security.checkProof('hello', transcript, hello.auth)) reason = 'auth_failed';
+    else if ((detail = security.checkPeerCertificate(this.socket, hello.from)) !== null) reason = 'identity_mismatch';
     if (reason !== null) {
+      this.ctx.stats.refusedHandshakes += 1;
       this.ctx.warnLimited(
         `inbound:refused:${reason}`,
-        { remote: this.remote, from: hello.from, clusterId: hello.clusterId, reason },
+        { remote: this.remote, from: hello.from, clusterId: hello.clusterId, security: security.mode, reason, ...(detail === null ? {} : { detail }) },
         'refused inbound peer connection',
       );
       this.stateValue = 'closing';
@@ -154,11 +165,13 @@ export class InboundConnection {
     this.handshakeTimer = null;
     this.stateValue = 'ready';
     this.peerId = hello.from;
-    this.decoder.setMaxFrameBytes(this.ctx.limits.maxFrameBytes);
+    this.decoder.setMaxFrameBytes(this.ctx.limits.maxFrameBytes + security.frameOverheadBytes);
     this.hooks.onAuthenticated(this);
-    this.write({ k: 'welcome' });
+    this.write({ k: 'welcome', auth: security.proof('welcome', transcript) });
+    // Every frame after the welcome, both ways, is authenticated (secret mode; TLS already authenticates the channel).
+    this.mac = security.frameMac('listener', transcript);
     this.pingTimer = setInterval(() => this.ping(), this.ctx.limits.keepaliveIntervalMs);
-    this.ctx.logger.info({ remote: this.remote, peer: hello.from }, 'accepted peer connection');
+    this.ctx.logger.info({ remote: this.remote, peer: hello.from, security: security.mode }, 'accepted peer connection');
   }
 
   private ping(): void {

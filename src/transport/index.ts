@@ -1,9 +1,11 @@
 /**
  * The peer transport: TCP between Raft members, with length-prefixed msgpack
- * frames, batching, bounded queues, reconnects, HMAC handshakes and chunked
- * snapshots.
+ * frames, batching, bounded queues, reconnects, mutual TLS or a shared secret
+ * with a MAC per frame, and chunked snapshots.
  */
 export { PeerTransport, TransportError, type PeerTransportOptions, type TransportErrorCode } from './peer-transport.js';
+export type { PeerSecurity, PeerTlsFiles, SecurityStats } from './peer-security.js';
+export { certifiesMember, memberUri } from './tls-identity.js';
 export type { PeerStats, OutboundState } from './outbound-peer.js';
 export {
   DEFAULT_TRANSPORT_LIMITS,

@@ -1,16 +1,18 @@
 /**
  * OutboundPeer owns this node's single dialed connection to one peer: the
- * bounded message queue, the reconnect loop with backoff, the handshake, the
+ * bounded message queue, the reconnect loop with backoff, the handshake (TLS
+ * and the listener's certificate, or the secret's proofs both ways), the
  * per-turn batching and the paced sending of one snapshot at a time.
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Message, NodeId, SnapshotMessage } from '../raft/types.js';
 import { assert } from '../raft/invariant.js';
 import { Backoff } from './backoff.js';
 import { BoundedQueue } from './bounded-queue.js';
 import { encodeFrame, FrameDecoder, FrameError, type FrameReader } from './frame-codec.js';
-import { computeAuth } from './handshake-auth.js';
+import { newNonce, type HandshakeTranscript } from './handshake-auth.js';
 import { estimateMessageBytes } from './message-shape.js';
+import { sealWith, unsealWith, type FrameMac } from './peer-security.js';
 import { type TransportContext, type PeerAddress, HANDSHAKE_MAX_FRAME_BYTES } from './transport-context.js';
 import { parseListenerFrame, PROTOCOL_VERSION, type ListenerFrame, type SnapshotAckFrame } from './wire-protocol.js';
 
@@ -53,6 +55,9 @@ export class OutboundPeer {
   private readonly backoff: Backoff;
   private socket: Socket | null = null;
   private decoder: FrameDecoder | null = null;
+  /** The handshake of the current connection, once the hello is sent; its MAC (secret mode) once welcomed. */
+  private transcript: HandshakeTranscript | null = null;
+  private mac: FrameMac | null = null;
   private helloSent = false;
   private lastHeardMs = 0;
   private lastError: Error | null = null;
@@ -222,8 +227,13 @@ export class OutboundPeer {
       this.writeBatch(socket, batch.slice(mid));
       return;
     }
-    socket.write(frame);
+    this.writeFrame(socket, frame);
     this.framesSent += 1;
+  }
+
+  /** writeFrame writes one encoded frame, with its MAC once the connection has one. */
+  private writeFrame(socket: Socket, frame: Buffer): void {
+    socket.write(sealWith(this.mac, frame));
   }
 
   private pumpSnapshot(socket: Socket): void {
@@ -239,7 +249,7 @@ export class OutboundPeer {
         { k: 'snap', seq: s.seq, off: s.sentOff, total, head: s.headerSent ? null : s.head, chunk: s.data.subarray(s.sentOff, end) },
         maxFrameBytes,
       );
-      socket.write(frame);
+      this.writeFrame(socket, frame);
       s.headerSent = true;
       s.sentOff = end;
       this.framesSent += 1;
@@ -279,22 +289,30 @@ export class OutboundPeer {
     this.unreachableReported = false; // a new backoff step
     this.stateValue = 'connecting';
     this.helloSent = false;
+    this.transcript = null;
+    this.mac = null;
     this.lastError = null;
     // The listener only ever sends small control frames, so the small limit stays for the connection's life.
     this.decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
-    const socket = connect({ host: this.addr.host, port: this.addr.port });
+    const onOpen = (): void => {
+      if (this.socket === socket) this.stateValue = 'handshaking';
+    };
+    const onRefused = (reason: string): void => {
+      this.ctx.stats.tlsFailures += 1;
+      this.ctx.warnLimited(`tls:${this.peer}`, { peer: this.peer, reason }, 'refused peer: its certificate does not name it');
+      this.lastError = new Error(reason);
+    };
+    const socket = this.ctx.security.dial(this.addr.host, this.addr.port, this.peer, onOpen, onRefused);
+    // ChannelSecurity.dial set no-delay and keepalive.
     this.socket = socket;
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, this.ctx.limits.keepaliveIntervalMs);
     this.handshakeTimer = setTimeout(() => {
       this.handshakeTimer = null;
       this.lastError = new Error('handshake timed out');
       socket.destroy();
     }, this.ctx.limits.handshakeTimeoutMs);
-    socket.on('connect', () => {
-      if (this.socket === socket) this.stateValue = 'handshaking';
-    });
     const reader: FrameReader<ListenerFrame> = {
+      unseal: (payload) => unsealWith(this.mac, payload, this.ctx.stats),
+      unsealFailedReason: 'frame from listener failed authentication (bad MAC)',
       parse: parseListenerFrame,
       malformedReason: 'malformed frame from listener',
       isOpen: () => this.socket === socket, // a frame handler may have dropped the connection
@@ -320,14 +338,24 @@ export class OutboundPeer {
     switch (frame.k) {
       case 'challenge': {
         if (this.stateValue !== 'handshaking' || this.helloSent) return this.protocolError('unexpected challenge');
-        const { id, clusterId, secret } = this.ctx;
-        const auth = secret === null ? null : computeAuth(secret, frame.nonce, id, this.peer, clusterId);
-        socket.write(encodeFrame({ k: 'hello', v: PROTOCOL_VERSION, clusterId, from: id, to: this.peer, auth }));
+        const { id, clusterId, security } = this.ctx;
+        const t: HandshakeTranscript = { listenerNonce: frame.nonce, dialerNonce: newNonce(), from: id, to: this.peer, clusterId };
+        const auth = security.proof('hello', t);
+        socket.write(encodeFrame({ k: 'hello', v: PROTOCOL_VERSION, clusterId, from: id, to: this.peer, nonce: t.dialerNonce, auth }));
+        this.transcript = t;
         this.helloSent = true;
         return;
       }
       case 'welcome': {
-        if (this.stateValue !== 'handshaking' || !this.helloSent) return this.protocolError('unexpected welcome');
+        const t = this.transcript;
+        if (this.stateValue !== 'handshaking' || !this.helloSent || t === null) return this.protocolError('unexpected welcome');
+        if (!this.ctx.security.checkProof('welcome', t, frame.auth)) {
+          // Someone answered on the peer's address without knowing the secret: never send it anything.
+          this.ctx.stats.refusedHandshakes += 1;
+          return this.protocolError('the listener did not prove the cluster secret');
+        }
+        // Every frame after the welcome, both ways, is authenticated (secret mode).
+        this.mac = this.ctx.security.frameMac('dialer', t);
         this.clearConnectionTimers();
         this.stateValue = 'ready';
         this.connects += 1;

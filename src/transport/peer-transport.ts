@@ -22,12 +22,20 @@
  * whole snapshot. onSnapshotSent(peer, true) fires once the receiver has the
  * whole snapshot and handed it to its host (its final ack); false when the
  * connection fails first.
+ *
+ * Security: every connection is secured as `security` says (peer-security.ts):
+ * mutual TLS, or a shared secret with a MAC on every frame, or (asked for
+ * explicitly) nothing. A message reaches onMessage only from a connection
+ * whose sender proved its identity, is a current peer, and names itself as
+ * the message's sender; anything else is dropped, counted (securityStats)
+ * and logged.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.js';
 import { assert } from '../raft/invariant.js';
 import { InboundConnection } from './inbound-connection.js';
 import { OutboundPeer, type PeerStats } from './outbound-peer.js';
+import { ChannelSecurity, newSecurityStats, remoteOf, type PeerSecurity, type SecurityStats } from './peer-security.js';
 import {
   LogLimiter,
   NOOP_LOGGER,
@@ -44,8 +52,8 @@ export interface PeerTransportOptions extends Partial<TransportLimits> {
   readonly listen: PeerAddress;
   /** Every other member's address; an entry for `id` itself is ignored. */
   readonly peers: Readonly<Record<NodeId, PeerAddress>>;
-  /** Shared secret for HMAC challenge/response; without it only clusterId and the sender's id are checked. */
-  readonly secret?: string;
+  /** How connections are secured; `{mode: 'insecure'}` checks only clusterId and the sender's claimed id. */
+  readonly security: PeerSecurity;
   readonly clusterId: string;
   /** Called for every valid message from an authenticated peer addressed to this node, in arrival order. Exceptions propagate (fail-stop). */
   readonly onMessage: (m: Message) => void;
@@ -81,8 +89,10 @@ export class PeerTransport {
   private readonly outbound = new Map<NodeId, OutboundPeer>();
   /** Authenticated inbound connections, at most one per peer (a newer one replaces the older). */
   private readonly inboundByPeer = new Map<NodeId, InboundConnection>();
-  /** Accepted connections still handshaking; bounded by maxPendingHandshakes. */
+  /** Accepted connections still handshaking; with pendingTls, bounded by maxPendingHandshakes. */
   private readonly pendingInbound = new Set<InboundConnection>();
+  /** TCP connections still in their TLS handshake, by remote address and port (what a TLS socket and its TCP socket share). */
+  private readonly pendingTls = new Map<string, Socket>();
   private readonly dirty = new Set<OutboundPeer>();
   private flushImmediate: NodeJS.Immediate | null = null;
   private server: Server | null = null;
@@ -92,16 +102,17 @@ export class PeerTransport {
   constructor(opts: PeerTransportOptions) {
     assert(opts.id.length > 0, 'transport id must be non-empty');
     assert(opts.clusterId.length > 0, 'clusterId must be non-empty');
-    assert(opts.secret === undefined || opts.secret.length > 0, 'secret, when given, must be non-empty');
     this.id = opts.id;
     this.opts = opts;
     const logger = opts.logger ?? NOOP_LOGGER;
     const limiter = new LogLimiter(WARN_INTERVAL_MS);
+    const limits = resolveLimits(opts);
     this.ctx = {
       id: opts.id,
       clusterId: opts.clusterId,
-      secret: opts.secret ?? null,
-      limits: resolveLimits(opts),
+      security: new ChannelSecurity(opts.security, opts.clusterId, limits),
+      stats: newSecurityStats(),
+      limits,
       logger,
       limiter,
       isStopped: () => this.stopped,
@@ -125,7 +136,11 @@ export class PeerTransport {
   async start(): Promise<{ port: number }> {
     assert(!this.started, 'transport started twice');
     this.started = true;
-    const server = createServer((socket) => this.onConnection(socket));
+    const server = this.ctx.security.createServer({
+      onConnection: (raw) => this.onConnection(raw),
+      onChannel: (socket) => this.onChannel(socket),
+      onTlsFailure: (reason, remote) => this.onTlsFailure(reason, remote),
+    });
     this.server = server;
     const port = await new Promise<number>((resolve, reject) => {
       const onError = (err: Error): void => reject(new TransportError('listen_failed', `cannot listen on ${this.opts.listen.host}:${this.opts.listen.port}: ${err.message}`));
@@ -138,7 +153,7 @@ export class PeerTransport {
       });
     });
     server.on('error', (err) => this.ctx.logger.error({ err: err.message }, 'peer listener error'));
-    this.ctx.logger.info({ id: this.id, host: this.opts.listen.host, port }, 'peer transport listening');
+    this.ctx.logger.info({ id: this.id, host: this.opts.listen.host, port, security: this.ctx.security.mode }, 'peer transport listening');
     if (!this.stopped) for (const peer of this.outbound.values()) peer.start();
     return { port };
   }
@@ -181,6 +196,11 @@ export class PeerTransport {
     return this.outbound.get(id)?.stats() ?? null;
   }
 
+  /** securityStats returns a copy of the counters of what the transport refused. */
+  securityStats(): SecurityStats {
+    return { ...this.ctx.stats };
+  }
+
   /** isConnected is true while the outbound connection to `id` is established and authenticated. */
   isConnected(id: NodeId): boolean {
     return this.outbound.get(id)?.state === 'ready';
@@ -196,7 +216,9 @@ export class PeerTransport {
     const closing: Promise<void>[] = [];
     for (const peer of this.outbound.values()) closing.push(peer.stop());
     for (const conn of [...this.pendingInbound, ...this.inboundByPeer.values()]) conn.close('transport stopped');
+    for (const raw of this.pendingTls.values()) raw.destroy();
     this.pendingInbound.clear();
+    this.pendingTls.clear();
     this.inboundByPeer.clear();
     const server = this.server;
     this.server = null;
@@ -228,17 +250,33 @@ export class PeerTransport {
     });
   }
 
-  private onConnection(socket: Socket): void {
-    if (this.stopped) {
-      socket.destroy();
-      return;
+  /** onConnection admits a TCP connection while fewer than maxPendingHandshakes are unauthenticated (in TLS or in the hello). */
+  private onConnection(raw: Socket): boolean {
+    if (this.stopped) return false;
+    const pending = this.pendingInbound.size + this.pendingTls.size;
+    if (pending >= this.ctx.limits.maxPendingHandshakes) {
+      this.ctx.warnLimited('inbound:too_many_pending', { remote: remoteOf(raw), pending }, 'too many unauthenticated connections, refusing');
+      return false;
     }
-    if (this.pendingInbound.size >= this.ctx.limits.maxPendingHandshakes) {
-      this.ctx.warnLimited(
-        'inbound:too_many_pending',
-        { remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, pending: this.pendingInbound.size },
-        'too many unauthenticated connections, refusing',
-      );
+    if (this.ctx.security.mode === 'tls') {
+      const key = remoteOf(raw);
+      this.pendingTls.set(key, raw);
+      raw.once('close', () => {
+        if (this.pendingTls.get(key) === raw) this.pendingTls.delete(key);
+      });
+    }
+    return true;
+  }
+
+  private onTlsFailure(reason: string, remote: string): void {
+    this.ctx.stats.tlsFailures += 1;
+    this.ctx.warnLimited('inbound:tls_failed', { remote, reason }, 'refused inbound peer connection: TLS handshake failed');
+  }
+
+  /** onChannel starts the peer handshake on an admitted connection (with TLS: once its certificate was verified). */
+  private onChannel(socket: Socket): void {
+    this.pendingTls.delete(remoteOf(socket));
+    if (this.stopped) {
       socket.destroy();
       return;
     }
@@ -246,9 +284,23 @@ export class PeerTransport {
       isKnownPeer: (id) => this.outbound.has(id),
       onAuthenticated: (c) => this.onInboundAuthenticated(c),
       onClosed: (c) => this.onInboundClosed(c),
-      onMessage: (m) => this.opts.onMessage(m),
+      onMessage: (m) => this.deliver(m),
     });
     this.pendingInbound.add(conn);
+  }
+
+  /**
+   * deliver hands a message from an authenticated connection to the host,
+   * unless its sender is no longer a peer: the set of peers can change after
+   * a connection was accepted, and a removed member must not be heard.
+   */
+  private deliver(m: Message): void {
+    if (!this.outbound.has(m.from)) {
+      this.ctx.stats.nonMemberMessages += 1;
+      this.ctx.warnLimited(`inbound:non_member:${m.from}`, { from: m.from, type: m.type }, 'dropped message from a sender that is not a current member');
+      return;
+    }
+    this.opts.onMessage(m);
   }
 
   private onInboundAuthenticated(conn: InboundConnection): void {

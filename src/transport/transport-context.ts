@@ -5,6 +5,7 @@
 import type { NodeId } from '../raft/types.js';
 import { assert } from '../raft/invariant.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './frame-codec.js';
+import type { ChannelSecurity, SecurityStats } from './peer-security.js';
 
 /** TransportLogger is the pino-compatible subset the transport logs through: (fields, message). */
 export interface TransportLogger {
@@ -129,7 +130,10 @@ export class LogLimiter {
 export interface TransportContext {
   readonly id: NodeId;
   readonly clusterId: string;
-  readonly secret: string | null;
+  /** How connections are secured (TLS, a shared secret, or not at all). */
+  readonly security: ChannelSecurity;
+  /** What the transport refused, counted; connections increment these. */
+  readonly stats: SecurityStats;
   readonly limits: TransportLimits;
   readonly logger: TransportLogger;
   readonly limiter: LogLimiter;

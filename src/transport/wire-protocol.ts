@@ -7,42 +7,49 @@
  * between two nodes there is one connection per direction.
  *
  *   listener -> dialer  challenge {nonce}
- *   dialer -> listener  hello {v, clusterId, from, to, auth}
- *   listener -> dialer  welcome | refused {reason}
+ *   dialer -> listener  hello {v, clusterId, from, to, nonce, auth}
+ *   listener -> dialer  welcome {auth} | refused {reason}
  *   dialer -> listener  msgs {m: Message[]} | snap {seq, off, total, head, chunk} ...
  *   listener -> dialer  ping (liveness) | snapAck {seq, received, done}
+ *
+ * How the channel is secured (peer-security.ts) does not change the frames:
+ * with TLS they all ride the TLS channel; with a shared secret, hello.auth and
+ * welcome.auth are the two ends' proofs (handshake-auth.ts) and every frame
+ * after the welcome, in both directions, carries a MAC (frame-mac.ts).
  */
 import type { Message, NodeId, SnapshotMessage } from '../raft/types.js';
 import { isIndex, isNodeId, isRecord, parseEach, parseMessage, plainBytes } from './message-shape.js';
 
 /** PROTOCOL_VERSION changes whenever a frame's meaning changes; mismatched peers are refused. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
-/** NONCE_BYTES is the size of the listener's challenge. */
+/** NONCE_BYTES is the size of each end's handshake nonce. */
 export const NONCE_BYTES = 32;
 
 /** RefusalReason says why the listener refused a hello; the dialer logs it. */
-export type RefusalReason = 'version_mismatch' | 'cluster_mismatch' | 'wrong_node' | 'unknown_node' | 'auth_failed';
+export type RefusalReason = 'version_mismatch' | 'cluster_mismatch' | 'wrong_node' | 'unknown_node' | 'auth_failed' | 'identity_mismatch';
 
-/** ChallengeFrame opens every accepted connection: a fresh random nonce (used for auth when a secret is set). */
+/** ChallengeFrame opens every accepted connection: the listener's fresh random nonce. */
 export interface ChallengeFrame {
   readonly k: 'challenge';
   readonly nonce: Uint8Array;
 }
 
-/** HelloFrame names the dialer and, with a secret, proves it knows the secret: auth = HMAC(secret, nonce|from|to|clusterId). */
+/** HelloFrame names the dialer, brings its nonce and, with a secret, its proof (handshake-auth.ts); null otherwise. */
 export interface HelloFrame {
   readonly k: 'hello';
   readonly v: number;
   readonly clusterId: string;
   readonly from: NodeId;
   readonly to: NodeId;
+  readonly nonce: Uint8Array;
   readonly auth: Uint8Array | null;
 }
 
-/** WelcomeFrame accepts the hello; only now does the dialer send messages. */
+/** WelcomeFrame accepts the hello, with the listener's proof when a secret is set; only now does the dialer send messages. */
 export interface WelcomeFrame {
   readonly k: 'welcome';
+  readonly auth: Uint8Array | null;
 }
 
 /** RefusedFrame precedes the listener closing a connection whose hello it rejected. */
@@ -96,6 +103,7 @@ const REFUSAL_REASONS: ReadonlySet<string> = new Set<RefusalReason>([
   'wrong_node',
   'unknown_node',
   'auth_failed',
+  'identity_mismatch',
 ]);
 
 /** parseDialerFrame validates a frame received by the listener; null for anything malformed. */
@@ -104,10 +112,11 @@ export function parseDialerFrame(x: unknown): DialerFrame | null {
   switch (x['k']) {
     case 'hello': {
       const { v, clusterId, from, to } = x;
-      const auth = x['auth'] === null ? null : plainBytes(x['auth']);
+      const nonce = plainBytes(x['nonce']);
+      const auth = nullableBytes(x['auth']);
       if (!isIndex(v) || typeof clusterId !== 'string' || !isNodeId(from) || !isNodeId(to)) return null;
-      if (auth === null && x['auth'] !== null) return null;
-      return { k: 'hello', v, clusterId, from, to, auth };
+      if (nonce === null || nonce.byteLength !== NONCE_BYTES || auth === undefined) return null;
+      return { k: 'hello', v, clusterId, from, to, nonce, auth };
     }
     case 'msgs': {
       const m = parseEach(x['m'], (raw) => parseMessage(raw));
@@ -140,8 +149,10 @@ export function parseListenerFrame(x: unknown): ListenerFrame | null {
       if (nonce === null || nonce.byteLength !== NONCE_BYTES) return null;
       return { k: 'challenge', nonce };
     }
-    case 'welcome':
-      return { k: 'welcome' };
+    case 'welcome': {
+      const auth = nullableBytes(x['auth']);
+      return auth === undefined ? null : { k: 'welcome', auth };
+    }
     case 'refused': {
       const reason = x['reason'];
       if (typeof reason !== 'string' || !REFUSAL_REASONS.has(reason)) return null;
@@ -157,4 +168,10 @@ export function parseListenerFrame(x: unknown): ListenerFrame | null {
     default:
       return null;
   }
+}
+
+/** nullableBytes is null for null, the bytes for a byte string, and undefined (malformed) for anything else. */
+function nullableBytes(x: unknown): Uint8Array | null | undefined {
+  if (x === null) return null;
+  return plainBytes(x) ?? undefined;
 }

@@ -17,8 +17,11 @@ describe.runIf(runCompose)('compose files', () => {
   for (const nodes of [3, 5]) {
     it(`docker/compose-${nodes}.yml validates and configures ${nodes} members through the environment`, () => {
       const file = resolve(root, `docker/compose-${nodes}.yml`);
-      const config = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, RAFTLOCK_SECRET: 'test-secret-123' } });
-      const services = execFileSync('docker-compose', ['-f', file, 'config', '--services'], { encoding: 'utf8' }).trim().split('\n').sort();
+      const config = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, RAFTLOCK_SECRET: 'test-secret-0123456789' } });
+      const services = execFileSync('docker-compose', ['-f', file, 'config', '--services'], { encoding: 'utf8', env: { ...process.env, RAFTLOCK_SECRET: 'x'.repeat(16) } })
+        .trim()
+        .split('\n')
+        .sort();
       expect(services).toEqual(Array.from({ length: nodes }, (_, i) => `n${i + 1}`));
       for (let i = 1; i <= nodes; i++) {
         expect(config).toMatch(new RegExp(`RAFTLOCK_ID: n${i}\\b`));
@@ -26,7 +29,17 @@ describe.runIf(runCompose)('compose files', () => {
       }
       const peers = Array.from({ length: nodes }, (_, i) => `n${i + 1}=n${i + 1}:5001`).join(',');
       expect(config).toContain(`RAFTLOCK_PEERS: ${peers}`);
-      expect(config).toContain('RAFTLOCK_SECRET: test-secret-123');
+      expect(config).toContain('RAFTLOCK_SECRET: test-secret-0123456789');
+    });
+
+    it(`docker/compose-${nodes}.yml has no default peer secret: without RAFTLOCK_SECRET it refuses to configure`, () => {
+      const file = resolve(root, `docker/compose-${nodes}.yml`);
+      const env = { ...process.env };
+      delete env['RAFTLOCK_SECRET'];
+      const r = spawnSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/set RAFTLOCK_SECRET to a shared secret of at least 16 characters/);
+      expect(readFileSync(file, 'utf8')).not.toMatch(/change-me/);
     });
   }
 });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeWrap, wrapInvocation, type CommandWrap } from '../../src/launch/command-wrap.js';
+import { securityArgs, securityEnv } from '../../src/launch/launch-security.js';
 import { loopbackMembers } from '../../src/launch/loopback-port.js';
 import { NodeLauncher, type NodeExit } from '../../src/launch/node-launcher.js';
 import { serveArgs, type ServeMember } from '../../src/launch/serve-args.js';
@@ -28,9 +29,44 @@ describe('serveArgs', () => {
     ]);
   });
 
+  it('puts the member\'s security flags before the extra flags, so a test can still override them', () => {
+    const args = serveArgs(members[0]!, members, {
+      peerAddress: (_from, to) => `127.0.0.1:${to.peerPort}`,
+      peerHttpUrl: (_from, to) => `http://127.0.0.1:${to.httpPort}`,
+      logLevel: 'info',
+      securityArgs: securityArgs('n1', { mode: 'tls', certDir: '/c' }),
+      extraArgs: ['--insecure'],
+    });
+    expect(args.slice(-7)).toEqual(['--peer-ca', '/c/ca.crt', '--peer-cert', '/c/n1.crt', '--peer-key', '/c/n1.key', '--insecure']);
+  });
+
   it('refuses a member that is not in the list', () => {
     const stranger = { ...members[0]!, id: 'x' };
     expect(() => serveArgs(stranger, members, { peerAddress: () => '', peerHttpUrl: () => '', logLevel: 'info', extraArgs: [] })).toThrow(/not one of the members/);
+  });
+});
+
+describe('launch security', () => {
+  it('gives a secret in the environment only, never on the command line', () => {
+    expect(securityArgs('n1', { mode: 'secret', secret: 's'.repeat(32) })).toEqual([]);
+    expect(securityEnv({ PATH: '/bin' }, { mode: 'secret', secret: 's'.repeat(32) })).toEqual({ PATH: '/bin', RAFTLOCK_SECRET: 's'.repeat(32) });
+    expect(securityArgs('n1', { mode: 'insecure' })).toEqual(['--insecure']);
+  });
+
+  it('clears the launching process\'s peer-security variables, so they cannot mix with the launcher\'s mode', () => {
+    const parent = { PATH: '/bin', RAFTLOCK_SECRET: 'from-the-shell-0123', RAFTLOCK_PEER_CA: '/x', RAFTLOCK_PEER_CERT: '/y', RAFTLOCK_PEER_KEY: '/z', RAFTLOCK_INSECURE: '1' };
+    expect(securityEnv(parent, { mode: 'tls', certDir: '/c' })).toEqual({ PATH: '/bin' });
+    expect(parent.RAFTLOCK_SECRET).toBe('from-the-shell-0123');
+  });
+
+  it('draws a fresh secret per launcher by default', async () => {
+    const members = await loopbackMembers(1, (id) => ({ dataDir: join(tmpdir(), `raftlock-launch-unused-${process.pid}`, id) }));
+    const one = new NodeLauncher({ mainPath: MAIN, members });
+    const two = new NodeLauncher({ mainPath: MAIN, members });
+    expect(one.security.mode).toBe('secret');
+    expect(one.serveEnv()['RAFTLOCK_SECRET']).toMatch(/^[0-9a-f]{64}$/);
+    expect(one.serveEnv()['RAFTLOCK_SECRET']).not.toBe(two.serveEnv()['RAFTLOCK_SECRET']);
+    rmSync(join(tmpdir(), `raftlock-launch-unused-${process.pid}`), { recursive: true, force: true });
   });
 });
 

@@ -32,8 +32,8 @@ async function metric(url: string, name: string): Promise<number> {
 }
 
 /** runServe starts one serve process on a data dir and returns its exit code and output (bounded by a timeout). */
-async function runServe(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function runServe(args: string[], timeoutMs = 20_000, env: NodeJS.ProcessEnv = cluster?.serveEnv() ?? process.env): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
   child.stdout.on('data', (d) => (output += String(d)));
   child.stderr.on('data', (d) => (output += String(d)));

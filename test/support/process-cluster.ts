@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ensureClusterCertificates } from '../../src/certs/cert-store.js';
 import type { CommandWrap } from '../../src/launch/command-wrap.js';
+import type { LaunchSecurity } from '../../src/launch/launch-security.js';
 import { freeLoopbackPort, loopbackMembers } from '../../src/launch/loopback-port.js';
 import { NodeLauncher, type LaunchedNode, type StartOptions } from '../../src/launch/node-launcher.js';
 import type { ServeMember } from '../../src/launch/serve-args.js';
@@ -31,6 +33,11 @@ export interface ClusterOptions {
   nodeArgs?: string[];
   /** Runs every start of node `id` that names no wrap of its own under this (faketime, for clock skew). */
   wrap?: (id: string) => CommandWrap | undefined;
+  /**
+   * Peer security: 'tls' makes a CA and member certificates in baseDir/certs
+   * (as `raftlock cluster` does); default the launcher's, a fresh random secret.
+   */
+  security?: LaunchSecurity | 'tls';
 }
 
 /**
@@ -52,6 +59,8 @@ export class ProcessCluster {
     const base = opts.baseDir ?? mkdtempSync(join(tmpdir(), 'raftlock-test-'));
     const members = await loopbackMembers(opts.nodes ?? 3, (id) => ({ dataDir: join(base, id), logFile: join(base, `${id}.log`) }));
     const dial = opts.dialAddress;
+    const security = opts.security === 'tls' ? ({ mode: 'tls', certDir: join(base, 'certs') } as const) : opts.security;
+    if (security?.mode === 'tls') await ensureClusterCertificates(security.certDir, 'raftlock', members.map((m) => m.id));
     const launcher = new NodeLauncher({
       mainPath: opts.mainPath ?? MAIN,
       members,
@@ -60,6 +69,7 @@ export class ProcessCluster {
       env: { ...process.env, ...opts.env },
       ...(dial !== undefined ? { peerAddress: (_from: string, to: ServeMember) => dial(to.id, to.peerPort) } : {}),
       ...(opts.wrap !== undefined ? { wrap: opts.wrap } : {}),
+      ...(security !== undefined ? { security } : {}),
     });
     return new ProcessCluster(opts, base, launcher);
   }
@@ -80,6 +90,16 @@ export class ProcessCluster {
   /** argsFor is the node's command line after `node`: the CLI entry, `serve`, its flags. */
   argsFor(node: NodeProcess): string[] {
     return this.launcher.commandLine(node.id);
+  }
+
+  /** serveEnv is the environment nodes start with (the peer secret, in the default mode). */
+  serveEnv(): NodeJS.ProcessEnv {
+    return this.launcher.serveEnv();
+  }
+
+  /** security is how the nodes secure peer traffic. */
+  get security(): LaunchSecurity {
+    return this.launcher.security;
   }
 
   /** start spawns a stopped node, under `options.wrap` if given. */

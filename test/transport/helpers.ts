@@ -2,8 +2,9 @@
  * Test helpers for the transport: in-memory inboxes and loggers whose events
  * can be awaited (no sleeps), and a cluster builder on 127.0.0.1 port 0.
  */
+import type { Server, Socket } from 'node:net';
 import { PeerTransport, type PeerTransportOptions, type TransportLogger } from '../../src/transport/index.js';
-import type { Message, NodeId } from '../../src/raft/types.js';
+import type { HeartbeatMessage, Message, NodeId } from '../../src/raft/types.js';
 
 /** Waiters resolves promises when a predicate over a growing list first holds; rejects after a deadline with a description. */
 export class Watched<T> {
@@ -73,6 +74,8 @@ export function createNode(id: NodeId, peerIds: readonly NodeId[], overrides: No
   for (const p of peerIds) if (p !== id) peers[p] = { host: '127.0.0.1', port: 0 };
   const transport = new PeerTransport({
     clusterId: 'test-cluster',
+    // The transport's own behaviour is the same in every mode; tests of security pass theirs.
+    security: { mode: 'insecure' },
     logger,
     ...overrides,
     id,
@@ -94,6 +97,36 @@ export async function startCluster(nodes: readonly TestNode[]): Promise<void> {
 /** stopAll stops every transport (idempotent, safe in finally/afterEach). */
 export async function stopAll(nodes: readonly TestNode[]): Promise<void> {
   await Promise.all(nodes.map((n) => n.transport.stop()));
+}
+
+/** TestResources collects what a test opens (transports, raw sockets, servers); afterEach releases it all. */
+export class TestResources {
+  readonly nodes: TestNode[] = [];
+  readonly sockets: Socket[] = [];
+  readonly servers: Server[] = [];
+
+  /** release destroys the sockets, stops the transports and closes the servers, and forgets them. */
+  async release(): Promise<void> {
+    for (const s of this.sockets.splice(0)) s.destroy();
+    await stopAll(this.nodes.splice(0));
+    await Promise.all(this.servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+}
+
+/** heartbeat is a small message from `from` to `to`; `commit` tells them apart. */
+export function heartbeat(from: NodeId, to: NodeId, commit: number): HeartbeatMessage {
+  return { type: 'heartbeat', from, to, term: 1, commit, context: null };
+}
+
+/** connectBothWays starts two nodes, waits until a heartbeat went through each way, and empties their inboxes. */
+export async function connectBothWays(a: TestNode, b: TestNode): Promise<void> {
+  await startCluster([a, b]);
+  a.transport.send([heartbeat(a.id, b.id, 0)]);
+  b.transport.send([heartbeat(b.id, a.id, 0)]);
+  await b.inbox.until((ms) => ms.length === 1, `${a.id}->${b.id} up`);
+  await a.inbox.until((ms) => ms.length === 1, `${b.id}->${a.id} up`);
+  a.inbox.items.length = 0;
+  b.inbox.items.length = 0;
 }
 
 /** sampleMessages returns one message of every kind from `from` to `to`, with non-trivial byte payloads. */

@@ -1,21 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import type { SnapshotMessage } from '../../src/raft/types.js';
 import { encodeFrame, FrameDecoder } from '../../src/transport/frame-codec.js';
 import { newNonce } from '../../src/transport/handshake-auth.js';
-import { createNode, startCluster, stopAll, Watched, type TestNode } from './helpers.js';
+import { makeTestPki, tlsSecurity } from '../support/test-pki.js';
+import { createNode, startCluster, stopAll, TestResources, Watched } from './helpers.js';
 
-let open: TestNode[] = [];
-let servers: Server[] = [];
-const sockets: Socket[] = [];
-
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await stopAll(open);
-  open = [];
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  servers = [];
-});
+const res = new TestResources();
+const { sockets, servers, nodes: open } = res;
+afterEach(() => res.release());
 
 /**
  * fakeListener accepts the handshake of any dialer, then misbehaves as told:
@@ -36,7 +29,7 @@ async function fakeListener(opts: { ping: boolean }): Promise<{ port: number; ac
       for (const v of decoder.push(chunk)) {
         const frame = v as { k: string };
         if (frame.k === 'hello') {
-          socket.write(encodeFrame({ k: 'welcome' }));
+          socket.write(encodeFrame({ k: 'welcome', auth: null }));
           if (opts.ping) timer = setInterval(() => socket.write(encodeFrame({ k: 'ping' })), 50);
         } else if (frame.k === 'snap') {
           chunks.push(frame);
@@ -91,7 +84,8 @@ describe('PeerTransport liveness', () => {
     expect(a.log.items.some((e) => e.msg === 'inbound handshake timed out, closing')).toBe(true);
   });
 
-  it('releases every socket, server and timer on stop', async () => {
+  it.each(['insecure', 'tls'] as const)('releases every socket, server and timer on stop (%s)', async (mode) => {
+    const pki = mode === 'tls' ? await makeTestPki('test-cluster', ['n1', 'n2', 'n3']) : null;
     const count = (): Record<string, number> => {
       const out: Record<string, number> = {};
       for (const r of process.getActiveResourcesInfo()) out[r] = (out[r] ?? 0) + 1;
@@ -99,7 +93,7 @@ describe('PeerTransport liveness', () => {
     };
     const before = count();
     const ids = ['n1', 'n2', 'n3'];
-    const nodes = ids.map((id) => createNode(id, ids));
+    const nodes = ids.map((id) => createNode(id, ids, pki === null ? {} : { security: tlsSecurity(pki, pki.members[id]!) }));
     open.push(...nodes);
     await startCluster(nodes);
     nodes[0]!.transport.send([{ type: 'timeoutNow', from: 'n1', to: 'n2', term: 1 }, { type: 'timeoutNow', from: 'n1', to: 'n3', term: 1 }]);

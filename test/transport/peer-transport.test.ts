@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type Socket } from 'node:net';
-import type { AppendMessage, HeartbeatMessage, Message, SnapshotMessage } from '../../src/raft/types.js';
-import { decodeFrames, encodeFrame, FrameDecoder } from '../../src/transport/frame-codec.js';
-import { computeAuth } from '../../src/transport/handshake-auth.js';
-import { parseListenerFrame, PROTOCOL_VERSION } from '../../src/transport/wire-protocol.js';
-import { createNode, sampleMessages, startCluster, stopAll, Watched, type NodeOverrides, type TestNode } from './helpers.js';
+import type { Socket } from 'node:net';
+import type { AppendMessage, Message, SnapshotMessage } from '../../src/raft/types.js';
+import { decodeFrames, encodeFrame } from '../../src/transport/frame-codec.js';
+import { connectBothWays, createNode, heartbeat, sampleMessages, startCluster, stopAll, type NodeOverrides, type TestNode } from './helpers.js';
+import { rawPeer, secretHandshake, type RawPeer } from './raw-peer.js';
 
 let open: TestNode[] = [];
 const sockets: Socket[] = [];
@@ -21,10 +20,6 @@ afterEach(async () => {
   open = [];
 });
 
-function heartbeat(from: string, to: string, commit: number): HeartbeatMessage {
-  return { type: 'heartbeat', from, to, term: 1, commit, context: null };
-}
-
 function append(from: string, to: string, index: number, bytes = 64): AppendMessage {
   return {
     type: 'append',
@@ -39,31 +34,16 @@ function append(from: string, to: string, index: number, bytes = 64): AppendMess
 }
 
 /** rawClient opens a plain socket to a transport and collects what it sends back. */
-function rawClient(port: number): { socket: Socket; closed: Promise<void>; frames: Watched<unknown> } {
-  const socket = connect({ host: '127.0.0.1', port });
-  sockets.push(socket);
-  const frames = new Watched<unknown>();
-  const decoder = new FrameDecoder();
-  socket.on('data', (chunk: Buffer) => {
-    for (const v of decoder.push(chunk)) frames.push(v);
-  });
-  socket.on('error', () => {});
-  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-  return { socket, closed, frames };
+function rawClient(port: number): RawPeer {
+  return rawPeer(port, sockets);
 }
 
 describe('PeerTransport between live nodes', () => {
   it('round-trips every message kind deep-equal in both directions, bytes preserved', async () => {
     const a = node('a', ['a', 'b']);
     const b = node('b', ['a', 'b']);
-    await startCluster([a, b]);
     // Snapshots to a peer that is not connected fail fast, so let both connections come up first.
-    a.transport.send([heartbeat('a', 'b', 0)]);
-    b.transport.send([heartbeat('b', 'a', 0)]);
-    await b.inbox.until((ms) => ms.length === 1, 'a->b up');
-    await a.inbox.until((ms) => ms.length === 1, 'b->a up');
-    a.inbox.items.length = 0;
-    b.inbox.items.length = 0;
+    await connectBothWays(a, b);
     const toB = sampleMessages('a', 'b');
     const toA = sampleMessages('b', 'a');
     a.transport.send(toB);
@@ -225,8 +205,8 @@ describe('PeerTransport between live nodes', () => {
 
 describe('PeerTransport handshake and hostile input', () => {
   it('refuses a peer with the wrong secret: nothing delivered, warning logged', async () => {
-    const a = node('a', ['a', 'b'], { secret: 'right' });
-    const b = node('b', ['a', 'b'], { secret: 'wrong' });
+    const a = node('a', ['a', 'b'], { security: { mode: 'secret', secret: 'right' } });
+    const b = node('b', ['a', 'b'], { security: { mode: 'secret', secret: 'wrong' } });
     await startCluster([a, b]);
     b.transport.send([heartbeat('b', 'a', 1)]);
     await a.log.until((l) => l.some((e) => e.level === 'warn' && e.obj['reason'] === 'auth_failed'), 'auth failure warning at a');
@@ -239,8 +219,8 @@ describe('PeerTransport handshake and hostile input', () => {
   });
 
   it('connects with the same secret', async () => {
-    const a = node('a', ['a', 'b'], { secret: 'same' });
-    const b = node('b', ['a', 'b'], { secret: 'same' });
+    const a = node('a', ['a', 'b'], { security: { mode: 'secret', secret: 'same' } });
+    const b = node('b', ['a', 'b'], { security: { mode: 'secret', secret: 'same' } });
     await startCluster([a, b]);
     b.transport.send([heartbeat('b', 'a', 1)]);
     await a.inbox.until((ms) => ms.length === 1, 'message with secret');
@@ -281,29 +261,16 @@ describe('PeerTransport handshake and hostile input', () => {
   });
 
   it('drops messages whose from/to do not match an authenticated connection, and a malformed batch', async () => {
-    const secret = 'k';
-    const a = node('a', ['a', 'b', 'c'], { secret });
+    const secret = 'k'.repeat(16);
+    const a = node('a', ['a', 'b', 'c'], { security: { mode: 'secret', secret } });
     await startCluster([a]);
     const raw = rawClient(a.port);
-    await raw.frames.until((f) => f.length === 1, 'challenge');
-    const challenge = parseListenerFrame(raw.frames.items[0]);
-    expect(challenge?.k).toBe('challenge');
-    if (challenge?.k !== 'challenge') return;
-    raw.socket.write(
-      encodeFrame({ k: 'hello', v: PROTOCOL_VERSION, clusterId: 'test-cluster', from: 'b', to: 'a', auth: computeAuth(secret, challenge.nonce, 'b', 'a', 'test-cluster') }),
-    );
-    await raw.frames.until((f) => f.length === 2, 'welcome');
-    expect(raw.frames.items[1]).toEqual({ k: 'welcome' });
-    raw.socket.write(
-      encodeFrame({
-        k: 'msgs',
-        m: [heartbeat('c', 'a', 1), heartbeat('b', 'c', 2), heartbeat('b', 'a', 3)],
-      }),
-    );
+    await secretHandshake(raw, secret, 'b', 'a', 'test-cluster');
+    raw.send({ k: 'msgs', m: [heartbeat('c', 'a', 1), heartbeat('b', 'c', 2), heartbeat('b', 'a', 3)] });
     await a.inbox.until((ms) => ms.length === 1, 'the one well-addressed message');
     expect(a.inbox.items).toEqual([heartbeat('b', 'a', 3)]);
     expect(a.log.items.some((e) => e.msg.includes('does not match'))).toBe(true);
-    raw.socket.write(encodeFrame({ k: 'msgs', m: [{ type: 'heartbeat', from: 'b', to: 'a', term: 'x' }] }));
+    raw.send({ k: 'msgs', m: [{ type: 'heartbeat', from: 'b', to: 'a', term: 'x' }] });
     await raw.closed;
     expect(a.inbox.items).toHaveLength(1);
   });

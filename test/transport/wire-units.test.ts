@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { Backoff } from '../../src/transport/backoff.js';
 import { BoundedQueue } from '../../src/transport/bounded-queue.js';
 import { decodePayload, encodeFrame } from '../../src/transport/frame-codec.js';
-import { computeAuth, newNonce, verifyAuth } from '../../src/transport/handshake-auth.js';
+import { computeProof, newNonce, verifyProof, type HandshakeTranscript } from '../../src/transport/handshake-auth.js';
 import { parseMessage } from '../../src/transport/message-shape.js';
 import { SnapshotAssembler } from '../../src/transport/snapshot-assembler.js';
 import { parseDialerFrame, parseListenerFrame, type SnapshotChunkFrame } from '../../src/transport/wire-protocol.js';
@@ -118,16 +118,19 @@ describe('Backoff', () => {
 });
 
 describe('handshake auth', () => {
-  it('accepts the right tag and rejects any change of secret, nonce or field', () => {
-    const nonce = newNonce();
-    const tag = computeAuth('s3cret', nonce, 'n1', 'n2', 'c');
-    expect(verifyAuth('s3cret', nonce, 'n1', 'n2', 'c', tag)).toBe(true);
-    expect(verifyAuth('other', nonce, 'n1', 'n2', 'c', tag)).toBe(false);
-    expect(verifyAuth('s3cret', newNonce(), 'n1', 'n2', 'c', tag)).toBe(false);
-    expect(verifyAuth('s3cret', nonce, 'n3', 'n2', 'c', tag)).toBe(false);
-    expect(verifyAuth('s3cret', nonce, 'n1', 'n2', 'd', tag)).toBe(false);
-    expect(verifyAuth('s3cret', nonce, 'n1', 'n2', 'c', tag.subarray(1))).toBe(false);
-    expect(verifyAuth('s3cret', nonce, 'n1', 'n2', 'c', null)).toBe(false);
+  it('accepts the right proof and rejects any change of secret, either nonce, field or label', () => {
+    const t: HandshakeTranscript = { listenerNonce: newNonce(), dialerNonce: newNonce(), from: 'n1', to: 'n2', clusterId: 'c' };
+    const tag = computeProof('s3cret', 'hello', t);
+    expect(verifyProof('s3cret', 'hello', t, tag)).toBe(true);
+    expect(verifyProof('other', 'hello', t, tag)).toBe(false);
+    expect(verifyProof('s3cret', 'welcome', t, tag)).toBe(false);
+    expect(verifyProof('s3cret', 'hello', { ...t, listenerNonce: newNonce() }, tag)).toBe(false);
+    expect(verifyProof('s3cret', 'hello', { ...t, dialerNonce: newNonce() }, tag)).toBe(false);
+    expect(verifyProof('s3cret', 'hello', { ...t, from: 'n3' }, tag)).toBe(false);
+    expect(verifyProof('s3cret', 'hello', { ...t, to: 'n3' }, tag)).toBe(false);
+    expect(verifyProof('s3cret', 'hello', { ...t, clusterId: 'd' }, tag)).toBe(false);
+    expect(verifyProof('s3cret', 'hello', t, tag.subarray(1))).toBe(false);
+    expect(verifyProof('s3cret', 'hello', t, null)).toBe(false);
   });
 });
 
