@@ -17,8 +17,8 @@ export interface RaftLockBackendOptions {
 /**
  * RaftLockBackend is the LockBackend of a real member: writes go through the
  * Raft log (RaftHost), reads through a ReadIndex barrier, and both end in the
- * LockService's lease table. Leases are stamped with this machine's wall
- * clock (LockService.submit), so views compare deadlines with Date.now.
+ * LockService's lease table. Deadlines are in table time (src/node/lease-clock.ts),
+ * so views compare them with nowMs(), the table's time, never with Date.now.
  */
 export class RaftLockBackend implements LockBackend {
   readonly id: NodeId;
