@@ -1,13 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { NodeLauncher, type LaunchMember } from '../launch/node-launcher.js';
 import { ConfigError, parseIntFlag } from '../node/node-config.js';
+import { verifyLevelDbDir } from '../storage/index.js';
 import type { CliIo } from './cli-io.js';
 
 export const CLUSTER_USAGE = `usage: raftlock cluster [--nodes 3] [--data-dir ./data] [--http-base-port 4001] [--peer-base-port 5001]
                         [--host 127.0.0.1] [--log-level info]
-Starts a local cluster of \`raftlock serve\` processes in the foreground; Ctrl-C stops them all.`;
+Starts a local cluster of \`raftlock serve\` processes in the foreground; Ctrl-C stops them all.
+When no member's data dir holds a store, it bootstraps a new cluster with a random cluster id; otherwise it
+restarts the cluster it finds (a member whose data dir lost its store refuses to start and says why).`;
 
 /** How long a member gets to shut down cleanly before it is killed. */
 const STOP_GRACE_MS = 10_000;
@@ -48,12 +52,14 @@ export async function clusterCommand(argv: string[], env: NodeJS.ProcessEnv, io:
     peerPort: peerBase + i,
     dataDir: join(dataDir, `n${i + 1}`),
   }));
+  const bootstrap = await decideBootstrap(members, io);
   // No log files: the members write to this terminal.
   const launcher = new NodeLauncher({
     mainPath: fileURLToPath(new URL('./main.js', import.meta.url)),
     members,
     logLevel,
     env,
+    ...(bootstrap !== null ? { bootstrap } : {}),
     onExit: (node, exit) => {
       if (!exit.expected) io.err(`raftlock cluster: ${node.id} exited (${exit.signal ?? exit.code}); the others keep running\n`);
     },
@@ -73,4 +79,33 @@ export async function clusterCommand(argv: string[], env: NodeJS.ProcessEnv, io:
   process.once('SIGTERM', stopAll);
   await Promise.all(launcher.nodes.map((n) => n.exit));
   return 0;
+}
+
+/**
+ * decideBootstrap: a new cluster (a random id, `new` on every first start) when no member's data dir holds a store;
+ * a restart otherwise. A member whose store is gone while others have theirs is not bootstrapped again: it would
+ * come back with no memory of its votes (issue 13); it refuses to start and says what to do.
+ */
+async function decideBootstrap(members: readonly LaunchMember[], io: CliIo): Promise<{ clusterId: string } | null> {
+  const found = await Promise.all(members.map((m) => holdsStore(m.dataDir)));
+  if (found.every((f) => !f)) {
+    const clusterId = randomUUID();
+    io.out(`raftlock cluster: no stores found; bootstrapping a new cluster ${clusterId}\n`);
+    return { clusterId };
+  }
+  const missing = members.filter((_, i) => !found[i]).map((m) => m.id);
+  if (missing.length > 0) {
+    const lost = missing.length === 1 ? 'has lost its store while the others kept theirs; it refuses' : 'have lost their stores while the others kept theirs; they refuse';
+    io.err(`raftlock cluster: ${missing.join(', ')} ${lost} to start (see "Replace a wiped machine" in the README)\n`);
+  }
+  return null;
+}
+
+/** holdsStore says whether a data dir holds a LevelDB store; a damaged one counts (its member refuses to start and says why). */
+async function holdsStore(dir: string): Promise<boolean> {
+  try {
+    return (await verifyLevelDbDir(dir)).exists;
+  } catch {
+    return true;
+  }
 }

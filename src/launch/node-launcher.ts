@@ -60,6 +60,12 @@ export interface NodeLauncherOptions {
   readonly logLevel?: string;
   /** Serve flags appended to every member's (they override the launcher's own). */
   readonly extraArgs?: readonly string[];
+  /**
+   * Bootstrap a new cluster: every member's first start by this launcher passes `--initial-cluster-state new
+   * --cluster-id ID` (the same id for all), and later starts pass neither (a restart finds its store). Without it
+   * every start is a restart: members whose data dir holds no store refuse to start.
+   */
+  readonly bootstrap?: { readonly clusterId: string };
   /** Every node's environment; default this process's. */
   readonly env?: NodeJS.ProcessEnv;
   /** The peer address `from` dials to reach `to`; default `to`'s own listener. */
@@ -148,13 +154,18 @@ export class NodeLauncher {
     return n;
   }
 
-  /** commandLine is member `id`'s `raftlock serve` command line: the CLI entry, `serve`, then its flags. */
+  /**
+   * commandLine is member `id`'s `raftlock serve` command line for its next start: the CLI entry, `serve`, then its
+   * flags (with the bootstrap flags before its first start, when the launcher bootstraps a new cluster).
+   */
   commandLine(id: string): string[] {
     const node = this.node(id);
+    const bootstrap = node.starts === 0 ? this.opts.bootstrap : undefined;
     const args = serveArgs(node, this.nodes, {
       peerAddress: this.opts.peerAddress ?? directPeerAddress,
       peerHttpUrl: this.opts.peerHttpUrl ?? directPeerHttpUrl,
       logLevel: this.opts.logLevel ?? 'info',
+      ...(bootstrap !== undefined ? { bootstrapClusterId: bootstrap.clusterId } : {}),
       extraArgs: this.opts.extraArgs ?? [],
     });
     return [this.opts.mainPath, 'serve', ...args];

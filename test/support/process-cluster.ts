@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,6 +32,11 @@ export interface ClusterOptions {
   nodeArgs?: string[];
   /** Runs every start of node `id` that names no wrap of its own under this (faketime, for clock skew). */
   wrap?: (id: string) => CommandWrap | undefined;
+  /**
+   * Whether the members' first starts bootstrap a new cluster (`--initial-cluster-state new` with a random cluster
+   * id). Default true; false when the data dirs are seeded beforehand (a restore) or must stay empty.
+   */
+  bootstrap?: boolean;
 }
 
 /**
@@ -41,17 +47,21 @@ export interface ClusterOptions {
  */
 export class ProcessCluster {
   readonly baseDir: string;
+  /** The cluster id the members' first starts bootstrap with (null when the cluster does not bootstrap). */
+  readonly clusterId: string | null;
   private readonly launcher: NodeLauncher;
 
-  private constructor(private readonly opts: ClusterOptions, baseDir: string, launcher: NodeLauncher) {
+  private constructor(private readonly opts: ClusterOptions, baseDir: string, launcher: NodeLauncher, clusterId: string | null) {
     this.baseDir = baseDir;
     this.launcher = launcher;
+    this.clusterId = clusterId;
   }
 
   static async create(opts: ClusterOptions = {}): Promise<ProcessCluster> {
     const base = opts.baseDir ?? mkdtempSync(join(tmpdir(), 'raftlock-test-'));
     const members = await loopbackMembers(opts.nodes ?? 3, (id) => ({ dataDir: join(base, id), logFile: join(base, `${id}.log`) }));
     const dial = opts.dialAddress;
+    const clusterId = opts.bootstrap === false ? null : randomUUID();
     const launcher = new NodeLauncher({
       mainPath: opts.mainPath ?? MAIN,
       members,
@@ -60,8 +70,9 @@ export class ProcessCluster {
       env: { ...process.env, ...opts.env },
       ...(dial !== undefined ? { peerAddress: (_from: string, to: ServeMember) => dial(to.id, to.peerPort) } : {}),
       ...(opts.wrap !== undefined ? { wrap: opts.wrap } : {}),
+      ...(clusterId !== null ? { bootstrap: { clusterId } } : {}),
     });
-    return new ProcessCluster(opts, base, launcher);
+    return new ProcessCluster(opts, base, launcher, clusterId);
   }
 
   /** nodes are the members in id order, with their current processes. */
@@ -77,7 +88,7 @@ export class ProcessCluster {
     return this.launcher.node(id) as NodeProcess;
   }
 
-  /** argsFor is the node's command line after `node`: the CLI entry, `serve`, its flags. */
+  /** argsFor is the node's command line for its next start after `node`: the CLI entry, `serve`, its flags. */
   argsFor(node: NodeProcess): string[] {
     return this.launcher.commandLine(node.id);
   }

@@ -7,6 +7,7 @@
  * stopAll() and from a process 'exit' hook; this class adds the record of
  * members that exited without the harness killing them.
  */
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { CommandWrap } from '../../launch/command-wrap.js';
 import { loopbackMembers } from '../../launch/loopback-port.js';
@@ -70,6 +71,8 @@ export class NodeProcesses extends NodeLauncher {
         members,
         ...(opts.extraArgs !== undefined ? { extraArgs: opts.extraArgs } : {}),
         ...(opts.wrap !== undefined ? { wrap: opts.wrap } : {}),
+        // A new cluster each run: first starts bootstrap it, restarts after a kill find their stores.
+        bootstrap: { clusterId: randomUUID() },
         // Every peer and peer-HTTP address is a proxy of a directed link.
         peerAddress: (from, to) => attached().peerAddress(from, to.id),
         peerHttpUrl: (from, to) => attached().httpUrl(from, to.id),
