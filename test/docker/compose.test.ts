@@ -17,7 +17,10 @@ describe.runIf(runCompose)('compose files', () => {
   for (const nodes of [3, 5]) {
     it(`docker/compose-${nodes}.yml validates and configures ${nodes} members through the environment`, () => {
       const file = resolve(root, `docker/compose-${nodes}.yml`);
-      const config = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, RAFTLOCK_SECRET: 'test-secret-123' } });
+      const bootstrapEnv = { RAFTLOCK_INITIAL_CLUSTER_STATE: 'new', RAFTLOCK_CLUSTER_ID: 'c0ffee00-1234' };
+      const config = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, RAFTLOCK_SECRET: 'test-secret-123', ...bootstrapEnv } });
+      // A later start passes neither variable: the members find their stores.
+      const restart = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, RAFTLOCK_INITIAL_CLUSTER_STATE: '', RAFTLOCK_CLUSTER_ID: '' } });
       const services = execFileSync('docker-compose', ['-f', file, 'config', '--services'], { encoding: 'utf8' }).trim().split('\n').sort();
       expect(services).toEqual(Array.from({ length: nodes }, (_, i) => `n${i + 1}`));
       for (let i = 1; i <= nodes; i++) {
@@ -27,6 +30,11 @@ describe.runIf(runCompose)('compose files', () => {
       const peers = Array.from({ length: nodes }, (_, i) => `n${i + 1}=n${i + 1}:5001`).join(',');
       expect(config).toContain(`RAFTLOCK_PEERS: ${peers}`);
       expect(config).toContain('RAFTLOCK_SECRET: test-secret-123');
+      expect(config.match(/RAFTLOCK_INITIAL_CLUSTER_STATE: new/g)).toHaveLength(nodes);
+      expect(config.match(/RAFTLOCK_CLUSTER_ID: c0ffee00-1234/g)).toHaveLength(nodes);
+      // Empty, which serve takes as unset.
+      expect(restart.match(/RAFTLOCK_INITIAL_CLUSTER_STATE: ''/g)).toHaveLength(nodes);
+      expect(restart.match(/RAFTLOCK_CLUSTER_ID: ''/g)).toHaveLength(nodes);
     });
   }
 });
