@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -169,4 +170,23 @@ export async function waitForLeader(cluster: ProcessCluster, timeoutMs = 20_000,
     if (leader === undefined || exclude.includes(leader.id)) return undefined;
     return live.every((v) => v.leader === leader.id) && live.length > 0 ? leader.id : undefined;
   }, timeoutMs);
+}
+
+/** runCli runs the built CLI with `args` to its exit, bounded by a timeout (then SIGKILL), and returns its exit code and output. */
+export async function runCli(args: string[], timeoutMs = 20_000, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let output = '';
+  child.stdout.on('data', (d) => (output += String(d)));
+  child.stderr.on('data', (d) => (output += String(d)));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
+  clearTimeout(timer);
+  return { code, output };
+}
+
+/** metricValue reads one series of a node's /metrics, e.g. `raftlock_elections_total{cause="timeout"}`; NaN when absent. */
+export async function metricValue(url: string, series: string): Promise<number> {
+  const text = (await httpJson(`${url}/metrics`)).body as string;
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? NaN : Number(line.slice(series.length + 1));
 }
