@@ -55,7 +55,7 @@ describe('snapshot save and restore', () => {
 
     const target = await ProcessCluster.create({ nodes: 3, bootstrap: false });
     clusters.push(target);
-    const newId = randomUUID();
+    const newId: string = randomUUID();
     const peers = target.nodes.map((n) => `${n.id}=${n.host}:${n.peerPort}`).join(',');
     const restore = (dataDir: string, id: string, clusterId = newId, from = file) =>
       runCli(['snapshot', 'restore', from, '--data-dir', dataDir, '--id', id, '--peers', peers, '--cluster-id', clusterId]);
