@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ProcessCluster, httpJson, runCli, waitForLeader } from '../support/process-cluster.js';
+import { ProcessCluster, acquireLock as acquire, httpJson, runCli, waitForLeader } from '../support/process-cluster.js';
 
 /**
  * Backup and restore like etcdctl snapshot save / etcdutl snapshot restore:
@@ -20,10 +20,6 @@ afterEach(async () => {
   if (filesDir !== null) rmSync(filesDir, { recursive: true, force: true });
   filesDir = null;
 });
-
-async function acquire(url: string, name: string, owner: string): Promise<{ status: number; body: any }> {
-  return httpJson(`${url}/v1/locks/${encodeURIComponent(name)}/acquire`, 'POST', { owner, ttlMs: 600_000, requestId: randomUUID() });
-}
 
 describe('snapshot save and restore', () => {
   it('restores the locks and their tokens into a new cluster, whose new grants get larger tokens', async () => {

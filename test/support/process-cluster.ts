@@ -190,3 +190,8 @@ export async function metricValue(url: string, series: string): Promise<number> 
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? NaN : Number(line.slice(series.length + 1));
 }
+
+/** acquireLock asks `url` for lock `name` for `owner` with a long lease (10 minutes by default); returns the raw answer. */
+export function acquireLock(url: string, name: string, owner: string, ttlMs = 600_000): Promise<{ status: number; body: any }> {
+  return httpJson(`${url}/v1/locks/${encodeURIComponent(name)}/acquire`, 'POST', { owner, ttlMs, requestId: randomUUID() });
+}
