@@ -157,18 +157,22 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr !== null ? ` (last error: ${(lastErr as Error).message})` : ''}`);
 }
 
-/** findLeader returns the id of the node every reachable node agrees leads, once they do. */
+/**
+ * waitForLeader returns the id of the leader once every running member (not paused, not in `exclude`) answers and
+ * names it. Every one, not every reachable one: a member whose HTTP port is not up yet (a slow start on a loaded
+ * machine) used to be skipped, and a test then picked it as "a follower" and got ECONNREFUSED.
+ */
 export async function waitForLeader(cluster: ProcessCluster, timeoutMs = 20_000, exclude: string[] = []): Promise<string> {
   return waitFor('a leader', async () => {
+    const running = cluster.nodes.filter((n) => n.child !== null && n.state === 'running' && !exclude.includes(n.id));
     const views = await Promise.all(
-      cluster.nodes
-        .filter((n) => n.child !== null && !exclude.includes(n.id))
-        .map((n) => httpJson(`${n.httpUrl}/v1/status`, 'GET', undefined, 1000).then((r) => r.body as { id: string; role: string; leader: string | null }).catch(() => null)),
+      running.map((n) => httpJson(`${n.httpUrl}/v1/status`, 'GET', undefined, 1000).then((r) => r.body as { id: string; role: string; leader: string | null }).catch(() => null)),
     );
-    const live = views.filter((v): v is { id: string; role: string; leader: string | null } => v !== null);
+    if (views.length === 0 || views.some((v) => v === null)) return undefined;
+    const live = views as { id: string; role: string; leader: string | null }[];
     const leader = live.find((v) => v.role === 'leader');
-    if (leader === undefined || exclude.includes(leader.id)) return undefined;
-    return live.every((v) => v.leader === leader.id) && live.length > 0 ? leader.id : undefined;
+    if (leader === undefined) return undefined;
+    return live.every((v) => v.leader === leader.id) ? leader.id : undefined;
   }, timeoutMs);
 }
 
