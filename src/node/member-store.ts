@@ -45,14 +45,15 @@ export interface MemberStoreOptions {
  * errors for a damaged store or one of another node.
  */
 export async function openMemberStore(o: MemberStoreOptions): Promise<OpenResult<RaftStorage>> {
-  const creating = o.initialClusterState === 'new';
   let opened: OpenResult<RaftStorage>;
   try {
-    // Without `new` the stored id is taken as it is; a disagreeing flag is refused below with a message of our own.
-    opened = await RaftStorage.open(o.dataDir, { nodeId: o.id, clusterId: creating ? o.clusterId : null, voters: o.voters, createIfMissing: creating });
+    // An existing store is taken with the cluster id it holds; a disagreeing flag is refused below, with advice.
+    opened = await RaftStorage.open(o.dataDir, { nodeId: o.id, clusterId: null, voters: o.voters, createIfMissing: false });
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'storage_missing') throw err;
-    throw o.initialClusterState === 'existing' ? joinUnsupported(o.dataDir) : noStore(o.dataDir);
+    if (o.initialClusterState === 'existing') throw joinUnsupported(o.dataDir);
+    if (o.initialClusterState !== 'new' || o.clusterId === null) throw noStore(o.dataDir);
+    return RaftStorage.open(o.dataDir, { nodeId: o.id, clusterId: o.clusterId, voters: o.voters, createIfMissing: true });
   }
   if (o.clusterId !== null && opened.clusterId !== o.clusterId) {
     await opened.storage.close();

@@ -64,6 +64,8 @@ describe('bootstrap of a member', () => {
     expect(refused.code).toBe(1);
     expect(refused.output).toContain(`belongs to cluster ${cluster.clusterId}, but --cluster-id (or RAFTLOCK_CLUSTER_ID) says another-cluster`);
     expect(refused.output).toContain('(cluster_id_mismatch)');
+    const refusedNew = await runCli(['serve', ...restart, '--initial-cluster-state', 'new', '--cluster-id', 'another-cluster']);
+    expect([refusedNew.code, refusedNew.output]).toEqual([1, expect.stringContaining(`belongs to cluster ${cluster.clusterId}, but --cluster-id`)]);
 
     // `new` again on a store is ignored (etcd's rule), with the store's id; the member restarts as it was.
     cluster.start(only.id, { env: { RAFTLOCK_INITIAL_CLUSTER_STATE: 'new', RAFTLOCK_CLUSTER_ID: cluster.clusterId! } });
