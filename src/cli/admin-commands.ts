@@ -6,7 +6,8 @@
  * member's store of a new cluster from a backup file, offline.
  */
 import { createWriteStream } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { access, constants, readFile, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ConfigError, parseClusterId, parseHostPort, parseIdMap } from '../node/node-config.js';
@@ -90,6 +91,13 @@ async function saveCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): P
     endpoints = endpointsFrom(values.endpoints, env);
   } catch (err) {
     return usageError(io, err, SNAPSHOT_USAGE);
+  }
+  try {
+    // A local problem is not the cluster's: say so at once instead of trying every member.
+    await access(dirname(file), constants.W_OK);
+  } catch (err) {
+    io.err(`raftlock: snapshot save: cannot write ${file}: ${messageOf(err)}\n`);
+    return 1;
   }
   const failures: string[] = [];
   for (const endpoint of endpoints) {

@@ -101,8 +101,10 @@ describe('snapshot save and restore', () => {
     expect(other.body.token).toBeGreaterThan(newest);
   });
 
-  it('reads a usage error as one, and a missing file as a failure', async () => {
+  it('reads a usage error as one, and a missing file or directory as a failure', async () => {
     expect((await runCli(['snapshot'])).code).toBe(2);
+    const unwritable = await runCli(['snapshot', 'save', '/nonexistent/dir/x.backup', '--endpoints', 'http://127.0.0.1:1']);
+    expect([unwritable.code, unwritable.output]).toEqual([1, expect.stringContaining('cannot write /nonexistent/dir/x.backup')]);
     expect((await runCli(['snapshot', 'restore', 'x.backup', '--id', 'n1'])).code).toBe(2);
     const missing = await runCli(['snapshot', 'restore', '/nonexistent/x.backup', '--data-dir', '/tmp/nowhere', '--id', 'n1', '--peers', 'n1=127.0.0.1:1', '--cluster-id', 'c']);
     expect(missing.code).toBe(1);
