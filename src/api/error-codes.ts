@@ -14,7 +14,9 @@
  * ErrorCode is every code the server can answer. `not_leader` never reaches
  * the wire (a node answers it as `no_leader`); `wait_ended` is a lease-table
  * result the HTTP layer answers as `lock_held` with a `reason`; `internal` is
- * a bug on the server (see its log).
+ * a bug on the server (see its log). `not_ready` is /readyz's answer for a
+ * member that knows something is wrong with it (a `reason` says what);
+ * `transfer_failed` says leadership did not move within the bound.
  */
 export type ErrorCode =
   | 'bad_request'
@@ -31,7 +33,9 @@ export type ErrorCode =
   | 'overloaded'
   | 'proposal_dropped'
   | 'shutting_down'
-  | 'outcome_unknown';
+  | 'outcome_unknown'
+  | 'not_ready'
+  | 'transfer_failed';
 
 /** ERROR_STATUS is the HTTP status of each ErrorCode. */
 export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
@@ -50,4 +54,6 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   proposal_dropped: 503,
   shutting_down: 503,
   outcome_unknown: 504,
+  not_ready: 503,
+  transfer_failed: 503,
 });

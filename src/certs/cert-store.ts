@@ -77,3 +77,10 @@ export async function ensureClusterCertificates(dir: string, clusterId: string, 
 function expired(certFile: string): boolean {
   return Date.parse(new X509Certificate(readFileSync(certFile, 'utf8')).validTo) < Date.now();
 }
+
+/** clusterOfCertificates is the cluster id named by the CA in `dir` (a restart of `raftlock cluster` reuses it). */
+export function clusterOfCertificates(dir: string): string {
+  const ca = caFiles(dir);
+  if (!existsSync(ca.cert)) throw new CertError(`${ca.cert} is missing: the members' stores name a cluster whose CA is gone (start over with a new data dir, or restore the certs)`);
+  return caClusterId(parseCaCertificate(readFileSync(ca.cert, 'utf8')));
+}

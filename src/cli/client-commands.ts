@@ -1,11 +1,9 @@
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { LockHeldError, RaftLockClient, type EndpointStatus, type LockHandle, type LockInfo } from '../client/index.js';
+import { UsageError, endpointsFrom, endpointsOption, intFlag, messageOf, parse, printHelp, usageError } from './cli-args.js';
 import type { CliIo } from './cli-io.js';
 
-/** DEFAULT_ENDPOINTS are the HTTP addresses of `raftlock cluster`'s three local members. */
-export const DEFAULT_ENDPOINTS = 'http://127.0.0.1:4001,http://127.0.0.1:4002,http://127.0.0.1:4003';
 const DEFAULT_TTL_MS = 15_000;
 const DEFAULT_KILL_GRACE_MS = 5_000;
 /** A CLI command should fail fast when a member is down: shorter than the library's defaults. */
@@ -21,17 +19,12 @@ const LOCK_USAGE = `usage: raftlock lock NAME [--ttl MS] [--wait MS] [--kill-gra
   --ttl MS     lease, renewed every ttl/3 (default ${DEFAULT_TTL_MS})
   --wait MS    how long to queue for the lock (default 0); exit 1 if not acquired in time`;
 const STATUS_USAGE = `usage: raftlock status [--json] [--endpoints URLS]
-  Prints each endpoint's Raft status (id, role, term, leader, commit and applied index).`;
+  Prints each endpoint's Raft status (id, role, term, leader, commit and applied index) and what the member
+  knows is wrong with it (removed, diverged, cluster_id_rejected).`;
 const LOCKS_USAGE = `usage: raftlock locks [--prefix P] [--limit N] [--after NAME] [--json] [--endpoints URLS]
   Lists locks in name order with their holders, waiters and last fencing token.`;
 const RELEASE_USAGE = `usage: raftlock release NAME --force [--endpoints URLS]
   Force-releases NAME: removes every holder and waiter. Holders learn it at their next renewal.`;
-const ENDPOINTS_HELP = `Endpoints: --endpoints URL,URL,... or RAFTLOCK_ENDPOINTS (default ${DEFAULT_ENDPOINTS}).`;
-
-const endpointsOption = { endpoints: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
-
-/** UsageError is a bad command line: the command prints its usage and exits 2. */
-class UsageError extends Error {}
 
 /**
  * lockCommand: `raftlock lock NAME [--ttl MS] [--wait MS] [--kill-grace MS]
@@ -150,10 +143,20 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
   } else {
     const rows = statuses.map((s) =>
       'status' in s
-        ? [s.endpoint, s.status.id, s.status.role, String(s.status.term), s.status.leader ?? '-', String(s.status.commitIndex), String(s.status.appliedIndex), s.status.members.join(',')]
-        : [s.endpoint, '-', 'unreachable', '-', '-', '-', '-', s.error],
+        ? [
+            s.endpoint,
+            s.status.id,
+            s.status.role,
+            String(s.status.term),
+            s.status.leader ?? '-',
+            String(s.status.commitIndex),
+            String(s.status.appliedIndex),
+            s.status.members.join(','),
+            (s.status.problems ?? []).map((p) => p.reason).join(',') || '-',
+          ]
+        : [s.endpoint, '-', 'unreachable', '-', '-', '-', '-', '-', s.error],
     );
-    io.out(formatTable(['ENDPOINT', 'ID', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'MEMBERS'], rows));
+    io.out(formatTable(['ENDPOINT', 'ID', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'MEMBERS', 'PROBLEMS'], rows));
   }
   return statuses.some((s) => 'status' in s) ? 0 : 1;
 }
@@ -242,54 +245,8 @@ export async function releaseCommand(argv: string[], env: NodeJS.ProcessEnv, io:
 
 // ---- helpers ------------------------------------------------------------------------------
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-/** parse runs node:util parseArgs strictly; its errors become UsageErrors. */
-function parse<O extends Options>(argv: string[], options: O) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError(messageOf(err));
-  }
-}
-
 function newClient(endpoints: string[]): RaftLockClient {
   return new RaftLockClient({ endpoints, requestTimeoutMs: CLI_REQUEST_TIMEOUT_MS, callTimeoutMs: CLI_CALL_TIMEOUT_MS });
-}
-
-function endpointsFrom(flag: string | undefined, env: NodeJS.ProcessEnv): string[] {
-  const raw = flag ?? env['RAFTLOCK_ENDPOINTS'] ?? DEFAULT_ENDPOINTS;
-  const endpoints = raw
-    .split(',')
-    .map((e) => e.trim())
-    .filter((e) => e !== '');
-  if (endpoints.length === 0) throw new UsageError('no endpoints given');
-  for (const e of endpoints) {
-    if (!/^https?:\/\/[^/]+/.test(e)) throw new UsageError(`endpoint ${e} is not an http(s) URL`);
-  }
-  return endpoints;
-}
-
-/** intFlag parses a non-negative integer flag (milliseconds or a count). */
-function intFlag(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^[0-9]{1,10}$/.test(value)) throw new UsageError(`${flag} must be a non-negative integer, not ${JSON.stringify(value)}`);
-  return Number(value);
-}
-
-function printHelp(io: CliIo, usage: string): number {
-  io.out(`${usage}\n${ENDPOINTS_HELP}\n`);
-  return 0;
-}
-
-function usageError(io: CliIo, err: unknown, usage: string): number {
-  if (!(err instanceof UsageError)) throw err;
-  io.err(`raftlock: ${err.message}\n${usage}\n${ENDPOINTS_HELP}\n`);
-  return 2;
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** formatTable left-aligns columns two spaces apart. */

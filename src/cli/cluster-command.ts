@@ -1,20 +1,22 @@
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CertError } from '../certs/cert-authority.js';
-import { ensureClusterCertificates } from '../certs/cert-store.js';
+import { clusterOfCertificates, ensureClusterCertificates } from '../certs/cert-store.js';
 import { NodeLauncher, type LaunchMember } from '../launch/node-launcher.js';
 import { ConfigError, parseIntFlag } from '../node/node-config.js';
+import { verifyLevelDbDir } from '../storage/index.js';
 import type { CliIo } from './cli-io.js';
 
 export const CLUSTER_USAGE = `usage: raftlock cluster [--nodes 3] [--data-dir ./data] [--http-base-port 4001] [--peer-base-port 5001]
                         [--host 127.0.0.1] [--log-level info]
 Starts a local cluster of \`raftlock serve\` processes in the foreground; Ctrl-C stops them all.
-Peer traffic uses mutual TLS: on first start it makes a CA and a certificate per member in DATA-DIR/certs,
-and reuses them afterwards (see \`raftlock certs\` to make them for a real deployment).`;
-
-/** The cluster id `raftlock serve` uses by default, which the members of a local cluster keep. */
-const CLUSTER_ID = 'raftlock';
+When no member's data dir holds a store, it bootstraps a new cluster with a random cluster id; otherwise it
+restarts the cluster it finds (a member whose data dir lost its store refuses to start and says why).
+Peer traffic uses mutual TLS: when it bootstraps it makes a CA and a certificate per member for the new cluster
+in DATA-DIR/certs, and reuses them afterwards (see \`raftlock certs\` to make them for a real deployment).`;
 
 /** How long a member gets to shut down cleanly before it is killed. */
 const STOP_GRACE_MS = 10_000;
@@ -55,9 +57,13 @@ export async function clusterCommand(argv: string[], env: NodeJS.ProcessEnv, io:
     peerPort: peerBase + i,
     dataDir: join(dataDir, `n${i + 1}`),
   }));
+  const bootstrap = await decideBootstrap(members, io);
   const certDir = join(dataDir, 'certs');
   try {
-    const made = await ensureClusterCertificates(certDir, CLUSTER_ID, members.map((m) => m.id));
+    const clusterId = bootstrap?.clusterId ?? clusterOfCertificates(certDir);
+    // A new cluster gets a new CA: certificates of a cluster whose stores are gone must not vouch for this one.
+    if (bootstrap !== null) rmSync(certDir, { recursive: true, force: true });
+    const made = await ensureClusterCertificates(certDir, clusterId, members.map((m) => m.id));
     io.out(`raftlock cluster: peer TLS with certificates in ${certDir}${made.length > 0 ? ` (made now for ${made.join(', ')})` : ''}\n`);
   } catch (err) {
     if (!(err instanceof CertError)) throw err;
@@ -71,6 +77,7 @@ export async function clusterCommand(argv: string[], env: NodeJS.ProcessEnv, io:
     logLevel,
     env,
     security: { mode: 'tls', certDir },
+    ...(bootstrap !== null ? { bootstrap } : {}),
     onExit: (node, exit) => {
       if (!exit.expected) io.err(`raftlock cluster: ${node.id} exited (${exit.signal ?? exit.code}); the others keep running\n`);
     },
@@ -90,4 +97,33 @@ export async function clusterCommand(argv: string[], env: NodeJS.ProcessEnv, io:
   process.once('SIGTERM', stopAll);
   await Promise.all(launcher.nodes.map((n) => n.exit));
   return 0;
+}
+
+/**
+ * decideBootstrap: a new cluster (a random id, `new` on every first start) when no member's data dir holds a store;
+ * a restart otherwise. A member whose store is gone while others have theirs is not bootstrapped again: it would
+ * come back with no memory of its votes (issue 13); it refuses to start and says what to do.
+ */
+async function decideBootstrap(members: readonly LaunchMember[], io: CliIo): Promise<{ clusterId: string } | null> {
+  const found = await Promise.all(members.map((m) => holdsStore(m.dataDir)));
+  if (found.every((f) => !f)) {
+    const clusterId = randomUUID();
+    io.out(`raftlock cluster: no stores found; bootstrapping a new cluster ${clusterId}\n`);
+    return { clusterId };
+  }
+  const missing = members.filter((_, i) => !found[i]).map((m) => m.id);
+  if (missing.length > 0) {
+    const lost = missing.length === 1 ? 'has lost its store while the others kept theirs; it refuses' : 'have lost their stores while the others kept theirs; they refuse';
+    io.err(`raftlock cluster: ${missing.join(', ')} ${lost} to start (see "Replace a wiped machine" in the README)\n`);
+  }
+  return null;
+}
+
+/** holdsStore says whether a data dir holds a LevelDB store; a damaged one counts (its member refuses to start and says why). */
+async function holdsStore(dir: string): Promise<boolean> {
+  try {
+    return (await verifyLevelDbDir(dir)).exists;
+  } catch {
+    return true;
+  }
 }

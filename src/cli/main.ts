@@ -11,6 +11,8 @@ commands:
   status     show every endpoint's Raft status
   locks      list locks [--prefix P]
   release    force-release a lock: raftlock release NAME --force
+  transfer-leader  hand leadership to another member: raftlock transfer-leader [--to ID]
+  snapshot   back up a running cluster or restore a backup into a new one (raftlock snapshot --help)
   verify     Jepsen-style fault test of a local cluster (raftlock verify --help)
 Client commands take --endpoints URL,... or RAFTLOCK_ENDPOINTS.`;
 
@@ -26,6 +28,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => (await import('./client-commands.js')).statusCommand,
   locks: async () => (await import('./client-commands.js')).locksCommand,
   release: async () => (await import('./client-commands.js')).releaseCommand,
+  'transfer-leader': async () => (await import('./admin-commands.js')).transferLeaderCommand,
+  snapshot: async () => (await import('./admin-commands.js')).snapshotCommand,
   verify: async () => (await import('./verify-command.js')).verifyCommand,
 };
 

@@ -92,6 +92,10 @@ export interface NodeStatus {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly members: readonly string[];
+  /** The cluster the member's store belongs to. */
+  readonly clusterId?: string;
+  /** What the member knows is wrong with it (`removed`, `diverged`, `cluster_id_rejected`); its /readyz fails meanwhile. */
+  readonly problems?: readonly { readonly reason: string; readonly message: string }[];
 }
 
 /** EndpointStatus is one endpoint's status, or why it could not be read. */

@@ -65,6 +65,12 @@ export interface NodeLauncherOptions {
   readonly logLevel?: string;
   /** Serve flags appended to every member's (they override the launcher's own). */
   readonly extraArgs?: readonly string[];
+  /**
+   * Bootstrap a new cluster: every member's first start by this launcher passes `--initial-cluster-state new
+   * --cluster-id ID` (the same id for all), and later starts pass neither (a restart finds its store). Without it
+   * every start is a restart: members whose data dir holds no store refuse to start.
+   */
+  readonly bootstrap?: { readonly clusterId: string };
   /** Every node's environment; default this process's (without its peer-security variables: see `security`). */
   readonly env?: NodeJS.ProcessEnv;
   /** How members secure peer traffic; default a fresh random secret (launch-security.ts). */
@@ -158,14 +164,19 @@ export class NodeLauncher {
     return n;
   }
 
-  /** commandLine is member `id`'s `raftlock serve` command line: the CLI entry, `serve`, then its flags. */
+  /**
+   * commandLine is member `id`'s `raftlock serve` command line for its next start: the CLI entry, `serve`, then its
+   * flags (with the bootstrap flags before its first start, when the launcher bootstraps a new cluster).
+   */
   commandLine(id: string): string[] {
     const node = this.node(id);
+    const bootstrap = node.starts === 0 ? this.opts.bootstrap : undefined;
     const args = serveArgs(node, this.nodes, {
       peerAddress: this.opts.peerAddress ?? directPeerAddress,
       peerHttpUrl: this.opts.peerHttpUrl ?? directPeerHttpUrl,
       logLevel: this.opts.logLevel ?? 'info',
       securityArgs: securityArgs(id, this.security),
+      ...(bootstrap !== undefined ? { bootstrapClusterId: bootstrap.clusterId } : {}),
       extraArgs: this.opts.extraArgs ?? [],
     });
     return [this.opts.mainPath, 'serve', ...args];

@@ -23,6 +23,11 @@ export interface ServeArgsOptions {
   readonly logLevel: string;
   /** The member's peer-security flags (launch-security.ts); default none. */
   readonly securityArgs?: readonly string[];
+  /**
+   * For a member's first start in a new cluster: the cluster id all founding members share, passed with
+   * `--initial-cluster-state new`. Absent for a restart, which finds its store and needs neither flag.
+   */
+  readonly bootstrapClusterId?: string;
   /** Appended last, so they override the flags above. */
   readonly extraArgs: readonly string[];
 }
@@ -54,6 +59,8 @@ export function serveArgs(member: ServeMember, members: readonly ServeMember[], 
   return [
     '--id', member.id, '--data-dir', member.dataDir, '--http', `${member.host}:${member.httpPort}`,
     '--peer', `${member.host}:${member.peerPort}`, '--peers', peers, '--peer-http', peerHttp, '--log-level', o.logLevel,
-    ...(o.securityArgs ?? []), ...o.extraArgs,
+    ...(o.securityArgs ?? []),
+    ...(o.bootstrapClusterId !== undefined ? ['--initial-cluster-state', 'new', '--cluster-id', o.bootstrapClusterId] : []),
+    ...o.extraArgs,
   ];
 }

@@ -6,7 +6,13 @@ import type { HostAddress } from './raft-host.js';
 /** NodeConfig is everything `raftlock serve` needs, after parsing and validation. */
 export interface NodeConfig {
   readonly id: NodeId;
-  readonly clusterId: string;
+  /** The cluster id asked for; null takes the one the store holds (a store's id is authoritative). */
+  readonly clusterId: string | null;
+  /**
+   * What to do when the data dir holds no store (etcd's --initial-cluster-state): `new` creates one (a founding
+   * member of a new cluster), `existing` would join a running cluster, null refuses. Ignored when a store exists.
+   */
+  readonly initialClusterState: InitialClusterState | null;
   readonly dataDir: string;
   readonly http: HostAddress;
   readonly peerListen: HostAddress;
@@ -19,6 +25,9 @@ export interface NodeConfig {
   readonly electionTicks: number;
   readonly snapshotEveryEntries: number;
 }
+
+/** InitialClusterState says how a member without a store starts: founding a new cluster, or joining a running one. */
+export type InitialClusterState = 'new' | 'existing';
 
 /** ConfigError is a usage mistake: the CLI prints it with the usage text and exits 2. */
 export class ConfigError extends Error {
@@ -59,12 +68,34 @@ export function parseIntFlag(value: string, what: string, min: number, max: numb
 }
 
 /** RawServeOptions are flag values (or their environment fallbacks) as strings. */
-export type RawServeOptions = Partial<Record<'id' | 'cluster-id' | 'data-dir' | 'http' | 'peer' | 'peers' | 'peer-http' | 'secret' | 'peer-ca' | 'peer-cert' | 'peer-key' | 'insecure' | 'log-level' | 'tick-ms' | 'election-ticks' | 'snapshot-every', string>>;
+export type RawServeOptions = Partial<
+  Record<
+    | 'id'
+    | 'cluster-id'
+    | 'initial-cluster-state'
+    | 'data-dir'
+    | 'http'
+    | 'peer'
+    | 'peers'
+    | 'peer-http'
+    | 'secret'
+    | 'peer-ca'
+    | 'peer-cert'
+    | 'peer-key'
+    | 'insecure'
+    | 'log-level'
+    | 'tick-ms'
+    | 'election-ticks'
+    | 'snapshot-every',
+    string
+  >
+>;
 
 /** ENV_BY_FLAG names the environment variable behind each flag, for containers. */
 export const ENV_BY_FLAG: Readonly<Record<keyof RawServeOptions, string>> = {
   id: 'RAFTLOCK_ID',
   'cluster-id': 'RAFTLOCK_CLUSTER_ID',
+  'initial-cluster-state': 'RAFTLOCK_INITIAL_CLUSTER_STATE',
   'data-dir': 'RAFTLOCK_DATA_DIR',
   http: 'RAFTLOCK_HTTP',
   peer: 'RAFTLOCK_PEER',
@@ -104,8 +135,8 @@ export function buildNodeConfig(flags: RawServeOptions, env: NodeJS.ProcessEnv):
   const peerListen = get('peer') !== undefined ? parseHostPort(get('peer')!, '--peer') : peers[id]!;
   const logLevel = get('log-level') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level: one of ${LOG_LEVELS.join(', ')}`);
-  const clusterId = get('cluster-id') ?? 'raftlock';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(clusterId)) throw new ConfigError(`--cluster-id: bad id "${clusterId}"`);
+  const { clusterId, initialClusterState } = clusterFlags(get);
+  // The certificate's cluster name is checked here when the flags name the cluster, else once the store does.
   const security = buildPeerSecurity(
     { peerCa: get('peer-ca'), peerCert: get('peer-cert'), peerKey: get('peer-key'), secret: get('secret'), insecure: get('insecure') },
     id,
@@ -115,6 +146,7 @@ export function buildNodeConfig(flags: RawServeOptions, env: NodeJS.ProcessEnv):
   return {
     id,
     clusterId,
+    initialClusterState,
     dataDir: need('data-dir'),
     http,
     peerListen,
@@ -126,6 +158,28 @@ export function buildNodeConfig(flags: RawServeOptions, env: NodeJS.ProcessEnv):
     electionTicks: parseIntFlag(get('election-ticks') ?? '10', '--election-ticks', 3, 100),
     snapshotEveryEntries: parseIntFlag(get('snapshot-every') ?? '10000', '--snapshot-every', 10, 100_000_000),
   };
+}
+
+/** parseClusterId checks a cluster id: a UUID (what `raftlock cluster` generates) or a short name. */
+export function parseClusterId(value: string, what: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(value)) throw new ConfigError(`${what}: bad cluster id "${value}" (letters, digits, _ . and -, at most 64)`);
+  return value;
+}
+
+/**
+ * clusterFlags reads --cluster-id and --initial-cluster-state. An empty value counts as unset, so a compose file can
+ * pass `${RAFTLOCK_INITIAL_CLUSTER_STATE:-}` through on every start. `new` needs an explicit id: every founding
+ * member must name the same one, which no member can generate on its own.
+ */
+function clusterFlags(get: (k: keyof RawServeOptions) => string | undefined): { clusterId: string | null; initialClusterState: InitialClusterState | null } {
+  const raw = get('cluster-id');
+  const clusterId = raw === undefined || raw === '' ? null : parseClusterId(raw, '--cluster-id');
+  const state = get('initial-cluster-state') ?? '';
+  if (state !== '' && state !== 'new' && state !== 'existing') throw new ConfigError(`--initial-cluster-state: "new" or "existing", not "${state}"`);
+  if (state === 'new' && clusterId === null) {
+    throw new ConfigError('--initial-cluster-state new needs --cluster-id: one new id, the same on every founding member (e.g. the output of uuidgen)');
+  }
+  return { clusterId, initialClusterState: state === '' ? null : state };
 }
 
 function parseUrl(value: string): string {

@@ -32,8 +32,11 @@ export type PeerSecurityResult = { readonly ok: true; readonly security: PeerSec
 
 const NOT_SECURED = `peer traffic is not secured: give --peer-ca, --peer-cert and --peer-key (mutual TLS; \`raftlock certs\` makes them), or --secret (at least ${MIN_SECRET_CHARS} characters, e.g. \`openssl rand -hex 32\`), or --insecure to let anyone who reaches the peer port act as a member`;
 
-/** buildPeerSecurity checks the peer-security flags of member `id` of cluster `clusterId`. */
-export function buildPeerSecurity(flags: PeerSecurityFlags, id: NodeId, clusterId: string): PeerSecurityResult {
+/**
+ * buildPeerSecurity checks the peer-security flags of member `id` of cluster `clusterId`. A null `clusterId` (a
+ * restart: the store names the cluster) leaves the certificate's cluster name to checkTlsMember once it is known.
+ */
+export function buildPeerSecurity(flags: PeerSecurityFlags, id: NodeId, clusterId: string | null): PeerSecurityResult {
   const fail = (message: string): PeerSecurityResult => ({ ok: false, message });
   const insecure = parseSwitch(flags.insecure);
   if (insecure === null) return fail(`--insecure (RAFTLOCK_INSECURE): expected 1, true, 0 or false, got "${flags.insecure}"`);
@@ -59,7 +62,7 @@ export function buildPeerSecurity(flags: PeerSecurityFlags, id: NodeId, clusterI
 class TlsFileError extends Error {}
 
 /** checkTlsFiles reads the three files and checks that they can work together for member `id`. */
-function checkTlsFiles(caFile: string, certFile: string, keyFile: string, id: NodeId, clusterId: string): PeerSecurity {
+function checkTlsFiles(caFile: string, certFile: string, keyFile: string, id: NodeId, clusterId: string | null): PeerSecurity {
   const ca = readPem('--peer-ca', caFile);
   const cert = readPem('--peer-cert', certFile);
   const key = readPem('--peer-key', keyFile);
@@ -81,13 +84,21 @@ function checkTlsFiles(caFile: string, certFile: string, keyFile: string, id: No
     if (Date.parse(c.validTo) < nowMs) throw new TlsFileError(`${flag}: ${file} expired on ${c.validTo}`);
     if (Date.parse(c.validFrom) > nowMs) throw new TlsFileError(`${flag}: ${file} is not valid before ${c.validFrom}`);
   }
-  if (!certifiesMember(ownCert, clusterId, id)) {
-    throw new TlsFileError(
-      `--peer-cert: ${certFile} does not name member ${id} of cluster ${clusterId} (${describeCertificate(ownCert)}); ` +
-        `it needs the subjectAltName URI ${memberUri(clusterId, id)}, or CN=${id} and OU=${clusterId}`,
-    );
-  }
-  return { mode: 'tls', ca, cert, key };
+  const security: PeerSecurity = { mode: 'tls', ca, cert, key };
+  const misnamed = clusterId === null ? null : checkTlsMember(security, id, clusterId);
+  if (misnamed !== null) throw new TlsFileError(misnamed);
+  return security;
+}
+
+/** checkTlsMember says why a TLS setting's own certificate does not name member `id` of `clusterId`, or null when it does. */
+export function checkTlsMember(security: PeerSecurity, id: NodeId, clusterId: string): string | null {
+  if (security.mode !== 'tls') return null;
+  const ownCert = new X509Certificate(security.cert);
+  if (certifiesMember(ownCert, clusterId, id)) return null;
+  return (
+    `--peer-cert does not name member ${id} of cluster ${clusterId} (${describeCertificate(ownCert)}); ` +
+    `it needs the subjectAltName URI ${memberUri(clusterId, id)}, or CN=${id} and OU=${clusterId}`
+  );
 }
 
 function readPem(flag: string, file: string): string {

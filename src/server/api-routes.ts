@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { adminRoutes } from './admin-routes.js';
 import type { BackendPluginOptions } from './lock-backend.js';
 import { lockRoutes } from './lock-routes.js';
 import { sessionRoutes } from './session-routes.js';
@@ -8,9 +9,9 @@ import { statusRoutes } from './status-routes.js';
  * ROUTE_PLUGINS are the resources of the API, one fastify plugin each, all
  * served over a LockBackend. A new resource is a new plugin file listed here;
  * the node (http-server.ts) and the client tests' in-process cluster both
- * serve this list.
+ * serve this list (the admin routes only where there is an AdminBackend).
  */
-const ROUTE_PLUGINS = [lockRoutes, sessionRoutes, statusRoutes] as const;
+const ROUTE_PLUGINS = [lockRoutes, sessionRoutes, statusRoutes, adminRoutes] as const;
 
 /** apiRoutes is the fastify plugin of the whole API over one backend: every plugin of ROUTE_PLUGINS. */
 export async function apiRoutes(app: FastifyInstance, opts: BackendPluginOptions): Promise<void> {

@@ -1,4 +1,6 @@
 import type { CommandResult, LockCommand, LockEvent, LockView, SessionView, TokenCheck } from '../locks/index.js';
+import type { MemberProblem } from '../node/member-health.js';
+import type { AdminBackend } from './admin-backend.js';
 import type { NodeId, Role } from '../raft/index.js';
 
 /** LockTableView is the read side of the lease table that the routes show. */
@@ -18,6 +20,10 @@ export interface NodeStatus {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly members: NodeId[];
+  /** The cluster this member's store belongs to (absent where there is no store, as in the client tests). */
+  readonly clusterId?: string;
+  /** What is wrong with this member as a member (removed, diverged, refused by its peers); /readyz fails while any is. */
+  readonly problems?: readonly MemberProblem[];
 }
 
 /**
@@ -54,7 +60,8 @@ export interface LockBackend {
   nowMs(): number;
 }
 
-/** BackendPluginOptions are the options of every route plugin: the backend it serves. */
+/** BackendPluginOptions are the options of every route plugin: the backend it serves, and a real member's admin side. */
 export interface BackendPluginOptions {
   readonly backend: LockBackend;
+  readonly admin?: AdminBackend;
 }

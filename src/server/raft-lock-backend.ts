@@ -1,5 +1,6 @@
 import type { CommandResult, LockCommand, LockEvent } from '../locks/index.js';
 import type { LockService } from '../node/lock-service.js';
+import type { MemberHealth } from '../node/member-health.js';
 import type { RaftHost } from '../node/raft-host.js';
 import type { NodeId } from '../raft/index.js';
 import type { LockBackend, LockTableView, NodeStatus } from './lock-backend.js';
@@ -12,6 +13,9 @@ export interface RaftLockBackendOptions {
   readonly peerHttp: Readonly<Record<NodeId, string>>;
   /** How long a linearizable read waits for the leader to confirm itself. */
   readonly readTimeoutMs: number;
+  /** The cluster the member's store belongs to. */
+  readonly clusterId: string;
+  readonly health: Pick<MemberHealth, 'problems'>;
 }
 
 /**
@@ -49,6 +53,8 @@ export class RaftLockBackend implements LockBackend {
       commitIndex: host.commitIndex,
       appliedIndex: host.appliedIndex,
       members: [...host.members()],
+      clusterId: this.opts.clusterId,
+      problems: this.opts.health.problems(),
     };
   }
 

@@ -85,3 +85,10 @@ export const createSessionBody = {
     requestId,
   },
 } as const;
+
+/** transferLeaderBody names the member to hand leadership to; without `to` the leader picks the most caught-up voter. */
+export const transferLeaderBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { to: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+} as const;

@@ -4,12 +4,20 @@ import type { NodeConfig } from '../node/node-config.js';
 import { openRaftHost } from '../node/open-raft-host.js';
 import { EVENT_LOOP_SCHEDULER, SYSTEM_CLOCK } from '../node/production-io.js';
 import type { RaftHost } from '../node/raft-host.js';
+import { SoftStateWatch } from '../node/soft-state-watch.js';
+import type { AdminBackend } from './admin-backend.js';
 import { buildHttpServer } from './http-server.js';
+import { RaftAdminBackend } from './raft-admin-backend.js';
 
-/** RunningNode is a started member: its HTTP address and a stop function. */
+/** RunningNode is a started member: its HTTP address, its cluster, and a stop function. */
 export interface RunningNode {
   readonly httpUrl: string;
-  stop(): Promise<void>;
+  readonly clusterId: string;
+  /**
+   * stop shuts the member down cleanly. With `handOff` a leader first hands leadership to the most caught-up voter
+   * and waits for it (at most two election timeouts), so its going costs the cluster no election timeout.
+   */
+  stop(options?: { handOff?: boolean }): Promise<void>;
 }
 
 /** Bounds of one node's request handling. */
@@ -17,11 +25,14 @@ const PROPOSAL_TIMEOUT_MS = 10_000;
 const MAX_PENDING_PROPOSALS = 100_000;
 const MAX_WAITERS = 50_000;
 const READ_TIMEOUT_MS = 5_000;
+/** How often member problems are evaluated, so each is logged when it appears even if nobody asks /readyz. */
+const HEALTH_CHECK_MS = 1_000;
 
 /**
  * startNode is the composition root of a `raftlock serve` process: it opens
- * the store (refusing a damaged one), starts the peer transport, the Raft loop
- * and the HTTP server. It lives above src/node because it wires the node to
+ * the store (refusing a damaged one, or a missing one without
+ * --initial-cluster-state new), starts the peer transport, the Raft loop and
+ * the HTTP server. It lives above src/node because it wires the node to
  * the HTTP API. `onFatal` is called if the Raft loop dies (a storage failure
  * or a broken invariant): the process must exit.
  */
@@ -32,7 +43,8 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
     base: { node: config.id },
     mixin: () => (hostRef === null ? {} : { term: hostRef.term, role: hostRef.role }),
   });
-  const maxElectionTimeoutMs = 2 * config.electionTicks * config.tickMs;
+  // The largest randomized election timeout: a transfer target gets one, a whole hand-off two.
+  const electionTimeoutMs = 2 * config.electionTicks * config.tickMs;
   const locks = new LockService({
     logger,
     maxWaiters: MAX_WAITERS,
@@ -40,9 +52,11 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
     clock: SYSTEM_CLOCK,
     scheduler: EVENT_LOOP_SCHEDULER,
   });
-  const host = await openRaftHost({
+  const softStates = new SoftStateWatch(EVENT_LOOP_SCHEDULER);
+  const member = await openRaftHost({
     id: config.id,
     clusterId: config.clusterId,
+    initialClusterState: config.initialClusterState,
     dataDir: config.dataDir,
     peers: config.peers,
     listen: config.peerListen,
@@ -54,11 +68,16 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
     maxPendingProposals: MAX_PENDING_PROPOSALS,
     logger,
     app: locks,
-    onSoftState: (soft) => locks.onSoftState(soft),
+    onSoftState: (soft) => {
+      locks.onSoftState(soft);
+      softStates.notify(soft);
+    },
     onFatal,
   });
+  const host = member.host;
   hostRef = host;
-  const http = buildHttpServer({ host, locks, peerHttp: config.peerHttp, logger, readTimeoutMs: READ_TIMEOUT_MS });
+  const admin = new RaftAdminBackend({ host, core: member.core, locks, softStates, clusterId: member.clusterId, electionTimeoutMs, readTimeoutMs: READ_TIMEOUT_MS });
+  const http = buildHttpServer({ member, locks, admin, peerHttp: config.peerHttp, logger, readTimeoutMs: READ_TIMEOUT_MS });
   try {
     await host.start();
     locks.attach(host);
@@ -68,16 +87,24 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
     await host.stop().catch(() => {});
     throw err;
   }
+  const healthTimer = EVENT_LOOP_SCHEDULER.every(HEALTH_CHECK_MS, () => void member.health.problems());
   const addr = http.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : config.http.port;
   const httpUrl = `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}`;
-  logger.info({ http: httpUrl, peer: `${config.peerListen.host}:${config.peerListen.port}`, members: Object.keys(config.peers) }, 'raftlock node started');
+  logger.info(
+    { http: httpUrl, peer: `${config.peerListen.host}:${config.peerListen.port}`, clusterId: member.clusterId, members: [...host.members()] },
+    'raftlock node started',
+  );
   let stopping: Promise<void> | null = null;
   return {
     httpUrl,
-    stop: () => {
-      // Clean shutdown: stop accepting requests, finish the current write, close the store.
+    clusterId: member.clusterId,
+    stop: (options = {}) => {
+      // Clean shutdown: hand leadership over (still serving, so requests in flight are answered or relayed), stop
+      // accepting requests, finish the current write, close the store.
       stopping ??= (async () => {
+        EVENT_LOOP_SCHEDULER.cancel(healthTimer);
+        if (options.handOff === true) await handOff(admin, logger);
         locks.detach();
         await http.close();
         await host.stop();
@@ -87,4 +114,14 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
       return stopping;
     },
   };
+}
+
+/** handOff hands leadership away before a leader stops, and logs how it went. */
+async function handOff(admin: AdminBackend, logger: pino.Logger): Promise<void> {
+  const startedMs = performance.now();
+  const r = await admin.transferLeadership(null);
+  if (r.outcome === 'not_leader') return;
+  const tookMs = Math.round(performance.now() - startedMs);
+  if (r.outcome === 'transferred') logger.info({ to: r.leader, term: r.term, tookMs }, 'handed leadership over before stopping');
+  else logger.warn({ outcome: r.outcome, asked: r.to, tookMs }, 'could not hand leadership over before stopping; the cluster elects a leader after an election timeout');
 }

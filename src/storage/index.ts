@@ -16,3 +16,4 @@ export {
   type StorageErrorCode,
 } from './storage-errors.js';
 export { verifyLevelDbDir, type LevelDbVerifyReport } from './leveldb-verify.js';
+export { BACKUP_FORMAT_VERSION, BackupFileError, decodeBackup, encodeBackup, type BackupHeader, type BackupImage } from './backup-file.js';

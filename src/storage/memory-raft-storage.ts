@@ -40,13 +40,19 @@ export class MemoryRaftStorage implements RaftStore {
   /** MemoryRaftStorage.open loads `disk` (bootstrapping it if empty) with the same identity checks as RaftStorage.open. */
   static open(disk: MemoryDisk, options: RaftStoreOptions): Promise<OpenResult<MemoryRaftStorage>> {
     try {
+      const created = disk.identity === null;
       if (disk.identity === null) {
         if (options.createIfMissing === false) throw new StorageMissingError('memory', 'no store and createIfMissing is false');
+        if (options.clusterId === null) throw new RangeError('creating a store needs a clusterId');
+        const initial = options.initialSnapshot ?? null;
         disk.identity = { clusterId: options.clusterId, nodeId: options.nodeId };
-        disk.snapshotMeta = { index: 0, term: 0, config: { voters: [...options.voters] } };
+        disk.snapshotMeta = initial?.meta ?? { index: 0, term: 0, config: { voters: [...options.voters] } };
+        disk.snapshot = initial;
+        disk.hardState = { term: disk.snapshotMeta.term, vote: null, commit: disk.snapshotMeta.index };
       }
-      if (disk.identity.clusterId !== options.clusterId || disk.identity.nodeId !== options.nodeId) {
-        throw new StorageMismatchError('memory', `store belongs to ${disk.identity.clusterId}/${disk.identity.nodeId}, not ${options.clusterId}/${options.nodeId}`);
+      const identity = disk.identity;
+      if ((options.clusterId !== null && identity.clusterId !== options.clusterId) || identity.nodeId !== options.nodeId) {
+        throw new StorageMismatchError('memory', `store belongs to ${identity.clusterId}/${identity.nodeId}, not ${options.clusterId ?? '(any)'}/${options.nodeId}`);
       }
       const snapIndex = disk.snapshotMeta.index;
       const entries: Entry[] = [];
@@ -57,7 +63,8 @@ export class MemoryRaftStorage implements RaftStore {
       }
       const shape = new LogShape(disk.snapshotMeta, disk.hardState, entries, snapIndex + 1);
       const durable: DurableState = { hardState: disk.hardState, snapshotMeta: disk.snapshotMeta, entries };
-      return Promise.resolve({ storage: new MemoryRaftStorage(disk, shape, options), durable, snapshot: disk.snapshot });
+      const storage = new MemoryRaftStorage(disk, shape, options);
+      return Promise.resolve({ storage, clusterId: identity.clusterId, created, durable, snapshot: disk.snapshot });
     } catch (err) {
       return Promise.reject(err);
     }

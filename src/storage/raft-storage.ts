@@ -31,11 +31,10 @@
  * the file) is quoted in the StorageCorruptError.
  */
 
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Level } from 'level';
 import type { DurableState, Entry, HardState, Snapshot, SnapshotMeta } from '../raft/types.js';
+import { checkInfoLog, errorChain, hasCode, leveldbReadError } from './leveldb-diagnostics.js';
 import { verifyLevelDbDir } from './leveldb-verify.js';
 import { LogShape, type SaveBatch } from './log-shape.js';
 import type { OpenResult, RaftStore, RaftStoreOptions, StoreStats } from './raft-store.js';
@@ -93,55 +92,12 @@ const LOAD_BATCH = 1000;
 /** Upper bound on snapshot chunks (with 1 MiB chunks: 64 GiB), a sanity bound on a corrupt header. */
 const MAX_CHUNKS = 65_536;
 
-function errorChain(err: unknown): string {
-  const parts: string[] = [];
-  let e: unknown = err;
-  for (let depth = 0; depth < 5 && e instanceof Error; depth++) {
-    const code = (e as { code?: unknown }).code;
-    parts.push(typeof code === 'string' ? `${e.message} [${code}]` : e.message);
-    e = e.cause;
-  }
-  return parts.join(' <- ');
-}
-
-function hasCode(err: unknown, code: string): boolean {
-  let e: unknown = err;
-  for (let depth = 0; depth < 5 && e instanceof Error; depth++) {
-    if ((e as { code?: unknown }).code === code) return true;
-    e = e.cause;
-  }
-  return false;
-}
-
-/** leveldbReadError turns an error LevelDB raised while reading into a StorageCorruptError quoting LevelDB (which names the file). */
-function leveldbReadError(dir: string, err: unknown): StorageCorruptError {
-  return new StorageCorruptError(dir, `LevelDB failed while reading the store: ${errorChain(err)}`, { cause: err });
-}
-
-/**
- * checkInfoLog scans LevelDB's LOG for corruption it reported and skipped
- * while opening (with paranoid checks off it only logs them). A second line
- * of defence behind verifyLevelDbDir.
- */
-async function checkInfoLog(dir: string): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, 'LOG'), 'utf8');
-  } catch {
-    return; // No info log: nothing reported.
-  }
-  const bad = text.split('\n').filter((l) => /corruption|dropping|ignoring error/i.test(l));
-  if (bad.length > 0) {
-    throw new StorageCorruptError(join(dir, 'LOG'), `LevelDB reported while opening: ${bad.slice(0, 3).join(' | ')}`);
-  }
-}
-
 function checkOptions(o: RaftStoreOptions): void {
   const positive = (v: number | undefined): boolean => v === undefined || (Number.isSafeInteger(v) && v >= 1);
   if (!positive(o.snapshotChunkBytes)) throw new RangeError(`snapshotChunkBytes ${o.snapshotChunkBytes}`);
   if (!positive(o.maxDeletesPerBatch)) throw new RangeError(`maxDeletesPerBatch ${o.maxDeletesPerBatch}`);
-  if (typeof o.nodeId !== 'string' || o.nodeId === '' || typeof o.clusterId !== 'string' || o.clusterId === '') {
-    throw new RangeError('nodeId and clusterId must be non-empty strings');
+  if (typeof o.nodeId !== 'string' || o.nodeId === '' || o.clusterId === '') {
+    throw new RangeError('nodeId must be a non-empty string, and clusterId one or null');
   }
 }
 
@@ -175,8 +131,9 @@ export class RaftStorage implements RaftStore {
   /**
    * RaftStorage.open opens the store in `dir`, creating and bootstrapping it
    * (snapshot meta index 0 term 0 with `options.voters`, hard state
-   * {term 0, vote null, commit 0}) if there is none. Throws
-   * StorageCorruptError / StorageMismatchError / StorageMissingError.
+   * {term 0, vote null, commit 0}; or `options.initialSnapshot`) if there is
+   * none and `createIfMissing` is not false. Throws StorageCorruptError /
+   * StorageMismatchError / StorageMissingError.
    */
   static async open(dir: string, options: RaftStoreOptions): Promise<OpenResult<RaftStorage>> {
     checkOptions(options);
@@ -245,6 +202,8 @@ export class RaftStorage implements RaftStore {
     }
 
     if (meta === null && hard === null && header === null && chunks.length === 0 && entryRecords.length === 0) {
+      // An empty LevelDB (a crash before the bootstrap batch) holds no store either.
+      if (options.createIfMissing === false) throw new StorageMissingError(dir, 'no store here and createIfMissing is false');
       return RaftStorage.bootstrap(db, options);
     }
     if (meta === null) throw new StorageCorruptError(keyName(META_KEY), 'missing in a non-empty store');
@@ -252,7 +211,7 @@ export class RaftStorage implements RaftStore {
     if (m.formatVersion !== FORMAT_VERSION) {
       throw new StorageMismatchError(keyName(META_KEY), `format version ${m.formatVersion}, this build reads ${FORMAT_VERSION}`);
     }
-    if (m.clusterId !== options.clusterId) {
+    if (options.clusterId !== null && m.clusterId !== options.clusterId) {
       throw new StorageMismatchError(keyName(META_KEY), `store belongs to cluster ${JSON.stringify(m.clusterId)}, not ${JSON.stringify(options.clusterId)}`);
     }
     if (m.nodeId !== options.nodeId) {
@@ -293,7 +252,7 @@ export class RaftStorage implements RaftStore {
     const shape = new LogShape(h.meta, hardState, entries, lowestStored);
     const storage = new RaftStorage(db, shape, options, h.chunkCount, snapshot);
     const durable: DurableState = { hardState, snapshotMeta: h.meta, entries };
-    return { storage, durable, snapshot };
+    return { storage, clusterId: m.clusterId, created: false, durable, snapshot };
   }
 
   private static assembleSnapshot(h: SnapshotHeader, chunks: ReadonlyArray<{ key: Uint8Array; value: Uint8Array }>): Snapshot | null {
@@ -329,20 +288,31 @@ export class RaftStorage implements RaftStore {
   }
 
   private static async bootstrap(db: Db, options: RaftStoreOptions): Promise<OpenResult<RaftStorage>> {
-    const snapshotMeta: SnapshotMeta = { index: 0, term: 0, config: { voters: [...options.voters] } };
-    const hardState: HardState = { term: 0, vote: null, commit: 0 };
-    const empty = new Uint8Array(0);
-    const header: SnapshotHeader = { meta: snapshotMeta, dataLength: 0, chunkCount: 0, dataCrc: snapshotDataCrc(empty) };
+    const clusterId = options.clusterId;
+    if (clusterId === null) throw new RangeError('creating a store needs a clusterId');
+    const initial = options.initialSnapshot ?? null;
+    const snapshotMeta: SnapshotMeta = initial?.meta ?? { index: 0, term: 0, config: { voters: [...options.voters] } };
+    // A seeded store has everything in its snapshot committed: every member of the new cluster starts from it.
+    const hardState: HardState = { term: snapshotMeta.term, vote: null, commit: snapshotMeta.index };
+    const voters = [...snapshotMeta.config.voters];
+    const shape = new LogShape(snapshotMeta, hardState, [], snapshotMeta.index + 1);
+    const storage = new RaftStorage(db, shape, options, 0, null);
     const ops: Op[] = [
-      { type: 'put', key: META_KEY, value: encodeMeta({ formatVersion: FORMAT_VERSION, clusterId: options.clusterId, nodeId: options.nodeId, voters: [...options.voters] }) },
+      { type: 'put', key: META_KEY, value: encodeMeta({ formatVersion: FORMAT_VERSION, clusterId, nodeId: options.nodeId, voters }) },
       { type: 'put', key: HARD_STATE_KEY, value: encodeHardState(hardState) },
-      { type: 'put', key: SNAPSHOT_KEY, value: encodeSnapshotHeader(header) },
     ];
+    if (initial !== null) {
+      storage.checkSnapshotSize(initial);
+      storage.pushSnapshotOps(ops, initial);
+    } else {
+      const empty = new Uint8Array(0);
+      const header: SnapshotHeader = { meta: snapshotMeta, dataLength: 0, chunkCount: 0, dataCrc: snapshotDataCrc(empty) };
+      ops.push({ type: 'put', key: SNAPSHOT_KEY, value: encodeSnapshotHeader(header) });
+    }
     // One atomic synced batch: a crash leaves either nothing (bootstrap again) or a complete store.
     await writeBatch(db, ops, true);
-    const shape = new LogShape(snapshotMeta, hardState, [], 1);
-    const storage = new RaftStorage(db, shape, options, 0, null);
-    return { storage, durable: { hardState, snapshotMeta, entries: [] }, snapshot: null };
+    storage.snapshot = initial;
+    return { storage, clusterId, created: true, durable: { hardState, snapshotMeta, entries: [] }, snapshot: initial };
   }
 
   get stats(): StoreStats {

@@ -11,9 +11,18 @@ export type { SaveBatch } from './log-shape.js';
 /** RaftStoreOptions identify the node that owns a store and tune it. */
 export interface RaftStoreOptions {
   readonly nodeId: NodeId;
-  readonly clusterId: string;
+  /**
+   * The cluster the store must belong to; null adopts whatever cluster an existing store names (the stored id is
+   * authoritative). Creating a store needs one.
+   */
+  readonly clusterId: string | null;
   /** Voters written into a NEW store's bootstrap snapshot meta (index 0, term 0); ignored when loading. */
   readonly voters: readonly NodeId[];
+  /**
+   * The snapshot a NEW store starts from instead of the empty index 0 (a restore from a backup): its configuration
+   * replaces `voters`, and the hard state starts at its term with its index committed. Ignored when loading.
+   */
+  readonly initialSnapshot?: Snapshot;
   /** onSyncMs is called after every synced write with its latency in ms (for a histogram). */
   readonly onSyncMs?: (ms: number) => void;
   /** When false, open() of a directory without a store throws StorageMissingError instead of bootstrapping. Default true. */
@@ -37,6 +46,10 @@ export interface StoreStats {
 /** OpenResult is what a node restarts from. `snapshot` is null while the store holds only the bootstrap meta (index 0). */
 export interface OpenResult<S extends RaftStore> {
   readonly storage: S;
+  /** The cluster the store belongs to (as stored, or as given when this open created it). */
+  readonly clusterId: string;
+  /** True when this open created the store (the directory held none). */
+  readonly created: boolean;
   readonly durable: DurableState;
   readonly snapshot: Snapshot | null;
 }

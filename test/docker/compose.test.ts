@@ -17,8 +17,15 @@ describe.runIf(runCompose)('compose files', () => {
   for (const nodes of [3, 5]) {
     it(`docker/compose-${nodes}.yml validates and configures ${nodes} members through the environment`, () => {
       const file = resolve(root, `docker/compose-${nodes}.yml`);
-      const config = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, RAFTLOCK_SECRET: 'test-secret-0123456789' } });
-      const services = execFileSync('docker-compose', ['-f', file, 'config', '--services'], { encoding: 'utf8', env: { ...process.env, RAFTLOCK_SECRET: 'x'.repeat(16) } })
+      const secret = { RAFTLOCK_SECRET: 'test-secret-0123456789' };
+      const bootstrapEnv = { RAFTLOCK_INITIAL_CLUSTER_STATE: 'new', RAFTLOCK_CLUSTER_ID: 'c0ffee00-1234' };
+      const config = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, ...secret, ...bootstrapEnv } });
+      // A later start passes neither variable: the members find their stores.
+      const restart = execFileSync('docker-compose', ['-f', file, 'config'], {
+        encoding: 'utf8',
+        env: { ...process.env, ...secret, RAFTLOCK_INITIAL_CLUSTER_STATE: '', RAFTLOCK_CLUSTER_ID: '' },
+      });
+      const services = execFileSync('docker-compose', ['-f', file, 'config', '--services'], { encoding: 'utf8', env: { ...process.env, ...secret } })
         .trim()
         .split('\n')
         .sort();
@@ -30,6 +37,11 @@ describe.runIf(runCompose)('compose files', () => {
       const peers = Array.from({ length: nodes }, (_, i) => `n${i + 1}=n${i + 1}:5001`).join(',');
       expect(config).toContain(`RAFTLOCK_PEERS: ${peers}`);
       expect(config).toContain('RAFTLOCK_SECRET: test-secret-0123456789');
+      expect(config.match(/RAFTLOCK_INITIAL_CLUSTER_STATE: new/g)).toHaveLength(nodes);
+      expect(config.match(/RAFTLOCK_CLUSTER_ID: c0ffee00-1234/g)).toHaveLength(nodes);
+      // Empty, which serve takes as unset.
+      expect(restart.match(/RAFTLOCK_INITIAL_CLUSTER_STATE: ''/g)).toHaveLength(nodes);
+      expect(restart.match(/RAFTLOCK_CLUSTER_ID: ''/g)).toHaveLength(nodes);
     });
 
     it(`docker/compose-${nodes}.yml has no default peer secret: without RAFTLOCK_SECRET it refuses to configure`, () => {

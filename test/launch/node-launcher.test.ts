@@ -40,6 +40,11 @@ describe('serveArgs', () => {
     expect(args.slice(-7)).toEqual(['--peer-ca', '/c/ca.crt', '--peer-cert', '/c/n1.crt', '--peer-key', '/c/n1.key', '--insecure']);
   });
 
+  it('puts the bootstrap flags of a first start before the extra flags', () => {
+    const args = serveArgs(members[0]!, members, { peerAddress: () => 'p', peerHttpUrl: () => 'u', logLevel: 'info', bootstrapClusterId: 'c-1', extraArgs: ['--tick-ms', '20'] });
+    expect(args.slice(-6)).toEqual(['--initial-cluster-state', 'new', '--cluster-id', 'c-1', '--tick-ms', '20']);
+  });
+
   it('refuses a member that is not in the list', () => {
     const stranger = { ...members[0]!, id: 'x' };
     expect(() => serveArgs(stranger, members, { peerAddress: () => '', peerHttpUrl: () => '', logLevel: 'info', extraArgs: [] })).toThrow(/not one of the members/);
@@ -130,7 +135,8 @@ describe('NodeLauncher with real processes', () => {
     baseDir = mkdtempSync(join(tmpdir(), 'raftlock-launch-'));
     const members = await loopbackMembers(1, (id) => ({ dataDir: join(baseDir, id), logFile: join(baseDir, `${id}.log`) }));
     const exits: NodeExit[] = [];
-    launcher = new NodeLauncher({ mainPath: MAIN, members, wrap: () => forkingWrap('+1s'), onExit: (_node, exit) => exits.push(exit) });
+    launcher = new NodeLauncher({ mainPath: MAIN, members, bootstrap: { clusterId: 'launch-test' }, wrap: () => forkingWrap('+1s'), onExit: (_node, exit) => exits.push(exit) });
+    expect(launcher.commandLine('n1')).toEqual(expect.arrayContaining(['--initial-cluster-state', 'new', '--cluster-id', 'launch-test']));
     const node = launcher.start('n1')!;
     await launcher.waitReady('n1', 'ready', 30_000);
     const pgid = node.child!.pid!;
@@ -149,7 +155,9 @@ describe('NodeLauncher with real processes', () => {
     expect(exits).toHaveLength(1);
     expect(exits[0]!.expected).toBe(true);
 
-    // A restart with another wrap (faketime's offset changes across restarts), on the same ports and data.
+    // A restart with another wrap (faketime's offset changes across restarts), on the same ports and data; it
+    // finds its store, so it carries no bootstrap flags.
+    expect(launcher.commandLine('n1')).not.toContain('--initial-cluster-state');
     launcher.start('n1', { wrap: forkingWrap('+7s') });
     await launcher.waitReady('n1', 'listening', 30_000);
     const second = node.child!.pid!;
@@ -168,7 +176,7 @@ describe('NodeLauncher with real processes', () => {
     baseDir = mkdtempSync(join(tmpdir(), 'raftlock-launch-'));
     const members = await loopbackMembers(1, (id) => ({ dataDir: join(baseDir, id), logFile: join(baseDir, `${id}.log`) }));
     const exits: NodeExit[] = [];
-    launcher = new NodeLauncher({ mainPath: MAIN, members, onExit: (_node, exit) => exits.push(exit) });
+    launcher = new NodeLauncher({ mainPath: MAIN, members, bootstrap: { clusterId: 'launch-test' }, onExit: (_node, exit) => exits.push(exit) });
     const node = launcher.start('n1')!;
     await launcher.waitReady('n1', 'listening', 30_000);
     process.kill(node.child!.pid!, 'SIGKILL');

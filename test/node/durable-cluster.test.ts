@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { openSync, readdirSync, statSync, writeSync, closeSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAIN, ProcessCluster, httpJson, waitFor, waitForLeader } from '../support/process-cluster.js';
+import { ProcessCluster, httpJson, metricValue, runCli, waitFor, waitForLeader } from '../support/process-cluster.js';
 
 /**
  * Real `raftlock serve` processes: crashes by kill -9, restarts from disk,
@@ -25,22 +24,9 @@ async function status(url: string): Promise<{ role: string; leader: string | nul
   return (await httpJson(`${url}/v1/status`, 'GET', undefined, 2000)).body;
 }
 
-async function metric(url: string, name: string): Promise<number> {
-  const text = (await httpJson(`${url}/metrics`)).body as string;
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? NaN : Number(line.split(' ')[1]);
-}
-
 /** runServe starts one serve process on a data dir and returns its exit code and output (bounded by a timeout). */
-async function runServe(args: string[], timeoutMs = 20_000, env: NodeJS.ProcessEnv = cluster?.serveEnv() ?? process.env): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let output = '';
-  child.stdout.on('data', (d) => (output += String(d)));
-  child.stderr.on('data', (d) => (output += String(d)));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const code = await new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
-  clearTimeout(timer);
-  return { code, output };
+function runServe(args: string[]): Promise<{ code: number | null; output: string }> {
+  return runCli(['serve', ...args], 20_000, cluster?.serveEnv() ?? process.env);
 }
 
 describe('a durable 3-node cluster of real processes', () => {
@@ -100,11 +86,11 @@ describe('a durable 3-node cluster of real processes', () => {
     await cluster.kill(lagging.id, 'SIGKILL');
     const url = cluster.node(leader).httpUrl;
     for (let i = 0; i < 150; i++) await acquire(url, `compacted-${i}`, 'carol');
-    expect(await metric(url, 'raft_first_index')).toBeGreaterThan(50);
+    expect(await metricValue(url, 'raft_first_index')).toBeGreaterThan(50);
     cluster.start(lagging.id);
     const target = (await status(url)).commitIndex;
     await waitFor('the lagging follower to catch up', async () => ((await status(lagging.httpUrl)).appliedIndex >= target ? true : undefined));
-    expect(await metric(lagging.httpUrl, 'raft_snapshots_installed_total')).toBeGreaterThanOrEqual(1);
+    expect(await metricValue(lagging.httpUrl, 'raft_snapshots_installed_total')).toBeGreaterThanOrEqual(1);
     // The follower's state came through the snapshot: it can serve as leader with the same locks.
     await cluster.kill(leader, 'SIGKILL');
     const next = await waitForLeader(cluster, 20_000, [leader]);

@@ -138,6 +138,49 @@ describe('RaftStorage', () => {
     });
   });
 
+  it('adopts the cluster id a store holds when none is given, and says whether the open created the store', async () => {
+    await withTempDir(async (dir) => {
+      await expect(RaftStorage.open(dir, { ...OPTS, clusterId: null })).rejects.toThrow(/needs a clusterId/);
+      const a = await RaftStorage.open(dir, OPTS);
+      expect([a.clusterId, a.created]).toEqual(['c1', true]);
+      await a.storage.close();
+      const b = await RaftStorage.open(dir, { ...OPTS, clusterId: null, createIfMissing: false });
+      expect([b.clusterId, b.created]).toEqual(['c1', false]);
+      await b.storage.close();
+      await expect(RaftStorage.open(dir, { ...OPTS, nodeId: 'n2', clusterId: null })).rejects.toThrow(/node "n1", not "n2"/);
+    });
+  });
+
+  it('treats an empty LevelDB (a crash before the bootstrap batch) as no store', async () => {
+    await withTempDir(async (dir) => {
+      const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view', compression: false });
+      await db.open();
+      await db.close();
+      await expect(RaftStorage.open(dir, { ...OPTS, createIfMissing: false })).rejects.toBeInstanceOf(StorageMissingError);
+    });
+  });
+
+  it('seeds a new store from an initial snapshot: its index committed, its term, its configuration, its data', async () => {
+    await withTempDir(async (dir) => {
+      const data = new Uint8Array(3000).map((_, i) => i & 0xff);
+      const initialSnapshot = { meta: { index: 41, term: 7, config: { voters: ['n1', 'n4', 'n5'] } }, data };
+      const a = await RaftStorage.open(dir, { ...OPTS, clusterId: 'restored', snapshotChunkBytes: 1024, initialSnapshot });
+      expect(a.created).toBe(true);
+      expect(plainDurable(a.durable)).toEqual({ hardState: { term: 7, vote: null, commit: 41 }, snapshotMeta: { index: 41, term: 7, voters: ['n1', 'n4', 'n5'] }, entries: [] });
+      await a.storage.save({ entries: [entry(42, 8)], hardState: { term: 8, vote: 'n1', commit: 42 } });
+      await a.storage.close();
+      const b = await RaftStorage.open(dir, { ...OPTS, clusterId: null });
+      expect(b.clusterId).toBe('restored');
+      expect(plainSnapshot(b.snapshot)).toEqual(plainSnapshot(initialSnapshot));
+      expect(b.durable.entries.map((e) => [e.index, e.term])).toEqual([[42, 8]]);
+      await b.storage.close();
+      // An existing store is loaded, never reseeded.
+      const c = await RaftStorage.open(dir, { ...OPTS, clusterId: 'restored', initialSnapshot: { ...initialSnapshot, meta: { ...initialSnapshot.meta, index: 99 } } });
+      expect([c.created, c.durable.snapshotMeta.index]).toEqual([false, 41]);
+      await c.storage.close();
+    });
+  });
+
   it('applies saves issued without awaiting in call order', async () => {
     await withTempDir(async (dir) => {
       const { storage } = await RaftStorage.open(dir, OPTS);
@@ -168,5 +211,15 @@ describe('MemoryRaftStorage', () => {
     expect(b.durable.entries.map((e) => e.index)).toEqual([3, 4]);
     expect(b.snapshot?.meta.index).toBe(2);
     await expect(MemoryRaftStorage.open(disk, { ...OPTS, nodeId: 'n9' })).rejects.toBeInstanceOf(StorageMismatchError);
+  });
+
+  it('adopts the stored cluster id and seeds from an initial snapshot, as RaftStorage does', async () => {
+    const disk = new MemoryDisk();
+    const initialSnapshot = { meta: { index: 9, term: 3, config: { voters: ['n1', 'n2'] } }, data: Uint8Array.of(5) };
+    const a = await MemoryRaftStorage.open(disk, { ...OPTS, initialSnapshot });
+    expect([a.created, a.durable.hardState]).toEqual([true, { term: 3, vote: null, commit: 9 }]);
+    await a.storage.close();
+    const b = await MemoryRaftStorage.open(disk, { ...OPTS, clusterId: null });
+    expect([b.clusterId, b.created, b.snapshot?.meta.index]).toEqual(['c1', false, 9]);
   });
 });

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,6 +40,11 @@ export interface ClusterOptions {
    * (as `raftlock cluster` does); default the launcher's, a fresh random secret.
    */
   security?: LaunchSecurity | 'tls';
+  /**
+   * Whether the members' first starts bootstrap a new cluster (`--initial-cluster-state new` with a random cluster
+   * id). Default true; false when the data dirs are seeded beforehand (a restore) or must stay empty.
+   */
+  bootstrap?: boolean;
 }
 
 /**
@@ -48,19 +55,26 @@ export interface ClusterOptions {
  */
 export class ProcessCluster {
   readonly baseDir: string;
+  /** The cluster id the members' first starts bootstrap with (null when the cluster does not bootstrap). */
+  readonly clusterId: string | null;
   private readonly launcher: NodeLauncher;
 
-  private constructor(private readonly opts: ClusterOptions, baseDir: string, launcher: NodeLauncher) {
+  private constructor(private readonly opts: ClusterOptions, baseDir: string, launcher: NodeLauncher, clusterId: string | null) {
     this.baseDir = baseDir;
     this.launcher = launcher;
+    this.clusterId = clusterId;
   }
 
   static async create(opts: ClusterOptions = {}): Promise<ProcessCluster> {
     const base = opts.baseDir ?? mkdtempSync(join(tmpdir(), 'raftlock-test-'));
     const members = await loopbackMembers(opts.nodes ?? 3, (id) => ({ dataDir: join(base, id), logFile: join(base, `${id}.log`) }));
     const dial = opts.dialAddress;
+    const clusterId = opts.bootstrap === false ? null : randomUUID();
     const security = opts.security === 'tls' ? ({ mode: 'tls', certDir: join(base, 'certs') } as const) : opts.security;
-    if (security?.mode === 'tls') await ensureClusterCertificates(security.certDir, 'raftlock', members.map((m) => m.id));
+    if (security?.mode === 'tls') {
+      if (clusterId === null) throw new Error("ProcessCluster: security 'tls' makes certificates for a new cluster; it needs bootstrap");
+      await ensureClusterCertificates(security.certDir, clusterId, members.map((m) => m.id));
+    }
     const launcher = new NodeLauncher({
       mainPath: opts.mainPath ?? MAIN,
       members,
@@ -70,8 +84,9 @@ export class ProcessCluster {
       ...(dial !== undefined ? { peerAddress: (_from: string, to: ServeMember) => dial(to.id, to.peerPort) } : {}),
       ...(opts.wrap !== undefined ? { wrap: opts.wrap } : {}),
       ...(security !== undefined ? { security } : {}),
+      ...(clusterId !== null ? { bootstrap: { clusterId } } : {}),
     });
-    return new ProcessCluster(opts, base, launcher);
+    return new ProcessCluster(opts, base, launcher, clusterId);
   }
 
   /** nodes are the members in id order, with their current processes. */
@@ -87,7 +102,7 @@ export class ProcessCluster {
     return this.launcher.node(id) as NodeProcess;
   }
 
-  /** argsFor is the node's command line after `node`: the CLI entry, `serve`, its flags. */
+  /** argsFor is the node's command line for its next start after `node`: the CLI entry, `serve`, its flags. */
   argsFor(node: NodeProcess): string[] {
     return this.launcher.commandLine(node.id);
   }
@@ -165,17 +180,45 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr !== null ? ` (last error: ${(lastErr as Error).message})` : ''}`);
 }
 
-/** findLeader returns the id of the node every reachable node agrees leads, once they do. */
+/**
+ * waitForLeader returns the id of the leader once every running member (not paused, not in `exclude`) answers and
+ * names it. Every one, not every reachable one: a member whose HTTP port is not up yet (a slow start on a loaded
+ * machine) used to be skipped, and a test then picked it as "a follower" and got ECONNREFUSED.
+ */
 export async function waitForLeader(cluster: ProcessCluster, timeoutMs = 20_000, exclude: string[] = []): Promise<string> {
   return waitFor('a leader', async () => {
+    const running = cluster.nodes.filter((n) => n.child !== null && n.state === 'running' && !exclude.includes(n.id));
     const views = await Promise.all(
-      cluster.nodes
-        .filter((n) => n.child !== null && !exclude.includes(n.id))
-        .map((n) => httpJson(`${n.httpUrl}/v1/status`, 'GET', undefined, 1000).then((r) => r.body as { id: string; role: string; leader: string | null }).catch(() => null)),
+      running.map((n) => httpJson(`${n.httpUrl}/v1/status`, 'GET', undefined, 1000).then((r) => r.body as { id: string; role: string; leader: string | null }).catch(() => null)),
     );
-    const live = views.filter((v): v is { id: string; role: string; leader: string | null } => v !== null);
+    if (views.length === 0 || views.some((v) => v === null)) return undefined;
+    const live = views as { id: string; role: string; leader: string | null }[];
     const leader = live.find((v) => v.role === 'leader');
-    if (leader === undefined || exclude.includes(leader.id)) return undefined;
-    return live.every((v) => v.leader === leader.id) && live.length > 0 ? leader.id : undefined;
+    if (leader === undefined) return undefined;
+    return live.every((v) => v.leader === leader.id) ? leader.id : undefined;
   }, timeoutMs);
+}
+
+/** runCli runs the built CLI with `args` to its exit, bounded by a timeout (then SIGKILL), and returns its exit code and output. */
+export async function runCli(args: string[], timeoutMs = 20_000, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let output = '';
+  child.stdout.on('data', (d) => (output += String(d)));
+  child.stderr.on('data', (d) => (output += String(d)));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
+  clearTimeout(timer);
+  return { code, output };
+}
+
+/** metricValue reads one series of a node's /metrics, e.g. `raftlock_elections_total{cause="timeout"}`; NaN when absent. */
+export async function metricValue(url: string, series: string): Promise<number> {
+  const text = (await httpJson(`${url}/metrics`)).body as string;
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? NaN : Number(line.slice(series.length + 1));
+}
+
+/** acquireLock asks `url` for lock `name` for `owner` with a long lease (10 minutes by default); returns the raw answer. */
+export function acquireLock(url: string, name: string, owner: string, ttlMs = 600_000): Promise<{ status: number; body: any }> {
+  return httpJson(`${url}/v1/locks/${encodeURIComponent(name)}/acquire`, 'POST', { owner, ttlMs, requestId: randomUUID() });
 }

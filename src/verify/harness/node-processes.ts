@@ -7,6 +7,8 @@
  * stopAll() and from a process 'exit' hook; this class adds the record of
  * members that exited without the harness killing them.
  */
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { CommandWrap } from '../../launch/command-wrap.js';
 import { loopbackMembers } from '../../launch/loopback-port.js';
@@ -26,6 +28,15 @@ export interface NodeProcessesOptions {
   readonly extraArgs?: readonly string[];
   /** Runs every start of member `id` that names no wrap of its own under this (faketime, for clock skew). */
   readonly wrap?: (id: string) => CommandWrap | undefined;
+}
+
+/**
+ * bootstrapsExplicitly says whether the build under test takes --initial-cluster-state (issue 13). `verify --build`
+ * may point at an older build, which bootstraps every empty data dir by itself and rejects the flag.
+ */
+function bootstrapsExplicitly(mainPath: string): boolean {
+  const help = execFileSync(process.execPath, [mainPath, 'serve', '--help'], { encoding: 'utf8', timeout: 30_000 });
+  return help.includes('--initial-cluster-state');
 }
 
 /** UnexpectedExit is a member that exited without the harness killing it: a crash, or outside interference. */
@@ -70,6 +81,8 @@ export class NodeProcesses extends NodeLauncher {
         members,
         ...(opts.extraArgs !== undefined ? { extraArgs: opts.extraArgs } : {}),
         ...(opts.wrap !== undefined ? { wrap: opts.wrap } : {}),
+        // A new cluster each run: first starts bootstrap it, restarts after a kill find their stores.
+        ...(bootstrapsExplicitly(opts.mainPath) ? { bootstrap: { clusterId: randomUUID() } } : {}),
         // Every peer and peer-HTTP address is a proxy of a directed link.
         peerAddress: (from, to) => attached().peerAddress(from, to.id),
         peerHttpUrl: (from, to) => attached().httpUrl(from, to.id),
