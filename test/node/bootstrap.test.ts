@@ -19,7 +19,8 @@ afterEach(async () => {
 });
 
 async function serveArgs(dataDir: string): Promise<string[]> {
-  return ['--id', 'n1', '--data-dir', dataDir, '--http', `127.0.0.1:${await freePort()}`, '--peers', `n1=127.0.0.1:${await freePort()}`];
+  // A secret, since serve requires peer security; these tests are about the store.
+  return ['--id', 'n1', '--data-dir', dataDir, '--http', `127.0.0.1:${await freePort()}`, '--peers', `n1=127.0.0.1:${await freePort()}`, '--secret', '0123456789abcdef'];
 }
 
 describe('bootstrap of a member', () => {
@@ -60,11 +61,11 @@ describe('bootstrap of a member', () => {
 
     const restart = cluster.argsFor(only).slice(2);
     expect(restart).not.toContain('--initial-cluster-state');
-    const refused = await runCli(['serve', ...restart, '--cluster-id', 'another-cluster']);
+    const refused = await runCli(['serve', ...restart, '--cluster-id', 'another-cluster'], 20_000, cluster.serveEnv());
     expect(refused.code).toBe(1);
     expect(refused.output).toContain(`belongs to cluster ${cluster.clusterId}, but --cluster-id (or RAFTLOCK_CLUSTER_ID) says another-cluster`);
     expect(refused.output).toContain('(cluster_id_mismatch)');
-    const refusedNew = await runCli(['serve', ...restart, '--initial-cluster-state', 'new', '--cluster-id', 'another-cluster']);
+    const refusedNew = await runCli(['serve', ...restart, '--initial-cluster-state', 'new', '--cluster-id', 'another-cluster'], 20_000, cluster.serveEnv());
     expect([refusedNew.code, refusedNew.output]).toEqual([1, expect.stringContaining(`belongs to cluster ${cluster.clusterId}, but --cluster-id`)]);
 
     // `new` again on a store is ignored (etcd's rule), with the store's id; the member restarts as it was.

@@ -76,7 +76,7 @@ async function startAttacked(options: ClusterOptions): Promise<{ c: ProcessClust
   const t: ForgedPeerTarget = {
     host: victim.host,
     port: victim.peerPort,
-    clusterId: 'raftlock',
+    clusterId: c.clusterId!,
     claimFrom: leader,
     to: victim.id,
     term: vs.term,
@@ -127,7 +127,7 @@ describe('a forged peer on a member\'s peer port (issue 12)', () => {
     const certDir = join(c.baseDir, 'certs');
     const read = (f: string): string => readFileSync(f, 'utf8');
     const insider = { ca: read(join(certDir, 'ca.crt')), cert: read(memberFiles(certDir, third.id).cert), key: read(memberFiles(certDir, third.id).key) };
-    const strangers = await makeTestPki('raftlock', [t.claimFrom]);
+    const strangers = await makeTestPki(t.clusterId, [t.claimFrom]);
     const stranger = { ca: strangers.ca.certPem, cert: strangers.members[t.claimFrom]!.certPem, key: strangers.members[t.claimFrom]!.keyPem };
     const outcomes: Record<string, ForgeryOutcome> = {
       'plain TCP hello': await forgeHelloThenAttack(t, 'none'),

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, buildNodeConfig } from '../../src/node/node-config.js';
 
-const base = { id: 'n1', 'data-dir': '/tmp/d', http: '127.0.0.1:4001', peers: 'n1=127.0.0.1:5001,n2=127.0.0.1:5002' };
+// Peer security is required (peer-security-config.test.ts covers it); these tests are about the bootstrap flags.
+const base = { id: 'n1', 'data-dir': '/tmp/d', http: '127.0.0.1:4001', peers: 'n1=127.0.0.1:5001,n2=127.0.0.1:5002', secret: '0123456789abcdef' };
 
 describe('serve flags for bootstrap and cluster identity', () => {
   it('has no default cluster id and no initial cluster state: a restart takes both from its store', () => {
