@@ -67,7 +67,11 @@ describe('raftlock cluster', () => {
     const certDir = join(baseDir, 'certs');
     const caPem = readFileSync(join(certDir, 'ca.crt'), 'utf8');
     const memberPem = readFileSync(join(certDir, 'n1.crt'), 'utf8');
-    expect(certifiesMember(new X509Certificate(memberPem), 'raftlock', 'n1')).toBe(true);
+    // The certificates name the cluster the first start bootstrapped (a random id).
+    const clusterId = /bootstrapping a new cluster (\S+)/.exec(first.output())?.[1];
+    expect(clusterId).toBeDefined();
+    expect(certifiesMember(new X509Certificate(memberPem), clusterId!, 'n1')).toBe(true);
+    expect(certifiesMember(new X509Certificate(memberPem), 'another-cluster', 'n1')).toBe(false);
     expect(new X509Certificate(memberPem).verify(new X509Certificate(caPem).publicKey)).toBe(true);
     expect(statSync(join(certDir, 'ca.key')).mode & 0o077).toBe(0);
     expect(statSync(join(certDir, 'n1.key')).mode & 0o077).toBe(0);
