@@ -14,10 +14,15 @@
  * ErrorCode is every code the server can answer. `not_leader` never reaches
  * the wire (a node answers it as `no_leader`); `wait_ended` is a lease-table
  * result the HTTP layer answers as `lock_held` with a `reason`; `internal` is
- * a bug on the server (see its log).
+ * a bug on the server (see its log). With authentication on, `unauthorized`
+ * is a missing or unknown bearer token, `forbidden` a token whose roles do
+ * not include the route's; `too_many_requests` is a per-principal cap (waiting
+ * acquires), `request_timeout` a request that did not arrive in time.
  */
 export type ErrorCode =
   | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
   | 'not_found'
   | 'session_not_found'
   | 'lock_held'
@@ -25,6 +30,8 @@ export type ErrorCode =
   | 'limit_mismatch'
   | 'wait_ended'
   | 'too_many_waiters'
+  | 'request_timeout'
+  | 'too_many_requests'
   | 'internal'
   | 'no_leader'
   | 'not_leader'
@@ -36,6 +43,8 @@ export type ErrorCode =
 /** ERROR_STATUS is the HTTP status of each ErrorCode. */
 export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   session_not_found: 404,
   lock_held: 409,
@@ -43,6 +52,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   limit_mismatch: 409,
   wait_ended: 409,
   too_many_waiters: 429,
+  request_timeout: 408,
+  too_many_requests: 429,
   internal: 500,
   no_leader: 503,
   not_leader: 503,

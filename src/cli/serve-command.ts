@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { HTTP_SECURITY_FLAGS, HTTP_SECURITY_USAGE } from '../node/http-security-config.js';
 import { ConfigError, buildNodeConfig, type RawServeOptions } from '../node/node-config.js';
 import { startNode } from '../server/start-node.js';
 import type { CliIo } from './cli-io.js';
@@ -10,9 +11,10 @@ Every flag can come from the environment instead: RAFTLOCK_ID, RAFTLOCK_DATA_DIR
 RAFTLOCK_PEERS, RAFTLOCK_PEER_HTTP, RAFTLOCK_CLUSTER_ID, RAFTLOCK_SECRET, RAFTLOCK_LOG_LEVEL, RAFTLOCK_TICK_MS,
 RAFTLOCK_ELECTION_TICKS, RAFTLOCK_SNAPSHOT_EVERY.
 --peers lists every voting member's peer address as this node dials it; --peer is this node's own listen address
-(default: its entry in --peers). --peer-http lists members' HTTP URLs, so followers can forward to the leader.`;
+(default: its entry in --peers). --peer-http lists members' HTTP URLs, so followers can forward to the leader.
+${HTTP_SECURITY_USAGE}`;
 
-const FLAGS = ['id', 'cluster-id', 'data-dir', 'http', 'peer', 'peers', 'peer-http', 'secret', 'log-level', 'tick-ms', 'election-ticks', 'snapshot-every'] as const;
+const FLAGS = ['id', 'cluster-id', 'data-dir', 'http', 'peer', 'peers', 'peer-http', 'secret', 'log-level', 'tick-ms', 'election-ticks', 'snapshot-every', ...HTTP_SECURITY_FLAGS] as const;
 
 /** serveCommand runs one member until SIGTERM/SIGINT. Exit codes: 2 usage, 1 refused to start or crashed. */
 export async function serveCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {

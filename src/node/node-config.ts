@@ -1,4 +1,5 @@
 import type { NodeId } from '../raft/index.js';
+import { HTTP_SECURITY_ENV, parseHttpSecurity, type HttpSecurityConfig, type HttpSecurityFlag } from './http-security-config.js';
 import type { HostAddress } from './raft-host.js';
 
 /** NodeConfig is everything `raftlock serve` needs, after parsing and validation. */
@@ -15,6 +16,8 @@ export interface NodeConfig {
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly snapshotEveryEntries: number;
+  /** The HTTP API's HTTPS, authentication and limits (http-security-config.ts). */
+  readonly httpSecurity: HttpSecurityConfig;
 }
 
 /** ConfigError is a usage mistake: the CLI prints it with the usage text and exits 2. */
@@ -56,7 +59,7 @@ export function parseIntFlag(value: string, what: string, min: number, max: numb
 }
 
 /** RawServeOptions are flag values (or their environment fallbacks) as strings. */
-export type RawServeOptions = Partial<Record<'id' | 'cluster-id' | 'data-dir' | 'http' | 'peer' | 'peers' | 'peer-http' | 'secret' | 'log-level' | 'tick-ms' | 'election-ticks' | 'snapshot-every', string>>;
+export type RawServeOptions = Partial<Record<'id' | 'cluster-id' | 'data-dir' | 'http' | 'peer' | 'peers' | 'peer-http' | 'secret' | 'log-level' | 'tick-ms' | 'election-ticks' | 'snapshot-every' | HttpSecurityFlag, string>>;
 
 /** ENV_BY_FLAG names the environment variable behind each flag, for containers. */
 export const ENV_BY_FLAG: Readonly<Record<keyof RawServeOptions, string>> = {
@@ -72,6 +75,7 @@ export const ENV_BY_FLAG: Readonly<Record<keyof RawServeOptions, string>> = {
   'tick-ms': 'RAFTLOCK_TICK_MS',
   'election-ticks': 'RAFTLOCK_ELECTION_TICKS',
   'snapshot-every': 'RAFTLOCK_SNAPSHOT_EVERY',
+  ...HTTP_SECURITY_ENV,
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -101,6 +105,14 @@ export function buildNodeConfig(flags: RawServeOptions, env: NodeJS.ProcessEnv):
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(clusterId)) throw new ConfigError(`--cluster-id: bad id "${clusterId}"`);
   const secret = get('secret');
   if (secret !== undefined && secret.length < 8) throw new ConfigError('--secret: use at least 8 characters');
+  const httpSecurity = parseHttpSecurity({
+    get,
+    env: (name) => env[name],
+    int: parseIntFlag,
+    fail: (message) => {
+      throw new ConfigError(message);
+    },
+  });
   return {
     id,
     clusterId,
@@ -108,12 +120,13 @@ export function buildNodeConfig(flags: RawServeOptions, env: NodeJS.ProcessEnv):
     http,
     peerListen,
     peers,
-    peerHttp: { ...peerHttp, [id]: `http://${formatHost(http.host)}:${http.port}` },
+    peerHttp: { ...peerHttp, [id]: `${httpSecurity.tls !== undefined ? 'https' : 'http'}://${formatHost(http.host)}:${http.port}` },
     ...(secret !== undefined && secret !== '' ? { secret } : {}),
     logLevel,
     tickMs: parseIntFlag(get('tick-ms') ?? '50', '--tick-ms', 5, 1000),
     electionTicks: parseIntFlag(get('election-ticks') ?? '10', '--election-ticks', 3, 100),
     snapshotEveryEntries: parseIntFlag(get('snapshot-every') ?? '10000', '--snapshot-every', 10, 100_000_000),
+    httpSecurity,
   };
 }
 

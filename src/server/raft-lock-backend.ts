@@ -3,6 +3,7 @@ import type { LockService } from '../node/lock-service.js';
 import type { RaftHost } from '../node/raft-host.js';
 import type { NodeId } from '../raft/index.js';
 import type { LockBackend, LockTableView, NodeStatus } from './lock-backend.js';
+import type { PeerHttp } from './peer-http.js';
 
 /** RaftLockBackendOptions wire the routes to one member. */
 export interface RaftLockBackendOptions {
@@ -12,6 +13,8 @@ export interface RaftLockBackendOptions {
   readonly peerHttp: Readonly<Record<NodeId, string>>;
   /** How long a linearizable read waits for the leader to confirm itself. */
   readonly readTimeoutMs: number;
+  /** How this node calls other members (relays to the leader). */
+  readonly peers: PeerHttp;
 }
 
 /**
@@ -22,9 +25,11 @@ export interface RaftLockBackendOptions {
  */
 export class RaftLockBackend implements LockBackend {
   readonly id: NodeId;
+  readonly peers: PeerHttp;
 
   constructor(private readonly opts: RaftLockBackendOptions) {
     this.id = opts.host.id;
+    this.peers = opts.peers;
   }
 
   isLeader(): boolean {

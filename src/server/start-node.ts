@@ -4,6 +4,7 @@ import type { NodeConfig } from '../node/node-config.js';
 import { openRaftHost } from '../node/open-raft-host.js';
 import { EVENT_LOOP_SCHEDULER, SYSTEM_CLOCK } from '../node/production-io.js';
 import type { RaftHost } from '../node/raft-host.js';
+import { loadHttpSecurity } from './http-security.js';
 import { buildHttpServer } from './http-server.js';
 
 /** RunningNode is a started member: its HTTP address and a stop function. */
@@ -32,6 +33,8 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
     base: { node: config.id },
     mixin: () => (hostRef === null ? {} : { term: hostRef.term, role: hostRef.role }),
   });
+  // Before the store opens: a bad certificate or auth file refuses the start without touching the data.
+  const security = await loadHttpSecurity(config, logger);
   const maxElectionTimeoutMs = 2 * config.electionTicks * config.tickMs;
   const locks = new LockService({
     logger,
@@ -58,7 +61,7 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
     onFatal,
   });
   hostRef = host;
-  const http = buildHttpServer({ host, locks, peerHttp: config.peerHttp, logger, readTimeoutMs: READ_TIMEOUT_MS });
+  const http = buildHttpServer({ host, locks, peerHttp: config.peerHttp, logger, readTimeoutMs: READ_TIMEOUT_MS, security });
   try {
     await host.start();
     locks.attach(host);
@@ -70,8 +73,18 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
   }
   const addr = http.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : config.http.port;
-  const httpUrl = `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}`;
-  logger.info({ http: httpUrl, peer: `${config.peerListen.host}:${config.peerListen.port}`, members: Object.keys(config.peers) }, 'raftlock node started');
+  const scheme = security.tls !== undefined ? 'https' : 'http';
+  const httpUrl = `${scheme}://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}`;
+  logger.info(
+    {
+      http: httpUrl,
+      peer: `${config.peerListen.host}:${config.peerListen.port}`,
+      members: Object.keys(config.peers),
+      auth: security.tokens === null ? 'off' : `${security.tokens.size} tokens`,
+      maxConnections: security.connections.maxConnections,
+    },
+    'raftlock node started',
+  );
   let stopping: Promise<void> | null = null;
   return {
     httpUrl,

@@ -8,9 +8,10 @@ import type { BackendPluginOptions } from './lock-backend.js';
  * readiness (`/readyz`: a leader is known and this node is a member).
  */
 export async function statusRoutes(app: FastifyInstance, { backend }: BackendPluginOptions): Promise<void> {
-  app.get('/v1/status', async () => backend.status());
-  app.get('/healthz', async () => ({ ok: true }));
-  app.get('/readyz', async (request, reply) => {
+  app.get('/v1/status', { config: { role: 'reader' } }, async () => backend.status());
+  // Open, for load balancers and orchestrators: they tell only whether this node is up and knows a leader.
+  app.get('/healthz', { config: { role: 'none' } }, async () => ({ ok: true }));
+  app.get('/readyz', { config: { role: 'none' } }, async (request, reply) => {
     const status = backend.status();
     if (status.leader === null) return sendError(reply, 'no_leader', 'no leader is known');
     if (!status.members.includes(status.id)) return sendError(reply, 'no_leader', 'this node is not a member of the cluster');
