@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { LockHeldError, RaftLockClient, type EndpointStatus, type LockHandle, type LockInfo } from '../client/index.js';
@@ -26,9 +27,18 @@ const LOCKS_USAGE = `usage: raftlock locks [--prefix P] [--limit N] [--after NAM
   Lists locks in name order with their holders, waiters and last fencing token.`;
 const RELEASE_USAGE = `usage: raftlock release NAME --force [--endpoints URLS]
   Force-releases NAME: removes every holder and waiter. Holders learn it at their next renewal.`;
-const ENDPOINTS_HELP = `Endpoints: --endpoints URL,URL,... or RAFTLOCK_ENDPOINTS (default ${DEFAULT_ENDPOINTS}).`;
+const ENDPOINTS_HELP = `Endpoints: --endpoints URL,URL,... or RAFTLOCK_ENDPOINTS (default ${DEFAULT_ENDPOINTS}).
+A cluster with authentication: --token T or RAFTLOCK_AUTH_TOKEN (the environment keeps it out of ps).
+HTTPS endpoints signed by a private CA: --ca FILE or RAFTLOCK_CA.`;
 
-const endpointsOption = { endpoints: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+const endpointsOption = { endpoints: { type: 'string' }, token: { type: 'string' }, ca: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+
+/** Connection is how a command reaches the cluster: endpoints, and the bearer token and CA if any. */
+interface Connection {
+  readonly endpoints: string[];
+  readonly token?: string;
+  readonly ca?: Buffer;
+}
 
 /** UsageError is a bad command line: the command prints its usage and exits 2. */
 class UsageError extends Error {}
@@ -40,7 +50,7 @@ class UsageError extends Error {}
  * bad usage, 127 if COMMAND could not be started.
  */
 export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
-  let parsed: { name: string; command: string[]; ttlMs: number; waitMs: number; killGraceMs: number; endpoints: string[] };
+  let parsed: { name: string; command: string[]; ttlMs: number; waitMs: number; killGraceMs: number; connection: Connection };
   try {
     const { values, positionals } = parse(argv, {
       ...endpointsOption,
@@ -58,7 +68,7 @@ export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv, io: Cl
       ttlMs: intFlag(values.ttl, '--ttl', DEFAULT_TTL_MS),
       waitMs: intFlag(values.wait, '--wait', 0),
       killGraceMs: intFlag(values['kill-grace'], '--kill-grace', DEFAULT_KILL_GRACE_MS),
-      endpoints: endpointsFrom(values.endpoints, env),
+      connection: connectionFrom(values, env),
     };
   } catch (err) {
     return usageError(io, err, LOCK_USAGE);
@@ -67,7 +77,7 @@ export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv, io: Cl
   const { name, command, ttlMs, waitMs, killGraceMs } = parsed;
   let lock: LockHandle;
   try {
-    const client = newClient(parsed.endpoints);
+    const client = newClient(parsed.connection);
     lock = await client.acquire(name, { ttlMs, waitMs });
   } catch (err) {
     if (err instanceof LockHeldError) {
@@ -127,20 +137,20 @@ async function runWhileHeld(lock: LockHandle, command: string[], env: NodeJS.Pro
 
 /** statusCommand: `raftlock status [--json]`. Exit 0 if any endpoint answered, 1 if none did. */
 export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
-  let endpoints: string[];
+  let connection: Connection;
   let json: boolean;
   try {
     const { values, positionals } = parse(argv, { ...endpointsOption, json: { type: 'boolean' } });
     if (values.help === true) return printHelp(io, STATUS_USAGE);
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
-    endpoints = endpointsFrom(values.endpoints, env);
+    connection = connectionFrom(values, env);
     json = values.json === true;
   } catch (err) {
     return usageError(io, err, STATUS_USAGE);
   }
   let statuses: EndpointStatus[];
   try {
-    statuses = await newClient(endpoints).statusOfAll();
+    statuses = await newClient(connection).statusOfAll();
   } catch (err) {
     io.err(`raftlock: ${messageOf(err)}\n`);
     return 1;
@@ -160,7 +170,7 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
 
 /** locksCommand: `raftlock locks [--prefix P] [--limit N] [--after NAME] [--json]`. */
 export async function locksCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
-  let options: { endpoints: string[]; json: boolean; prefix?: string; after?: string; limit?: number };
+  let options: { connection: Connection; json: boolean; prefix?: string; after?: string; limit?: number };
   try {
     const { values, positionals } = parse(argv, {
       ...endpointsOption,
@@ -174,7 +184,7 @@ export async function locksCommand(argv: string[], env: NodeJS.ProcessEnv, io: C
     const limit = values.limit === undefined ? undefined : intFlag(values.limit, '--limit', 0);
     if (limit === 0) throw new UsageError('--limit must be at least 1');
     options = {
-      endpoints: endpointsFrom(values.endpoints, env),
+      connection: connectionFrom(values, env),
       json: values.json === true,
       ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
       ...(values.after !== undefined ? { after: values.after } : {}),
@@ -185,8 +195,8 @@ export async function locksCommand(argv: string[], env: NodeJS.ProcessEnv, io: C
   }
   let locks: LockInfo[];
   try {
-    const { endpoints, json: _json, ...listOptions } = options;
-    locks = await newClient(endpoints).list(listOptions);
+    const { connection, json: _json, ...listOptions } = options;
+    locks = await newClient(connection).list(listOptions);
   } catch (err) {
     io.err(`raftlock: ${messageOf(err)}\n`);
     return 1;
@@ -213,13 +223,13 @@ export async function locksCommand(argv: string[], env: NodeJS.ProcessEnv, io: C
 /** releaseCommand: `raftlock release NAME --force`; without --force it explains and exits 2. */
 export async function releaseCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   let name: string;
-  let endpoints: string[];
+  let connection: Connection;
   try {
     const { values, positionals } = parse(argv, { ...endpointsOption, force: { type: 'boolean' } });
     if (values.help === true) return printHelp(io, RELEASE_USAGE);
     if (positionals.length !== 1 || positionals[0] === undefined) throw new UsageError('give exactly one lock NAME');
     name = positionals[0];
-    endpoints = endpointsFrom(values.endpoints, env);
+    connection = connectionFrom(values, env);
     if (values.force !== true) {
       io.err(
         `raftlock: release takes a lock away from its holders, which may still be working under it (they learn it at their next renewal).\n` +
@@ -231,7 +241,7 @@ export async function releaseCommand(argv: string[], env: NodeJS.ProcessEnv, io:
     return usageError(io, err, RELEASE_USAGE);
   }
   try {
-    const result = await newClient(endpoints).forceRelease(name);
+    const result = await newClient(connection).forceRelease(name);
     io.out(`released ${name}: ${result.holdersRemoved} holder(s) and ${result.waitersRemoved} waiter(s) removed\n`);
     return 0;
   } catch (err) {
@@ -253,8 +263,27 @@ function parse<O extends Options>(argv: string[], options: O) {
   }
 }
 
-function newClient(endpoints: string[]): RaftLockClient {
-  return new RaftLockClient({ endpoints, requestTimeoutMs: CLI_REQUEST_TIMEOUT_MS, callTimeoutMs: CLI_CALL_TIMEOUT_MS });
+function newClient(connection: Connection): RaftLockClient {
+  return new RaftLockClient({ ...connection, requestTimeoutMs: CLI_REQUEST_TIMEOUT_MS, callTimeoutMs: CLI_CALL_TIMEOUT_MS });
+}
+
+/** connectionFrom reads the endpoints, token (--token, RAFTLOCK_AUTH_TOKEN) and CA file (--ca, RAFTLOCK_CA). */
+function connectionFrom(values: { endpoints?: string; token?: string; ca?: string }, env: NodeJS.ProcessEnv): Connection {
+  const token = values.token ?? env['RAFTLOCK_AUTH_TOKEN'];
+  const caFile = values.ca ?? env['RAFTLOCK_CA'];
+  let ca: Buffer | undefined;
+  if (caFile !== undefined && caFile !== '') {
+    try {
+      ca = readFileSync(caFile);
+    } catch (err) {
+      throw new UsageError(`cannot read the CA file ${caFile}: ${messageOf(err)}`);
+    }
+  }
+  return {
+    endpoints: endpointsFrom(values.endpoints, env),
+    ...(token !== undefined && token !== '' ? { token } : {}),
+    ...(ca !== undefined ? { ca } : {}),
+  };
 }
 
 function endpointsFrom(flag: string | undefined, env: NodeJS.ProcessEnv): string[] {

@@ -12,7 +12,8 @@ commands:
   locks      list locks [--prefix P]
   release    force-release a lock: raftlock release NAME --force
   verify     Jepsen-style fault test of a local cluster (raftlock verify --help)
-Client commands take --endpoints URL,... or RAFTLOCK_ENDPOINTS.`;
+Client commands take --endpoints URL,... or RAFTLOCK_ENDPOINTS; with authentication --token or RAFTLOCK_AUTH_TOKEN;
+for HTTPS under a private CA --ca FILE or RAFTLOCK_CA.`;
 
 type Command = (argv: string[], env: NodeJS.ProcessEnv, io: CliIo) => Promise<number>;
 
