@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { CommandWrap } from '../../src/launch/command-wrap.js';
@@ -31,6 +32,16 @@ export interface ClusterOptions {
   nodeArgs?: string[];
   /** Runs every start of node `id` that names no wrap of its own under this (faketime, for clock skew). */
   wrap?: (id: string) => CommandWrap | undefined;
+  /** The nodes serve HTTPS under a certificate signed by this CA (PEM); give --http-cert and --http-key in extraArgs. */
+  httpsCa?: string;
+  /** The token waitForLeader and the other helpers read status with, for a cluster with authentication on. */
+  token?: string;
+}
+
+/** RequestAccess is what a helper request needs to reach a secured cluster: a bearer token, a CA for HTTPS. */
+export interface RequestAccess {
+  readonly token?: string;
+  readonly ca?: string;
 }
 
 /**
@@ -60,8 +71,14 @@ export class ProcessCluster {
       env: { ...process.env, ...opts.env },
       ...(dial !== undefined ? { peerAddress: (_from: string, to: ServeMember) => dial(to.id, to.peerPort) } : {}),
       ...(opts.wrap !== undefined ? { wrap: opts.wrap } : {}),
+      ...(opts.httpsCa !== undefined ? { https: { ca: opts.httpsCa } } : {}),
     });
     return new ProcessCluster(opts, base, launcher);
+  }
+
+  /** access is how the helpers reach this cluster's HTTP API (its CA and token, if any). */
+  get access(): RequestAccess {
+    return { ...(this.opts.token !== undefined ? { token: this.opts.token } : {}), ...(this.opts.httpsCa !== undefined ? { ca: this.opts.httpsCa } : {}) };
   }
 
   /** nodes are the members in id order, with their current processes. */
@@ -112,14 +129,18 @@ export class ProcessCluster {
   }
 }
 
-/** httpJson sends a JSON request and returns status and parsed body. */
-export async function httpJson(url: string, method = 'GET', body?: unknown, timeoutMs = 10_000): Promise<{ status: number; body: any; headers: Headers }> {
-  const res = await fetch(url, {
-    method,
-    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const text = await res.text();
+/** httpJson sends a JSON request and returns status and parsed body; `access` adds a bearer token and a CA for HTTPS. */
+export async function httpJson(url: string, method = 'GET', body?: unknown, timeoutMs = 10_000, access: RequestAccess = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers: Record<string, string> = {
+    ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    ...(access.token !== undefined ? { authorization: `Bearer ${access.token}` } : {}),
+  };
+  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  // fetch cannot be given a CA; HTTPS under a test CA goes through node:https.
+  const res = access.ca !== undefined && url.startsWith('https:')
+    ? await httpsText(url, method, headers, payload, timeoutMs, access.ca)
+    : await fetch(url, { method, headers, ...(payload !== undefined ? { body: payload } : {}), signal: AbortSignal.timeout(timeoutMs) }).then(async (r) => ({ status: r.status, headers: r.headers, text: await r.text() }));
+  const text = res.text;
   let parsed: unknown = text;
   try {
     parsed = JSON.parse(text);
@@ -127,6 +148,23 @@ export async function httpJson(url: string, method = 'GET', body?: unknown, time
     // not JSON; keep text
   }
   return { status: res.status, body: parsed, headers: res.headers };
+}
+
+function httpsText(url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number, ca: string): Promise<{ status: number; headers: Headers; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method, headers, ca, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
+        resolve({ status: res.statusCode ?? 0, headers: h, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** waitFor polls `probe` until it returns a value (not undefined), bounded by timeoutMs. */
@@ -151,7 +189,7 @@ export async function waitForLeader(cluster: ProcessCluster, timeoutMs = 20_000,
     const views = await Promise.all(
       cluster.nodes
         .filter((n) => n.child !== null && !exclude.includes(n.id))
-        .map((n) => httpJson(`${n.httpUrl}/v1/status`, 'GET', undefined, 1000).then((r) => r.body as { id: string; role: string; leader: string | null }).catch(() => null)),
+        .map((n) => httpJson(`${n.httpUrl}/v1/status`, 'GET', undefined, 1000, cluster.access).then((r) => r.body as { id: string; role: string; leader: string | null }).catch(() => null)),
     );
     const live = views.filter((v): v is { id: string; role: string; leader: string | null } => v !== null);
     const leader = live.find((v) => v.role === 'leader');
