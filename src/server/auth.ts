@@ -20,6 +20,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated caller; null with authentication off, or on a member's own internal call. */
     identity: Identity | null;
+    /** On a member's own (signed) internal call, that member's id; else null. */
+    member: string | null;
   }
 }
 
@@ -46,6 +48,7 @@ const ROUTE_ROLES: readonly RouteRole[] = ['none', 'reader', 'locker', 'admin', 
  */
 export async function authPlugin(app: FastifyInstance, opts: AuthOptions): Promise<void> {
   app.decorateRequest('identity', null);
+  app.decorateRequest('member', null);
   const forwards = new WeakMap<FastifyRequest, VerifiedForward>();
   app.addHook('onRoute', (route) => {
     const role = route.config?.role;
@@ -67,6 +70,7 @@ export async function authPlugin(app: FastifyInstance, opts: AuthOptions): Promi
       forwards.set(request, verified);
       if (verified.caller.kind === 'member') {
         if (role !== 'member') return refuse(reply, refusals, 'forbidden', 'a member may call only internal routes as itself', request);
+        request.member = verified.caller.member;
         return;
       }
       return authorize(request, reply, refusals, verified.caller.identity, role);

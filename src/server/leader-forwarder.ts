@@ -76,7 +76,8 @@ async function forwardToLeader(request: FastifyRequest, reply: FastifyReply, bac
       path: request.url,
       headers: { [FORWARDED_HEADER]: '1' },
       ...(hasBody ? { body: JSON.stringify(request.body) } : {}),
-      caller: request.identity,
+      // The caller this node authenticated; a member's own internal call stays the member's.
+      caller: request.identity ?? (request.member !== null ? 'member' : null),
       signal: controller.signal,
     });
     const retryAfter = res.headers['retry-after'];
