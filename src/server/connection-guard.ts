@@ -13,11 +13,12 @@ export interface ConnectionLimits {
   readonly exemptAddresses: ReadonlySet<string>;
 }
 
-/** One open connection: its address and how many requests on it are being served now. */
+/** One open connection: its address, how many requests on it are being served now, and whether one ever was. */
 interface Connection {
   readonly socket: Socket;
   readonly address: string;
   active: number;
+  served: boolean;
 }
 
 /** ConnectionGuard is what the HTTP app asks of the guard: whether a connection is serving a request now. */
@@ -31,12 +32,13 @@ export interface ConnectionGuard {
 /**
  * guardConnections enforces ConnectionLimits on `server` as connections
  * arrive, before TLS or HTTP parsing spends anything on them. A connection
- * from an address over its cap is closed at once. At the node's cap the
- * oldest connection with no request in progress (idle keep-alive, or one
- * still sending its headers) is closed to make room, so a flood of idle or
- * slow connections cannot lock out clients that send requests; only when
- * every connection is serving a request is the new one refused. Each
- * refusal is counted and logged (RefusalLog).
+ * from an address over its cap is closed at once. At the node's cap a
+ * connection with no request in progress is closed to make room: the oldest
+ * that never completed a request (idle since it opened, or still sending its
+ * headers), else the oldest idle keep-alive one. So a flood of idle or slow
+ * connections cannot lock out clients that send requests; only when every
+ * connection is serving a request is the new one refused. Each refusal is
+ * counted and logged (RefusalLog).
  */
 export function guardConnections(server: HttpServer, limits: ConnectionLimits, refusals: RefusalLog): ConnectionGuard {
   // Insertion order is age: the first idle one found is the oldest.
@@ -75,7 +77,7 @@ export function guardConnections(server: HttpServer, limits: ConnectionLimits, r
       remove(idle[0], idle[1]);
       idle[1].socket.destroy();
     }
-    const c: Connection = { socket, address, active: 0 };
+    const c: Connection = { socket, address, active: 0, served: false };
     connections.set(key, c);
     perAddress.set(address, fromAddress + 1);
     socket.once('close', () => remove(key, c));
@@ -86,6 +88,7 @@ export function guardConnections(server: HttpServer, limits: ConnectionLimits, r
     const c = key === null ? undefined : connections.get(key);
     if (c === undefined) return;
     c.active++;
+    c.served = true;
     response.once('close', () => {
       c.active--;
     });
@@ -100,9 +103,15 @@ export function guardConnections(server: HttpServer, limits: ConnectionLimits, r
   };
 }
 
+/** oldestIdle picks the connection to close for room: never served first, then idle keep-alive; oldest first. */
 function oldestIdle(connections: Map<string, Connection>): [string, Connection] | null {
-  for (const entry of connections) if (entry[1].active === 0) return entry;
-  return null;
+  let keptAlive: [string, Connection] | null = null;
+  for (const entry of connections) {
+    if (entry[1].active > 0) continue;
+    if (!entry[1].served) return entry;
+    keptAlive ??= entry;
+  }
+  return keptAlive;
 }
 
 /**

@@ -107,7 +107,11 @@ function watchIdleAndTls(app: FastifyInstance, refusals: RefusalLog): void {
  * timeout), anything malformed (400 bad_request).
  */
 function answerClientError(err: NodeJS.ErrnoException, socket: Socket, refusals: RefusalLog | null, guard: ConnectionGuard | null): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  // The client hung up (reset, or closed in the middle of a request): nothing to answer.
+  if (err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || socket.destroyed) {
+    socket.destroy();
+    return;
+  }
   let status: number;
   let body: { error: string; message: string };
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {

@@ -23,8 +23,8 @@ export interface HttpSecurity {
   readonly maxWaitsPerPrincipal: number;
 }
 
-/** Descriptors a node needs besides client connections: peers, LevelDB's files, logs, the relay pool's idle sockets. */
-const RESERVED_DESCRIPTORS = 256;
+/** Descriptors a node needs besides client connections (peers, LevelDB's files, logs, relays' idle sockets): a quarter of the limit, up to 256. */
+const RESERVED_DESCRIPTORS_MAX = 256;
 const MAX_CONNECTIONS_DEFAULT_CAP = 4_096;
 const MAX_CONNECTIONS_FLOOR = 16;
 
@@ -54,7 +54,7 @@ export async function loadHttpSecurity(config: NodeConfig, logger: FastifyBaseLo
     exemptAddresses: await memberAddresses(config, logger),
   };
   const fdLimit = await openFilesLimit();
-  if (fdLimit !== null && connections.maxConnections > fdLimit - RESERVED_DESCRIPTORS) {
+  if (fdLimit !== null && connections.maxConnections > fdLimit - reservedDescriptors(fdLimit)) {
     logger.warn({ maxConnections: connections.maxConnections, openFilesLimit: fdLimit }, 'the connection cap is close to or above the open-files limit: a flood can exhaust descriptors (raise ulimit -n or lower --http-max-connections)');
   }
   return {
@@ -83,11 +83,15 @@ async function readPem(file: string, flag: string): Promise<Buffer> {
   return Buffer.from(text, 'utf8');
 }
 
-/** defaultMaxConnections leaves RESERVED_DESCRIPTORS of the open-files limit to the node itself. */
+function reservedDescriptors(limit: number): number {
+  return Math.min(RESERVED_DESCRIPTORS_MAX, Math.floor(limit / 4));
+}
+
+/** defaultMaxConnections leaves reservedDescriptors of the open-files limit to the node itself. */
 async function defaultMaxConnections(): Promise<number> {
   const limit = await openFilesLimit();
   if (limit === null) return 1_000;
-  return Math.max(MAX_CONNECTIONS_FLOOR, Math.min(MAX_CONNECTIONS_DEFAULT_CAP, limit - RESERVED_DESCRIPTORS));
+  return Math.max(MAX_CONNECTIONS_FLOOR, Math.min(MAX_CONNECTIONS_DEFAULT_CAP, limit - reservedDescriptors(limit)));
 }
 
 /** openFilesLimit is this process's soft limit on open files (Linux), or null when it cannot be read. */
