@@ -48,15 +48,7 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
     '/v1/locks/:name/release',
     { schema: { params: schema.nameParams, body: schema.releaseBody }, config: { role: 'locker' } },
     onLeader(backend, WRITE, async (request, reply) => {
-      const { owner, token, requestId } = request.body;
-      const scope = scopeOf(request);
-      const result = await backend.execute({
-        type: 'release',
-        name: request.params.name,
-        owner: scope.owner(owner),
-        token,
-        ...(requestId !== undefined ? { requestId: scope.requestId(requestId) } : {}),
-      });
+      const result = await backend.execute({ type: 'release', ...scopedHold(request) });
       return sendResult(reply, result, at(request), (r) => ({ released: true, holdCount: 'holdCount' in r ? r.holdCount : 0 }));
     }),
   );
@@ -65,16 +57,8 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
     '/v1/locks/:name/renew',
     { schema: { params: schema.nameParams, body: schema.renewBody }, config: { role: 'locker' } },
     onLeader(backend, WRITE, async (request, reply) => {
-      const { owner, token, ttlMs, requestId } = request.body;
-      const scope = scopeOf(request);
-      const result = await backend.execute({
-        type: 'renew',
-        name: request.params.name,
-        owner: scope.owner(owner),
-        token,
-        ...(ttlMs !== undefined ? { ttlMs } : {}),
-        ...(requestId !== undefined ? { requestId: scope.requestId(requestId) } : {}),
-      });
+      const { ttlMs } = request.body;
+      const result = await backend.execute({ type: 'renew', ...scopedHold(request), ...(ttlMs !== undefined ? { ttlMs } : {}) });
       const view = at(request);
       return sendResult(reply, result, view, (r) => ({ expiresInMs: 'expiresAtMs' in r ? expiresInMs(r.expiresAtMs, view.nowMs) : 0 }));
     }),
@@ -125,6 +109,13 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
       }));
     }),
   );
+}
+
+/** scopedHold names the hold a release or renew is about: the lock, the caller's owner and requestId (scoped), the token. */
+function scopedHold(request: FastifyRequest<{ Params: NameParams; Body: HoldBody }>): { name: string; owner: string; token: number; requestId?: string } {
+  const { owner, token, requestId } = request.body;
+  const scope = scopeOf(request);
+  return { name: request.params.name, owner: scope.owner(owner), token, ...(requestId !== undefined ? { requestId: scope.requestId(requestId) } : {}) };
 }
 
 /** acquire answers an acquire at once (waitMs 0: granted or lock_held) or as a long-poll. */

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lockCommand, statusCommand } from '../../src/cli/client-commands.js';
 import { ForbiddenError, RaftLockClient, UnauthorizedError } from '../../src/index.js';
 import { TokenStore, hashToken } from '../../src/server/auth-tokens.js';
+import { captureIo as capture } from '../support/capture-io.js';
 import { LockTestCluster } from './lock-test-cluster.js';
 
 /**
@@ -30,12 +31,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await cluster.close();
 });
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, io: { out: (s: string) => void out.push(s), err: (s: string) => void err.push(s) } };
-}
 
 describe('client token option', () => {
   it('sends the token with every call, the leader probe included; the hold is stored under its principal and shown as sent', async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RouteRole } from '../../src/server/auth.js';
 import { ForwardSigner, IDENTITY_HEADER, SIGNATURE_HEADER } from '../../src/server/forward-signature.js';
 import { nodeRoutes, type NodeRoute } from '../support/node-routes.js';
-import { ProcessCluster, httpJson, waitForLeader } from '../support/process-cluster.js';
+import { ProcessCluster, httpJson, startedLeaderAndFollower } from '../support/process-cluster.js';
 import { writeTestAuth, type TestAuth } from '../support/test-auth.js';
 
 /**
@@ -44,10 +44,7 @@ beforeAll(async () => {
     extraArgs: ['--auth-file', auth.file, '--secret', SECRET, '--metrics-auth', 'reader'],
     token: auth.tokens['reader']!,
   });
-  cluster.startAll();
-  const leader = await waitForLeader(cluster);
-  leaderUrl = cluster.node(leader).httpUrl;
-  followerUrl = cluster.nodes.find((n) => n.id !== leader)!.httpUrl;
+  ({ leaderUrl, followerUrl } = await startedLeaderAndFollower(cluster));
   const s = await as('alice', leaderUrl, 'POST', '/v1/sessions', { ttlMs: 60_000 });
   expect(s.status).toBe(200);
   sessionId = s.body.sessionId as string;

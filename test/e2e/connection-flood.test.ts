@@ -24,9 +24,9 @@ const HEADERS_TIMEOUT_MS = 1_500;
 const FLOOD_MS = 4_000;
 /** Connections the flood keeps open at once, and the bound on all it opens. */
 const FLOOD_TARGET = 300;
-const FLOOD_ATTEMPTS_MAX = 8_000;
+const FLOOD_ATTEMPTS_MAX = 4_000;
 /** Pause before the flood reopens a connection the node closed. */
-const REOPEN_MS = 200;
+const REOPEN_MS = 500;
 /** The generous bound on one acquire-read-release cycle of the client under flood (unloaded: a few ms). */
 const CYCLE_MS_MAX = 2_000;
 

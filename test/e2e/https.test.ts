@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusCommand, locksCommand } from '../../src/cli/client-commands.js';
 import { ForbiddenError, RaftLockClient, UnauthorizedError } from '../../src/client/index.js';
-import { ProcessCluster, httpJson, waitFor, waitForLeader, type NodeProcess } from '../support/process-cluster.js';
+import { captureIo as capture } from '../support/capture-io.js';
+import { ProcessCluster, httpJson, startedLeaderAndFollower, waitFor, type NodeProcess } from '../support/process-cluster.js';
 import { makeServerCert, makeTestCa, type TestCa } from '../support/test-certs.js';
 import { writeTestAuth, type TestAuth } from '../support/test-auth.js';
 
@@ -39,9 +40,7 @@ beforeAll(async () => {
     httpsCa: ca.pem,
     token: auth.tokens['worker']!,
   });
-  cluster.startAll();
-  leaderId = await waitForLeader(cluster);
-  follower = cluster.nodes.find((n) => n.id !== leaderId)!;
+  ({ leaderId, follower } = await startedLeaderAndFollower(cluster));
 });
 
 afterAll(async () => {
@@ -59,12 +58,6 @@ function client(options: { ca?: string; token?: string; endpoints?: string[] }):
     ...(options.ca !== undefined ? { ca: options.ca } : {}),
     ...(options.token !== undefined ? { token: options.token } : {}),
   });
-}
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, io: { out: (s: string) => void out.push(s), err: (s: string) => void err.push(s) } };
 }
 
 describe('HTTPS', () => {

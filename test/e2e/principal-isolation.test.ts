@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProcessCluster, httpJson, waitFor, waitForLeader } from '../support/process-cluster.js';
+import { ProcessCluster, httpJson, startedLeaderAndFollower, waitFor } from '../support/process-cluster.js';
 import { writeTestAuth, type TestAuth } from '../support/test-auth.js';
 
 /**
@@ -34,10 +34,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'raftlock-isolation-'));
   auth = writeTestAuth(dir, PRINCIPALS, 'isolation-test-cluster-secret');
   cluster = await ProcessCluster.create({ nodes: 3, extraArgs: ['--auth-file', auth.file, '--max-waits-per-principal', String(MAX_WAITS)], token: auth.tokens['alice']! });
-  cluster.startAll();
-  const leader = await waitForLeader(cluster);
-  leaderUrl = cluster.node(leader).httpUrl;
-  followerUrl = cluster.nodes.find((n) => n.id !== leader)!.httpUrl;
+  ({ leaderUrl, followerUrl } = await startedLeaderAndFollower(cluster));
 });
 
 afterAll(async () => {

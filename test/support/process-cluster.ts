@@ -197,3 +197,11 @@ export async function waitForLeader(cluster: ProcessCluster, timeoutMs = 20_000,
     return live.every((v) => v.leader === leader.id) && live.length > 0 ? leader.id : undefined;
   }, timeoutMs);
 }
+
+/** startedLeaderAndFollower starts every node, waits for a leader, and returns its URL and one follower's. */
+export async function startedLeaderAndFollower(cluster: ProcessCluster): Promise<{ leaderId: string; leaderUrl: string; follower: NodeProcess; followerUrl: string }> {
+  cluster.startAll();
+  const leaderId = await waitForLeader(cluster);
+  const follower = cluster.nodes.find((n) => n.id !== leaderId)!;
+  return { leaderId, leaderUrl: cluster.node(leaderId).httpUrl, follower, followerUrl: follower.httpUrl };
+}
