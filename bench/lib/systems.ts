@@ -21,15 +21,15 @@ export interface RunningSystem {
 }
 
 /**
- * startRaftlockCluster starts a fresh 3-node cluster (fresh data dirs) with
+ * startRaftlockCluster starts a fresh cluster of `nodes` (fresh data dirs) with
  * ProcessCluster, running RAFTLOCK_MAIN; nodeArgs are node's own flags
  * (--cpu-prof, which NODE_OPTIONS does not allow). `access` says how to
  * reach members started with HTTPS or authentication (their flags come in
  * extraArgs).
  */
-export async function startRaftlockCluster(extraArgs: string[] = [], nodeArgs: string[] = [], access: HttpAccess = {}): Promise<ProcessCluster> {
+export async function startRaftlockCluster(extraArgs: string[] = [], nodeArgs: string[] = [], access: HttpAccess = {}, nodes = 3): Promise<ProcessCluster> {
   const cluster = await ProcessCluster.create({
-    nodes: 3,
+    nodes,
     extraArgs,
     nodeArgs,
     mainPath: RAFTLOCK_MAIN,
