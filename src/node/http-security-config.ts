@@ -35,7 +35,8 @@ export const HTTP_SECURITY_USAGE = `HTTP API security (see README, Security):
   [--auth-file FILE] bearer tokens and roles (or the file's JSON in RAFTLOCK_AUTH); [--metrics-auth none|reader]
   [--http-headers-timeout-ms 10000] [--http-request-timeout-ms 30000] [--http-idle-timeout-ms 30000]
   [--http-max-connections N (default from the open-files limit)] [--http-max-connections-per-address 256]
-  [--max-waits-per-principal 1000]`;
+  [--max-waits-per-principal 1000]
+  Each also from the environment: RAFTLOCK_ and the flag in capitals with _ for - (RAFTLOCK_HTTP_CERT, RAFTLOCK_AUTH_FILE, ...).`;
 
 /** Where the auth file's JSON comes from. */
 export type AuthSource = { readonly file: string } | { readonly json: string };
