@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -198,10 +198,22 @@ export async function waitForLeader(cluster: ProcessCluster, timeoutMs = 20_000,
   }, timeoutMs);
 }
 
-/** startedLeaderAndFollower starts every node, waits for a leader, and returns its URL and one follower's. */
+/**
+ * startedLeaderAndFollower starts every node and waits until every one of
+ * them serves HTTP and follows one leader (waitForLeader alone may answer
+ * while a slow node's HTTP listener is not up yet, since it counts only the
+ * nodes that answer); returns the leader's URL and one follower's. A node
+ * that exited meanwhile fails it, with the end of that node's log.
+ */
 export async function startedLeaderAndFollower(cluster: ProcessCluster): Promise<{ leaderId: string; leaderUrl: string; follower: NodeProcess; followerUrl: string }> {
   cluster.startAll();
   const leaderId = await waitForLeader(cluster);
+  await waitFor('every node to serve and follow the leader', async () => {
+    const dead = cluster.nodes.find((n) => n.child === null);
+    if (dead !== undefined) throw new Error(`${dead.id} exited at start: ${readFileSync(dead.logFile, 'utf8').slice(-2_000)}`);
+    const ready = await Promise.all(cluster.nodes.map((n) => httpJson(`${n.httpUrl}/readyz`, 'GET', undefined, 1_000, cluster.access).then((r) => r.status === 200 && r.body.leader === leaderId, () => false)));
+    return ready.every(Boolean) ? true : undefined;
+  });
   const follower = cluster.nodes.find((n) => n.id !== leaderId)!;
   return { leaderId, leaderUrl: cluster.node(leaderId).httpUrl, follower, followerUrl: follower.httpUrl };
 }
