@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/group-commit.js [--clients 64] [--seconds 10] [--peer-security tls|secret|insecure] [--cpu-prof DIR]`: how well the
+ * `node dist/bench/group-commit.js [--clients 64] [--seconds 10] [--peer-security tls|secret|insecure] [--cpu-prof DIR] [--auth] [--https]`: how well the
  * Ready loop batches. N clients do acquire → release cycles against the
  * leader of a fresh 3-node cluster; raft_syncs_total and
  * raft_synced_entries_total are read from /metrics of the leader and one
@@ -7,20 +7,24 @@
  * per batch (one batch = one fsync). With --cpu-prof, the nodes run under
  * `node --cpu-prof` (profiles written to DIR when they stop) and a summary of
  * where each one's time went is printed (bench/lib/profile-summary.ts).
+ * --auth and --https run the cluster with bearer-token authentication and
+ * HTTPS on (bench/lib/security-setup.ts), to measure what they cost.
  */
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { HttpAccess } from './lib/load-target.js';
 import { HttpConnection } from './lib/mini-http.js';
 import { formatSummary, summarizeProfile } from './lib/profile-summary.js';
 import { installSignalHandlers, runMain } from './lib/process-registry.js';
 import { runLoad } from './lib/run-load.js';
+import { securitySetup } from './lib/security-setup.js';
 import { parsePeerSecurityMode, raftlockLeader, startRaftlockCluster } from './lib/systems.js';
 
 /** readCounters reads the group-commit counters (and the fsync histogram's sum and count) of one node. */
-async function readCounters(url: string): Promise<Record<string, number>> {
+async function readCounters(url: string, access: HttpAccess): Promise<Record<string, number>> {
   const u = new URL(url);
-  const conn = new HttpConnection(u.hostname, Number(u.port));
+  const conn = new HttpConnection(u.hostname, Number(u.port), access);
   try {
     const res = await conn.request('GET', '/metrics', undefined, 10_000);
     const out: Record<string, number> = {};
@@ -36,7 +40,14 @@ async function readCounters(url: string): Promise<Record<string, number>> {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, 'peer-security': { type: 'string', default: 'secret' }, 'cpu-prof': { type: 'string' } },
+    options: {
+      clients: { type: 'string', default: '64' },
+      seconds: { type: 'string', default: '10' },
+      'peer-security': { type: 'string', default: 'secret' },
+      'cpu-prof': { type: 'string' },
+      auth: { type: 'boolean', default: false },
+      https: { type: 'boolean', default: false },
+    },
     strict: true,
   });
   installSignalHandlers();
@@ -46,7 +57,9 @@ async function main(): Promise<number> {
   const profDir = values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']);
   if (profDir !== null) mkdirSync(profDir, { recursive: true });
   const peerSecurity = parsePeerSecurityMode(values['peer-security']);
-  const cluster = await startRaftlockCluster(['--log-level', 'warn'], profDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir], peerSecurity);
+  const security = securitySetup({ auth: values.auth === true, https: values.https === true });
+  const { access } = security;
+  const cluster = await startRaftlockCluster(['--log-level', 'warn', ...security.extraArgs], profDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir], access, 3, peerSecurity);
   try {
     const leader = await raftlockLeader(cluster);
     const follower = cluster.nodes.find((n) => n.id !== leader.id)!;
@@ -55,18 +68,18 @@ async function main(): Promise<number> {
     const windowMs = seconds * 1000;
     // The counters are read at the window's edges while the load runs (1 s warm-up first).
     const before = new Promise<[Record<string, number>, Record<string, number>]>((resolve, reject) =>
-      setTimeout(() => Promise.all([readCounters(leader.httpUrl), readCounters(follower.httpUrl)]).then(resolve, reject), 1_000),
+      setTimeout(() => Promise.all([readCounters(leader.httpUrl, access), readCounters(follower.httpUrl, access)]).then(resolve, reject), 1_000),
     );
     const after = new Promise<[Record<string, number>, Record<string, number>]>((resolve, reject) =>
-      setTimeout(() => Promise.all([readCounters(leader.httpUrl), readCounters(follower.httpUrl)]).then(resolve, reject), 1_000 + windowMs),
+      setTimeout(() => Promise.all([readCounters(leader.httpUrl, access), readCounters(follower.httpUrl, access)]).then(resolve, reject), 1_000 + windowMs),
     );
     const result = await runLoad(
-      { target: { protocol: 'raftlock', host: '127.0.0.1', port: leader.httpPort, client: 'raw' }, workload: { kind: 'uncontended', clients }, warmupMs: 1_000, windowMs, serverPids: pids, tag: 'gc', retry: { baseMs: 2, capMs: 64 } },
+      { target: { protocol: 'raftlock', host: '127.0.0.1', port: leader.httpPort, client: 'raw', access }, workload: { kind: 'uncontended', clients }, warmupMs: 1_000, windowMs, serverPids: pids, tag: 'gc', retry: { baseMs: 2, capMs: 64 } },
       windowMs + 60_000,
     );
     const [b, a] = await Promise.all([before, after]);
     if (result.kind !== 'locks') throw new Error('unexpected result');
-    console.log(`group commit (peer security: ${peerSecurity}): ${clients} clients, ${seconds} s against leader ${leader.id}: ${result.cyclesPerSec.toFixed(0)} cycles/s (${(2 * result.cyclesPerSec).toFixed(0)} writes/s), acquire p50 ${result.acquire.p50Ms.toFixed(2)} ms p99 ${result.acquire.p99Ms.toFixed(2)} ms, server CPU ${(result.serverCpuSec / seconds).toFixed(2)} cores`);
+    console.log(`group commit (peer security: ${peerSecurity}, ${security.label}): ${clients} clients, ${seconds} s against leader ${leader.id}: ${result.cyclesPerSec.toFixed(0)} cycles/s (${(2 * result.cyclesPerSec).toFixed(0)} writes/s), acquire p50 ${result.acquire.p50Ms.toFixed(2)} ms p99 ${result.acquire.p99Ms.toFixed(2)} ms, server CPU ${(result.serverCpuSec / seconds).toFixed(2)} cores`);
     for (const [role, id, x, y] of [['leader', leader.id, b[0], a[0]], ['follower', follower.id, b[1], a[1]]] as const) {
       const syncs = y.raft_syncs_total! - x.raft_syncs_total!;
       const entries = y.raft_synced_entries_total! - x.raft_synced_entries_total!;
@@ -90,6 +103,7 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await cluster.stop();
+    security.cleanup();
   }
 }
 

@@ -6,6 +6,12 @@ export const ALL_SYSTEMS: readonly SystemName[] = ['raftlock', 'etcd', 'redis-ao
 
 /** LoadTarget is what the load process needs to reach one running system. */
 export type LoadTarget =
-  | { readonly protocol: 'raftlock'; readonly host: string; readonly port: number; readonly client: 'raw' | 'lib' }
+  | { readonly protocol: 'raftlock'; readonly host: string; readonly port: number; readonly client: 'raw' | 'lib'; readonly access?: HttpAccess }
   | { readonly protocol: 'etcd'; readonly host: string; readonly port: number }
   | { readonly protocol: 'redis'; readonly host: string; readonly port: number };
+
+/** HttpAccess is how a client reaches a secured raftlock: HTTPS under `ca` (PEM), a bearer `token`. */
+export interface HttpAccess {
+  readonly ca?: string;
+  readonly token?: string;
+}

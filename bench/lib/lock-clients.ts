@@ -1,6 +1,6 @@
 import { RaftLockClient, LockHeldError, type LockHandle } from '../../src/client/index.js';
 import { HttpConnection } from './mini-http.js';
-import type { LoadTarget } from './load-target.js';
+import type { HttpAccess, LoadTarget } from './load-target.js';
 import { RedisConnection, RespError } from './resp.js';
 
 /** Lease of a benchmark hold: far longer than any run, so no lease can expire under a holder (no false overlaps). */
@@ -44,8 +44,8 @@ export class RaftlockRawClient implements LockClient, SessionClient {
   private readonly conn: HttpConnection;
   private readonly tokens = new Map<string, number>();
 
-  constructor(host: string, port: number, private readonly owner: string) {
-    this.conn = new HttpConnection(host, port);
+  constructor(host: string, port: number, private readonly owner: string, access: HttpAccess = {}) {
+    this.conn = new HttpConnection(host, port, access);
   }
 
   async open(): Promise<void> {
@@ -101,8 +101,8 @@ export class RaftlockLibClient implements LockClient {
   private readonly client: RaftLockClient;
   private readonly handles = new Map<string, LockHandle>();
 
-  constructor(url: string, private readonly owner: string) {
-    this.client = new RaftLockClient({ endpoints: [url], preferLeader: false, maxRetries: 0, owner });
+  constructor(url: string, private readonly owner: string, access: HttpAccess = {}) {
+    this.client = new RaftLockClient({ endpoints: [url], preferLeader: false, maxRetries: 0, owner, ...access });
   }
 
   async open(): Promise<void> {
@@ -281,7 +281,9 @@ export function makeLockClient(target: LoadTarget, index: number): LockClient & 
   const owner = `c${index}`;
   switch (target.protocol) {
     case 'raftlock':
-      return target.client === 'lib' ? new RaftlockLibClient(`http://${target.host}:${target.port}`, owner) : new RaftlockRawClient(target.host, target.port, owner);
+      return target.client === 'lib'
+        ? new RaftlockLibClient(`${target.access?.ca !== undefined ? 'https' : 'http'}://${target.host}:${target.port}`, owner, target.access)
+        : new RaftlockRawClient(target.host, target.port, owner, target.access);
     case 'etcd':
       return new EtcdClient(target.host, target.port, owner);
     case 'redis':
@@ -294,7 +296,7 @@ export function makeSessionClient(target: LoadTarget, index: number): SessionCli
   const owner = `s${index}`;
   switch (target.protocol) {
     case 'raftlock':
-      return new RaftlockRawClient(target.host, target.port, owner);
+      return new RaftlockRawClient(target.host, target.port, owner, target.access);
     case 'etcd':
       return new EtcdClient(target.host, target.port, owner);
     case 'redis':

@@ -1,4 +1,6 @@
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { HttpAccess } from './load-target.js';
 
 /** HttpResponse is a status code and the body as text. */
 export interface HttpResponse {
@@ -76,7 +78,9 @@ export function parseResponse(buf: Buffer): { response: HttpResponse; used: numb
  * HttpConnection is a minimal keep-alive HTTP/1.1 client over one TCP
  * connection, one request at a time (what one benchmark client does). It
  * costs far less CPU per request than fetch, so the load generator leaves
- * the 2 cores to the servers. It reconnects lazily after a close.
+ * the 2 cores to the servers. It reconnects lazily after a close. With
+ * `access`, it speaks TLS (verifying the server against `access.ca`) and
+ * sends a bearer token.
  */
 export class HttpConnection {
   private socket: Socket | null = null;
@@ -84,16 +88,18 @@ export class HttpConnection {
   private buffer: Buffer = Buffer.alloc(0);
   private waiter: { resolve: (r: HttpResponse) => void; reject: (e: Error) => void } | null = null;
   private readonly hostHeader: string;
+  private readonly extraHead: string;
 
-  constructor(readonly host: string, readonly port: number) {
+  constructor(readonly host: string, readonly port: number, private readonly access: HttpAccess = {}) {
     this.hostHeader = `${host}:${port}`;
+    this.extraHead = access.token === undefined ? '' : `Authorization: Bearer ${access.token}\r\n`;
   }
 
   /** request sends one request and resolves with the response; rejects on connection failure or `timeoutMs`. */
   async request(method: string, path: string, body?: string, timeoutMs = 60_000): Promise<HttpResponse> {
     if (this.waiter !== null) throw new Error('HttpConnection: one request at a time');
     const socket = await this.open();
-    let head = `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n`;
+    let head = `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n${this.extraHead}`;
     if (body !== undefined) head += `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     else head += '\r\n';
     return new Promise<HttpResponse>((resolve, reject) => {
@@ -135,8 +141,9 @@ export class HttpConnection {
   private open(): Promise<Socket> {
     if (this.socket !== null) return Promise.resolve(this.socket);
     this.connecting ??= new Promise<Socket>((resolve, reject) => {
-      const socket = connect({ host: this.host, port: this.port, noDelay: true });
-      socket.once('connect', () => {
+      const ca = this.access.ca;
+      const socket = ca === undefined ? connect({ host: this.host, port: this.port, noDelay: true }) : tlsConnect({ host: this.host, port: this.port, ca }).setNoDelay(true);
+      socket.once(ca === undefined ? 'connect' : 'secureConnect', () => {
         socket.off('error', reject);
         socket.on('error', (err) => this.drop(err));
         this.socket = socket;

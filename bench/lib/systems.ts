@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProcessCluster, freePort, httpJson, waitFor, waitForLeader, type ClusterOptions } from '../../test/support/process-cluster.js';
-import type { LoadTarget, SystemName } from './load-target.js';
+import type { HttpAccess, LoadTarget, SystemName } from './load-target.js';
 import { track, onCleanup } from './process-registry.js';
 import { RedisConnection } from './resp.js';
 
@@ -33,13 +33,29 @@ export function parsePeerSecurityMode(value: string): PeerSecurityMode {
 }
 
 /**
- * startRaftlockCluster starts a fresh 3-node cluster (fresh data dirs) with
+ * startRaftlockCluster starts a fresh cluster of `nodes` (fresh data dirs) with
  * ProcessCluster, running RAFTLOCK_MAIN; nodeArgs are node's own flags
- * (--cpu-prof, which NODE_OPTIONS does not allow).
+ * (--cpu-prof, which NODE_OPTIONS does not allow). `access` says how to
+ * reach members started with HTTPS or authentication (their flags come in
+ * extraArgs).
  */
-export async function startRaftlockCluster(extraArgs: string[] = [], nodeArgs: string[] = [], peerSecurity: PeerSecurityMode = 'secret'): Promise<ProcessCluster> {
+export async function startRaftlockCluster(
+  extraArgs: string[] = [],
+  nodeArgs: string[] = [],
+  access: HttpAccess = {},
+  nodes = 3,
+  peerSecurity: PeerSecurityMode = 'secret',
+): Promise<ProcessCluster> {
   const security: ClusterOptions['security'] = peerSecurity === 'secret' ? undefined : peerSecurity === 'tls' ? 'tls' : { mode: 'insecure' };
-  const cluster = await ProcessCluster.create({ nodes: 3, extraArgs, nodeArgs, mainPath: RAFTLOCK_MAIN, ...(security !== undefined ? { security } : {}) });
+  const cluster = await ProcessCluster.create({
+    nodes,
+    extraArgs,
+    nodeArgs,
+    mainPath: RAFTLOCK_MAIN,
+    ...(security !== undefined ? { security } : {}),
+    ...(access.ca !== undefined ? { httpsCa: access.ca } : {}),
+    ...(access.token !== undefined ? { token: access.token } : {}),
+  });
   const unregister = onCleanup(() => cluster.stop());
   const stop = cluster.stop.bind(cluster);
   cluster.stop = async (keepData?: boolean) => {

@@ -16,10 +16,16 @@
  * result the HTTP layer answers as `lock_held` with a `reason`; `internal` is
  * a bug on the server (see its log). `not_ready` is /readyz's answer for a
  * member that knows something is wrong with it (a `reason` says what);
- * `transfer_failed` says leadership did not move within the bound.
+ * `transfer_failed` says leadership did not move within the bound. With
+ * authentication on, `unauthorized` is a missing or unknown bearer token,
+ * `forbidden` a token whose roles do not include the route's;
+ * `too_many_requests` is a per-principal cap (waiting acquires),
+ * `request_timeout` a request that did not arrive in time.
  */
 export type ErrorCode =
   | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
   | 'not_found'
   | 'session_not_found'
   | 'lock_held'
@@ -27,6 +33,8 @@ export type ErrorCode =
   | 'limit_mismatch'
   | 'wait_ended'
   | 'too_many_waiters'
+  | 'request_timeout'
+  | 'too_many_requests'
   | 'internal'
   | 'no_leader'
   | 'not_leader'
@@ -40,6 +48,8 @@ export type ErrorCode =
 /** ERROR_STATUS is the HTTP status of each ErrorCode. */
 export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   session_not_found: 404,
   lock_held: 409,
@@ -47,6 +57,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   limit_mismatch: 409,
   wait_ended: 409,
   too_many_waiters: 429,
+  request_timeout: 408,
+  too_many_requests: 429,
   internal: 500,
   no_leader: 503,
   not_leader: 503,

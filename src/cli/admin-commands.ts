@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { ConfigError, parseClusterId, parseHostPort, parseIdMap } from '../node/node-config.js';
 import { restoreBackup } from '../node/restore-backup.js';
 import { decodeBackup, type BackupHeader } from '../storage/index.js';
-import { UsageError, endpointsFrom, endpointsOption, messageOf, parse, printHelp, usageError } from './cli-args.js';
+import { UsageError, connectionFrom, endpointsOption, messageOf, parse, printHelp, usageError } from './cli-args.js';
 import type { CliIo } from './cli-io.js';
 
 const TRANSFER_USAGE = `usage: raftlock transfer-leader [--to ID] [--endpoints URLS]
@@ -31,12 +31,13 @@ const SAVE_TIMEOUT_MS = 600_000;
 /** transferLeaderCommand: exit 0 once another member (or the one named) leads, 1 if that failed, 2 on bad usage. */
 export async function transferLeaderCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   let endpoints: string[];
+  let auth: Record<string, string>;
   let to: string | undefined;
   try {
     const { values, positionals } = parse(argv, { ...endpointsOption, to: { type: 'string' } });
     if (values.help === true) return printHelp(io, TRANSFER_USAGE);
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
-    endpoints = endpointsFrom(values.endpoints, env);
+    ({ endpoints, auth } = adminConnection(values, env));
     to = values.to;
   } catch (err) {
     return usageError(io, err, TRANSFER_USAGE);
@@ -47,7 +48,7 @@ export async function transferLeaderCommand(argv: string[], env: NodeJS.ProcessE
     try {
       res = await fetch(new URL('/v1/admin/transfer-leader', endpoint), {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...auth },
         body: JSON.stringify(to === undefined ? {} : { to }),
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
@@ -82,13 +83,14 @@ export async function snapshotCommand(argv: string[], env: NodeJS.ProcessEnv, io
 
 async function saveCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   let endpoints: string[];
+  let auth: Record<string, string>;
   let file: string;
   try {
     const { values, positionals } = parse(argv, endpointsOption);
     if (values.help === true) return printHelp(io, SNAPSHOT_USAGE);
     if (positionals.length !== 1 || positionals[0] === undefined) throw new UsageError('give exactly one FILE');
     file = positionals[0];
-    endpoints = endpointsFrom(values.endpoints, env);
+    ({ endpoints, auth } = adminConnection(values, env));
   } catch (err) {
     return usageError(io, err, SNAPSHOT_USAGE);
   }
@@ -101,7 +103,7 @@ async function saveCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): P
   }
   const failures: string[] = [];
   for (const endpoint of endpoints) {
-    const outcome = await saveFrom(endpoint, file);
+    const outcome = await saveFrom(endpoint, file, auth);
     if (typeof outcome === 'string') {
       failures.push(`${endpoint}: ${outcome}`);
       continue;
@@ -118,10 +120,10 @@ async function saveCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): P
  * saveFrom downloads a backup from one endpoint into FILE.part, checks it whole (a transfer cut short must not
  * pass for a backup), and renames it to FILE. Returns what it saved, or why not.
  */
-async function saveFrom(endpoint: string, file: string): Promise<{ header: BackupHeader; bytes: number } | string> {
+async function saveFrom(endpoint: string, file: string, auth: Record<string, string>): Promise<{ header: BackupHeader; bytes: number } | string> {
   const partial = `${file}.part`;
   try {
-    const res = await fetch(new URL('/v1/snapshot', endpoint), { signal: AbortSignal.timeout(SAVE_TIMEOUT_MS) });
+    const res = await fetch(new URL('/v1/snapshot', endpoint), { headers: auth, signal: AbortSignal.timeout(SAVE_TIMEOUT_MS) });
     if (!res.ok || res.body === null) {
       const body = (await res.json().catch(() => ({}))) as { message?: string };
       return body.message ?? `HTTP ${res.status}`;
@@ -176,4 +178,13 @@ async function restoreCommand(argv: string[], io: CliIo): Promise<number> {
     io.err(`raftlock: snapshot restore: ${what}${messageOf(err)}\n`);
     return 1;
   }
+}
+
+/**
+ * adminConnection is the endpoints and the bearer token header of an admin command. These commands use fetch, which
+ * takes no per-call CA in Node 20: for HTTPS under a private CA, set NODE_EXTRA_CA_CERTS to the CA file.
+ */
+function adminConnection(values: { endpoints?: string; token?: string; ca?: string }, env: NodeJS.ProcessEnv): { endpoints: string[]; auth: Record<string, string> } {
+  const { endpoints, token } = connectionFrom(values, env);
+  return { endpoints, auth: token === undefined ? {} : { authorization: `Bearer ${token}` } };
 }

@@ -3,15 +3,44 @@
  * parsing whose errors are usage errors (exit 2), the endpoint list, integer
  * flags, help and error printing.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CliIo } from './cli-io.js';
 
 /** DEFAULT_ENDPOINTS are the HTTP addresses of `raftlock cluster`'s three local members. */
 export const DEFAULT_ENDPOINTS = 'http://127.0.0.1:4001,http://127.0.0.1:4002,http://127.0.0.1:4003';
-export const ENDPOINTS_HELP = `Endpoints: --endpoints URL,URL,... or RAFTLOCK_ENDPOINTS (default ${DEFAULT_ENDPOINTS}).`;
+export const ENDPOINTS_HELP = `Endpoints: --endpoints URL,URL,... or RAFTLOCK_ENDPOINTS (default ${DEFAULT_ENDPOINTS}).
+A cluster with authentication: --token T or RAFTLOCK_AUTH_TOKEN (the environment keeps it out of ps).
+HTTPS endpoints signed by a private CA: --ca FILE or RAFTLOCK_CA.`;
 
 /** endpointsOption is the flags every command that talks to the cluster takes. */
-export const endpointsOption = { endpoints: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+export const endpointsOption = { endpoints: { type: 'string' }, token: { type: 'string' }, ca: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+
+/** Connection is how a command reaches the cluster: endpoints, and the bearer token and CA if any. */
+export interface Connection {
+  readonly endpoints: string[];
+  readonly token?: string;
+  readonly ca?: Buffer;
+}
+
+/** connectionFrom reads the endpoints, token (--token, RAFTLOCK_AUTH_TOKEN) and CA file (--ca, RAFTLOCK_CA). */
+export function connectionFrom(values: { endpoints?: string; token?: string; ca?: string }, env: NodeJS.ProcessEnv): Connection {
+  const token = values.token ?? env['RAFTLOCK_AUTH_TOKEN'];
+  const caFile = values.ca ?? env['RAFTLOCK_CA'];
+  let ca: Buffer | undefined;
+  if (caFile !== undefined && caFile !== '') {
+    try {
+      ca = readFileSync(caFile);
+    } catch (err) {
+      throw new UsageError(`cannot read the CA file ${caFile}: ${messageOf(err)}`);
+    }
+  }
+  return {
+    endpoints: endpointsFrom(values.endpoints, env),
+    ...(token !== undefined && token !== '' ? { token } : {}),
+    ...(ca !== undefined ? { ca } : {}),
+  };
+}
 
 /** UsageError is a bad command line: the command prints its usage and exits 2. */
 export class UsageError extends Error {}

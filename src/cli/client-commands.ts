@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { LockHeldError, RaftLockClient, type EndpointStatus, type LockHandle, type LockInfo } from '../client/index.js';
-import { UsageError, endpointsFrom, endpointsOption, intFlag, messageOf, parse, printHelp, usageError } from './cli-args.js';
+import { UsageError, connectionFrom, endpointsOption, intFlag, messageOf, parse, printHelp, usageError, type Connection } from './cli-args.js';
 import type { CliIo } from './cli-io.js';
 
 const DEFAULT_TTL_MS = 15_000;
@@ -33,7 +34,7 @@ const RELEASE_USAGE = `usage: raftlock release NAME --force [--endpoints URLS]
  * bad usage, 127 if COMMAND could not be started.
  */
 export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
-  let parsed: { name: string; command: string[]; ttlMs: number; waitMs: number; killGraceMs: number; endpoints: string[] };
+  let parsed: { name: string; command: string[]; ttlMs: number; waitMs: number; killGraceMs: number; connection: Connection };
   try {
     const { values, positionals } = parse(argv, {
       ...endpointsOption,
@@ -51,7 +52,7 @@ export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv, io: Cl
       ttlMs: intFlag(values.ttl, '--ttl', DEFAULT_TTL_MS),
       waitMs: intFlag(values.wait, '--wait', 0),
       killGraceMs: intFlag(values['kill-grace'], '--kill-grace', DEFAULT_KILL_GRACE_MS),
-      endpoints: endpointsFrom(values.endpoints, env),
+      connection: connectionFrom(values, env),
     };
   } catch (err) {
     return usageError(io, err, LOCK_USAGE);
@@ -60,7 +61,7 @@ export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv, io: Cl
   const { name, command, ttlMs, waitMs, killGraceMs } = parsed;
   let lock: LockHandle;
   try {
-    const client = newClient(parsed.endpoints);
+    const client = newClient(parsed.connection);
     lock = await client.acquire(name, { ttlMs, waitMs });
   } catch (err) {
     if (err instanceof LockHeldError) {
@@ -120,20 +121,20 @@ async function runWhileHeld(lock: LockHandle, command: string[], env: NodeJS.Pro
 
 /** statusCommand: `raftlock status [--json]`. Exit 0 if any endpoint answered, 1 if none did. */
 export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
-  let endpoints: string[];
+  let connection: Connection;
   let json: boolean;
   try {
     const { values, positionals } = parse(argv, { ...endpointsOption, json: { type: 'boolean' } });
     if (values.help === true) return printHelp(io, STATUS_USAGE);
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
-    endpoints = endpointsFrom(values.endpoints, env);
+    connection = connectionFrom(values, env);
     json = values.json === true;
   } catch (err) {
     return usageError(io, err, STATUS_USAGE);
   }
   let statuses: EndpointStatus[];
   try {
-    statuses = await newClient(endpoints).statusOfAll();
+    statuses = await newClient(connection).statusOfAll();
   } catch (err) {
     io.err(`raftlock: ${messageOf(err)}\n`);
     return 1;
@@ -163,7 +164,7 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
 
 /** locksCommand: `raftlock locks [--prefix P] [--limit N] [--after NAME] [--json]`. */
 export async function locksCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
-  let options: { endpoints: string[]; json: boolean; prefix?: string; after?: string; limit?: number };
+  let options: { connection: Connection; json: boolean; prefix?: string; after?: string; limit?: number };
   try {
     const { values, positionals } = parse(argv, {
       ...endpointsOption,
@@ -177,7 +178,7 @@ export async function locksCommand(argv: string[], env: NodeJS.ProcessEnv, io: C
     const limit = values.limit === undefined ? undefined : intFlag(values.limit, '--limit', 0);
     if (limit === 0) throw new UsageError('--limit must be at least 1');
     options = {
-      endpoints: endpointsFrom(values.endpoints, env),
+      connection: connectionFrom(values, env),
       json: values.json === true,
       ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
       ...(values.after !== undefined ? { after: values.after } : {}),
@@ -188,8 +189,8 @@ export async function locksCommand(argv: string[], env: NodeJS.ProcessEnv, io: C
   }
   let locks: LockInfo[];
   try {
-    const { endpoints, json: _json, ...listOptions } = options;
-    locks = await newClient(endpoints).list(listOptions);
+    const { connection, json: _json, ...listOptions } = options;
+    locks = await newClient(connection).list(listOptions);
   } catch (err) {
     io.err(`raftlock: ${messageOf(err)}\n`);
     return 1;
@@ -216,13 +217,13 @@ export async function locksCommand(argv: string[], env: NodeJS.ProcessEnv, io: C
 /** releaseCommand: `raftlock release NAME --force`; without --force it explains and exits 2. */
 export async function releaseCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   let name: string;
-  let endpoints: string[];
+  let connection: Connection;
   try {
     const { values, positionals } = parse(argv, { ...endpointsOption, force: { type: 'boolean' } });
     if (values.help === true) return printHelp(io, RELEASE_USAGE);
     if (positionals.length !== 1 || positionals[0] === undefined) throw new UsageError('give exactly one lock NAME');
     name = positionals[0];
-    endpoints = endpointsFrom(values.endpoints, env);
+    connection = connectionFrom(values, env);
     if (values.force !== true) {
       io.err(
         `raftlock: release takes a lock away from its holders, which may still be working under it (they learn it at their next renewal).\n` +
@@ -234,7 +235,7 @@ export async function releaseCommand(argv: string[], env: NodeJS.ProcessEnv, io:
     return usageError(io, err, RELEASE_USAGE);
   }
   try {
-    const result = await newClient(endpoints).forceRelease(name);
+    const result = await newClient(connection).forceRelease(name);
     io.out(`released ${name}: ${result.holdersRemoved} holder(s) and ${result.waitersRemoved} waiter(s) removed\n`);
     return 0;
   } catch (err) {
@@ -245,8 +246,8 @@ export async function releaseCommand(argv: string[], env: NodeJS.ProcessEnv, io:
 
 // ---- helpers ------------------------------------------------------------------------------
 
-function newClient(endpoints: string[]): RaftLockClient {
-  return new RaftLockClient({ endpoints, requestTimeoutMs: CLI_REQUEST_TIMEOUT_MS, callTimeoutMs: CLI_CALL_TIMEOUT_MS });
+function newClient(connection: Connection): RaftLockClient {
+  return new RaftLockClient({ ...connection, requestTimeoutMs: CLI_REQUEST_TIMEOUT_MS, callTimeoutMs: CLI_CALL_TIMEOUT_MS });
 }
 
 /** formatTable left-aligns columns two spaces apart. */

@@ -14,7 +14,8 @@ commands:
   transfer-leader  hand leadership to another member: raftlock transfer-leader [--to ID]
   snapshot   back up a running cluster or restore a backup into a new one (raftlock snapshot --help)
   verify     Jepsen-style fault test of a local cluster (raftlock verify --help)
-Client commands take --endpoints URL,... or RAFTLOCK_ENDPOINTS.`;
+Client commands take --endpoints URL,... or RAFTLOCK_ENDPOINTS; with authentication --token or RAFTLOCK_AUTH_TOKEN;
+for HTTPS under a private CA --ca FILE or RAFTLOCK_CA.`;
 
 type Command = (argv: string[], env: NodeJS.ProcessEnv, io: CliIo) => Promise<number>;
 

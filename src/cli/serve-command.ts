@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { HTTP_SECURITY_FLAGS, HTTP_SECURITY_USAGE } from '../node/http-security-config.js';
 import { ConfigError, buildNodeConfig, type RawServeOptions } from '../node/node-config.js';
 import { startNode } from '../server/start-node.js';
 import type { CliIo } from './cli-io.js';
@@ -22,7 +23,8 @@ A member whose data dir holds no store starts only with --initial-cluster-state 
 cluster: give every founding member the same new --cluster-id); a restart finds its store and needs neither flag
 (the stored cluster id is authoritative: a --cluster-id that disagrees is refused). \`existing\` (joining a running
 cluster) is refused until runtime membership change exists. SIGTERM or SIGINT on the leader hands leadership to the
-most caught-up member before the node stops.`;
+most caught-up member before the node stops.
+${HTTP_SECURITY_USAGE}`;
 
 const FLAGS = [
   'id',
@@ -41,6 +43,7 @@ const FLAGS = [
   'tick-ms',
   'election-ticks',
   'snapshot-every',
+  ...HTTP_SECURITY_FLAGS,
 ] as const;
 
 /** serveCommand runs one member until SIGTERM/SIGINT. Exit codes: 2 usage, 1 refused to start or crashed. */

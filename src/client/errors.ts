@@ -94,6 +94,20 @@ export class BadRequestError extends RaftLockClientError {
   }
 }
 
+/** UnauthorizedError: the cluster requires a bearer token and none, or an unknown one, was given (HTTP 401). */
+export class UnauthorizedError extends RaftLockClientError {
+  constructor(message: string) {
+    super('unauthorized', message);
+  }
+}
+
+/** ForbiddenError: the token is valid but its roles do not allow this call (HTTP 403). */
+export class ForbiddenError extends RaftLockClientError {
+  constructor(message: string) {
+    super('forbidden', message);
+  }
+}
+
 /** TimeoutError: the call's total deadline passed with no answer, and no write of it can have taken effect. */
 export class TimeoutError extends RaftLockClientError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -140,6 +154,10 @@ export function errorFromResponse(status: number, body: unknown): RaftLockClient
       return new SessionNotFoundError(message);
     case 'bad_request':
       return new BadRequestError(message);
+    case 'unauthorized':
+      return new UnauthorizedError(message);
+    case 'forbidden':
+      return new ForbiddenError(message);
     case 'no_leader':
       return new NoLeaderError(message);
     case 'outcome_unknown':

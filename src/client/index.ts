@@ -11,6 +11,8 @@ export {
   OutcomeUnknownError,
   SessionNotFoundError,
   BadRequestError,
+  UnauthorizedError,
+  ForbiddenError,
   TimeoutError,
   LockLostError,
   SessionLostError,

@@ -58,6 +58,8 @@ export class RaftLockClient {
       retryMaxDelayMs: 2_000,
       callTimeoutMs: options.callTimeoutMs ?? 30_000,
       preferLeader: options.preferLeader ?? true,
+      ...(options.token !== undefined ? { token: options.token } : {}),
+      ...(options.ca !== undefined ? { ca: options.ca } : {}),
     });
     this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.safetyMarginFor = options.safetyMarginMs ?? ((ttlMs) => Math.max(ttlMs / 10, 50));

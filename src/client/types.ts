@@ -21,6 +21,15 @@ export interface RaftLockClientOptions {
   readonly safetyMarginMs?: (ttlMs: number) => number;
   /** Probe /v1/status to find and stick to the leader. Default true. */
   readonly preferLeader?: boolean;
+  /**
+   * Bearer token for a cluster with authentication on (sent as
+   * `Authorization: Bearer <token>` on every call). Without one, such a
+   * cluster answers UnauthorizedError. Prefer HTTPS endpoints: over plain
+   * HTTP the token crosses the network in clear text.
+   */
+  readonly token?: string;
+  /** CA certificate(s), PEM, that sign the cluster's HTTPS certificates (instead of Node's default list). */
+  readonly ca?: string | Buffer;
 }
 
 /**

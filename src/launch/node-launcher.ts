@@ -23,8 +23,8 @@ import { dirname } from 'node:path';
 import { describeWrap, wrapInvocation, type CommandWrap } from './command-wrap.js';
 import { generatedSecret, securityArgs, securityEnv, type LaunchSecurity } from './launch-security.js';
 import { sendSignal, waitGroupGone, type Target } from './process-group.js';
-import { waitUntil, type Readiness } from './readiness.js';
-import { directPeerAddress, directPeerHttpUrl, httpUrlOf, serveArgs, type ServeMember } from './serve-args.js';
+import { waitUntil, type Readiness, type ReadinessTls } from './readiness.js';
+import { directPeerAddress, httpUrlOf, serveArgs, type ServeMember } from './serve-args.js';
 
 /** NodeState is what the launcher last did to a node. */
 export type NodeState = 'stopped' | 'running' | 'paused';
@@ -83,6 +83,12 @@ export interface NodeLauncherOptions {
   readonly wrap?: (id: string) => CommandWrap | undefined;
   /** Called once a node's process has exited (wrapped: once its whole process group has). */
   readonly onExit?: (node: LaunchedNode, exit: NodeExit) => void;
+  /**
+   * The members serve HTTPS (their --http-cert and --http-key come in
+   * extraArgs) under a certificate signed by `ca`: their URLs are https and
+   * readiness is checked over HTTPS.
+   */
+  readonly https?: ReadinessTls;
 }
 
 /** StartOptions shape one start of a node. */
@@ -148,8 +154,13 @@ export class NodeLauncher {
     }
     this.nodes = opts.members.map((m) => {
       mkdirSync(m.dataDir, { recursive: true });
-      return { ...m, httpUrl: httpUrlOf(m), child: null, state: 'stopped', exit: null, starts: 0 };
+      return { ...m, httpUrl: httpUrlOf(m, this.scheme), child: null, state: 'stopped', exit: null, starts: 0 };
     });
+  }
+
+  /** scheme is how the members serve their API. */
+  private get scheme(): 'http' | 'https' {
+    return this.opts.https === undefined ? 'http' : 'https';
   }
 
   /** ids lists the members' ids in order. */
@@ -173,7 +184,7 @@ export class NodeLauncher {
     const bootstrap = node.starts === 0 ? this.opts.bootstrap : undefined;
     const args = serveArgs(node, this.nodes, {
       peerAddress: this.opts.peerAddress ?? directPeerAddress,
-      peerHttpUrl: this.opts.peerHttpUrl ?? directPeerHttpUrl,
+      peerHttpUrl: this.opts.peerHttpUrl ?? ((_from, to) => httpUrlOf(to, this.scheme)),
       logLevel: this.opts.logLevel ?? 'info',
       securityArgs: securityArgs(id, this.security),
       ...(bootstrap !== undefined ? { bootstrapClusterId: bootstrap.clusterId } : {}),
@@ -276,7 +287,7 @@ export class NodeLauncher {
     const node = this.node(id);
     const child = node.child;
     if (child === null) throw new Error(`${id} is not running`);
-    const ok = await waitUntil(node.host, node.httpPort, readiness, timeoutMs, () => node.child === child);
+    const ok = await waitUntil(node.host, node.httpPort, readiness, timeoutMs, () => node.child === child, this.opts.https);
     if (!ok) {
       const why = node.child === child ? `not ${readiness} within ${timeoutMs} ms` : 'exited before it was';
       throw new Error(`${id} ${why}${node.logFile === undefined ? '' : `; see ${node.logFile}`}`);

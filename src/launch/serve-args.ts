@@ -37,14 +37,12 @@ export function directPeerAddress(_from: string, to: ServeMember): string {
   return `${to.host}:${to.peerPort}`;
 }
 
-/** directPeerHttpUrl is `to`'s own HTTP listener. */
-export function directPeerHttpUrl(_from: string, to: ServeMember): string {
-  return httpUrlOf(to);
-}
+/** HttpScheme is how members serve their API: `https` when they are given a certificate (--http-cert). */
+export type HttpScheme = 'http' | 'https';
 
 /** httpUrlOf is the URL of a member's HTTP listener. */
-export function httpUrlOf(member: ServeMember): string {
-  return `http://${member.host}:${member.httpPort}`;
+export function httpUrlOf(member: ServeMember, scheme: HttpScheme = 'http'): string {
+  return `${scheme}://${member.host}:${member.httpPort}`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { NodeId } from '../raft/index.js';
 import type { PeerSecurity } from '../transport/index.js';
 import { buildPeerSecurity } from './peer-security-config.js';
+import { HTTP_SECURITY_ENV, parseHttpSecurity, type HttpSecurityConfig, type HttpSecurityFlag } from './http-security-config.js';
 import type { HostAddress } from './raft-host.js';
 
 /** NodeConfig is everything `raftlock serve` needs, after parsing and validation. */
@@ -24,6 +25,8 @@ export interface NodeConfig {
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly snapshotEveryEntries: number;
+  /** The HTTP API's HTTPS, authentication and limits (http-security-config.ts). */
+  readonly httpSecurity: HttpSecurityConfig;
 }
 
 /** InitialClusterState says how a member without a store starts: founding a new cluster, or joining a running one. */
@@ -86,7 +89,8 @@ export type RawServeOptions = Partial<
     | 'log-level'
     | 'tick-ms'
     | 'election-ticks'
-    | 'snapshot-every',
+    | 'snapshot-every'
+    | HttpSecurityFlag,
     string
   >
 >;
@@ -110,6 +114,7 @@ export const ENV_BY_FLAG: Readonly<Record<keyof RawServeOptions, string>> = {
   'tick-ms': 'RAFTLOCK_TICK_MS',
   'election-ticks': 'RAFTLOCK_ELECTION_TICKS',
   'snapshot-every': 'RAFTLOCK_SNAPSHOT_EVERY',
+  ...HTTP_SECURITY_ENV,
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -143,6 +148,14 @@ export function buildNodeConfig(flags: RawServeOptions, env: NodeJS.ProcessEnv):
     clusterId,
   );
   if (!security.ok) throw new ConfigError(security.message);
+  const httpSecurity = parseHttpSecurity({
+    get,
+    env: (name) => env[name],
+    int: parseIntFlag,
+    fail: (message) => {
+      throw new ConfigError(message);
+    },
+  });
   return {
     id,
     clusterId,
@@ -151,12 +164,13 @@ export function buildNodeConfig(flags: RawServeOptions, env: NodeJS.ProcessEnv):
     http,
     peerListen,
     peers,
-    peerHttp: { ...peerHttp, [id]: `http://${formatHost(http.host)}:${http.port}` },
+    peerHttp: { ...peerHttp, [id]: `${httpSecurity.tls !== undefined ? 'https' : 'http'}://${formatHost(http.host)}:${http.port}` },
     peerSecurity: security.security,
     logLevel,
     tickMs: parseIntFlag(get('tick-ms') ?? '50', '--tick-ms', 5, 1000),
     electionTicks: parseIntFlag(get('election-ticks') ?? '10', '--election-ticks', 3, 100),
     snapshotEveryEntries: parseIntFlag(get('snapshot-every') ?? '10000', '--snapshot-every', 10, 100_000_000),
+    httpSecurity,
   };
 }
 

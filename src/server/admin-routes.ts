@@ -22,10 +22,11 @@ export async function adminRoutes(app: FastifyInstance, { backend, admin }: Back
   if (admin === undefined) return;
   app.post<{ Body: TransferBody }>(
     '/v1/admin/transfer-leader',
-    { schema: { body: schema.transferLeaderBody } },
+    { schema: { body: schema.transferLeaderBody }, config: { role: 'admin' } },
     onLeader(backend, READ, async (request, reply) => transferLeader(backend, admin, reply, request.body.to ?? null)),
   );
-  app.get('/v1/snapshot', async (request, reply) => {
+  // A backup holds every lock, owner and session: admin only.
+  app.get('/v1/snapshot', { config: { role: 'admin' } }, async (request, reply) => {
     if (!backend.isLeader()) return notLeader(backend, reply);
     try {
       const image = await admin.backup();

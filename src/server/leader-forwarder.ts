@@ -2,9 +2,10 @@ import type { FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastif
 import { RaftLockError } from '../node/errors.js';
 import { sendError, sendFailure } from './error-mapping.js';
 import type { LockBackend } from './lock-backend.js';
+import { isCertificateRefusal, neverSent } from './peer-http.js';
 
 /** Header marking a request forwarded by a peer: it is never forwarded again (no loops). */
-const FORWARDED_HEADER = 'x-raftlock-forwarded';
+export const FORWARDED_HEADER = 'x-raftlock-forwarded';
 
 /** Extra time a forwarded request may take beyond its own wait. */
 const FORWARD_TIMEOUT_MS = 15_000;
@@ -48,10 +49,11 @@ export function onLeader<R extends RouteGenericInterface>(
 
 /**
  * forwardToLeader relays a request to the leader's HTTP address and streams
- * back its status and body. A write whose connection broke after it was sent
- * answers 504 outcome_unknown: it may have been applied. A client that goes
- * away aborts the relay, which the leader sees as a disconnect (a queued
- * waiter then leaves the queue).
+ * back its status and body, speaking for the caller this node authenticated
+ * (peer-http.ts signs its identity). A write whose connection broke after it
+ * was sent answers 504 outcome_unknown: it may have been applied. A client
+ * that goes away aborts the relay, which the leader sees as a disconnect (a
+ * queued waiter then leaves the queue).
  */
 async function forwardToLeader(request: FastifyRequest, reply: FastifyReply, backend: LockBackend, opts: { write: boolean; waitMs: number }): Promise<FastifyReply> {
   const leader = backend.leader();
@@ -68,31 +70,33 @@ async function forwardToLeader(request: FastifyRequest, reply: FastifyReply, bac
   let sent = false;
   try {
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD' && request.body !== undefined;
-    const init: RequestInit = {
-      method: request.method,
-      headers: { [FORWARDED_HEADER]: '1', ...(hasBody ? { 'content-type': 'application/json' } : {}) },
-      signal: controller.signal,
-      ...(hasBody ? { body: JSON.stringify(request.body) } : {}),
-    };
     sent = true;
-    const res = await fetch(new URL(request.url, leaderHttp), init);
-    const text = await res.text();
-    const retryAfter = res.headers.get('retry-after');
-    if (retryAfter !== null) void reply.header('retry-after', retryAfter);
-    return reply.code(res.status).type('application/json; charset=utf-8').send(text);
+    const res = await backend.peers.send(leaderHttp, {
+      method: request.method,
+      path: request.url,
+      headers: { [FORWARDED_HEADER]: '1' },
+      ...(hasBody ? { body: JSON.stringify(request.body) } : {}),
+      // The caller this node authenticated; a member's own internal call stays the member's.
+      caller: request.identity ?? (request.member !== null ? 'member' : null),
+      signal: controller.signal,
+    });
+    const retryAfter = res.headers['retry-after'];
+    if (typeof retryAfter === 'string') void reply.header('retry-after', retryAfter);
+    return reply.code(res.status).type('application/json; charset=utf-8').send(res.text);
   } catch (err) {
-    const refused = isConnectionRefused(err);
-    if (opts.write && sent && !refused) {
+    if (isCertificateRefusal(err)) request.log.warn({ err, leader }, 'relay to the leader refused: its HTTPS certificate is not trusted here');
+    if (opts.write && sent && !neverSent(err)) {
       return sendError(reply, 'outcome_unknown', `the leader ${leader} did not answer; the write may or may not have taken effect — retry with the same requestId`);
     }
-    return sendError(reply, 'no_leader', `the leader ${leader} is unreachable`);
+    return sendError(reply, 'no_leader', `the leader ${leader} is unreachable${describeFailure(err)}`);
   } finally {
     clearTimeout(timer);
     reply.raw.off('close', onClose);
   }
 }
 
-function isConnectionRefused(err: unknown): boolean {
-  const cause = (err as { cause?: { code?: string } } | null)?.cause;
-  return cause?.code === 'ECONNREFUSED';
+/** describeFailure names a relay's failure when an operator must fix it (a certificate), else nothing. */
+function describeFailure(err: unknown): string {
+  if (!isCertificateRefusal(err)) return '';
+  return ` (${(err as { code: string }).code}: its HTTPS certificate is not trusted here; see --http-ca)`;
 }

@@ -2,6 +2,7 @@ import type { CommandResult, LockCommand, LockEvent, LockView, SessionView, Toke
 import type { MemberProblem } from '../node/member-health.js';
 import type { AdminBackend } from './admin-backend.js';
 import type { NodeId, Role } from '../raft/index.js';
+import type { PeerHttp } from './peer-http.js';
 
 /** LockTableView is the read side of the lease table that the routes show. */
 export interface LockTableView {
@@ -41,6 +42,8 @@ export interface LockBackend {
   leader(): NodeId | null;
   /** httpUrlOf is a member's HTTP base URL, for forwarding; undefined when it was not configured. */
   httpUrlOf(id: NodeId): string | undefined;
+  /** peers is how this node calls other members' HTTP API (relays to the leader), trusting and signing as configured. */
+  readonly peers: PeerHttp;
   /** status describes this member for `/v1/status` and `/readyz`. */
   status(): NodeStatus;
   /** execute replicates `command` (on the leader) and resolves with its result once applied here. */

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { API_BOUNDS } from '../api/contract.js';
 import type { AcquireCommand, LockMode } from '../locks/index.js';
 import { sendError, sendFailure } from './error-mapping.js';
 import { READ, WRITE, onLeader } from './leader-forwarder.js';
 import type { BackendPluginOptions, LockBackend } from './lock-backend.js';
 import { acquireWaiting, executeCancelWait } from './long-poll.js';
-import { expiresInMs, grantedJson, isGranted, lockJson, lockListJson, sendLockFailure, sendResult } from './response-views.js';
+import { scopeOf, type PrincipalScope } from './principal-scope.js';
+import { expiresInMs, grantedJson, isGranted, lockJson, lockListJson, sendLockFailure, sendResult, viewContext, type ViewContext } from './response-views.js';
 import * as schema from './schemas.js';
 
 /** How many locks a list returns when the caller gives no limit. */
@@ -21,73 +22,73 @@ type ListQuery = { prefix?: string; limit?: string; after?: string };
  * lockRoutes is the fastify plugin of `/v1/locks`: acquire (at once or as a
  * long-poll), release, renew, read one lock, list, check a fencing token, and
  * force-release. Writes and reads run on the leader; other nodes relay them.
+ * Each route declares the role it needs (auth.ts); owners and requestIds are
+ * the caller's principal's (principal-scope.ts).
  */
 export async function lockRoutes(app: FastifyInstance, { backend }: BackendPluginOptions): Promise<void> {
+  const at = (request: FastifyRequest): ViewContext => viewContext(backend.nowMs(), scopeOf(request).shownOwner);
+
   app.post<{ Params: NameParams; Body: AcquireBody }>(
     '/v1/locks/:name/acquire',
-    { schema: { params: schema.nameParams, body: schema.acquireBody } },
-    onLeader(backend, { write: true, waitMsOf: (request) => request.body.waitMs ?? 0 }, (request, reply) => acquire(backend, reply, request.params.name, request.body)),
+    { schema: { params: schema.nameParams, body: schema.acquireBody }, config: { role: 'locker', waitMsOf: (request) => (request.body as AcquireBody).waitMs ?? 0 } },
+    onLeader(backend, { write: true, waitMsOf: (request) => request.body.waitMs ?? 0 }, (request, reply) =>
+      acquire(backend, reply, scopeOf(request), request.params.name, request.body),
+    ),
   );
 
-  // Internal: a follower whose long-poll ended asks the leader to take its waiter out of the queue.
+  // Internal: a node whose long-poll ended after leadership moved asks the leader to take its waiter out of the queue.
+  // The waiter id is the stored (already scoped) requestId, so it is used as it comes.
   app.post<{ Params: NameParams; Body: { waiterId: string } }>(
     '/v1/locks/:name/cancel-wait',
-    { schema: { params: schema.nameParams, body: schema.cancelWaitBody } },
+    { schema: { params: schema.nameParams, body: schema.cancelWaitBody }, config: { role: 'member' } },
     onLeader(backend, WRITE, async (request, reply) => reply.send({ cancelled: await executeCancelWait(backend, request.params.name, request.body.waiterId) })),
   );
 
   app.post<{ Params: NameParams; Body: HoldBody }>(
     '/v1/locks/:name/release',
-    { schema: { params: schema.nameParams, body: schema.releaseBody } },
+    { schema: { params: schema.nameParams, body: schema.releaseBody }, config: { role: 'locker' } },
     onLeader(backend, WRITE, async (request, reply) => {
-      const { owner, token, requestId } = request.body;
-      const result = await backend.execute({ type: 'release', name: request.params.name, owner, token, ...(requestId !== undefined ? { requestId } : {}) });
-      return sendResult(reply, result, backend.nowMs(), (r) => ({ released: true, holdCount: 'holdCount' in r ? r.holdCount : 0 }));
+      const result = await backend.execute({ type: 'release', ...scopedHold(request) });
+      return sendResult(reply, result, at(request), (r) => ({ released: true, holdCount: 'holdCount' in r ? r.holdCount : 0 }));
     }),
   );
 
   app.post<{ Params: NameParams; Body: HoldBody }>(
     '/v1/locks/:name/renew',
-    { schema: { params: schema.nameParams, body: schema.renewBody } },
+    { schema: { params: schema.nameParams, body: schema.renewBody }, config: { role: 'locker' } },
     onLeader(backend, WRITE, async (request, reply) => {
-      const { owner, token, ttlMs, requestId } = request.body;
-      const result = await backend.execute({
-        type: 'renew',
-        name: request.params.name,
-        owner,
-        token,
-        ...(ttlMs !== undefined ? { ttlMs } : {}),
-        ...(requestId !== undefined ? { requestId } : {}),
-      });
-      const nowMs = backend.nowMs();
-      return sendResult(reply, result, nowMs, (r) => ({ expiresInMs: 'expiresAtMs' in r ? expiresInMs(r.expiresAtMs, nowMs) : 0 }));
+      const { ttlMs } = request.body;
+      const result = await backend.execute({ type: 'renew', ...scopedHold(request), ...(ttlMs !== undefined ? { ttlMs } : {}) });
+      const view = at(request);
+      return sendResult(reply, result, view, (r) => ({ expiresInMs: 'expiresAtMs' in r ? expiresInMs(r.expiresAtMs, view.nowMs) : 0 }));
     }),
   );
 
   app.get<{ Params: NameParams }>(
     '/v1/locks/:name',
-    { schema: { params: schema.nameParams } },
+    { schema: { params: schema.nameParams }, config: { role: 'reader' } },
     onLeader(backend, READ, async (request, reply) => {
       await backend.readBarrier();
-      return reply.send(lockJson(request.params.name, backend.table().get(request.params.name), backend.nowMs()));
+      return reply.send(lockJson(request.params.name, backend.table().get(request.params.name), at(request)));
     }),
   );
 
+  // Listing every lock (every holder's owner, token and session) is an operator's view.
   app.get<{ Querystring: ListQuery }>(
     '/v1/locks',
-    { schema: { querystring: schema.listQuery } },
+    { schema: { querystring: schema.listQuery }, config: { role: 'admin' } },
     onLeader(backend, READ, async (request, reply) => {
       const { prefix, limit, after } = request.query;
       const count = Math.min(limit === undefined ? LIST_LIMIT_DEFAULT : Number(limit), API_BOUNDS.listLimitMax);
       if (count < 1) return sendError(reply, 'bad_request', 'limit must be at least 1');
       await backend.readBarrier();
-      return reply.send(lockListJson(backend.table().list(prefix ?? '', count, after), backend.nowMs()));
+      return reply.send(lockListJson(backend.table().list(prefix ?? '', count, after), at(request)));
     }),
   );
 
   app.post<{ Params: NameParams; Body: { token: number } }>(
     '/v1/locks/:name/check',
-    { schema: { params: schema.nameParams, body: schema.checkBody } },
+    { schema: { params: schema.nameParams, body: schema.checkBody }, config: { role: 'locker' } },
     onLeader(backend, READ, async (request, reply) => {
       await backend.readBarrier();
       const check = backend.table().checkToken(request.params.name, request.body.token);
@@ -97,11 +98,12 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
 
   app.delete<{ Params: NameParams; Querystring: { requestId?: string } }>(
     '/v1/locks/:name',
-    { schema: { params: schema.nameParams, querystring: schema.forceReleaseQuery } },
+    { schema: { params: schema.nameParams, querystring: schema.forceReleaseQuery }, config: { role: 'admin' } },
     onLeader(backend, WRITE, async (request, reply) => {
       const { requestId } = request.query;
-      const result = await backend.execute({ type: 'forceRelease', name: request.params.name, ...(requestId !== undefined ? { requestId } : {}) });
-      return sendResult(reply, result, backend.nowMs(), (r) => ({
+      const scope = scopeOf(request);
+      const result = await backend.execute({ type: 'forceRelease', name: request.params.name, ...(requestId !== undefined ? { requestId: scope.requestId(requestId) } : {}) });
+      return sendResult(reply, result, at(request), (r) => ({
         released: true,
         ...('holdersRemoved' in r ? { holdersRemoved: r.holdersRemoved, waitersRemoved: r.waitersRemoved } : {}),
       }));
@@ -109,17 +111,27 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
   );
 }
 
+/** scopedHold names the hold a release or renew is about: the lock, the caller's owner and requestId (scoped), the token. */
+function scopedHold(request: FastifyRequest<{ Params: NameParams; Body: HoldBody }>): { name: string; owner: string; token: number; requestId?: string } {
+  const { owner, token, requestId } = request.body;
+  const scope = scopeOf(request);
+  return { name: request.params.name, owner: scope.owner(owner), token, ...(requestId !== undefined ? { requestId: scope.requestId(requestId) } : {}) };
+}
+
 /** acquire answers an acquire at once (waitMs 0: granted or lock_held) or as a long-poll. */
-async function acquire(backend: LockBackend, reply: FastifyReply, name: string, body: AcquireBody): Promise<FastifyReply> {
+async function acquire(backend: LockBackend, reply: FastifyReply, scope: PrincipalScope, name: string, body: AcquireBody): Promise<FastifyReply> {
   if ((body.ttlMs === undefined) === (body.sessionId === undefined)) return sendError(reply, 'bad_request', 'give exactly one of ttlMs and sessionId');
+  const at = viewContext(backend.nowMs(), scope.shownOwner);
+  // Another principal's session is as good as absent: the caller may not know whether it exists.
+  if (body.sessionId !== undefined && !scope.ownsSession(body.sessionId)) return sendLockFailure(reply, { ok: false, error: 'session_not_found', sessionId: body.sessionId }, at);
   const waitMs = body.waitMs ?? 0;
   // A queued acquire needs an id known before it is proposed (its waiter id); otherwise only a client's own id is
   // worth remembering for retries, and a generated one would only fill the bounded dedupe table.
-  const requestId = body.requestId ?? (waitMs > 0 ? randomUUID() : undefined);
+  const requestId = body.requestId !== undefined ? scope.requestId(body.requestId) : waitMs > 0 ? scope.requestId(randomUUID()) : undefined;
   const command: AcquireCommand = {
     type: 'acquire',
     name,
-    owner: body.owner,
+    owner: scope.owner(body.owner),
     mode: body.mode ?? 'exclusive',
     waitMs,
     ...(requestId !== undefined ? { requestId } : {}),
@@ -128,9 +140,10 @@ async function acquire(backend: LockBackend, reply: FastifyReply, name: string, 
     ...(body.limit !== undefined ? { limit: body.limit } : {}),
     ...(body.lockDelayMs !== undefined ? { lockDelayMs: body.lockDelayMs } : {}),
   };
-  if (waitMs > 0 && requestId !== undefined) return acquireWaiting(backend, reply, { ...command, requestId });
+  if (waitMs > 0 && requestId !== undefined) return acquireWaiting(backend, reply, { ...command, requestId }, scope.shownOwner);
   const result = await backend.execute(command);
-  if (!result.ok) return sendLockFailure(reply, result, backend.nowMs());
-  if (isGranted(result)) return reply.send(grantedJson(result, backend.nowMs()));
+  const done = viewContext(backend.nowMs(), scope.shownOwner);
+  if (!result.ok) return sendLockFailure(reply, result, done);
+  if (isGranted(result)) return reply.send(grantedJson(result, done));
   return sendFailure(reply, new Error(`unexpected acquire result ${JSON.stringify(result)}`));
 }

@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import type { AcquireCommand, LockEvent } from '../locks/index.js';
 import { sendError } from './error-mapping.js';
 import type { LockBackend } from './lock-backend.js';
-import { grantedJson, isGranted, holdersJson, sendLockFailure } from './response-views.js';
+import { grantedJson, isGranted, holdersJson, sendLockFailure, viewContext } from './response-views.js';
 
 /** Extra time a queued acquire waits for its grant event beyond waitMs (the expire entry may lag a tick). */
 const WAIT_GRACE_MS = 2_000;
@@ -19,9 +19,14 @@ type WaitOutcome = LockEvent | 'timeout' | 'gone';
  * client to leave. A waiter whose deadline passes or whose client leaves is
  * taken out of the queue; if it was granted meanwhile, the grant is reported
  * (or, if the client left, its lease runs out). `command.requestId` is the
- * waiter's id.
+ * waiter's id; `showOwner` is how the caller sees owners (principal-scope.ts).
  */
-export async function acquireWaiting(backend: LockBackend, reply: FastifyReply, command: AcquireCommand & { readonly requestId: string }): Promise<FastifyReply> {
+export async function acquireWaiting(
+  backend: LockBackend,
+  reply: FastifyReply,
+  command: AcquireCommand & { readonly requestId: string },
+  showOwner: (stored: string) => string,
+): Promise<FastifyReply> {
   const { name, requestId: waiterId, waitMs } = command;
   let settle: (outcome: WaitOutcome) => void = () => {};
   const done = new Promise<WaitOutcome>((resolve) => {
@@ -34,21 +39,22 @@ export async function acquireWaiting(backend: LockBackend, reply: FastifyReply, 
     if (!reply.raw.writableFinished) settle('gone');
   };
   reply.raw.on('close', onClose);
+  const at = () => viewContext(backend.nowMs(), showOwner);
   try {
     const result = await backend.execute(command);
-    if (!result.ok) return sendLockFailure(reply, result, backend.nowMs());
-    if (isGranted(result)) return reply.send(grantedJson(result, backend.nowMs()));
+    if (!result.ok) return sendLockFailure(reply, result, at());
+    if (isGranted(result)) return reply.send(grantedJson(result, at()));
     const outcome = await done;
     if (outcome === 'gone' || outcome === 'timeout') {
       const cancelled = await cancelWait(backend, name, waiterId);
       const held = backend.table().get(name)?.holders.find((h) => h.owner === command.owner);
-      if (!cancelled && held !== undefined) return reply.send(grantedJson({ name, ...held }, backend.nowMs()));
-      return sendError(reply, 'lock_held', `lock ${name} was not granted within ${waitMs} ms`, { holders: holdersJson(backend.table().get(name), backend.nowMs()) });
+      if (!cancelled && held !== undefined) return reply.send(grantedJson({ name, ...held }, at()));
+      return sendError(reply, 'lock_held', `lock ${name} was not granted within ${waitMs} ms`, { holders: holdersJson(backend.table().get(name), at()) });
     }
-    if (outcome.kind === 'granted') return reply.send(grantedJson(outcome, backend.nowMs()));
+    if (outcome.kind === 'granted') return reply.send(grantedJson(outcome, at()));
     return sendError(reply, 'lock_held', `lock ${name} was not granted (${outcome.reason})`, {
       reason: outcome.reason,
-      holders: holdersJson(backend.table().get(name), backend.nowMs()),
+      holders: holdersJson(backend.table().get(name), at()),
     });
   } finally {
     clearTimeout(timer);
@@ -68,13 +74,15 @@ async function cancelWait(backend: LockBackend, name: string, waiterId: string):
     const leader = backend.leader();
     const base = leader === null ? undefined : backend.httpUrlOf(leader);
     if (base === undefined) return false;
-    const res = await fetch(new URL(`/v1/locks/${encodeURIComponent(name)}/cancel-wait`, base), {
+    // An internal route: this member speaks for itself (the waiter id is already the caller's scoped requestId).
+    const res = await backend.peers.send(base, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      path: `/v1/locks/${encodeURIComponent(name)}/cancel-wait`,
       body: JSON.stringify({ waiterId }),
+      caller: 'member',
       signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS),
     });
-    const body = (await res.json()) as { cancelled?: boolean };
+    const body = JSON.parse(res.text) as { cancelled?: boolean };
     return body.cancelled === true;
   } catch {
     return false;

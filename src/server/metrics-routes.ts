@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { NodeMetrics } from './metrics.js';
 
-/** MetricsPluginOptions give the plugin the node's registry. */
+/** MetricsPluginOptions give the plugin the node's registry and who may read it. */
 export interface MetricsPluginOptions {
   readonly metrics: NodeMetrics;
+  /** `none`: open to scrapers without a token (the default); `reader`: a reader token is needed (--metrics-auth). */
+  readonly role?: 'none' | 'reader';
 }
 
 /**
@@ -11,14 +13,14 @@ export interface MetricsPluginOptions {
  * the request-latency histogram. It must be registered before the route
  * plugins whose latency it records.
  */
-export async function metricsRoutes(app: FastifyInstance, { metrics }: MetricsPluginOptions): Promise<void> {
+export async function metricsRoutes(app: FastifyInstance, { metrics, role = 'none' }: MetricsPluginOptions): Promise<void> {
   app.addHook('onResponse', async (request, reply) => {
     metrics.requestSeconds.observe(
       { route: request.routeOptions.url ?? 'unknown', method: request.method, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
   });
-  app.get('/metrics', async (request, reply) => {
+  app.get('/metrics', { config: { role } }, async (request, reply) => {
     const text = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(text);
   });

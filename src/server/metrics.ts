@@ -1,15 +1,26 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RaftHost } from '../node/raft-host.js';
 import type { LockService } from '../node/lock-service.js';
+import type { RefusalLog } from './refusal-log.js';
 
 const ROLES = ['follower', 'preCandidate', 'candidate', 'leader'] as const;
+
+/** HttpGuardStats are the HTTP layer's refusals and open connections, for /metrics. */
+export interface HttpGuardStats {
+  /** Limits hit: connection caps, timeouts, per-principal waits. */
+  readonly limits: RefusalLog;
+  /** Authentication (401) and authorization (403) refusals. */
+  readonly auth: RefusalLog;
+  /** Open client connections now. */
+  readonly openConnections: () => number;
+}
 
 /** NodeMetrics is the Prometheus registry of one node: Raft, storage, lock table and HTTP. */
 export class NodeMetrics {
   readonly registry = new Registry();
   readonly requestSeconds: Histogram<'route' | 'method' | 'status'>;
 
-  constructor(host: RaftHost, locks: LockService) {
+  constructor(host: RaftHost, locks: LockService, http?: HttpGuardStats) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     new Gauge({ name: 'raft_term', help: 'Current Raft term', registers, collect() { this.set(host.term); } });
@@ -49,5 +60,25 @@ export class NodeMetrics {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30],
       registers,
     });
+    if (http !== undefined) registerHttpGuard(registers, http);
   }
+}
+
+/** registerHttpGuard adds the HTTP layer's refusal counters and open connections. */
+function registerHttpGuard(registers: Registry[], http: HttpGuardStats): void {
+  // Counters that mirror a RefusalLog's totals at each scrape, one series per reason.
+  const mirror = (log: RefusalLog, labelName: string) =>
+    function (this: Counter<string>): void {
+      this.reset();
+      for (const [reason, n] of log.counts()) this.inc({ [labelName]: reason }, n);
+    };
+  new Counter({
+    name: 'raftlock_http_limit_hits_total',
+    help: "HTTP limits hit: connections over a cap (refused, or an idle one closed for room), headers/request/idle/TLS timeouts, waiting acquires over a principal's cap",
+    labelNames: ['limit'],
+    registers,
+    collect: mirror(http.limits, 'limit'),
+  });
+  new Counter({ name: 'raftlock_http_auth_refusals_total', help: 'Requests refused 401 (no valid credential) or 403 (role)', labelNames: ['reason'], registers, collect: mirror(http.auth, 'reason') });
+  new Gauge({ name: 'raftlock_http_connections', help: 'Open client HTTP connections', registers, collect() { this.set(http.openConnections()); } });
 }

@@ -4,6 +4,7 @@ import type { MemberHealth } from '../node/member-health.js';
 import type { RaftHost } from '../node/raft-host.js';
 import type { NodeId } from '../raft/index.js';
 import type { LockBackend, LockTableView, NodeStatus } from './lock-backend.js';
+import type { PeerHttp } from './peer-http.js';
 
 /** RaftLockBackendOptions wire the routes to one member. */
 export interface RaftLockBackendOptions {
@@ -16,6 +17,8 @@ export interface RaftLockBackendOptions {
   /** The cluster the member's store belongs to. */
   readonly clusterId: string;
   readonly health: Pick<MemberHealth, 'problems'>;
+  /** How this node calls other members (relays to the leader). */
+  readonly peers: PeerHttp;
 }
 
 /**
@@ -26,9 +29,11 @@ export interface RaftLockBackendOptions {
  */
 export class RaftLockBackend implements LockBackend {
   readonly id: NodeId;
+  readonly peers: PeerHttp;
 
   constructor(private readonly opts: RaftLockBackendOptions) {
     this.id = opts.host.id;
+    this.peers = opts.peers;
   }
 
   isLeader(): boolean {

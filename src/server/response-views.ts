@@ -6,8 +6,21 @@ import { sendError } from './error-mapping.js';
  * The JSON bodies of the API, made from lease-table results and views. The
  * table keeps absolute deadlines (`expiresAtMs`, in the leader's stamped
  * time); the API shows what is left of them (`expiresInMs`), so every view
- * takes the clock reading to subtract.
+ * takes the clock reading to subtract. Owners are shown as their caller sent
+ * them (principal-scope.ts), so every view that shows an owner also takes the
+ * caller's scope: a ViewContext.
  */
+
+/** ViewContext is what a view needs of the moment and the caller: the table's time, and how the caller sees an owner. */
+export interface ViewContext {
+  readonly nowMs: number;
+  readonly showOwner: (stored: string) => string;
+}
+
+/** viewContext is the context of a view made now (table time `nowMs`) for a caller who sees owners through `showOwner`. */
+export function viewContext(nowMs: number, showOwner: (stored: string) => string): ViewContext {
+  return { nowMs, showOwner };
+}
 
 /** HolderJson is one hold as the API shows it. */
 export interface HolderJson {
@@ -20,27 +33,27 @@ export interface HolderJson {
 }
 
 /** holderJson shows one hold; a session hold's expiry is its session's. */
-function holderJson(h: HolderView, nowMs: number): HolderJson {
+function holderJson(h: HolderView, at: ViewContext): HolderJson {
   return {
-    owner: h.owner,
+    owner: at.showOwner(h.owner),
     token: h.token,
     mode: h.mode,
-    expiresInMs: expiresInMs(h.expiresAtMs, nowMs),
+    expiresInMs: expiresInMs(h.expiresAtMs, at.nowMs),
     holdCount: h.holdCount,
     ...(h.sessionId !== undefined ? { sessionId: h.sessionId } : {}),
   };
 }
 
 /** grantedJson answers a granted acquire (at once, or to a waiter): the lock's name and the caller's hold. */
-export function grantedJson(g: HolderView & { readonly name: string }, nowMs: number): { name: string } & HolderJson {
-  return { name: g.name, ...holderJson(g, nowMs) };
+export function grantedJson(g: HolderView & { readonly name: string }, at: ViewContext): { name: string } & HolderJson {
+  return { name: g.name, ...holderJson(g, at) };
 }
 
 /** lockJson answers `GET /v1/locks/:name`; a lock nobody holds or waits for shows empty. */
-export function lockJson(name: string, view: LockView | null, nowMs: number): Record<string, unknown> {
+export function lockJson(name: string, view: LockView | null, at: ViewContext): Record<string, unknown> {
   return {
     name,
-    holders: holdersJson(view, nowMs),
+    holders: holdersJson(view, at),
     waiters: view?.waiters ?? 0,
     lastToken: view?.lastToken ?? 0,
     ...(view?.limit !== undefined ? { limit: view.limit } : {}),
@@ -48,8 +61,8 @@ export function lockJson(name: string, view: LockView | null, nowMs: number): Re
 }
 
 /** lockListJson answers `GET /v1/locks`: each lock without its semaphore limit. */
-export function lockListJson(views: readonly LockView[], nowMs: number): { locks: Record<string, unknown>[] } {
-  return { locks: views.map((v) => ({ name: v.name, holders: holdersJson(v, nowMs), waiters: v.waiters, lastToken: v.lastToken })) };
+export function lockListJson(views: readonly LockView[], at: ViewContext): { locks: Record<string, unknown>[] } {
+  return { locks: views.map((v) => ({ name: v.name, holders: holdersJson(v, at), waiters: v.waiters, lastToken: v.lastToken })) };
 }
 
 /** sessionJson answers `GET /v1/sessions/:id`. */
@@ -58,8 +71,8 @@ export function sessionJson(view: SessionView, nowMs: number): Record<string, un
 }
 
 /** holdersJson shows the holders of a lock (none when the table has no record of it). */
-export function holdersJson(view: LockView | null | undefined, nowMs: number): HolderJson[] {
-  return (view?.holders ?? []).map((h) => holderJson(h, nowMs));
+export function holdersJson(view: LockView | null | undefined, at: ViewContext): HolderJson[] {
+  return (view?.holders ?? []).map((h) => holderJson(h, at));
 }
 
 /** isGranted says whether an acquire's result is a grant (rather than a queued waiter or a failure). */
@@ -68,16 +81,16 @@ export function isGranted(result: CommandResult): result is AcquireGranted {
 }
 
 /** sendResult answers a command's result: a failure by its code, a success with `view` of it. */
-export function sendResult(reply: FastifyReply, result: CommandResult, nowMs: number, view: (ok: Exclude<CommandResult, LockError>) => unknown): FastifyReply {
-  if (!result.ok) return sendLockFailure(reply, result, nowMs);
+export function sendResult(reply: FastifyReply, result: CommandResult, at: ViewContext, view: (ok: Exclude<CommandResult, LockError>) => unknown): FastifyReply {
+  if (!result.ok) return sendLockFailure(reply, result, at);
   return reply.send(view(result));
 }
 
 /** sendLockFailure answers a failed lock command with its code; `lock_held` carries the holders. */
-export function sendLockFailure(reply: FastifyReply, result: LockError, nowMs: number): FastifyReply {
+export function sendLockFailure(reply: FastifyReply, result: LockError, at: ViewContext): FastifyReply {
   switch (result.error) {
     case 'lock_held':
-      return sendError(reply, 'lock_held', `lock ${result.name} is held`, { holders: result.holders.map((h) => holderJson(h, nowMs)) });
+      return sendError(reply, 'lock_held', `lock ${result.name} is held`, { holders: result.holders.map((h) => holderJson(h, at)) });
     case 'wait_ended':
       return sendError(reply, 'lock_held', `lock ${result.name} was not granted (${result.reason})`, { reason: result.reason });
     case 'bad_request':

@@ -6,6 +6,7 @@ import { EVENT_LOOP_SCHEDULER, SYSTEM_CLOCK } from '../node/production-io.js';
 import type { RaftHost } from '../node/raft-host.js';
 import { SoftStateWatch } from '../node/soft-state-watch.js';
 import type { AdminBackend } from './admin-backend.js';
+import { bindRelaySigner, loadHttpSecurity } from './http-security.js';
 import { buildHttpServer } from './http-server.js';
 import { RaftAdminBackend } from './raft-admin-backend.js';
 
@@ -43,6 +44,8 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
     base: { node: config.id },
     mixin: () => (hostRef === null ? {} : { term: hostRef.term, role: hostRef.role }),
   });
+  // Before the store opens: a bad certificate or auth file refuses the start without touching the data.
+  const loadedSecurity = await loadHttpSecurity(config, logger);
   // The largest randomized election timeout: a transfer target gets one, a whole hand-off two.
   const electionTimeoutMs = 2 * config.electionTicks * config.tickMs;
   const locks = new LockService({
@@ -76,8 +79,10 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
   });
   const host = member.host;
   hostRef = host;
+  // Relays are signed for the cluster the store belongs to (a restart's flags need not name it).
+  const security = bindRelaySigner(loadedSecurity, member.clusterId, config.id);
   const admin = new RaftAdminBackend({ host, core: member.core, locks, softStates, clusterId: member.clusterId, electionTimeoutMs, readTimeoutMs: READ_TIMEOUT_MS });
-  const http = buildHttpServer({ member, locks, admin, peerHttp: config.peerHttp, logger, readTimeoutMs: READ_TIMEOUT_MS });
+  const http = buildHttpServer({ member, locks, admin, peerHttp: config.peerHttp, logger, readTimeoutMs: READ_TIMEOUT_MS, security });
   try {
     await host.start();
     locks.attach(host);
@@ -90,9 +95,17 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
   const healthTimer = EVENT_LOOP_SCHEDULER.every(HEALTH_CHECK_MS, () => void member.health.problems());
   const addr = http.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : config.http.port;
-  const httpUrl = `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}`;
+  const scheme = security.tls !== undefined ? 'https' : 'http';
+  const httpUrl = `${scheme}://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}`;
   logger.info(
-    { http: httpUrl, peer: `${config.peerListen.host}:${config.peerListen.port}`, clusterId: member.clusterId, members: [...host.members()] },
+    {
+      http: httpUrl,
+      peer: `${config.peerListen.host}:${config.peerListen.port}`,
+      clusterId: member.clusterId,
+      members: [...host.members()],
+      auth: security.tokens === null ? 'off' : `${security.tokens.size} tokens`,
+      maxConnections: security.connections.maxConnections,
+    },
     'raftlock node started',
   );
   let stopping: Promise<void> | null = null;

@@ -9,9 +9,10 @@ import type { BackendPluginOptions } from './lock-backend.js';
  * leader is known, and this node is a member).
  */
 export async function statusRoutes(app: FastifyInstance, { backend }: BackendPluginOptions): Promise<void> {
-  app.get('/v1/status', async () => backend.status());
-  app.get('/healthz', async () => ({ ok: true }));
-  app.get('/readyz', async (request, reply) => {
+  app.get('/v1/status', { config: { role: 'reader' } }, async () => backend.status());
+  // Open, for load balancers and orchestrators: they tell only whether this node is up and knows a leader.
+  app.get('/healthz', { config: { role: 'none' } }, async () => ({ ok: true }));
+  app.get('/readyz', { config: { role: 'none' } }, async (request, reply) => {
     const status = backend.status();
     const problem = status.problems?.[0];
     if (problem !== undefined) return sendError(reply, 'not_ready', problem.message, { reason: problem.reason, problems: status.problems });

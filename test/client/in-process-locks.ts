@@ -1,5 +1,6 @@
 import { LeaseTable, type CommandResult, type HolderView, type LockCommand, type LockCommandType, type LockEvent } from '../../src/locks/index.js';
 import type { LockBackend, LockTableView, NodeStatus } from '../../src/server/lock-backend.js';
+import { PeerHttp } from '../../src/server/peer-http.js';
 
 /** How often the in-process "leader" looks for a passed deadline (production checks every 50 ms tick). */
 const EXPIRY_CHECK_MS = 10;
@@ -79,6 +80,7 @@ export class InProcessLocks {
       leader: () => status().leader,
       // Never needed: no node forwards, since every node serves the table itself.
       httpUrlOf: () => undefined,
+      peers: new PeerHttp({ signer: null }),
       status,
       execute: async (command) => this.execute(command),
       readBarrier: async () => {},

@@ -5,7 +5,10 @@ import { pino } from 'pino';
 import type { HolderView } from '../../src/locks/index.js';
 import type { Role } from '../../src/raft/index.js';
 import { apiRoutes } from '../../src/server/api-routes.js';
+import { authPlugin } from '../../src/server/auth.js';
+import type { TokenStore } from '../../src/server/auth-tokens.js';
 import { createHttpApp } from '../../src/server/http-app.js';
+import { RefusalLog } from '../../src/server/refusal-log.js';
 import type { LockTableView, NodeStatus } from '../../src/server/lock-backend.js';
 import { injectFaults, type FaultAction } from './fault-injection.js';
 import { InProcessLocks, type AppliedWrite, type SessionsView } from './in-process-locks.js';
@@ -94,13 +97,21 @@ export class LockTestCluster extends EventEmitter {
   readonly requests: RecordedRequest[] = [];
   private readonly hanging = new Set<ServerResponse>();
 
-  private constructor(private readonly table: InProcessLocks) {
+  private constructor(
+    private readonly table: InProcessLocks,
+    private readonly tokens: TokenStore | null,
+  ) {
     super();
   }
 
-  /** start opens `count` nodes; node 0 reports itself leader. `clock` stamps commands and dates requests. */
-  static async start(count = 3, clock: () => number = Date.now): Promise<LockTestCluster> {
-    const cluster = new LockTestCluster(new InProcessLocks(clock));
+  /**
+   * start opens `count` nodes; node 0 reports itself leader. `clock` stamps
+   * commands and dates requests. With `tokens`, the nodes authenticate as a
+   * real node does (auth.ts); every node serves the table itself, so nothing
+   * is relayed.
+   */
+  static async start(count = 3, clock: () => number = Date.now, tokens: TokenStore | null = null): Promise<LockTestCluster> {
+    const cluster = new LockTestCluster(new InProcessLocks(clock), tokens);
     try {
       for (let i = 0; i < count; i++) await cluster.startNode(i, count);
     } catch (err) {
@@ -198,6 +209,7 @@ export class LockTestCluster extends EventEmitter {
     const app = createHttpApp(SILENT);
     const node: TestNode = { index, id: `n${index + 1}`, url: '', role: index === 0 ? 'leader' : 'follower', faults: [], app };
     this.nodes.push(node);
+    await app.register(authPlugin, { tokens: this.tokens, signer: null, refusals: new RefusalLog(SILENT, 'http auth') });
     injectFaults(app, { faultFor: (request) => this.arrived(node, request), hanging: this.hanging });
     const backend = this.table.backend(() => this.statusOf(node, count));
     await app.register(apiRoutes, { backend });

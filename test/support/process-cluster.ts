@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureClusterCertificates } from '../../src/certs/cert-store.js';
@@ -45,6 +46,16 @@ export interface ClusterOptions {
    * id). Default true; false when the data dirs are seeded beforehand (a restore) or must stay empty.
    */
   bootstrap?: boolean;
+  /** The nodes serve HTTPS under a certificate signed by this CA (PEM); give --http-cert and --http-key in extraArgs. */
+  httpsCa?: string;
+  /** The token waitForLeader and the other helpers read status with, for a cluster with authentication on. */
+  token?: string;
+}
+
+/** RequestAccess is what a helper request needs to reach a secured cluster: a bearer token, a CA for HTTPS. */
+export interface RequestAccess {
+  readonly token?: string;
+  readonly ca?: string;
 }
 
 /**
@@ -85,8 +96,14 @@ export class ProcessCluster {
       ...(opts.wrap !== undefined ? { wrap: opts.wrap } : {}),
       ...(security !== undefined ? { security } : {}),
       ...(clusterId !== null ? { bootstrap: { clusterId } } : {}),
+      ...(opts.httpsCa !== undefined ? { https: { ca: opts.httpsCa } } : {}),
     });
     return new ProcessCluster(opts, base, launcher, clusterId);
+  }
+
+  /** access is how the helpers reach this cluster's HTTP API (its CA and token, if any). */
+  get access(): RequestAccess {
+    return { ...(this.opts.token !== undefined ? { token: this.opts.token } : {}), ...(this.opts.httpsCa !== undefined ? { ca: this.opts.httpsCa } : {}) };
   }
 
   /** nodes are the members in id order, with their current processes. */
@@ -147,14 +164,18 @@ export class ProcessCluster {
   }
 }
 
-/** httpJson sends a JSON request and returns status and parsed body. */
-export async function httpJson(url: string, method = 'GET', body?: unknown, timeoutMs = 10_000): Promise<{ status: number; body: any; headers: Headers }> {
-  const res = await fetch(url, {
-    method,
-    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const text = await res.text();
+/** httpJson sends a JSON request and returns status and parsed body; `access` adds a bearer token and a CA for HTTPS. */
+export async function httpJson(url: string, method = 'GET', body?: unknown, timeoutMs = 10_000, access: RequestAccess = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers: Record<string, string> = {
+    ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    ...(access.token !== undefined ? { authorization: `Bearer ${access.token}` } : {}),
+  };
+  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  // fetch cannot be given a CA; HTTPS under a test CA goes through node:https.
+  const res = access.ca !== undefined && url.startsWith('https:')
+    ? await httpsText(url, method, headers, payload, timeoutMs, access.ca)
+    : await fetch(url, { method, headers, ...(payload !== undefined ? { body: payload } : {}), signal: AbortSignal.timeout(timeoutMs) }).then(async (r) => ({ status: r.status, headers: r.headers, text: await r.text() }));
+  const text = res.text;
   let parsed: unknown = text;
   try {
     parsed = JSON.parse(text);
@@ -162,6 +183,23 @@ export async function httpJson(url: string, method = 'GET', body?: unknown, time
     // not JSON; keep text
   }
   return { status: res.status, body: parsed, headers: res.headers };
+}
+
+function httpsText(url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number, ca: string): Promise<{ status: number; headers: Headers; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method, headers, ca, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
+        resolve({ status: res.statusCode ?? 0, headers: h, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** waitFor polls `probe` until it returns a value (not undefined), bounded by timeoutMs. */
@@ -189,7 +227,7 @@ export async function waitForLeader(cluster: ProcessCluster, timeoutMs = 20_000,
   return waitFor('a leader', async () => {
     const running = cluster.nodes.filter((n) => n.child !== null && n.state === 'running' && !exclude.includes(n.id));
     const views = await Promise.all(
-      running.map((n) => httpJson(`${n.httpUrl}/v1/status`, 'GET', undefined, 1000).then((r) => r.body as { id: string; role: string; leader: string | null }).catch(() => null)),
+      running.map((n) => httpJson(`${n.httpUrl}/v1/status`, 'GET', undefined, 1000, cluster.access).then((r) => r.body as { id: string; role: string; leader: string | null }).catch(() => null)),
     );
     if (views.length === 0 || views.some((v) => v === null)) return undefined;
     const live = views as { id: string; role: string; leader: string | null }[];
@@ -221,4 +259,24 @@ export async function metricValue(url: string, series: string): Promise<number> 
 /** acquireLock asks `url` for lock `name` for `owner` with a long lease (10 minutes by default); returns the raw answer. */
 export function acquireLock(url: string, name: string, owner: string, ttlMs = 600_000): Promise<{ status: number; body: any }> {
   return httpJson(`${url}/v1/locks/${encodeURIComponent(name)}/acquire`, 'POST', { owner, ttlMs, requestId: randomUUID() });
+}
+
+/**
+ * startedLeaderAndFollower starts every node and waits until every one of
+ * them serves HTTP and follows one leader (waitForLeader alone may answer
+ * while a slow node's HTTP listener is not up yet, since it counts only the
+ * nodes that answer); returns the leader's URL and one follower's. A node
+ * that exited meanwhile fails it, with the end of that node's log.
+ */
+export async function startedLeaderAndFollower(cluster: ProcessCluster): Promise<{ leaderId: string; leaderUrl: string; follower: NodeProcess; followerUrl: string }> {
+  cluster.startAll();
+  const leaderId = await waitForLeader(cluster);
+  await waitFor('every node to serve and follow the leader', async () => {
+    const dead = cluster.nodes.find((n) => n.child === null);
+    if (dead !== undefined) throw new Error(`${dead.id} exited at start: ${readFileSync(dead.logFile, 'utf8').slice(-2_000)}`);
+    const ready = await Promise.all(cluster.nodes.map((n) => httpJson(`${n.httpUrl}/readyz`, 'GET', undefined, 1_000, cluster.access).then((r) => r.status === 200 && r.body.leader === leaderId, () => false)));
+    return ready.every(Boolean) ? true : undefined;
+  });
+  const follower = cluster.nodes.find((n) => n.id !== leaderId)!;
+  return { leaderId, leaderUrl: cluster.node(leaderId).httpUrl, follower, followerUrl: follower.httpUrl };
 }
