@@ -63,7 +63,7 @@ function as(who: keyof typeof PRINCIPALS | null, base: string, method: string, p
 /** signed sends a request relayed as a member would: identity headers signed with `secret`. */
 async function signed(base: string, method: string, path: string, body: unknown, caller: { principal: string; roles: ('reader' | 'locker' | 'admin')[] } | null, secret = SECRET) {
   const text = body === undefined ? '' : JSON.stringify(body);
-  const headers = new ForwardSigner(secret, 'raftlock', 'n1').headers(caller, method, path, text);
+  const headers = new ForwardSigner(secret, cluster.clusterId!, 'n1').headers(caller, method, path, text);
   const res = await fetch(`${base}${path}`, {
     method,
     headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -172,7 +172,7 @@ describe('relays between members', () => {
 
   it('a relayed request whose body was changed after signing is refused 401', async () => {
     const path = '/v1/locks/relay-tamper/acquire';
-    const headers = new ForwardSigner(SECRET, 'raftlock', 'n1').headers({ principal: 'alice', roles: ['locker'] }, 'POST', path, JSON.stringify({ owner: 'a', ttlMs: 5_000 }));
+    const headers = new ForwardSigner(SECRET, cluster.clusterId!, 'n1').headers({ principal: 'alice', roles: ['locker'] }, 'POST', path, JSON.stringify({ owner: 'a', ttlMs: 5_000 }));
     const res = await fetch(`${leaderUrl}${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ owner: 'b', ttlMs: 5_000 }) });
     expect(res.status).toBe(401);
     expect(((await res.json()) as { message: string }).message).toMatch(/body/);

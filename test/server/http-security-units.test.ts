@@ -72,7 +72,9 @@ describe('relay signatures', () => {
 });
 
 describe('serve flags and start checks', () => {
-  const base = { id: 'n1', 'data-dir': dir, http: '127.0.0.1:4001', peers: 'n1=127.0.0.1:5001,n2=127.0.0.1:5002' };
+  const members = { id: 'n1', 'data-dir': dir, http: '127.0.0.1:4001', peers: 'n1=127.0.0.1:5001,n2=127.0.0.1:5002' };
+  // Peer security is required; --insecure stands for "no cluster secret" where a test is not about it.
+  const base = { ...members, insecure: '1' };
 
   it.each([
     [{ 'http-cert': 'c.pem' }, /go together/],
@@ -94,9 +96,9 @@ describe('serve flags and start checks', () => {
     writeFileSync(file, JSON.stringify({ tokens: { [hashToken('t0123456789')]: entry('app', ['locker']) } }));
     const silent = pino({ level: 'silent' });
     await expect(loadHttpSecurity(buildNodeConfig({ ...base, 'auth-file': file }, {}), silent)).rejects.toThrow(/cluster secret/);
-    const withSecret = await loadHttpSecurity(buildNodeConfig({ ...base, 'auth-file': file, secret: 'a-cluster-secret' }, {}), silent);
+    const withSecret = await loadHttpSecurity(buildNodeConfig({ ...members, 'auth-file': file, secret: 'a-cluster-secret' }, {}), silent);
     expect(withSecret.signer).not.toBeNull();
-    const fromEnv = await loadHttpSecurity(buildNodeConfig({ ...base, secret: 'a-cluster-secret' }, { RAFTLOCK_AUTH: JSON.stringify({ tokens: { [hashToken('x0123456789')]: entry('b', ['reader']) } }) }), silent);
+    const fromEnv = await loadHttpSecurity(buildNodeConfig({ ...members, secret: 'a-cluster-secret' }, { RAFTLOCK_AUTH: JSON.stringify({ tokens: { [hashToken('x0123456789')]: entry('b', ['reader']) } }) }), silent);
     expect(fromEnv.tokens?.authenticate('x0123456789')).toEqual({ principal: 'b', roles: ['reader'] });
   });
 });
