@@ -468,7 +468,7 @@ describe('extendLeases', () => {
     d.apply(X('L', 'a', { ttlMs: 1_000 }));
     d.apply({ type: 'createSession', sessionId: 's', ttlMs: 1_000 });
     d.apply(X('L', 'b', { waitMs: 1_500 }));
-    d.timeMs = t0 + 1_200; // past both deadlines: a new leader took a while
+    d.timeMs = t0 + 900; // a new leader took a while, but both deadlines are still ahead
     const out = d.apply({ type: 'extendLeases', byMs: 2_000 });
     expect(out.result).toEqual({ ok: true, holdsExpired: 0, sessionsExpired: 0, waitersTimedOut: 0 });
     expect(d.table.get('L')?.holders[0]?.expiresAtMs).toBe(t0 + 3_000);
@@ -481,6 +481,20 @@ describe('extendLeases', () => {
     const e = d.apply({ type: 'expire' });
     expect(e.result).toEqual({ ok: true, holdsExpired: 1, sessionsExpired: 1, waitersTimedOut: 0 });
     expect(d.table.get('L')).toBeNull();
+  });
+
+  it('does not revive a lease or a session already past its deadline: they expire (issue 11, hole 8)', () => {
+    const d = new Driver();
+    const t0 = d.timeMs;
+    d.apply(X('L', 'a', { ttlMs: 1_000 }));
+    d.apply({ type: 'createSession', sessionId: 's', ttlMs: 1_000 });
+    d.apply(X('M', 'o', { ttlMs: undefined, sessionId: 's' }));
+    d.timeMs = t0 + 1_200; // past both deadlines, though deadline + byMs is still ahead
+    const out = d.apply({ type: 'extendLeases', byMs: 2_000 });
+    expect(out.result).toEqual({ ok: true, holdsExpired: 2, sessionsExpired: 1, waitersTimedOut: 0 });
+    expect(d.table.get('L')).toBeNull();
+    expect(d.table.get('M')).toBeNull();
+    expect(d.table.session('s')).toBeNull();
   });
 
   it('also expires what is still due after the extension', () => {

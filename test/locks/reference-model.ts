@@ -272,7 +272,7 @@ export class ReferenceLockTable {
         return this.expireDue();
       case 'extendLeases': {
         for (const l of this.locks) {
-          for (const h of l.holders) if (h.sessionId === null) h.expiresAtMs += cmd.byMs;
+          for (const h of l.holders) if (h.sessionId === null && h.expiresAtMs > this.nowMs) h.expiresAtMs += cmd.byMs;
           if (l.delayUntilMs !== 0) {
             if (l.delayUntilMs <= this.nowMs) {
               l.delayUntilMs = 0;
@@ -282,7 +282,7 @@ export class ReferenceLockTable {
             }
           }
         }
-        for (const s of this.sessions) s.expiresAtMs += cmd.byMs;
+        for (const s of this.sessions) if (s.expiresAtMs > this.nowMs) s.expiresAtMs += cmd.byMs;
         return this.expireDue();
       }
     }
