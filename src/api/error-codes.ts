@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'limit_mismatch'
   | 'wait_ended'
   | 'too_many_waiters'
+  | 'already_waiting'
   | 'internal'
   | 'no_leader'
   | 'not_leader'
@@ -43,6 +44,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   limit_mismatch: 409,
   wait_ended: 409,
   too_many_waiters: 429,
+  already_waiting: 409,
   internal: 500,
   no_leader: 503,
   not_leader: 503,

@@ -86,7 +86,9 @@ export class RaftLockClient {
    * one lock with the same owner both succeed, with the same token. All of a
    * client's acquires share its owner unless `options.owner` says otherwise,
    * so give concurrent tasks of one process their own owner when they must
-   * exclude each other.
+   * exclude each other. Waiting is not reentrant: while an acquire of an
+   * owner waits for a lock, another acquire of that lock by the same owner
+   * (or under the same session) fails with code `already_waiting`.
    */
   async acquire(name: string, options: AcquireOptions = {}): Promise<LockHandle> {
     checkName(name);

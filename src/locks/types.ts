@@ -261,6 +261,7 @@ export type LockErrorCode =
   | 'bad_request'
   | 'limit_mismatch'
   | 'too_many_waiters'
+  | 'already_waiting'
   | 'wait_ended';
 
 /** LockHeldError: the lock is taken (or in lock-delay) and the caller did not (or could not) queue. */
@@ -310,6 +311,21 @@ export interface TooManyWaitersError {
 }
 
 /**
+ * AlreadyWaitingError: the caller's identity (its session, or its owner when
+ * it names no session) already waits in this lock's queue. An identity queues
+ * at most once per lock: its one waiter gets the one grant, so a second
+ * queued acquire would have no hold of its own to answer with (issue 11,
+ * hole 5), and a second waiter under one session could never be granted
+ * beside the first (a session holds a lock at most once) yet would block
+ * the queue until its deadline.
+ */
+export interface AlreadyWaitingError {
+  readonly ok: false;
+  readonly error: 'already_waiting';
+  readonly name: string;
+}
+
+/**
  * WaitEndedError is never returned by a first apply: it replaces the stored
  * dedupe result of a queued acquire whose waiter left the queue without a
  * grant, so that a retry with the same requestId learns the outcome.
@@ -329,6 +345,7 @@ export type LockError =
   | BadRequestError
   | LimitMismatchError
   | TooManyWaitersError
+  | AlreadyWaitingError
   | WaitEndedError;
 
 /** AcquireResult answers an acquire. */

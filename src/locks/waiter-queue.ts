@@ -15,12 +15,17 @@ import { badRequest } from './validate-command.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** queuedWaiterOf finds the live waiter of (owner, session) on `rec`: one waiter per identity and lock. */
+/**
+ * queuedWaiterOf finds the live waiter of an identity on `rec`, the same
+ * identity a hold has (LockRecord.holdOf): under a session, the session's
+ * waiter whatever its owner; without one, the owner's waiter that has no
+ * session. An identity waits at most once per lock (acquire.ts).
+ */
 export function queuedWaiterOf(state: ReplicatedState, rec: LockRecord, owner: string, sessionId: string | null): Waiter | null {
   const ext = rec.ext;
   if (ext === null) return null;
   for (const w of ext.waiters) {
-    if (w.alive && w.owner === owner && w.sessionId === sessionId && state.isWaiterLive(w)) return w;
+    if (w.alive && w.sessionId === sessionId && (sessionId !== null || w.owner === owner) && state.isWaiterLive(w)) return w;
   }
   return null;
 }

@@ -84,6 +84,8 @@ export function sendLockFailure(reply: FastifyReply, result: LockError, nowMs: n
       return sendError(reply, 'bad_request', result.message);
     case 'session_not_found':
       return sendError(reply, 'session_not_found', `session ${result.sessionId} does not exist or has expired`);
+    case 'already_waiting':
+      return sendError(reply, 'already_waiting', `this owner (or session) already waits for lock ${result.name}; it may queue once per lock`);
     case 'limit_mismatch':
       return sendError(reply, 'limit_mismatch', `lock ${result.name} is held with limit ${result.limit}`, { limit: result.limit });
     default:

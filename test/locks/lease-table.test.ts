@@ -331,13 +331,21 @@ describe('expiry', () => {
     expect(d.apply(X('L', 'd', { waitMs: 100 })).result).toEqual({ ok: false, error: 'too_many_waiters', name: 'L' });
   });
 
-  it('returns the existing waiter for a repeated acquire by the same owner', () => {
+  it('refuses any other acquire by an identity that already waits: one waiter, one grant (issue 11, hole 5)', () => {
     const d = new Driver();
     d.apply(X('L', 'a'));
-    const q1 = d.apply(X('L', 'b', { waitMs: 1_000 }));
-    const q2 = d.apply(X('L', 'b', { waitMs: 1_000 }));
-    expect(q2.result).toEqual(q1.result);
+    d.apply(X('L', 'b', { waitMs: 1_000, requestId: 'b1' }));
+    expect(d.apply(X('L', 'b', { waitMs: 1_000, requestId: 'b2' })).result).toEqual({ ok: false, error: 'already_waiting', name: 'L' });
+    expect(d.apply(X('L', 'b')).result).toEqual({ ok: false, error: 'already_waiting', name: 'L' });
     expect(d.table.get('L')?.waiters).toBe(1);
+    const out = d.apply({ type: 'release', name: 'L', owner: 'a', token: 1 });
+    expect(out.events).toMatchObject([{ kind: 'granted', waiterId: 'b1', owner: 'b', holdCount: 1 }]);
+    // Under a session the session is the identity, whoever the owner.
+    d.apply({ type: 'createSession', sessionId: 's', ttlMs: 10_000 });
+    d.apply(X('M', 'x'));
+    expect(d.apply(S('M', 'o1', { ttlMs: undefined, sessionId: 's', waitMs: 1_000 })).result).toMatchObject({ queued: true });
+    expect(d.apply(S('M', 'o2', { ttlMs: undefined, sessionId: 's', waitMs: 1_000 })).result).toMatchObject({ error: 'already_waiting' });
+    expect(d.apply(S('M', 'o1', { waitMs: 1_000 })).result).toMatchObject({ queued: true }); // o1 without the session is another identity
   });
 });
 

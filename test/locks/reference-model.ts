@@ -319,8 +319,8 @@ export class ReferenceLockTable {
           return this.grantedResult(l, mine);
         }
       }
-      const existing = l.waiters.find((w) => w.owner === cmd.owner && w.sessionId === sid && this.waiterLive(w));
-      if (existing) return { ok: true, queued: true, name: l.name, waiterId: existing.id };
+      const waiting = l.waiters.some((w) => (sid === null ? w.sessionId === null && w.owner === cmd.owner : w.sessionId === sid) && this.waiterLive(w));
+      if (waiting) return { ok: false, error: 'already_waiting', name: l.name };
     }
     if (!l || (l.waiters.length === 0 && !(l.delayUntilMs > now) && this.grantable(l, cmd.mode, limit, cmd.owner, sid))) {
       if (!l) {
