@@ -13,8 +13,10 @@
 /**
  * ErrorCode is every code the server can answer. `not_leader` never reaches
  * the wire (a node answers it as `no_leader`); `wait_ended` is a lease-table
- * result the HTTP layer answers as `lock_held` with a `reason`; `internal` is
- * a bug on the server (see its log).
+ * result the HTTP layer answers as `lock_held` with a `reason`; `dedupe_full`
+ * (the exactly-once table is at its cap; nothing was applied) comes with a
+ * Retry-After of when its oldest entry expires; `internal` is a bug on the
+ * server (see its log).
  */
 export type ErrorCode =
   | 'bad_request'
@@ -26,6 +28,7 @@ export type ErrorCode =
   | 'wait_ended'
   | 'too_many_waiters'
   | 'already_waiting'
+  | 'dedupe_full'
   | 'internal'
   | 'no_leader'
   | 'not_leader'
@@ -49,6 +52,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   no_leader: 503,
   not_leader: 503,
   overloaded: 503,
+  dedupe_full: 503,
   proposal_dropped: 503,
   shutting_down: 503,
   outcome_unknown: 504,

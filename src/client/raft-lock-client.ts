@@ -50,13 +50,18 @@ export class RaftLockClient {
   private readonly safetyMarginFor: (ttlMs: number) => number;
 
   constructor(options: RaftLockClientOptions) {
+    const callTimeoutMs = options.callTimeoutMs ?? 30_000;
+    // Every retry of a call must reach the server while it still remembers the call's requestId (DEDUPE_TTL_MS).
+    if (!(callTimeoutMs > 0 && callTimeoutMs <= API_BOUNDS.callTimeoutMsMax)) {
+      throw new BadRequestError(`callTimeoutMs must be above 0 and at most ${API_BOUNDS.callTimeoutMsMax}: retries beyond it could act twice`);
+    }
     this.transport = new HttpTransport({
       endpoints: options.endpoints,
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       maxRetries: options.maxRetries ?? 6,
       retryBaseMs: options.retryBaseMs ?? 50,
       retryMaxDelayMs: 2_000,
-      callTimeoutMs: options.callTimeoutMs ?? 30_000,
+      callTimeoutMs,
       preferLeader: options.preferLeader ?? true,
     });
     this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;

@@ -47,7 +47,9 @@ export { MAX_LIST_LIMIT } from './read-views.js';
  * - FIFO waiters; grants to queued waiters happen inside the apply that frees
  *   the lock and are reported as events.
  * - Exactly-once: commands with a requestId are applied once; retries get the
- *   stored result (Raft thesis §6.3).
+ *   stored result (Raft thesis §6.3) for dedupeTtlMs of table time. A new
+ *   requestId while the table holds dedupeEntriesMax live ids is refused
+ *   with dedupe_full, without effect.
  * - Within one 'expire', due deadlines are processed in (deadline, creation
  *   seq) order; all removals happen before any grant.
  */
@@ -111,6 +113,8 @@ export class LeaseTable {
     if (requestId !== null) {
       const previous = state.dedupe.get(requestId);
       if (previous !== undefined) return { result: previous.result, events: [] };
+      // Exactly-once holds only while an id is remembered: when full, refuse a new id rather than forget a live one.
+      if (state.dedupe.isFull()) return { result: { ok: false, error: 'dedupe_full', retryAfterMs: state.dedupe.retryAfterMs(state.nowMs) }, events: [] };
     }
 
     st.scope.begin(ctx.index);

@@ -262,6 +262,7 @@ export type LockErrorCode =
   | 'limit_mismatch'
   | 'too_many_waiters'
   | 'already_waiting'
+  | 'dedupe_full'
   | 'wait_ended';
 
 /** LockHeldError: the lock is taken (or in lock-delay) and the caller did not (or could not) queue. */
@@ -326,6 +327,19 @@ export interface AlreadyWaitingError {
 }
 
 /**
+ * DedupeFullError: the command carries a requestId the table has not seen, and
+ * the exactly-once table is at its cap of live entries. Nothing was applied
+ * and nothing is remembered: retry after `retryAfterMs` (table time), when
+ * the oldest entry expires. Refusing keeps every remembered id for its whole
+ * dedupeTtlMs, so a late retry of an earlier call still finds its result.
+ */
+export interface DedupeFullError {
+  readonly ok: false;
+  readonly error: 'dedupe_full';
+  readonly retryAfterMs: number;
+}
+
+/**
  * WaitEndedError is never returned by a first apply: it replaces the stored
  * dedupe result of a queued acquire whose waiter left the queue without a
  * grant, so that a retry with the same requestId learns the outcome.
@@ -346,6 +360,7 @@ export type LockError =
   | LimitMismatchError
   | TooManyWaitersError
   | AlreadyWaitingError
+  | DedupeFullError
   | WaitEndedError;
 
 /** AcquireResult answers an acquire. */

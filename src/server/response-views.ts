@@ -84,6 +84,10 @@ export function sendLockFailure(reply: FastifyReply, result: LockError, nowMs: n
       return sendError(reply, 'bad_request', result.message);
     case 'session_not_found':
       return sendError(reply, 'session_not_found', `session ${result.sessionId} does not exist or has expired`);
+    case 'dedupe_full':
+      // Nothing was applied: the same requestId may be retried once the oldest remembered id expires.
+      void reply.header('retry-after', String(Math.ceil(result.retryAfterMs / 1_000)));
+      return sendError(reply, 'dedupe_full', `the exactly-once table is full; retry (with the same requestId) in ${result.retryAfterMs} ms`);
     case 'already_waiting':
       return sendError(reply, 'already_waiting', `this owner (or session) already waits for lock ${result.name}; it may queue once per lock`);
     case 'limit_mismatch':

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { pino } from 'pino';
-import type { HolderView } from '../../src/locks/index.js';
+import type { HolderView, LeaseTableLimits } from '../../src/locks/index.js';
 import type { Role } from '../../src/raft/index.js';
 import { apiRoutes } from '../../src/server/api-routes.js';
 import { createHttpApp } from '../../src/server/http-app.js';
@@ -98,9 +98,12 @@ export class LockTestCluster extends EventEmitter {
     super();
   }
 
-  /** start opens `count` nodes; node 0 reports itself leader. `clock` stamps commands and dates requests. */
-  static async start(count = 3, clock: () => number = Date.now): Promise<LockTestCluster> {
-    const cluster = new LockTestCluster(new InProcessLocks(clock));
+  /**
+   * start opens `count` nodes; node 0 reports itself leader. `clock` stamps commands and dates requests; `limits`
+   * are the table's (defaults otherwise).
+   */
+  static async start(count = 3, clock: () => number = Date.now, limits: Partial<LeaseTableLimits> = {}): Promise<LockTestCluster> {
+    const cluster = new LockTestCluster(new InProcessLocks(clock, limits));
     try {
       for (let i = 0; i < count; i++) await cluster.startNode(i, count);
     } catch (err) {

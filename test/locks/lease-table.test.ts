@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { API_BOUNDS } from '../../src/api/contract.js';
-import { InvariantError, LeaseTable, SnapshotCorruptError, type LockCommand } from '../../src/locks/index.js';
+import { API_BOUNDS, DEDUPE_TTL_MS, MAX_CLOCK_RATE_ERROR, retryHorizonMsMax } from '../../src/api/contract.js';
+import { DEFAULT_LEASE_TABLE_LIMITS, InvariantError, LeaseTable, SnapshotCorruptError, type LockCommand } from '../../src/locks/index.js';
 import { Driver, sameBytes } from './helpers.js';
 
 const X = (name: string, owner: string, extra: Partial<Extract<LockCommand, { type: 'acquire' }>> = {}): LockCommand => ({
@@ -529,16 +529,32 @@ describe('exactly-once', () => {
     expect(d.apply(X('L', 'a', { requestId: 'r1' })).result).toEqual(first.result);
   });
 
-  it('is bounded by count, evicting the oldest', () => {
-    const d = Driver.withLimits({ dedupeEntriesMax: 3 });
-    for (let i = 0; i < 5; i++) d.apply({ type: 'createSession', sessionId: `s${i}`, ttlMs: 5_000, requestId: `r${i}` });
+  it('is capped by count: a new id is refused without effect, and no remembered id is forgotten (issue 11, hole 7)', () => {
+    const d = Driver.withLimits({ dedupeEntriesMax: 3, dedupeTtlMs: 10_000 });
+    const t0 = d.timeMs;
+    const first = d.apply({ type: 'createSession', sessionId: 's0', ttlMs: 5_000, requestId: 'r0' });
+    d.timeMs += 1_000;
+    for (let i = 1; i < 5; i++) d.apply({ type: 'createSession', sessionId: `s${i}`, ttlMs: 5_000, requestId: `r${i}` });
     expect(d.table.dedupeSize).toBe(3);
-    // r0 was evicted: the retry is applied again (and fails because the session exists).
-    expect(d.apply({ type: 'createSession', sessionId: 's0', ttlMs: 5_000, requestId: 'r0' }).result).toMatchObject({
-      error: 'bad_request',
-    });
-    // r4 is remembered.
-    expect(d.apply({ type: 'createSession', sessionId: 's4', ttlMs: 5_000, requestId: 'r4' }).result).toMatchObject({ ok: true });
+    // r3 and r4 were refused and did nothing: no session, nothing remembered.
+    const refused = d.apply({ type: 'createSession', sessionId: 's3', ttlMs: 5_000, requestId: 'r3' });
+    expect(refused.result).toEqual({ ok: false, error: 'dedupe_full', retryAfterMs: t0 + 10_000 - d.timeMs });
+    expect(d.table.session('s3')).toBeNull();
+    expect(d.table.session('s4')).toBeNull();
+    // r0, the oldest, is still remembered: its late retry gets the first result.
+    expect(d.apply({ type: 'createSession', sessionId: 's0', ttlMs: 5_000, requestId: 'r0' }).result).toBe(first.result);
+    // Once r0 expires there is room again.
+    d.timeMs = t0 + 10_000;
+    expect(d.apply({ type: 'createSession', sessionId: 's3', ttlMs: 5_000, requestId: 'r3' }).result).toMatchObject({ ok: true });
+    expect(d.table.dedupeSize).toBe(3);
+  });
+
+  it('remembers an id longer than any client call can retry it', () => {
+    expect(DEFAULT_LEASE_TABLE_LIMITS.dedupeTtlMs).toBe(DEDUPE_TTL_MS);
+    // A call's attempts end within callTimeoutMsMax + waitMsMax of its start; table time may run fast by the rate bound.
+    const clientMs = API_BOUNDS.callTimeoutMsMax + API_BOUNDS.waitMsMax;
+    expect(retryHorizonMsMax()).toBeGreaterThan((clientMs * (1 + MAX_CLOCK_RATE_ERROR)) / (1 - MAX_CLOCK_RATE_ERROR));
+    expect(retryHorizonMsMax()).toBeLessThanOrEqual(DEDUPE_TTL_MS);
   });
 
   it('expires entries by the table clock during apply', () => {

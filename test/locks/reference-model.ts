@@ -97,13 +97,15 @@ export class ReferenceLockTable {
     if (rid !== null) {
       const hit = this.dedupe.find((e) => e.id === rid);
       if (hit) return { result: hit.result, events: [] };
+      if (this.dedupe.length >= this.limits.dedupeEntriesMax) {
+        return { result: { ok: false, error: 'dedupe_full', retryAfterMs: Math.max(1, this.dedupe[0]!.atMs + this.limits.dedupeTtlMs - this.nowMs) }, events: [] };
+      }
     }
     this.events = [];
     this.touched = [];
     const result = this.run(cmd);
     if (rid !== null) {
       this.dedupe.push({ id: rid, result, atMs: this.nowMs });
-      while (this.dedupe.length > this.limits.dedupeEntriesMax) this.dedupe.shift();
     }
     for (const lock of this.touched) this.settle(lock);
     this.locks = this.locks.filter((l) => {
