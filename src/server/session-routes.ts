@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { READ, WRITE, onLeader } from './leader-forwarder.js';
 import type { BackendPluginOptions } from './lock-backend.js';
-import { sendLockFailure, sendResult, sessionJson } from './response-views.js';
+import { sendLockFailure, sendResult, sessionJson, sessionLeaseJson } from './response-views.js';
 import * as schema from './schemas.js';
 
 type SessionParams = { id: string };
@@ -25,7 +25,7 @@ export async function sessionRoutes(app: FastifyInstance, { backend }: BackendPl
         ...(owner !== undefined ? { owner } : {}),
         ...(requestId !== undefined ? { requestId } : {}),
       });
-      return sendResult(reply, result, backend.nowMs(), (r) => ({ sessionId: 'sessionId' in r ? r.sessionId : '', ttlMs: 'ttlMs' in r ? r.ttlMs : ttlMs }));
+      return sendResult(reply, result, backend.nowMs(), (r) => ({ sessionId: 'sessionId' in r ? r.sessionId : '', ...sessionLeaseJson(r, backend.nowMs()) }));
     }),
   );
 
@@ -34,7 +34,7 @@ export async function sessionRoutes(app: FastifyInstance, { backend }: BackendPl
     { schema: { params: schema.sessionParams } },
     onLeader(backend, WRITE, async (request, reply) => {
       const result = await backend.execute({ type: 'keepalive', sessionId: request.params.id });
-      return sendResult(reply, result, backend.nowMs(), (r) => ({ ttlMs: 'ttlMs' in r ? r.ttlMs : 0 }));
+      return sendResult(reply, result, backend.nowMs(), (r) => sessionLeaseJson(r, backend.nowMs()));
     }),
   );
 
