@@ -5,6 +5,12 @@ import type { CommandResult } from './types.js';
 export interface DedupeEntry {
   result: CommandResult;
   readonly atMs: number;
+  /**
+   * For a waiting acquire: how many applied attempts of it may still carry its
+   * outcome to the client (undelivered-grants.ts); 0 when none is counted.
+   * Only an ok result (queued or granted) keeps a count.
+   */
+  answers: number;
 }
 
 /**
@@ -68,15 +74,20 @@ export class DedupeTable {
     return Math.max(1, this.orderTimes[this.head]! + this.ttlMs - nowMs);
   }
 
-  /** remember stores the first result of `requestId`. A new id needs room: the caller checked isFull(). */
-  remember(requestId: string, result: CommandResult, nowMs: number): void {
+  /**
+   * remember stores the first result of `requestId`, with the attempts counted to answer it. A new id needs room:
+   * the caller checked isFull().
+   */
+  remember(requestId: string, result: CommandResult, nowMs: number, answers: number): void {
+    assert(Number.isSafeInteger(answers) && answers >= 0 && (answers === 0 || result.ok), 'dedupe answers of a failed result');
     const existing = this.entries.get(requestId);
     if (existing !== undefined) {
       existing.result = result;
+      existing.answers = answers;
       return;
     }
     assert(!this.isFull(), () => `dedupe table over its cap of ${this.maxEntries}`);
-    this.entries.set(requestId, { result, atMs: nowMs });
+    this.entries.set(requestId, { result, atMs: nowMs, answers });
     this.order.push(requestId);
     this.orderTimes.push(nowMs);
   }
@@ -94,10 +105,15 @@ export class DedupeTable {
     this.head = 0;
   }
 
-  /** replace updates the stored result of a queued acquire whose waiter was granted or dropped. */
+  /**
+   * replace updates the stored result of a queued acquire whose waiter was granted or dropped. A failed outcome
+   * leaves nothing to deliver or undo: its count of answering attempts ends.
+   */
   replace(requestId: string, result: CommandResult): void {
     const entry = this.entries.get(requestId);
-    if (entry !== undefined) entry.result = result;
+    if (entry === undefined) return;
+    entry.result = result;
+    if (!result.ok) entry.answers = 0;
   }
 
   /** forEach visits entries oldest first (for snapshots). */

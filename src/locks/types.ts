@@ -80,11 +80,20 @@ export interface DeleteSessionCommand {
   readonly requestId?: string;
 }
 
-/** CancelWaitCommand removes a waiter whose HTTP client went away. */
+/**
+ * CancelWaitCommand ends a long-poll's interest in the waiting acquire
+ * `waiterId` (its requestId). With `owner` (the acquire's), it says this
+ * long-poll's client is gone and can receive no answer: the table counts
+ * such attempts and, once none is left that could deliver, takes the waiter
+ * out of the queue or undoes its grant (undelivered-grants.ts). Without
+ * `owner` (a long-poll that timed out with its client still there, and every
+ * entry of older logs) it takes a queued waiter out and never undoes a grant.
+ */
 export interface CancelWaitCommand {
   readonly type: 'cancelWait';
   readonly name: string;
   readonly waiterId: string;
+  readonly owner?: string;
 }
 
 /** ExpireCommand is proposed by the leader once `nextDeadlineMs()` has passed by its clock. */
@@ -236,10 +245,16 @@ export interface DeleteSessionOk {
   readonly waitersRemoved: number;
 }
 
-/** CancelWaitOk: `cancelled` is false when the waiter was already gone (granted, timed out, unknown). */
+/**
+ * CancelWaitOk: `cancelled` is true when the waiter left the queue or its
+ * grant was undone (`released`: one hold count released) by this entry;
+ * false when it was already gone (timed out, unknown), its grant stands, or
+ * other attempts may still answer it.
+ */
 export interface CancelWaitOk {
   readonly ok: true;
   readonly cancelled: boolean;
+  readonly released?: true;
 }
 
 /** ExpireOk counts what an 'expire' or 'extendLeases' entry removed. */

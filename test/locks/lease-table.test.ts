@@ -612,6 +612,23 @@ describe('snapshots', () => {
     expect(t2.appliedIndex).toBe(d.table.appliedIndex);
   });
 
+  it('writes v2 only when a waiting acquire has counted answers, and reads both byte for byte', () => {
+    const formatOf = (bytes: Uint8Array): string => (Buffer.from(bytes).toString('latin1').match(/raftlock\.leases\.v\d/) ?? [''])[0];
+    const d = new Driver();
+    d.apply(X('L', 'a', { requestId: 'plain' }));
+    expect(formatOf(d.table.snapshot())).toBe('raftlock.leases.v1');
+    d.apply(X('L', 'w', { waitMs: 5_000, requestId: 'w1' }));
+    d.apply(X('L', 'w', { waitMs: 5_000, requestId: 'w1' })); // a retry's long-poll waits too: 2 answers
+    const bytes = d.table.snapshot();
+    expect(formatOf(bytes)).toBe('raftlock.leases.v2');
+    const t2 = LeaseTable.restore(bytes);
+    expect(sameBytes(t2.snapshot(), bytes)).toBe(true);
+    // The count came back: one cancel by a gone client leaves the waiter for the other attempt.
+    const out = t2.apply({ type: 'cancelWait', name: 'L', waiterId: 'w1', owner: 'w' }, { index: d.table.appliedIndex + 1, timeMs: d.timeMs });
+    expect(out.result).toEqual({ ok: true, cancelled: false });
+    expect(t2.get('L')?.waiters).toBe(1);
+  });
+
   it('restores a session lock list in grant order, not in lock-table order', () => {
     const d = new Driver();
     d.apply({ type: 'createSession', sessionId: 's', ttlMs: 10_000 });

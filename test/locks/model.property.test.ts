@@ -105,6 +105,11 @@ class Tracker {
         case 'deleteSession':
           expect(h.sessionId).toBe(cmd.sessionId);
           break;
+        case 'cancelWait':
+          // Only the undelivered grant of the cancelled request, by its owner's cancel, one hold count.
+          expect(out.result).toMatchObject({ ok: true, cancelled: true, released: true });
+          expect([h.name, h.owner, h.holdCount]).toEqual([cmd.name, cmd.owner, 1]);
+          break;
         case 'expire':
           expect(h.expiresAtMs).toBeLessThanOrEqual(now);
           break;

@@ -77,7 +77,7 @@ export class ReferenceLockTable {
   private expiriesTotal = 0;
   private locks: MLock[] = [];
   private sessions: MSession[] = [];
-  private dedupe: { id: string; result: CommandResult; atMs: number }[] = [];
+  private dedupe: { id: string; result: CommandResult; atMs: number; answers: number }[] = [];
   private events: LockEvent[] = [];
   private touched: MLock[] = [];
   readonly limits: LeaseTableLimits;
@@ -96,7 +96,12 @@ export class ReferenceLockTable {
     const rid = deduped.includes(cmd.type) ? ((cmd as { requestId?: string }).requestId ?? null) : null;
     if (rid !== null) {
       const hit = this.dedupe.find((e) => e.id === rid);
-      if (hit) return { result: hit.result, events: [] };
+      if (hit) {
+        // A retry of a waiting acquire: one more attempt waits for a queued one; a grant answered is delivered.
+        const r = hit.result as { ok: boolean; queued?: boolean };
+        if (cmd.type === 'acquire' && cmd.waitMs > 0 && hit.answers > 0 && r.ok && r.queued !== undefined) hit.answers = r.queued ? hit.answers + 1 : 0;
+        return { result: hit.result, events: [] };
+      }
       if (this.dedupe.length >= this.limits.dedupeEntriesMax) {
         return { result: { ok: false, error: 'dedupe_full', retryAfterMs: Math.max(1, this.dedupe[0]!.atMs + this.limits.dedupeTtlMs - this.nowMs) }, events: [] };
       }
@@ -105,7 +110,8 @@ export class ReferenceLockTable {
     this.touched = [];
     const result = this.run(cmd);
     if (rid !== null) {
-      this.dedupe.push({ id: rid, result, atMs: this.nowMs });
+      const answers = cmd.type === 'acquire' && cmd.waitMs > 0 && result.ok ? 1 : 0;
+      this.dedupe.push({ id: rid, result, atMs: this.nowMs, answers });
     }
     for (const lock of this.touched) this.settle(lock);
     this.locks = this.locks.filter((l) => {
@@ -187,6 +193,18 @@ export class ReferenceLockTable {
     return this.dedupe.some((e) => e.id === id && e.atMs + this.limits.dedupeTtlMs > now);
   }
 
+  /** countedRequestIds are the remembered requests whose answering attempts are counted (undelivered-grants.ts). */
+  countedRequestIds(): string[] {
+    return this.dedupe.filter((e) => e.answers > 0).map((e) => e.id);
+  }
+
+  /** requestOf is the lock and owner a remembered acquire (or a queued waiter) `id` asked for, or null. */
+  requestOf(id: string): { name: string; owner: string } | null {
+    for (const l of this.locks) for (const w of l.waiters) if (w.id === id) return { name: l.name, owner: w.owner };
+    const r = this.dedupe.find((e) => e.id === id)?.result as { name?: unknown; owner?: unknown } | undefined;
+    return typeof r?.name === 'string' && typeof r.owner === 'string' ? { name: r.name, owner: r.owner } : null;
+  }
+
   names(): string[] {
     return this.locks.map((l) => l.name);
   }
@@ -262,14 +280,8 @@ export class ReferenceLockTable {
         const { holds, waiters } = this.endSession(s, false);
         return { ok: true, sessionId: s.id, locksReleased: holds, waitersRemoved: waiters };
       }
-      case 'cancelWait': {
-        const l = this.lock(cmd.name);
-        const w = l?.waiters.find((x) => x.id === cmd.waiterId);
-        if (!l || !w) return { ok: true, cancelled: false };
-        this.touch(l);
-        this.endWaiter(l, w, 'cancelled');
-        return { ok: true, cancelled: true };
-      }
+      case 'cancelWait':
+        return this.cancelWait(cmd);
       case 'expire':
         return this.expireDue();
       case 'extendLeases': {
@@ -288,6 +300,40 @@ export class ReferenceLockTable {
         return this.expireDue();
       }
     }
+  }
+
+  /** cancelWait: the undelivered-grants rule, spelled out case by case. */
+  private cancelWait(cmd: Extract<LockCommand, { type: 'cancelWait' }>): CommandResult {
+    const no = { ok: true as const, cancelled: false };
+    const l = this.lock(cmd.name);
+    const entry = this.dedupe.find((x) => x.id === cmd.waiterId);
+    const w = l?.waiters.find((x) => x.id === cmd.waiterId);
+    if (l && w) {
+      if (cmd.owner !== undefined && w.owner !== cmd.owner) return no;
+      if (cmd.owner !== undefined && w.deduped && entry && entry.answers > 1) {
+        entry.answers--;
+        return no;
+      }
+      this.touch(l);
+      this.endWaiter(l, w, 'cancelled');
+      return { ok: true, cancelled: true };
+    }
+    const g = entry?.result as { ok: boolean; queued?: boolean; name?: string; owner?: string; token?: number } | undefined;
+    if (!entry || entry.answers === 0 || !g?.ok || g.queued !== false || g.name !== cmd.name) return no;
+    if (cmd.owner === undefined) {
+      entry.answers = 0;
+      return no;
+    }
+    if (g.owner !== cmd.owner) return no;
+    entry.answers--;
+    if (entry.answers > 0) return no;
+    const h = l?.holders.find((x) => x.token === g.token && x.owner === cmd.owner);
+    if (!l || !h) return no;
+    this.touch(l);
+    h.holdCount -= 1;
+    if (h.holdCount === 0) this.removeHold(l, h, null);
+    this.replaceDedupe(cmd.waiterId, { ok: false, error: 'wait_ended', name: cmd.name, reason: 'cancelled' });
+    return { ok: true, cancelled: true, released: true };
   }
 
   private acquire(cmd: Acquire): CommandResult {
@@ -538,7 +584,9 @@ export class ReferenceLockTable {
 
   private replaceDedupe(id: string, result: CommandResult): void {
     const e = this.dedupe.find((x) => x.id === id);
-    if (e) e.result = result;
+    if (!e) return;
+    e.result = result;
+    if (!result.ok) e.answers = 0;
   }
 
   private touch(l: MLock): void {
