@@ -30,10 +30,12 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
   );
 
   // Internal: a follower whose long-poll ended asks the leader to take its waiter out of the queue.
-  app.post<{ Params: NameParams; Body: { waiterId: string } }>(
+  app.post<{ Params: NameParams; Body: { waiterId: string; owner?: string } }>(
     '/v1/locks/:name/cancel-wait',
     { schema: { params: schema.nameParams, body: schema.cancelWaitBody } },
-    onLeader(backend, WRITE, async (request, reply) => reply.send({ cancelled: await executeCancelWait(backend, request.params.name, request.body.waiterId) })),
+    onLeader(backend, WRITE, async (request, reply) =>
+      reply.send({ cancelled: await executeCancelWait(backend, request.params.name, request.body.waiterId, request.body.owner) }),
+    ),
   );
 
   app.post<{ Params: NameParams; Body: HoldBody }>(
