@@ -134,5 +134,7 @@ async function acquire(backend: LockBackend, reply: FastifyReply, name: string, 
   const result = await backend.execute(command);
   if (!result.ok) return sendLockFailure(reply, result, backend.nowMs());
   if (isGranted(result)) return reply.send(grantedJson(result, backend.nowMs()));
+  // The requestId names an acquire that waits (a retry must resend the same body): the caller's mistake, not ours.
+  if ('queued' in result) return sendError(reply, 'bad_request', `requestId ${requestId} names a waiting acquire of ${name}; retry it with its waitMs`);
   return sendFailure(reply, new Error(`unexpected acquire result ${JSON.stringify(result)}`));
 }

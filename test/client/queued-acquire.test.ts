@@ -51,4 +51,15 @@ describe('one owner waiting twice for one lock (issue 11, hole 5)', () => {
     expect(typeof now.body['message']).toBe('string');
     expect((await waiting).status).toBe(409); // its own wait ends: lock_held
   });
+
+  it('answers a waiting requestId retried without waitMs with 400 (not a 500)', async () => {
+    await post('/v1/locks/rewait/acquire', { owner: 'x', ttlMs: 5_000 });
+    const waiting = post('/v1/locks/rewait/acquire', { owner: 'o1', ttlMs: 5_000, waitMs: 500, requestId: 'rw1' });
+    await cluster.waitForRequests((r) => r.route === 'acquire' && r.body['owner'] === 'o1', 1);
+    const retried = await post('/v1/locks/rewait/acquire', { owner: 'o1', ttlMs: 5_000, requestId: 'rw1' });
+    expect(retried.status).toBe(400);
+    expect(retried.body['error']).toBe('bad_request');
+    expect(String(retried.body['message'])).toContain('rw1');
+    expect((await waiting).status).toBe(409);
+  });
 });
