@@ -31,6 +31,8 @@ export const API_BOUNDS = Object.freeze({
   semaphoreLimitMax: 10_000,
   /** Most locks one list call returns. */
   listLimitMax: 1_000,
+  /** The longest a client call may keep retrying (the client's callTimeoutMs), on top of a long-poll's waitMs. */
+  callTimeoutMsMax: 120_000,
 });
 
 /** LOCK_NAME_PATTERN is the JSON-schema pattern of a lock name (also valid as a JavaScript RegExp source). */
@@ -78,3 +80,37 @@ export function leaseSafetyMarginMsMin(ttlMs: number): number {
 export function defaultLeaseSafetyMarginMs(ttlMs: number): number {
   return Math.max(ttlMs / 10, 50, leaseSafetyMarginMsMin(ttlMs));
 }
+
+/**
+ * DEDUPE_APPLY_SLACK_MS is the table time the exactly-once window allows,
+ * beyond the client's own bound, for an attempt the server received before
+ * the call's deadline to be applied: a proposal waits at most the leader's
+ * proposal timeout (seconds) while table time runs, and table time stands
+ * still while there is no leader to commit it.
+ */
+export const DEDUPE_APPLY_SLACK_MS = 60_000;
+
+/**
+ * retryHorizonMsMax is the longest table time between the first and the last
+ * apply of one client call's attempts: every attempt is sent within
+ * callTimeoutMs + waitMs of the call's start (src/client/http-transport.ts),
+ * the first apply comes after that start, table time runs at most
+ * (1 + ρ) / (1 - ρ) times as fast as the client's clock (the leader's
+ * monotonic clock fast by ρ = MAX_CLOCK_RATE_ERROR, the client's slow by ρ),
+ * and the last attempt applies within DEDUPE_APPLY_SLACK_MS of table time
+ * after it arrived.
+ */
+export function retryHorizonMsMax(): number {
+  const clientMs = API_BOUNDS.callTimeoutMsMax + API_BOUNDS.waitMsMax;
+  return Math.ceil((clientMs * (1 + MAX_CLOCK_RATE_ERROR)) / (1 - MAX_CLOCK_RATE_ERROR)) + DEDUPE_APPLY_SLACK_MS;
+}
+
+/**
+ * DEDUPE_TTL_MS is how long, in table time, the lease table remembers a
+ * requestId and its first result (exactly-once, Raft thesis §6.3). It must
+ * be at least retryHorizonMsMax(), so that no retry of a call can come after
+ * its id was forgotten and act a second time (issue 11, hole 7): 600 s
+ * against (120 s + 300 s) * 1.01 / 0.99 + 60 s = 489 s. The client refuses a
+ * callTimeoutMs above API_BOUNDS.callTimeoutMsMax to keep it so.
+ */
+export const DEDUPE_TTL_MS = 600_000;

@@ -13,8 +13,10 @@
 /**
  * ErrorCode is every code the server can answer. `not_leader` never reaches
  * the wire (a node answers it as `no_leader`); `wait_ended` is a lease-table
- * result the HTTP layer answers as `lock_held` with a `reason`; `internal` is
- * a bug on the server (see its log). `not_ready` is /readyz's answer for a
+ * result the HTTP layer answers as `lock_held` with a `reason`; `dedupe_full`
+ * (the exactly-once table is at its cap; nothing was applied) comes with a
+ * Retry-After of when its oldest entry expires; `internal` is a bug on the
+ * server (see its log). `not_ready` is /readyz's answer for a
  * member that knows something is wrong with it (a `reason` says what);
  * `transfer_failed` says leadership did not move within the bound. With
  * authentication on, `unauthorized` is a missing or unknown bearer token,
@@ -35,6 +37,8 @@ export type ErrorCode =
   | 'too_many_waiters'
   | 'request_timeout'
   | 'too_many_requests'
+  | 'already_waiting'
+  | 'dedupe_full'
   | 'internal'
   | 'no_leader'
   | 'not_leader'
@@ -59,10 +63,12 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   too_many_waiters: 429,
   request_timeout: 408,
   too_many_requests: 429,
+  already_waiting: 409,
   internal: 500,
   no_leader: 503,
   not_leader: 503,
   overloaded: 503,
+  dedupe_full: 503,
   proposal_dropped: 503,
   shutting_down: 503,
   outcome_unknown: 504,

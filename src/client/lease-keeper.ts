@@ -1,3 +1,5 @@
+import { RaftLockClientError } from './errors.js';
+import type { CallResult } from './http-transport.js';
 import { monotonicNowMs } from './monotonic-clock.js';
 
 /**
@@ -10,6 +12,21 @@ import { monotonicNowMs } from './monotonic-clock.js';
 export interface LeaseGrant {
   readonly startedAtMs: number;
   readonly remainingMs: number;
+}
+
+/**
+ * leaseGrantOf reads the lease an answer proves: `expiresInMs` (what the
+ * server's deadline had left when it answered, in its table time) from the
+ * start of the attempt that got the answer. Grants, renewals, session
+ * creations and keepalives all answer so; a retried call's answer may come
+ * from the server's dedupe table, with the deadline its first apply set.
+ */
+export function leaseGrantOf(res: CallResult<{ readonly expiresInMs?: unknown }>, what: string): LeaseGrant {
+  const remainingMs = res.body.expiresInMs;
+  if (typeof remainingMs !== 'number' || !Number.isFinite(remainingMs) || remainingMs < 0) {
+    throw new RaftLockClientError('bad_response', `${what} answered without a valid expiresInMs: ${JSON.stringify(res.body)}`);
+  }
+  return { startedAtMs: res.attemptStartMs, remainingMs };
 }
 
 /**

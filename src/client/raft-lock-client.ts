@@ -4,7 +4,7 @@ import { API_BOUNDS, LOCK_NAME_RULE, isLockName } from '../api/contract.js';
 import type { AcquireOptions } from './acquire-options.js';
 import { BadRequestError, LockLostError, NotHolderError, RaftLockClientError, SessionLostError, SessionNotFoundError } from './errors.js';
 import { HttpTransport } from './http-transport.js';
-import { LeaseKeeper, confirmFresh, type LeaseGrant } from './lease-keeper.js';
+import { LeaseKeeper, confirmFresh, leaseGrantOf, type LeaseGrant } from './lease-keeper.js';
 import { LockHandle, runWithLock } from './lock-handle.js';
 import { Session, deleteSession, sendKeepalive } from './session.js';
 import type {
@@ -50,13 +50,18 @@ export class RaftLockClient {
   private readonly safetyMarginFor: (ttlMs: number) => number;
 
   constructor(options: RaftLockClientOptions) {
+    const callTimeoutMs = options.callTimeoutMs ?? 30_000;
+    // Every retry of a call must reach the server while it still remembers the call's requestId (DEDUPE_TTL_MS).
+    if (!(callTimeoutMs > 0 && callTimeoutMs <= API_BOUNDS.callTimeoutMsMax)) {
+      throw new BadRequestError(`callTimeoutMs must be above 0 and at most ${API_BOUNDS.callTimeoutMsMax}: retries beyond it could act twice`);
+    }
     this.transport = new HttpTransport({
       endpoints: options.endpoints,
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       maxRetries: options.maxRetries ?? 6,
       retryBaseMs: options.retryBaseMs ?? 50,
       retryMaxDelayMs: 2_000,
-      callTimeoutMs: options.callTimeoutMs ?? 30_000,
+      callTimeoutMs,
       preferLeader: options.preferLeader ?? true,
       ...(options.token !== undefined ? { token: options.token } : {}),
       ...(options.ca !== undefined ? { ca: options.ca } : {}),
@@ -88,7 +93,9 @@ export class RaftLockClient {
    * one lock with the same owner both succeed, with the same token. All of a
    * client's acquires share its owner unless `options.owner` says otherwise,
    * so give concurrent tasks of one process their own owner when they must
-   * exclude each other.
+   * exclude each other. Waiting is not reentrant: while an acquire of an
+   * owner waits for a lock, another acquire of that lock by the same owner
+   * (or under the same session) fails with code `already_waiting`.
    */
   async acquire(name: string, options: AcquireOptions = {}): Promise<LockHandle> {
     checkName(name);
@@ -140,7 +147,7 @@ export class RaftLockClient {
     const safetyMarginMs = this.safetyMarginFor(ttlMs);
     let first: LeaseGrant;
     try {
-      first = await confirmFresh({ startedAtMs: res.attemptStartMs, remainingMs: grant.expiresInMs }, ttlMs, safetyMarginMs, () =>
+      first = await confirmFresh(leaseGrantOf(res, 'acquire'), ttlMs, safetyMarginMs, () =>
         this.sendRenew(name, owner, grant.token, ttlMs, Infinity, options.signal),
       );
     } catch (err) {
@@ -178,7 +185,7 @@ export class RaftLockClient {
     if (!Number.isInteger(ttlMs) || ttlMs < API_BOUNDS.sessionTtlMsMin || ttlMs > API_BOUNDS.sessionTtlMsMax) {
       throw new BadRequestError(`session ttlMs must be an integer from ${API_BOUNDS.sessionTtlMsMin} to ${API_BOUNDS.sessionTtlMsMax}`);
     }
-    const res = await this.transport.call<{ sessionId: string; ttlMs: number }>({
+    const res = await this.transport.call<{ sessionId: string; ttlMs: number; expiresInMs?: unknown }>({
       method: 'POST',
       path: '/v1/sessions',
       body: { ttlMs, owner: this.owner, requestId: randomUUID() },
@@ -191,8 +198,10 @@ export class RaftLockClient {
     const safetyMarginMs = this.safetyMarginFor(grantedTtlMs);
     let first: LeaseGrant;
     try {
-      first = await confirmFresh({ startedAtMs: res.attemptStartMs, remainingMs: grantedTtlMs }, grantedTtlMs, safetyMarginMs, () =>
-        sendKeepalive(this.transport, sessionId, grantedTtlMs, Infinity, options.signal),
+      // The session is dated by what its deadline had left, not by its ttl: a retry's answer may carry the
+      // deadline the first attempt set, an attempt timeout or more ago (issue 11, hole 3).
+      first = await confirmFresh(leaseGrantOf(res, 'session create'), grantedTtlMs, safetyMarginMs, () =>
+        sendKeepalive(this.transport, sessionId, Infinity, options.signal),
       );
     } catch (err) {
       void deleteSession(this.transport, sessionId).catch(() => 0);
@@ -279,7 +288,7 @@ export class RaftLockClient {
   }
 
   private async sendRenew(name: string, owner: string, token: number, ttlMs: number, deadlineMs: number, signal: AbortSignal | undefined): Promise<LeaseGrant> {
-    const res = await this.transport.call<{ expiresInMs: number }>({
+    const res = await this.transport.call<{ expiresInMs?: unknown }>({
       method: 'POST',
       path: `${lockPath(name)}/renew`,
       body: { owner, token, ttlMs, requestId: randomUUID() },
@@ -287,8 +296,7 @@ export class RaftLockClient {
       deadlineMs,
       ...(signal !== undefined ? { signal } : {}),
     });
-    if (typeof res.body.expiresInMs !== 'number') throw new RaftLockClientError('bad_response', `renew answered without expiresInMs: ${JSON.stringify(res.body)}`);
-    return { startedAtMs: res.attemptStartMs, remainingMs: res.body.expiresInMs };
+    return leaseGrantOf(res, 'renew');
   }
 
   private async sendRelease(name: string, owner: string, token: number, signal: AbortSignal | undefined): Promise<void> {

@@ -1,6 +1,6 @@
 import { RaftLockClientError, SessionLostError, SessionNotFoundError } from './errors.js';
 import type { HttpTransport } from './http-transport.js';
-import { LeaseKeeper, type LeaseGrant } from './lease-keeper.js';
+import { LeaseKeeper, leaseGrantOf, type LeaseGrant } from './lease-keeper.js';
 import { runWithLock, type LockHandle } from './lock-handle.js';
 import type { CallSignal, HoldOptions } from './types.js';
 
@@ -45,7 +45,7 @@ export class Session {
         ttlMs: init.ttlMs,
         safetyMarginMs: init.safetyMarginMs,
         autoRenew: true,
-        renew: (deadlineMs, signal) => sendKeepalive(init.transport, init.id, init.ttlMs, deadlineMs, signal),
+        renew: (deadlineMs, signal) => sendKeepalive(init.transport, init.id, deadlineMs, signal),
         isLoss: (err) => err instanceof SessionNotFoundError,
         lostReason: (why, cause) => new SessionLostError(`session ${init.id} lost: ${why}`, { cause }),
       },
@@ -125,8 +125,8 @@ export async function deleteSession(transport: HttpTransport, id: string, signal
 }
 
 /** sendKeepalive sends one keepalive call for session `id`; its grant is dated from the answering attempt's start. */
-export async function sendKeepalive(transport: HttpTransport, id: string, ttlMs: number, deadlineMs: number, signal: AbortSignal | undefined): Promise<LeaseGrant> {
-  const res = await transport.call<{ ttlMs?: number }>({
+export async function sendKeepalive(transport: HttpTransport, id: string, deadlineMs: number, signal: AbortSignal | undefined): Promise<LeaseGrant> {
+  const res = await transport.call<{ expiresInMs?: unknown }>({
     method: 'POST',
     path: `/v1/sessions/${encodeURIComponent(id)}/keepalive`,
     body: {},
@@ -134,5 +134,5 @@ export async function sendKeepalive(transport: HttpTransport, id: string, ttlMs:
     deadlineMs,
     ...(signal !== undefined ? { signal } : {}),
   });
-  return { startedAtMs: res.attemptStartMs, remainingMs: typeof res.body.ttlMs === 'number' ? res.body.ttlMs : ttlMs };
+  return leaseGrantOf(res, 'keepalive');
 }

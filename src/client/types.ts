@@ -13,7 +13,11 @@ export interface RaftLockClientOptions {
   readonly maxRetries?: number;
   /** First retry backoff; doubles per retry (jittered) up to 2 s. Default 50. */
   readonly retryBaseMs?: number;
-  /** Bound on one call with all its retries (a long-poll acquire adds its waitMs). Default 30 000. */
+  /**
+   * Bound on one call with all its retries (a long-poll acquire adds its waitMs). Default 30 000, at most
+   * 120 000 (API_BOUNDS.callTimeoutMsMax): the server remembers a requestId for DEDUPE_TTL_MS, which must
+   * outlast every retry.
+   */
   readonly callTimeoutMs?: number;
   /** Default owner of locks and sessions. Default `hostname:pid:random`. */
   readonly owner?: string;

@@ -58,9 +58,11 @@ export function acquire(st: LeaseState, cmd: AcquireCommand): AcquireResult {
 
 /**
  * acquireAgain answers an acquire by an identity the lock already knows: a
- * reentrant acquire by a live holder, or a repeated acquire by a queued
- * waiter (which finds its waiter). Also refuses a semaphore limit that
- * differs from the current holders'. Null when none of these applies.
+ * reentrant acquire by a live holder, or any acquire by an identity that
+ * waits in the queue, which is refused with already_waiting (see
+ * AlreadyWaitingError: one waiter per identity and lock). Also refuses a
+ * semaphore limit that differs from the current holders'. Null when none of
+ * these applies.
  */
 function acquireAgain(st: LeaseState, rec: LockRecord, p: GrantParams): AcquireResult | null {
   const state = st.replicated;
@@ -80,8 +82,8 @@ function acquireAgain(st: LeaseState, rec: LockRecord, p: GrantParams): AcquireR
       return grantedResult(state, rec, mine);
     }
   }
-  const w = queuedWaiterOf(state, rec, p.owner, p.sessionId);
-  return w === null ? null : { ok: true, queued: true, name: rec.name, waiterId: w.id };
+  // A retry of the waiting acquire itself never gets here: its requestId finds the stored result first.
+  return queuedWaiterOf(state, rec, p.owner, p.sessionId) === null ? null : { ok: false, error: 'already_waiting', name: rec.name };
 }
 
 /** createRecord adds the record of a lock nobody holds or waits for; its tokens start above the table's floor. */

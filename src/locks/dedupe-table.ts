@@ -1,9 +1,16 @@
+import { assert } from '../raft/invariant.js';
 import type { CommandResult } from './types.js';
 
 /** DedupeEntry is the first result of a request and the table time it was applied at. */
 export interface DedupeEntry {
   result: CommandResult;
   readonly atMs: number;
+  /**
+   * For a waiting acquire: how many applied attempts of it may still carry its
+   * outcome to the client (undelivered-grants.ts); 0 when none is counted.
+   * Only an ok result (queued or granted) keeps a count.
+   */
+  answers: number;
 }
 
 /**
@@ -12,10 +19,15 @@ export interface DedupeEntry {
  * first attempt committed) returns the first result without a second effect.
  * This is the "client session" table of Raft thesis §6.3, keyed by request id.
  *
- * Bounded two ways, both deterministic (evictions happen during apply and
- * depend only on the log): at most `maxEntries` (the oldest goes first) and at
- * most `ttlMs` old by the lease table's clock. A Map iterates in insertion
- * order, which is also time order because the table clock never goes back.
+ * Bounded by time, deterministically (evictions happen during apply and depend
+ * only on the log): an entry is kept exactly `ttlMs` of the lease table's
+ * time, which outlasts every retry of a client call (DEDUPE_TTL_MS in
+ * src/api/contract.ts says why). Memory is capped at `maxEntries`, but a full
+ * table never forgets a live entry to make room, as it once did (issue 11,
+ * hole 7: heavy renew traffic pushed entries out within seconds, and a late
+ * retry then acted twice): the caller refuses new request ids instead
+ * (isFull, retryAfterMs). A Map iterates in insertion order, which is also
+ * time order because the table clock never goes back.
  */
 export class DedupeTable {
   private readonly entries = new Map<string, DedupeEntry>();
@@ -51,19 +63,33 @@ export class DedupeTable {
     this.compact();
   }
 
-  /** remember stores the first result of `requestId`; evicts the oldest entry beyond the bound. */
-  remember(requestId: string, result: CommandResult, nowMs: number): void {
+  /** isFull says whether a new request id would exceed the cap: the caller must refuse it (never evict a live one). */
+  isFull(): boolean {
+    return this.entries.size >= this.maxEntries;
+  }
+
+  /** retryAfterMs is how long after `nowMs` the oldest entry expires and frees a place (at least 1). */
+  retryAfterMs(nowMs: number): number {
+    assert(this.head < this.order.length, 'retryAfterMs of an empty dedupe table');
+    return Math.max(1, this.orderTimes[this.head]! + this.ttlMs - nowMs);
+  }
+
+  /**
+   * remember stores the first result of `requestId`, with the attempts counted to answer it. A new id needs room:
+   * the caller checked isFull().
+   */
+  remember(requestId: string, result: CommandResult, nowMs: number, answers: number): void {
+    assert(Number.isSafeInteger(answers) && answers >= 0 && (answers === 0 || result.ok), 'dedupe answers of a failed result');
     const existing = this.entries.get(requestId);
     if (existing !== undefined) {
       existing.result = result;
+      existing.answers = answers;
       return;
     }
-    this.entries.set(requestId, { result, atMs: nowMs });
+    assert(!this.isFull(), () => `dedupe table over its cap of ${this.maxEntries}`);
+    this.entries.set(requestId, { result, atMs: nowMs, answers });
     this.order.push(requestId);
     this.orderTimes.push(nowMs);
-    // Bounded: runs at most once per insert, since each insert adds one entry.
-    while (this.entries.size > this.maxEntries) this.evictOldest();
-    this.compact();
   }
 
   private evictOldest(): void {
@@ -79,10 +105,15 @@ export class DedupeTable {
     this.head = 0;
   }
 
-  /** replace updates the stored result of a queued acquire whose waiter was granted or dropped. */
+  /**
+   * replace updates the stored result of a queued acquire whose waiter was granted or dropped. A failed outcome
+   * leaves nothing to deliver or undo: its count of answering attempts ends.
+   */
   replace(requestId: string, result: CommandResult): void {
     const entry = this.entries.get(requestId);
-    if (entry !== undefined) entry.result = result;
+    if (entry === undefined) return;
+    entry.result = result;
+    if (!result.ok) entry.answers = 0;
   }
 
   /** forEach visits entries oldest first (for snapshots). */

@@ -54,21 +54,27 @@ export function expireDue(st: LeaseState): ExpireOk {
 }
 
 /**
- * extendLeases adds `byMs` to every lease and session deadline and to every
- * lock-delay still in force (passed ones are cleared), then expires what is
- * still due. Waiters' deadlines stay: the HTTP request that waits gives up
- * after its waitMs whatever happened to the leader.
+ * extendLeases adds `byMs` to every lease and session deadline still ahead of
+ * the table's time and to every lock-delay still in force (passed ones are
+ * cleared), then expires what is due. A lease or session whose deadline has
+ * already passed is dead (it could not be renewed or kept alive any more) and
+ * stays dead: extending it would revive a hold whose client has already been
+ * told, by its own lost rule, that it is gone (issue 11, hole 8). New leaders
+ * no longer propose extendLeases (src/node/lease-clock.ts); old logs hold it.
+ * Waiters' deadlines stay: the HTTP request that waits gives up after its
+ * waitMs whatever happened to the leader.
  */
 export function extendLeases(st: LeaseState, byMs: number): ExpireOk {
   assert(byMs >= 0, 'extendLeases never shortens a lease');
   const state = st.replicated;
+  const nowMs = state.nowMs;
   for (const rec of state.locks.values()) {
     rec.forEachHold((hold) => {
-      if (hold.sessionId === null) hold.expiresAtMs += byMs;
+      if (hold.sessionId === null && hold.expiresAtMs > nowMs) hold.expiresAtMs += byMs;
     });
     extendLockDelay(st, rec, byMs);
   }
-  for (const s of state.sessions.values()) s.expiresAtMs += byMs;
+  for (const s of state.sessions.values()) if (s.expiresAtMs > nowMs) s.expiresAtMs += byMs;
   // Every deadline moved: index them afresh rather than leave stale entries.
   st.deadlines.rebuild(state);
   return expireDue(st);

@@ -27,7 +27,8 @@ import { createSession, deleteSession, keepalive } from './sessions.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
 import type { ApplyContext, ApplyOutcome, CommandResult, LockCommand, LockStats, LockView, SessionView, TokenCheck } from './types.js';
 import { badRequest, dedupeKeyOf, validateCommand } from './validate-command.js';
-import { assertQueue, cancelWait, dropDeadWaiters, endWaiter, settle } from './waiter-queue.js';
+import { cancelWait, firstAnswers, noteRetry } from './undelivered-grants.js';
+import { assertQueue, dropDeadWaiters, endWaiter, settle } from './waiter-queue.js';
 
 export { MAX_HOLD_COUNT, MAX_HOLDERS_IN_RESULT } from './acquire.js';
 export { MAX_LIST_LIMIT } from './read-views.js';
@@ -46,8 +47,12 @@ export { MAX_LIST_LIMIT } from './read-views.js';
  *   removal of free records).
  * - FIFO waiters; grants to queued waiters happen inside the apply that frees
  *   the lock and are reported as events.
+ * - A grant that no attempt of its waiting acquire can deliver (its clients
+ *   gone) is undone when the last of them cancels (undelivered-grants.ts).
  * - Exactly-once: commands with a requestId are applied once; retries get the
- *   stored result (Raft thesis §6.3).
+ *   stored result (Raft thesis §6.3) for dedupeTtlMs of table time. A new
+ *   requestId while the table holds dedupeEntriesMax live ids is refused
+ *   with dedupe_full, without effect.
  * - Within one 'expire', due deadlines are processed in (deadline, creation
  *   seq) order; all removals happen before any grant.
  */
@@ -110,14 +115,19 @@ export class LeaseTable {
     const requestId = dedupeKeyOf(cmd);
     if (requestId !== null) {
       const previous = state.dedupe.get(requestId);
-      if (previous !== undefined) return { result: previous.result, events: [] };
+      if (previous !== undefined) {
+        noteRetry(cmd, previous);
+        return { result: previous.result, events: [] };
+      }
+      // Exactly-once holds only while an id is remembered: when full, refuse a new id rather than forget a live one.
+      if (state.dedupe.isFull()) return { result: { ok: false, error: 'dedupe_full', retryAfterMs: state.dedupe.retryAfterMs(state.nowMs) }, events: [] };
     }
 
     st.scope.begin(ctx.index);
     try {
       const result = this.dispatch(cmd);
       // Remember before finish(): a waiter granted in finish() updates its entry.
-      if (requestId !== null) state.dedupe.remember(requestId, result, state.nowMs);
+      if (requestId !== null) state.dedupe.remember(requestId, result, state.nowMs, firstAnswers(cmd, result));
       this.finish();
       return { result, events: st.scope.events };
     } finally {
@@ -207,7 +217,7 @@ export class LeaseTable {
       case 'deleteSession':
         return deleteSession(st, cmd.sessionId);
       case 'cancelWait':
-        return cancelWait(st, cmd.name, cmd.waiterId);
+        return cancelWait(st, cmd);
       case 'expire':
         return expireDue(st);
       case 'extendLeases':

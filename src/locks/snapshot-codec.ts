@@ -7,7 +7,14 @@
  *    locks:    [name, mode, lastToken, limit, delayUntilMs, delaySeq,
  *               nHolders, [owner, token, expiresAtMs, ttlMs, holdCount, sessionId|null, lockDelayMs, seq]*nHolders,
  *               nWaiters, [id, owner, mode, limit, ttlMs, sessionId|null, deadlineMs, lockDelayMs, seq, deduped]*nWaiters]*,
- *    dedupe:   [requestId, atMs, result]*]
+ *    dedupe:   [requestId, atMs, result]*,
+ *    answers:  [requestId, count]*]                       (v2 only)
+ *
+ * v2 adds the last array: the dedupe entries whose count of answering
+ * attempts is above 0 (undelivered-grants.ts), in dedupe order. A state with
+ * none is written as v1, byte for byte what v1 wrote, so a table restored
+ * from a v1 snapshot writes the same bytes again (and a build that reads only
+ * v1 can still read it); both are read.
  *
  * Maps are written in their iteration order and re-inserted in the same order,
  * so a restored table iterates exactly like the original. A session's lock set
@@ -22,8 +29,10 @@ import { Holder, LockRecord, MODE_EXCLUSIVE, MODE_SHARED, Session, Waiter, type 
 import { ReplicatedState } from './replicated-state.js';
 import type { CommandResult } from './types.js';
 
-/** SNAPSHOT_FORMAT tags the layout above; bump it on any change. */
-export const SNAPSHOT_FORMAT = 'raftlock.leases.v1';
+/** SNAPSHOT_FORMAT tags the layout above (the newest version); bump it on any change. */
+export const SNAPSHOT_FORMAT = 'raftlock.leases.v2';
+/** SNAPSHOT_FORMAT_V1 is the layout without the answers array: still written when it would be empty, and read. */
+const SNAPSHOT_FORMAT_V1 = 'raftlock.leases.v1';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
@@ -59,9 +68,14 @@ export function encodeSnapshot(state: ReplicatedState): Uint8Array {
     }
   }
   const dedupe: unknown[] = [];
-  state.dedupe.forEach((id, e) => dedupe.push(id, e.atMs, e.result));
+  const answers: unknown[] = [];
+  state.dedupe.forEach((id, e) => {
+    dedupe.push(id, e.atMs, e.result);
+    if (e.answers > 0) answers.push(id, e.answers);
+  });
+  const v1 = answers.length === 0;
   const packed = packr.pack([
-    SNAPSHOT_FORMAT,
+    v1 ? SNAPSHOT_FORMAT_V1 : SNAPSHOT_FORMAT,
     limitsToArray(state.limits),
     state.nowMs,
     state.appliedIndex,
@@ -71,6 +85,7 @@ export function encodeSnapshot(state: ReplicatedState): Uint8Array {
     sessions,
     locks,
     dedupe,
+    ...(v1 ? [] : [answers]),
   ]);
   // Copy: the packer's result is a view into its reusable buffer.
   return new Uint8Array(packed);
@@ -89,7 +104,8 @@ export function decodeSnapshot(bytes: Uint8Array): ReplicatedState {
     throw new SnapshotCorruptError(`not msgpack: ${(err as Error).message}`);
   }
   const r = new Reader(top, 'snapshot');
-  if (r.str() !== SNAPSHOT_FORMAT) throw new SnapshotCorruptError('unknown snapshot format');
+  const format = r.str();
+  if (format !== SNAPSHOT_FORMAT && format !== SNAPSHOT_FORMAT_V1) throw new SnapshotCorruptError('unknown snapshot format');
   const limits = limitsFromArray(r.any());
   if (limits === null) throw new SnapshotCorruptError('bad limits');
   const state = new ReplicatedState(limits);
@@ -109,6 +125,7 @@ export function decodeSnapshot(bytes: Uint8Array): ReplicatedState {
   }
   members.link();
   decodeDedupe(new Reader(r.any(), 'dedupe'), state);
+  if (format === SNAPSHOT_FORMAT) decodeAnswers(new Reader(r.any(), 'answers'), state);
   check(r.done(), 'trailing fields');
   return state;
 }
@@ -220,7 +237,7 @@ function decodeHold(lr: Reader, rec: LockRecord, mode: ModeCode, members: Sessio
 }
 
 function decodeDedupe(dr: Reader, state: ReplicatedState): void {
-  const entries: [string, DedupeEntry][] = [];
+  const entries: [string, Pick<DedupeEntry, 'result' | 'atMs'>][] = [];
   while (!dr.done()) {
     const id = dr.str();
     const atMs = dr.num();
@@ -229,7 +246,20 @@ function decodeDedupe(dr: Reader, state: ReplicatedState): void {
     entries.push([id, { result: result as CommandResult, atMs }]);
   }
   check(entries.length <= state.limits.dedupeEntriesMax, 'dedupe table over its bound');
-  for (const [id, e] of entries) state.dedupe.remember(id, e.result, e.atMs);
+  for (const [id, e] of entries) {
+    check(state.dedupe.get(id) === undefined, 'duplicate dedupe entry');
+    state.dedupe.remember(id, e.result, e.atMs, 0);
+  }
+}
+
+/** decodeAnswers sets the counts of answering attempts (v2): each of an entry with an ok result, above 0. */
+function decodeAnswers(ar: Reader, state: ReplicatedState): void {
+  while (!ar.done()) {
+    const e = state.dedupe.get(ar.str());
+    const answers = ar.int();
+    check(e !== undefined && e.result.ok && answers > 0 && e.answers === 0, 'bad answers entry');
+    e.answers = answers;
+  }
 }
 
 function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {

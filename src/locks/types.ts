@@ -80,11 +80,20 @@ export interface DeleteSessionCommand {
   readonly requestId?: string;
 }
 
-/** CancelWaitCommand removes a waiter whose HTTP client went away. */
+/**
+ * CancelWaitCommand ends a long-poll's interest in the waiting acquire
+ * `waiterId` (its requestId). With `owner` (the acquire's), it says this
+ * long-poll's client is gone and can receive no answer: the table counts
+ * such attempts and, once none is left that could deliver, takes the waiter
+ * out of the queue or undoes its grant (undelivered-grants.ts). Without
+ * `owner` (a long-poll that timed out with its client still there, and every
+ * entry of older logs) it takes a queued waiter out and never undoes a grant.
+ */
 export interface CancelWaitCommand {
   readonly type: 'cancelWait';
   readonly name: string;
   readonly waiterId: string;
+  readonly owner?: string;
 }
 
 /** ExpireCommand is proposed by the leader once `nextDeadlineMs()` has passed by its clock. */
@@ -240,10 +249,16 @@ export interface DeleteSessionOk {
   readonly waitersRemoved: number;
 }
 
-/** CancelWaitOk: `cancelled` is false when the waiter was already gone (granted, timed out, unknown). */
+/**
+ * CancelWaitOk: `cancelled` is true when the waiter left the queue or its
+ * grant was undone (`released`: one hold count released) by this entry;
+ * false when it was already gone (timed out, unknown), its grant stands, or
+ * other attempts may still answer it.
+ */
 export interface CancelWaitOk {
   readonly ok: true;
   readonly cancelled: boolean;
+  readonly released?: true;
 }
 
 /** ExpireOk counts what an 'expire' or 'extendLeases' entry removed. */
@@ -265,6 +280,8 @@ export type LockErrorCode =
   | 'bad_request'
   | 'limit_mismatch'
   | 'too_many_waiters'
+  | 'already_waiting'
+  | 'dedupe_full'
   | 'wait_ended';
 
 /** LockHeldError: the lock is taken (or in lock-delay) and the caller did not (or could not) queue. */
@@ -314,6 +331,34 @@ export interface TooManyWaitersError {
 }
 
 /**
+ * AlreadyWaitingError: the caller's identity (its session, or its owner when
+ * it names no session) already waits in this lock's queue. An identity queues
+ * at most once per lock: its one waiter gets the one grant, so a second
+ * queued acquire would have no hold of its own to answer with (issue 11,
+ * hole 5), and a second waiter under one session could never be granted
+ * beside the first (a session holds a lock at most once) yet would block
+ * the queue until its deadline.
+ */
+export interface AlreadyWaitingError {
+  readonly ok: false;
+  readonly error: 'already_waiting';
+  readonly name: string;
+}
+
+/**
+ * DedupeFullError: the command carries a requestId the table has not seen, and
+ * the exactly-once table is at its cap of live entries. Nothing was applied
+ * and nothing is remembered: retry after `retryAfterMs` (table time), when
+ * the oldest entry expires. Refusing keeps every remembered id for its whole
+ * dedupeTtlMs, so a late retry of an earlier call still finds its result.
+ */
+export interface DedupeFullError {
+  readonly ok: false;
+  readonly error: 'dedupe_full';
+  readonly retryAfterMs: number;
+}
+
+/**
  * WaitEndedError is never returned by a first apply: it replaces the stored
  * dedupe result of a queued acquire whose waiter left the queue without a
  * grant, so that a retry with the same requestId learns the outcome.
@@ -333,6 +378,8 @@ export type LockError =
   | BadRequestError
   | LimitMismatchError
   | TooManyWaitersError
+  | AlreadyWaitingError
+  | DedupeFullError
   | WaitEndedError;
 
 /** AcquireResult answers an acquire. */

@@ -53,7 +53,11 @@ export function validateCommand(cmd: unknown, limits: LeaseTableLimits): string 
     case 'deleteSession':
       return rid ?? str(c, 'sessionId', limits.idLengthMax);
     case 'cancelWait':
-      return str(c, 'name', limits.nameLengthMax) ?? str(c, 'waiterId', limits.idLengthMax);
+      return (
+        str(c, 'name', limits.nameLengthMax) ??
+        str(c, 'waiterId', limits.idLengthMax) ??
+        (c['owner'] === undefined ? null : str(c, 'owner', limits.nameLengthMax))
+      );
     case 'expire':
       return null;
     case 'extendLeases':

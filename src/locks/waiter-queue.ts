@@ -10,17 +10,22 @@ import type { LeaseState } from './lease-state.js';
 import { clearLockDelay } from './lock-delay.js';
 import { Waiter, type LockRecord } from './lock-records.js';
 import type { ReplicatedState } from './replicated-state.js';
-import type { AcquireResult, CommandResult, GrantedEvent, WaitEndReason } from './types.js';
+import type { AcquireResult, GrantedEvent, WaitEndReason } from './types.js';
 import { badRequest } from './validate-command.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** queuedWaiterOf finds the live waiter of (owner, session) on `rec`: one waiter per identity and lock. */
+/**
+ * queuedWaiterOf finds the live waiter of an identity on `rec`, the same
+ * identity a hold has (LockRecord.holdOf): under a session, the session's
+ * waiter whatever its owner; without one, the owner's waiter that has no
+ * session. An identity waits at most once per lock (acquire.ts).
+ */
 export function queuedWaiterOf(state: ReplicatedState, rec: LockRecord, owner: string, sessionId: string | null): Waiter | null {
   const ext = rec.ext;
   if (ext === null) return null;
   for (const w of ext.waiters) {
-    if (w.alive && w.owner === owner && w.sessionId === sessionId && state.isWaiterLive(w)) return w;
+    if (w.alive && w.sessionId === sessionId && (sessionId !== null || w.owner === owner) && state.isWaiterLive(w)) return w;
   }
   return null;
 }
@@ -145,18 +150,12 @@ function leaveQueue(st: LeaseState, w: Waiter): void {
   assert(s !== undefined && s.waiters !== null && s.waiters.delete(w), 'session waiter without its session');
 }
 
-/** cancelWait removes the waiter `waiterId` of `name` (its HTTP client went away). */
-export function cancelWait(st: LeaseState, name: string, waiterId: string): CommandResult {
-  const rec = st.replicated.locks.get(name);
-  if (rec === undefined || rec.ext === null) return { ok: true, cancelled: false };
-  for (const w of rec.ext.waiters) {
-    if (w.alive && w.id === waiterId) {
-      st.scope.touch(rec);
-      endWaiter(st, w, 'cancelled');
-      return { ok: true, cancelled: true };
-    }
-  }
-  return { ok: true, cancelled: false };
+/** findWaiter finds the queued waiter `waiterId` of lock `name`, or null (granted, ended, unknown). */
+export function findWaiter(state: ReplicatedState, name: string, waiterId: string): Waiter | null {
+  const ext = state.locks.get(name)?.ext ?? null;
+  if (ext === null) return null;
+  for (const w of ext.waiters) if (w.alive && w.id === waiterId) return w;
+  return null;
 }
 
 /** dropDeadWaiters compacts the queue of `rec` at the end of an apply. */

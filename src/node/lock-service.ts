@@ -11,6 +11,8 @@ export interface LockServiceCounters {
   expireProposals: number;
   /** Terms this node led whose no-op it applied, so it took a lease time base (lease-clock.ts). */
   leaseTimeBases: number;
+  /** Applied cancelWait entries that undid a grant nobody could receive (src/locks/undelivered-grants.ts). */
+  grantsUndone: number;
 }
 
 /** LockServiceOptions configure one member's lock service. */
@@ -46,7 +48,7 @@ export class LockService implements ReplicatedApp {
   private expireInFlight = false;
   protected readonly leaseClock: LeaseClock;
   private timer: TimerHandle | null = null;
-  readonly counters: LockServiceCounters = { applied: 0, expireProposals: 0, leaseTimeBases: 0 };
+  readonly counters: LockServiceCounters = { applied: 0, expireProposals: 0, leaseTimeBases: 0, grantsUndone: 0 };
 
   constructor(protected readonly opts: LockServiceOptions) {
     this.leaseClock = new LeaseClock(opts.clock);
@@ -87,6 +89,7 @@ export class LockService implements ReplicatedApp {
     const { timeMs, command } = decodeCommand(data);
     const outcome = this.table.apply(command, { index, timeMs });
     this.counters.applied++;
+    if (command.type === 'cancelWait' && outcome.result.ok && 'released' in outcome.result) this.counters.grantsUndone++;
     for (const event of outcome.events) this.waiters.get(event.waiterId)?.(event);
     return outcome.result;
   }

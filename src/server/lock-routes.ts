@@ -37,11 +37,13 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
   );
 
   // Internal: a node whose long-poll ended after leadership moved asks the leader to take its waiter out of the queue.
-  // The waiter id is the stored (already scoped) requestId, so it is used as it comes.
-  app.post<{ Params: NameParams; Body: { waiterId: string } }>(
+  // The waiter id and owner are the stored (already scoped) ones, so they are used as they come.
+  app.post<{ Params: NameParams; Body: { waiterId: string; owner?: string } }>(
     '/v1/locks/:name/cancel-wait',
     { schema: { params: schema.nameParams, body: schema.cancelWaitBody }, config: { role: 'member' } },
-    onLeader(backend, WRITE, async (request, reply) => reply.send({ cancelled: await executeCancelWait(backend, request.params.name, request.body.waiterId) })),
+    onLeader(backend, WRITE, async (request, reply) =>
+      reply.send({ cancelled: await executeCancelWait(backend, request.params.name, request.body.waiterId, request.body.owner) }),
+    ),
   );
 
   app.post<{ Params: NameParams; Body: HoldBody }>(
@@ -145,5 +147,7 @@ async function acquire(backend: LockBackend, reply: FastifyReply, scope: Princip
   const done = viewContext(backend.nowMs(), scope.shownOwner);
   if (!result.ok) return sendLockFailure(reply, result, done);
   if (isGranted(result)) return reply.send(grantedJson(result, done));
+  // The requestId names an acquire that waits (a retry must resend the same body): the caller's mistake, not ours.
+  if ('queued' in result) return sendError(reply, 'bad_request', `requestId ${body.requestId ?? ''} names a waiting acquire of ${name}; retry it with its waitMs`);
   return sendFailure(reply, new Error(`unexpected acquire result ${JSON.stringify(result)}`));
 }

@@ -16,10 +16,13 @@ type WaitOutcome = LockEvent | 'timeout' | 'gone';
  * acquireWaiting answers a queued acquire (waitMs > 0) as a long-poll: it
  * subscribes to the waiter's events first, executes the acquire, then waits
  * for the grant or the end of the wait, for its own deadline, or for the
- * client to leave. A waiter whose deadline passes or whose client leaves is
- * taken out of the queue; if it was granted meanwhile, the grant is reported
- * (or, if the client left, its lease runs out). `command.requestId` is the
- * waiter's id; `showOwner` is how the caller sees owners (principal-scope.ts).
+ * client to leave. A waiter whose deadline passes is taken out of the queue;
+ * if it was granted meanwhile, the grant is reported. When the client leaves
+ * before its answer is written, the cancel names the owner: this attempt can
+ * deliver nothing, so the table undoes the grant if no other attempt of the
+ * acquire can deliver it either (src/locks/undelivered-grants.ts).
+ * `command.requestId` is the waiter's id; `showOwner` is how the caller sees
+ * owners (principal-scope.ts).
  */
 export async function acquireWaiting(
   backend: LockBackend,
@@ -35,16 +38,24 @@ export async function acquireWaiting(
   const unsubscribe = backend.registerWaiter(waiterId, (event) => settle(event));
   if (unsubscribe === null) return sendError(reply, 'overloaded', 'too many waiting acquires on this node, or this requestId is already waiting');
   const timer = setTimeout(() => settle('timeout'), waitMs + WAIT_GRACE_MS);
+  let clientGone = false;
   const onClose = (): void => {
-    if (!reply.raw.writableFinished) settle('gone');
+    if (reply.raw.writableFinished) return;
+    clientGone = true;
+    settle('gone');
   };
   reply.raw.on('close', onClose);
   const at = () => viewContext(backend.nowMs(), showOwner);
   try {
     const result = await backend.execute(command);
     if (!result.ok) return sendLockFailure(reply, result, at());
-    if (isGranted(result)) return reply.send(grantedJson(result, at()));
-    const outcome = await done;
+    if (isGranted(result) && !clientGone) return reply.send(grantedJson(result, at()));
+    const outcome: WaitOutcome = clientGone ? 'gone' : await done;
+    // Also when the grant came first: a client gone before it was written can receive nothing.
+    if (clientGone) {
+      await cancelWait(backend, name, waiterId, command.owner);
+      return sendError(reply, 'lock_held', `lock ${name} was not granted: the client went away`);
+    }
     if (outcome === 'gone' || outcome === 'timeout') {
       const cancelled = await cancelWait(backend, name, waiterId);
       const held = backend.table().get(name)?.holders.find((h) => h.owner === command.owner);
@@ -65,12 +76,13 @@ export async function acquireWaiting(
 
 /**
  * cancelWait removes a waiter, through the leader wherever it is; it answers
- * whether the waiter was still queued. Any failure answers false: the
- * waiter's own deadline removes it then.
+ * whether the waiter was still queued. With `owner`, it says this attempt's
+ * client is gone. Any failure answers false: the waiter's own deadline
+ * removes it then (and a grant stands until its lease ends).
  */
-async function cancelWait(backend: LockBackend, name: string, waiterId: string): Promise<boolean> {
+async function cancelWait(backend: LockBackend, name: string, waiterId: string, owner?: string): Promise<boolean> {
   try {
-    if (backend.isLeader()) return await executeCancelWait(backend, name, waiterId);
+    if (backend.isLeader()) return await executeCancelWait(backend, name, waiterId, owner);
     const leader = backend.leader();
     const base = leader === null ? undefined : backend.httpUrlOf(leader);
     if (base === undefined) return false;
@@ -78,7 +90,7 @@ async function cancelWait(backend: LockBackend, name: string, waiterId: string):
     const res = await backend.peers.send(base, {
       method: 'POST',
       path: `/v1/locks/${encodeURIComponent(name)}/cancel-wait`,
-      body: JSON.stringify({ waiterId }),
+      body: JSON.stringify({ waiterId, ...(owner !== undefined ? { owner } : {}) }),
       caller: 'member',
       signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS),
     });
@@ -89,8 +101,11 @@ async function cancelWait(backend: LockBackend, name: string, waiterId: string):
   }
 }
 
-/** executeCancelWait takes a waiter out of the queue here (on the leader); it answers whether the waiter was still queued. */
-export async function executeCancelWait(backend: LockBackend, name: string, waiterId: string): Promise<boolean> {
-  const result = await backend.execute({ type: 'cancelWait', name, waiterId });
+/**
+ * executeCancelWait proposes a cancelWait here (on the leader): with `owner` from a long-poll whose client is gone
+ * (see acquireWaiting). It answers whether the waiter left the queue or its grant was undone.
+ */
+export async function executeCancelWait(backend: LockBackend, name: string, waiterId: string, owner?: string): Promise<boolean> {
+  const result = await backend.execute({ type: 'cancelWait', name, waiterId, ...(owner !== undefined ? { owner } : {}) });
   return result.ok && 'cancelled' in result && result.cancelled;
 }

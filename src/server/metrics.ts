@@ -52,6 +52,15 @@ export class NodeMetrics {
     new Gauge({ name: 'raftlock_locks_held', help: 'Lock names with at least one holder', registers, collect() { this.set(locks.stats().locksHeld); } });
     new Gauge({ name: 'raftlock_waiters', help: 'Queued waiters', registers, collect() { this.set(locks.stats().waiters); } });
     new Gauge({ name: 'raftlock_sessions', help: 'Live sessions', registers, collect() { this.set(locks.stats().sessions); } });
+    new Counter({
+      name: 'raftlock_grants_undone_total',
+      help: 'Grants undone because no attempt of their waiting acquire could deliver them (the clients had gone)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(locks.counters.grantsUndone);
+      },
+    });
     new Counter({ name: 'raftlock_expiries_total', help: 'Holds removed because a lease or session expired', registers, collect() { this.reset(); this.inc(locks.stats().expiriesTotal); } });
     this.requestSeconds = new Histogram({
       name: 'raftlock_http_request_seconds',

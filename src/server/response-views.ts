@@ -70,6 +70,17 @@ export function sessionJson(view: SessionView, nowMs: number): Record<string, un
   return { sessionId: view.sessionId, ttlMs: view.ttlMs, expiresInMs: expiresInMs(view.expiresAtMs, nowMs), locks: view.locks };
 }
 
+/**
+ * sessionLeaseJson answers createSession and keepalive: the session's ttl and what is left of the deadline the
+ * table answered. A retried createSession gets its first result from the dedupe table, so its deadline is the
+ * one set when the session was created, possibly a whole attempt timeout ago; a client that dated the session
+ * from the retry's start plus ttlMs would believe it lives that much too long (issue 11, hole 3). A result of
+ * another kind (a requestId reused for another command) shows nothing left.
+ */
+export function sessionLeaseJson(r: Exclude<CommandResult, LockError>, nowMs: number): { ttlMs: number; expiresInMs: number } {
+  return { ttlMs: 'ttlMs' in r ? r.ttlMs : 0, expiresInMs: 'expiresAtMs' in r && 'ttlMs' in r ? expiresInMs(r.expiresAtMs, nowMs) : 0 };
+}
+
 /** holdersJson shows the holders of a lock (none when the table has no record of it). */
 export function holdersJson(view: LockView | null | undefined, at: ViewContext): HolderJson[] {
   return (view?.holders ?? []).map((h) => holderJson(h, at));
@@ -97,6 +108,12 @@ export function sendLockFailure(reply: FastifyReply, result: LockError, at: View
       return sendError(reply, 'bad_request', result.message);
     case 'session_not_found':
       return sendError(reply, 'session_not_found', `session ${result.sessionId} does not exist or has expired`);
+    case 'dedupe_full':
+      // Nothing was applied: the same requestId may be retried once the oldest remembered id expires.
+      void reply.header('retry-after', String(Math.ceil(result.retryAfterMs / 1_000)));
+      return sendError(reply, 'dedupe_full', `the exactly-once table is full; retry (with the same requestId) in ${result.retryAfterMs} ms`);
+    case 'already_waiting':
+      return sendError(reply, 'already_waiting', `this owner (or session) already waits for lock ${result.name}; it may queue once per lock`);
     case 'limit_mismatch':
       return sendError(reply, 'limit_mismatch', `lock ${result.name} is held with limit ${result.limit}`, { limit: result.limit });
     default:

@@ -57,8 +57,11 @@ export const renewBody = {
 /** checkBody asks whether a token is held now. */
 export const checkBody = { type: 'object', required: ['token'], additionalProperties: false, properties: { token } } as const;
 
-/** cancelWaitBody names the waiter a follower's long-poll gave up on (its id is the acquire's requestId). */
-export const cancelWaitBody = { type: 'object', required: ['waiterId'], additionalProperties: false, properties: { waiterId: requestId } } as const;
+/**
+ * cancelWaitBody names the waiter a follower's long-poll gave up on (its id is the acquire's requestId), with the
+ * acquire's owner when the long-poll's client is gone.
+ */
+export const cancelWaitBody = { type: 'object', required: ['waiterId'], additionalProperties: false, properties: { waiterId: requestId, owner } } as const;
 
 /** forceReleaseQuery carries the operator's optional requestId. */
 export const forceReleaseQuery = { type: 'object', additionalProperties: false, properties: { requestId } } as const;

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { READ, WRITE, onLeader } from './leader-forwarder.js';
 import type { BackendPluginOptions } from './lock-backend.js';
 import { scopeOf } from './principal-scope.js';
-import { sendLockFailure, sendResult, sessionJson, viewContext, type ViewContext } from './response-views.js';
+import { sendLockFailure, sendResult, sessionJson, sessionLeaseJson, viewContext, type ViewContext } from './response-views.js';
 import * as schema from './schemas.js';
 
 type SessionParams = { id: string };
@@ -29,7 +29,7 @@ export async function sessionRoutes(app: FastifyInstance, { backend }: BackendPl
         ...(owner !== undefined ? { owner: scope.owner(owner) } : {}),
         ...(requestId !== undefined ? { requestId: scope.requestId(requestId) } : {}),
       });
-      return sendResult(reply, result, at(request), (r) => ({ sessionId: 'sessionId' in r ? r.sessionId : '', ttlMs: 'ttlMs' in r ? r.ttlMs : ttlMs }));
+      return sendResult(reply, result, at(request), (r) => ({ sessionId: 'sessionId' in r ? r.sessionId : '', ...sessionLeaseJson(r, backend.nowMs()) }));
     }),
   );
 
@@ -40,7 +40,7 @@ export async function sessionRoutes(app: FastifyInstance, { backend }: BackendPl
       const { id } = request.params;
       if (!scopeOf(request).ownsSession(id)) return sessionNotFound(reply, id, at(request));
       const result = await backend.execute({ type: 'keepalive', sessionId: id });
-      return sendResult(reply, result, at(request), (r) => ({ ttlMs: 'ttlMs' in r ? r.ttlMs : 0 }));
+      return sendResult(reply, result, at(request), (r) => sessionLeaseJson(r, backend.nowMs()));
     }),
   );
 

@@ -1,4 +1,12 @@
-import { LeaseTable, type CommandResult, type HolderView, type LockCommand, type LockCommandType, type LockEvent } from '../../src/locks/index.js';
+import {
+  LeaseTable,
+  type CommandResult,
+  type HolderView,
+  type LeaseTableLimits,
+  type LockCommand,
+  type LockCommandType,
+  type LockEvent,
+} from '../../src/locks/index.js';
 import type { LockBackend, LockTableView, NodeStatus } from '../../src/server/lock-backend.js';
 import { PeerHttp } from '../../src/server/peer-http.js';
 
@@ -33,7 +41,7 @@ export interface SessionsView {
 export class InProcessLocks {
   /** applied logs every command clients had executed, in order. */
   readonly applied: AppliedWrite[] = [];
-  private readonly table = new LeaseTable();
+  private readonly table: LeaseTable;
   private index = 0;
   private readonly waiters = new Map<string, (event: LockEvent) => void>();
   /**
@@ -45,7 +53,11 @@ export class InProcessLocks {
   private readonly returned = new WeakSet<CommandResult>();
   private readonly expiryTimer: NodeJS.Timeout;
 
-  constructor(readonly clock: () => number = Date.now) {
+  constructor(
+    readonly clock: () => number = Date.now,
+    limits: Partial<LeaseTableLimits> = {},
+  ) {
+    this.table = new LeaseTable(limits);
     this.expiryTimer = setInterval(() => this.expireDue(), EXPIRY_CHECK_MS);
     this.expiryTimer.unref();
   }

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { pino } from 'pino';
-import type { HolderView } from '../../src/locks/index.js';
+import type { HolderView, LeaseTableLimits } from '../../src/locks/index.js';
 import type { Role } from '../../src/raft/index.js';
 import { apiRoutes } from '../../src/server/api-routes.js';
 import { authPlugin } from '../../src/server/auth.js';
@@ -106,12 +106,12 @@ export class LockTestCluster extends EventEmitter {
 
   /**
    * start opens `count` nodes; node 0 reports itself leader. `clock` stamps
-   * commands and dates requests. With `tokens`, the nodes authenticate as a
-   * real node does (auth.ts); every node serves the table itself, so nothing
-   * is relayed.
+   * commands and dates requests; `limits` are the table's (defaults
+   * otherwise). With `tokens`, the nodes authenticate as a real node does
+   * (auth.ts); every node serves the table itself, so nothing is relayed.
    */
-  static async start(count = 3, clock: () => number = Date.now, tokens: TokenStore | null = null): Promise<LockTestCluster> {
-    const cluster = new LockTestCluster(new InProcessLocks(clock), tokens);
+  static async start(count = 3, clock: () => number = Date.now, tokens: TokenStore | null = null, limits: Partial<LeaseTableLimits> = {}): Promise<LockTestCluster> {
+    const cluster = new LockTestCluster(new InProcessLocks(clock, limits), tokens);
     try {
       for (let i = 0; i < count; i++) await cluster.startNode(i, count);
     } catch (err) {

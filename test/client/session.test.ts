@@ -113,6 +113,43 @@ describe('Session', () => {
     expect(cluster.sessions.has(s.id)).toBe(true); // the server had not expired it yet
   });
 
+  it('a create retried after a lost answer is dated by the deadline its first attempt set (issue 11, hole 3)', async () => {
+    const ttlMs = 3_000;
+    // Keepalives fail from the start: `lost` must fire on the create's own answer.
+    cluster.faultAll('keepalive', { kind: 'status', status: 503, error: 'no_leader' });
+    // The first attempt creates the session, but its answer comes after the 1 s attempt timeout: the retry
+    // gets the stored result, whose deadline is a whole attempt timeout old.
+    cluster.fault(0, 'createSession', { kind: 'applyThenDelayReply', ms: 1_500 }, 1);
+    const s = await session(client(), ttlMs);
+    const creates = cluster.applied.filter((a) => a.route === 'createSession');
+    expect(creates.map((a) => a.deduped)).toEqual([false, true]);
+    const serverDeadlineMs = cluster.locks.session(s.id)?.expiresAtMs ?? 0;
+    expect(serverDeadlineMs).toBe((creates[0]?.atMs ?? 0) + ttlMs);
+    await firedWithin(s.lost, 2 * ttlMs);
+    // Dated from the retry's start plus ttlMs, it would fire about an attempt timeout after the server's expiry.
+    expect(Date.now()).toBeLessThan(serverDeadlineMs);
+  });
+
+  it('create and keepalive answer what is left of the session (expiresInMs)', async () => {
+    const post = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
+      const res = await fetch(`${cluster.node(0).url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(res.status).toBe(200);
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const created = await post('/v1/sessions', { ttlMs: 5_000, requestId: 'create-1' });
+    expect(created).toMatchObject({ ttlMs: 5_000 });
+    expect(created['expiresInMs']).toBeGreaterThan(4_000);
+    expect(created['expiresInMs']).toBeLessThanOrEqual(5_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const retried = await post('/v1/sessions', { ttlMs: 5_000, requestId: 'create-1' });
+    expect(retried['sessionId']).toBe(created['sessionId']);
+    expect(retried['expiresInMs']).toBeLessThanOrEqual(5_000 - 300);
+    const kept = await post(`/v1/sessions/${String(created['sessionId'])}/keepalive`, {});
+    expect(kept).toMatchObject({ ttlMs: 5_000 });
+    expect(kept['expiresInMs']).toBeGreaterThan(4_000);
+    expect(kept['expiresInMs']).toBeLessThanOrEqual(5_000);
+  });
+
   it('a session keepalive on a missing session is a SessionNotFoundError', async () => {
     const s = await session(client(), 5_000);
     cluster.sessions.delete(s.id);

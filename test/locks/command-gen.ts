@@ -40,7 +40,7 @@ export type Spec =
   | { k: 'createSession'; sessionId: string; ttlMs: number; owner?: string; requestId?: string }
   | { k: 'keepalive'; sessionId: string; requestId?: string }
   | { k: 'deleteSession'; sessionId: string; requestId?: string }
-  | { k: 'cancel'; name: string; pick: number }
+  | { k: 'cancel'; name: string; pick: number; byRequest: boolean; owner: 'none' | 'right' | 'any' }
   | { k: 'expire' }
   | { k: 'expireAtDeadline' }
   | { k: 'extend'; byMs: number }
@@ -129,7 +129,13 @@ export const specArb: fc.Arbitrary<Spec> = fc.oneof(
   },
   { arbitrary: fc.record({ sessionId, requestId }).map((r) => compact({ k: 'keepalive' as const, ...r })), weight: 4 },
   { arbitrary: fc.record({ sessionId, requestId }).map((r) => compact({ k: 'deleteSession' as const, ...r })), weight: 1 },
-  { arbitrary: fc.record({ name, pick: fc.nat(5) }).map((r) => ({ k: 'cancel' as const, ...r })), weight: 1 },
+  {
+    // A long-poll's cancel: of a queued waiter or of a request id (maybe granted), with an owner (its client gone) or not.
+    arbitrary: fc
+      .record({ name, pick: fc.nat(11), byRequest: fc.boolean(), owner: fc.constantFrom('none' as const, 'right' as const, 'any' as const) })
+      .map((r) => ({ k: 'cancel' as const, ...r })),
+    weight: 2,
+  },
   { arbitrary: fc.constant({ k: 'expire' as const }), weight: 4 },
   { arbitrary: fc.constant({ k: 'expireAtDeadline' as const }), weight: 3 },
   { arbitrary: fc.constantFrom(0, 300, 1_000).map((byMs) => ({ k: 'extend' as const, byMs })), weight: 1 },
@@ -182,8 +188,14 @@ export function resolve(spec: Spec, ref: ReferenceLockTable, clockMs: number, dt
       cmd = compact({ type: 'deleteSession' as const, sessionId: spec.sessionId, requestId: spec.requestId });
       break;
     case 'cancel': {
-      const ids = ref.waiterIdsOf(spec.name);
-      cmd = { type: 'cancelWait', name: spec.name, waiterId: ids.length === 0 ? 'none' : ids[spec.pick % ids.length]! };
+      // By request: one whose attempts are counted (queued or granted, maybe undelivered), else any.
+      const counted = ref.countedRequestIds();
+      const ids = spec.byRequest ? (counted.length > 0 ? counted : REQUEST_IDS) : ref.waiterIdsOf(spec.name);
+      const waiterId = ids.length === 0 ? 'none' : ids[spec.pick % ids.length]!;
+      // 'right': the name and owner the request was for, as its own long-poll would send them.
+      const asked = spec.owner === 'right' ? ref.requestOf(waiterId) : null;
+      const owner = spec.owner === 'none' ? undefined : (asked?.owner ?? OWNERS[spec.pick % OWNERS.length]!);
+      cmd = compact({ type: 'cancelWait' as const, name: asked?.name ?? spec.name, waiterId, owner });
       break;
     }
     case 'expire':

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { API_BOUNDS } from '../../src/api/contract.js';
-import { InvariantError, LeaseTable, SnapshotCorruptError, type LockCommand } from '../../src/locks/index.js';
+import { API_BOUNDS, DEDUPE_TTL_MS, MAX_CLOCK_RATE_ERROR, retryHorizonMsMax } from '../../src/api/contract.js';
+import { DEFAULT_LEASE_TABLE_LIMITS, InvariantError, LeaseTable, SnapshotCorruptError, type LockCommand } from '../../src/locks/index.js';
 import { Driver, sameBytes } from './helpers.js';
 
 const X = (name: string, owner: string, extra: Partial<Extract<LockCommand, { type: 'acquire' }>> = {}): LockCommand => ({
@@ -331,13 +331,21 @@ describe('expiry', () => {
     expect(d.apply(X('L', 'd', { waitMs: 100 })).result).toEqual({ ok: false, error: 'too_many_waiters', name: 'L' });
   });
 
-  it('returns the existing waiter for a repeated acquire by the same owner', () => {
+  it('refuses any other acquire by an identity that already waits: one waiter, one grant (issue 11, hole 5)', () => {
     const d = new Driver();
     d.apply(X('L', 'a'));
-    const q1 = d.apply(X('L', 'b', { waitMs: 1_000 }));
-    const q2 = d.apply(X('L', 'b', { waitMs: 1_000 }));
-    expect(q2.result).toEqual(q1.result);
+    d.apply(X('L', 'b', { waitMs: 1_000, requestId: 'b1' }));
+    expect(d.apply(X('L', 'b', { waitMs: 1_000, requestId: 'b2' })).result).toEqual({ ok: false, error: 'already_waiting', name: 'L' });
+    expect(d.apply(X('L', 'b')).result).toEqual({ ok: false, error: 'already_waiting', name: 'L' });
     expect(d.table.get('L')?.waiters).toBe(1);
+    const out = d.apply({ type: 'release', name: 'L', owner: 'a', token: 1 });
+    expect(out.events).toMatchObject([{ kind: 'granted', waiterId: 'b1', owner: 'b', holdCount: 1 }]);
+    // Under a session the session is the identity, whoever the owner.
+    d.apply({ type: 'createSession', sessionId: 's', ttlMs: 10_000 });
+    d.apply(X('M', 'x'));
+    expect(d.apply(S('M', 'o1', { ttlMs: undefined, sessionId: 's', waitMs: 1_000 })).result).toMatchObject({ queued: true });
+    expect(d.apply(S('M', 'o2', { ttlMs: undefined, sessionId: 's', waitMs: 1_000 })).result).toMatchObject({ error: 'already_waiting' });
+    expect(d.apply(S('M', 'o1', { waitMs: 1_000 })).result).toMatchObject({ queued: true }); // o1 without the session is another identity
   });
 });
 
@@ -468,7 +476,7 @@ describe('extendLeases', () => {
     d.apply(X('L', 'a', { ttlMs: 1_000 }));
     d.apply({ type: 'createSession', sessionId: 's', ttlMs: 1_000 });
     d.apply(X('L', 'b', { waitMs: 1_500 }));
-    d.timeMs = t0 + 1_200; // past both deadlines: a new leader took a while
+    d.timeMs = t0 + 900; // a new leader took a while, but both deadlines are still ahead
     const out = d.apply({ type: 'extendLeases', byMs: 2_000 });
     expect(out.result).toEqual({ ok: true, holdsExpired: 0, sessionsExpired: 0, waitersTimedOut: 0 });
     expect(d.table.get('L')?.holders[0]?.expiresAtMs).toBe(t0 + 3_000);
@@ -481,6 +489,20 @@ describe('extendLeases', () => {
     const e = d.apply({ type: 'expire' });
     expect(e.result).toEqual({ ok: true, holdsExpired: 1, sessionsExpired: 1, waitersTimedOut: 0 });
     expect(d.table.get('L')).toBeNull();
+  });
+
+  it('does not revive a lease or a session already past its deadline: they expire (issue 11, hole 8)', () => {
+    const d = new Driver();
+    const t0 = d.timeMs;
+    d.apply(X('L', 'a', { ttlMs: 1_000 }));
+    d.apply({ type: 'createSession', sessionId: 's', ttlMs: 1_000 });
+    d.apply(X('M', 'o', { ttlMs: undefined, sessionId: 's' }));
+    d.timeMs = t0 + 1_200; // past both deadlines, though deadline + byMs is still ahead
+    const out = d.apply({ type: 'extendLeases', byMs: 2_000 });
+    expect(out.result).toEqual({ ok: true, holdsExpired: 2, sessionsExpired: 1, waitersTimedOut: 0 });
+    expect(d.table.get('L')).toBeNull();
+    expect(d.table.get('M')).toBeNull();
+    expect(d.table.session('s')).toBeNull();
   });
 
   it('also expires what is still due after the extension', () => {
@@ -507,16 +529,32 @@ describe('exactly-once', () => {
     expect(d.apply(X('L', 'a', { requestId: 'r1' })).result).toEqual(first.result);
   });
 
-  it('is bounded by count, evicting the oldest', () => {
-    const d = Driver.withLimits({ dedupeEntriesMax: 3 });
-    for (let i = 0; i < 5; i++) d.apply({ type: 'createSession', sessionId: `s${i}`, ttlMs: 5_000, requestId: `r${i}` });
+  it('is capped by count: a new id is refused without effect, and no remembered id is forgotten (issue 11, hole 7)', () => {
+    const d = Driver.withLimits({ dedupeEntriesMax: 3, dedupeTtlMs: 10_000 });
+    const t0 = d.timeMs;
+    const first = d.apply({ type: 'createSession', sessionId: 's0', ttlMs: 5_000, requestId: 'r0' });
+    d.timeMs += 1_000;
+    for (let i = 1; i < 5; i++) d.apply({ type: 'createSession', sessionId: `s${i}`, ttlMs: 5_000, requestId: `r${i}` });
     expect(d.table.dedupeSize).toBe(3);
-    // r0 was evicted: the retry is applied again (and fails because the session exists).
-    expect(d.apply({ type: 'createSession', sessionId: 's0', ttlMs: 5_000, requestId: 'r0' }).result).toMatchObject({
-      error: 'bad_request',
-    });
-    // r4 is remembered.
-    expect(d.apply({ type: 'createSession', sessionId: 's4', ttlMs: 5_000, requestId: 'r4' }).result).toMatchObject({ ok: true });
+    // r3 and r4 were refused and did nothing: no session, nothing remembered.
+    const refused = d.apply({ type: 'createSession', sessionId: 's3', ttlMs: 5_000, requestId: 'r3' });
+    expect(refused.result).toEqual({ ok: false, error: 'dedupe_full', retryAfterMs: t0 + 10_000 - d.timeMs });
+    expect(d.table.session('s3')).toBeNull();
+    expect(d.table.session('s4')).toBeNull();
+    // r0, the oldest, is still remembered: its late retry gets the first result.
+    expect(d.apply({ type: 'createSession', sessionId: 's0', ttlMs: 5_000, requestId: 'r0' }).result).toBe(first.result);
+    // Once r0 expires there is room again.
+    d.timeMs = t0 + 10_000;
+    expect(d.apply({ type: 'createSession', sessionId: 's3', ttlMs: 5_000, requestId: 'r3' }).result).toMatchObject({ ok: true });
+    expect(d.table.dedupeSize).toBe(3);
+  });
+
+  it('remembers an id longer than any client call can retry it', () => {
+    expect(DEFAULT_LEASE_TABLE_LIMITS.dedupeTtlMs).toBe(DEDUPE_TTL_MS);
+    // A call's attempts end within callTimeoutMsMax + waitMsMax of its start; table time may run fast by the rate bound.
+    const clientMs = API_BOUNDS.callTimeoutMsMax + API_BOUNDS.waitMsMax;
+    expect(retryHorizonMsMax()).toBeGreaterThan((clientMs * (1 + MAX_CLOCK_RATE_ERROR)) / (1 - MAX_CLOCK_RATE_ERROR));
+    expect(retryHorizonMsMax()).toBeLessThanOrEqual(DEDUPE_TTL_MS);
   });
 
   it('expires entries by the table clock during apply', () => {
@@ -572,6 +610,23 @@ describe('snapshots', () => {
     expect(t2.nextDeadlineMs()).toBe(d.table.nextDeadlineMs());
     expect(t2.nowMs).toBe(d.table.nowMs);
     expect(t2.appliedIndex).toBe(d.table.appliedIndex);
+  });
+
+  it('writes v2 only when a waiting acquire has counted answers, and reads both byte for byte', () => {
+    const formatOf = (bytes: Uint8Array): string => (Buffer.from(bytes).toString('latin1').match(/raftlock\.leases\.v\d/) ?? [''])[0];
+    const d = new Driver();
+    d.apply(X('L', 'a', { requestId: 'plain' }));
+    expect(formatOf(d.table.snapshot())).toBe('raftlock.leases.v1');
+    d.apply(X('L', 'w', { waitMs: 5_000, requestId: 'w1' }));
+    d.apply(X('L', 'w', { waitMs: 5_000, requestId: 'w1' })); // a retry's long-poll waits too: 2 answers
+    const bytes = d.table.snapshot();
+    expect(formatOf(bytes)).toBe('raftlock.leases.v2');
+    const t2 = LeaseTable.restore(bytes);
+    expect(sameBytes(t2.snapshot(), bytes)).toBe(true);
+    // The count came back: one cancel by a gone client leaves the waiter for the other attempt.
+    const out = t2.apply({ type: 'cancelWait', name: 'L', waiterId: 'w1', owner: 'w' }, { index: d.table.appliedIndex + 1, timeMs: d.timeMs });
+    expect(out.result).toEqual({ ok: true, cancelled: false });
+    expect(t2.get('L')?.waiters).toBe(1);
   });
 
   it('restores a session lock list in grant order, not in lock-table order', () => {

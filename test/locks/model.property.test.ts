@@ -84,6 +84,13 @@ class Tracker {
     }
     // Holds may vanish only by release, force, session delete, or expiry at/after their deadline.
     const after = this.holds(table);
+    // extendLeases moves exactly the live deadlines, by exactly byMs.
+    if (cmd.type === 'extendLeases' && out.result.ok) {
+      for (const [key, h] of after) {
+        const was = before.get(key);
+        if (was !== undefined) expect(h.expiresAtMs).toBe(was.expiresAtMs > now ? was.expiresAtMs + cmd.byMs : was.expiresAtMs);
+      }
+    }
     for (const [key, h] of before) {
       if (after.has(key)) continue;
       switch (cmd.type) {
@@ -98,11 +105,17 @@ class Tracker {
         case 'deleteSession':
           expect(h.sessionId).toBe(cmd.sessionId);
           break;
+        case 'cancelWait':
+          // Only the undelivered grant of the cancelled request, by its owner's cancel, one hold count.
+          expect(out.result).toMatchObject({ ok: true, cancelled: true, released: true });
+          expect([h.name, h.owner, h.holdCount]).toEqual([cmd.name, cmd.owner, 1]);
+          break;
         case 'expire':
           expect(h.expiresAtMs).toBeLessThanOrEqual(now);
           break;
         case 'extendLeases':
-          expect(h.expiresAtMs + cmd.byMs).toBeLessThanOrEqual(now);
+          // Only a hold already past its deadline expires; it is not revived (issue 11, hole 8).
+          expect(h.expiresAtMs).toBeLessThanOrEqual(now);
           break;
         default:
           expect.fail(`hold ${key} vanished during ${cmd.type}`);

@@ -77,7 +77,7 @@ export class ReferenceLockTable {
   private expiriesTotal = 0;
   private locks: MLock[] = [];
   private sessions: MSession[] = [];
-  private dedupe: { id: string; result: CommandResult; atMs: number }[] = [];
+  private dedupe: { id: string; result: CommandResult; atMs: number; answers: number }[] = [];
   private events: LockEvent[] = [];
   private touched: MLock[] = [];
   readonly limits: LeaseTableLimits;
@@ -96,14 +96,22 @@ export class ReferenceLockTable {
     const rid = deduped.includes(cmd.type) ? ((cmd as { requestId?: string }).requestId ?? null) : null;
     if (rid !== null) {
       const hit = this.dedupe.find((e) => e.id === rid);
-      if (hit) return { result: hit.result, events: [] };
+      if (hit) {
+        // A retry of a waiting acquire: one more attempt waits for a queued one; a grant answered is delivered.
+        const r = hit.result as { ok: boolean; queued?: boolean };
+        if (cmd.type === 'acquire' && cmd.waitMs > 0 && hit.answers > 0 && r.ok && r.queued !== undefined) hit.answers = r.queued ? hit.answers + 1 : 0;
+        return { result: hit.result, events: [] };
+      }
+      if (this.dedupe.length >= this.limits.dedupeEntriesMax) {
+        return { result: { ok: false, error: 'dedupe_full', retryAfterMs: Math.max(1, this.dedupe[0]!.atMs + this.limits.dedupeTtlMs - this.nowMs) }, events: [] };
+      }
     }
     this.events = [];
     this.touched = [];
     const result = this.run(cmd);
     if (rid !== null) {
-      this.dedupe.push({ id: rid, result, atMs: this.nowMs });
-      while (this.dedupe.length > this.limits.dedupeEntriesMax) this.dedupe.shift();
+      const answers = cmd.type === 'acquire' && cmd.waitMs > 0 && result.ok ? 1 : 0;
+      this.dedupe.push({ id: rid, result, atMs: this.nowMs, answers });
     }
     for (const lock of this.touched) this.settle(lock);
     this.locks = this.locks.filter((l) => {
@@ -185,6 +193,18 @@ export class ReferenceLockTable {
     return this.dedupe.some((e) => e.id === id && e.atMs + this.limits.dedupeTtlMs > now);
   }
 
+  /** countedRequestIds are the remembered requests whose answering attempts are counted (undelivered-grants.ts). */
+  countedRequestIds(): string[] {
+    return this.dedupe.filter((e) => e.answers > 0).map((e) => e.id);
+  }
+
+  /** requestOf is the lock and owner a remembered acquire (or a queued waiter) `id` asked for, or null. */
+  requestOf(id: string): { name: string; owner: string } | null {
+    for (const l of this.locks) for (const w of l.waiters) if (w.id === id) return { name: l.name, owner: w.owner };
+    const r = this.dedupe.find((e) => e.id === id)?.result as { name?: unknown; owner?: unknown } | undefined;
+    return typeof r?.name === 'string' && typeof r.owner === 'string' ? { name: r.name, owner: r.owner } : null;
+  }
+
   names(): string[] {
     return this.locks.map((l) => l.name);
   }
@@ -260,19 +280,13 @@ export class ReferenceLockTable {
         const { holds, waiters } = this.endSession(s, false);
         return { ok: true, sessionId: s.id, locksReleased: holds, waitersRemoved: waiters };
       }
-      case 'cancelWait': {
-        const l = this.lock(cmd.name);
-        const w = l?.waiters.find((x) => x.id === cmd.waiterId);
-        if (!l || !w) return { ok: true, cancelled: false };
-        this.touch(l);
-        this.endWaiter(l, w, 'cancelled');
-        return { ok: true, cancelled: true };
-      }
+      case 'cancelWait':
+        return this.cancelWait(cmd);
       case 'expire':
         return this.expireDue();
       case 'extendLeases': {
         for (const l of this.locks) {
-          for (const h of l.holders) if (h.sessionId === null) h.expiresAtMs += cmd.byMs;
+          for (const h of l.holders) if (h.sessionId === null && h.expiresAtMs > this.nowMs) h.expiresAtMs += cmd.byMs;
           if (l.delayUntilMs !== 0) {
             if (l.delayUntilMs <= this.nowMs) {
               l.delayUntilMs = 0;
@@ -282,10 +296,44 @@ export class ReferenceLockTable {
             }
           }
         }
-        for (const s of this.sessions) s.expiresAtMs += cmd.byMs;
+        for (const s of this.sessions) if (s.expiresAtMs > this.nowMs) s.expiresAtMs += cmd.byMs;
         return this.expireDue();
       }
     }
+  }
+
+  /** cancelWait: the undelivered-grants rule, spelled out case by case. */
+  private cancelWait(cmd: Extract<LockCommand, { type: 'cancelWait' }>): CommandResult {
+    const no = { ok: true as const, cancelled: false };
+    const l = this.lock(cmd.name);
+    const entry = this.dedupe.find((x) => x.id === cmd.waiterId);
+    const w = l?.waiters.find((x) => x.id === cmd.waiterId);
+    if (l && w) {
+      if (cmd.owner !== undefined && w.owner !== cmd.owner) return no;
+      if (cmd.owner !== undefined && w.deduped && entry && entry.answers > 1) {
+        entry.answers--;
+        return no;
+      }
+      this.touch(l);
+      this.endWaiter(l, w, 'cancelled');
+      return { ok: true, cancelled: true };
+    }
+    const g = entry?.result as { ok: boolean; queued?: boolean; name?: string; owner?: string; token?: number } | undefined;
+    if (!entry || entry.answers === 0 || !g?.ok || g.queued !== false || g.name !== cmd.name) return no;
+    if (cmd.owner === undefined) {
+      entry.answers = 0;
+      return no;
+    }
+    if (g.owner !== cmd.owner) return no;
+    entry.answers--;
+    if (entry.answers > 0) return no;
+    const h = l?.holders.find((x) => x.token === g.token && x.owner === cmd.owner);
+    if (!l || !h) return no;
+    this.touch(l);
+    h.holdCount -= 1;
+    if (h.holdCount === 0) this.removeHold(l, h, null);
+    this.replaceDedupe(cmd.waiterId, { ok: false, error: 'wait_ended', name: cmd.name, reason: 'cancelled' });
+    return { ok: true, cancelled: true, released: true };
   }
 
   private acquire(cmd: Acquire): CommandResult {
@@ -319,8 +367,8 @@ export class ReferenceLockTable {
           return this.grantedResult(l, mine);
         }
       }
-      const existing = l.waiters.find((w) => w.owner === cmd.owner && w.sessionId === sid && this.waiterLive(w));
-      if (existing) return { ok: true, queued: true, name: l.name, waiterId: existing.id };
+      const waiting = l.waiters.some((w) => (sid === null ? w.sessionId === null && w.owner === cmd.owner : w.sessionId === sid) && this.waiterLive(w));
+      if (waiting) return { ok: false, error: 'already_waiting', name: l.name };
     }
     if (!l || (l.waiters.length === 0 && !(l.delayUntilMs > now) && this.grantable(l, cmd.mode, limit, cmd.owner, sid))) {
       if (!l) {
@@ -536,7 +584,9 @@ export class ReferenceLockTable {
 
   private replaceDedupe(id: string, result: CommandResult): void {
     const e = this.dedupe.find((x) => x.id === id);
-    if (e) e.result = result;
+    if (!e) return;
+    e.result = result;
+    if (!result.ok) e.answers = 0;
   }
 
   private touch(l: MLock): void {

@@ -238,7 +238,7 @@ class ScriptedTable {
       case 'delete-session':
         return this.applyEntry(compact({ type: 'deleteSession', sessionId: a.str('id'), requestId: a.optStr('rid') }), a);
       case 'cancel-wait':
-        return this.applyEntry({ type: 'cancelWait', name: a.str('name'), waiterId: a.str('waiter') }, a);
+        return this.applyEntry(compact({ type: 'cancelWait', name: a.str('name'), waiterId: a.str('waiter'), owner: a.optStr('owner') }), a);
       case 'expire':
         return this.applyEntry({ type: 'expire' }, a);
       case 'extend':

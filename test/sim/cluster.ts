@@ -386,6 +386,13 @@ export class SimCluster implements SimLoop {
     return true;
   }
 
+  /** tableNowMs is member `id`'s lease-table time now, as its HTTP layer reads it to answer `expiresInMs` (it is up). */
+  tableNowMs(id: NodeId): number {
+    const m = this.member(id);
+    if (!m.alive) throw new Error(`tableNowMs of ${id}, which is down`);
+    return m.locks!.tableNowMs();
+  }
+
   /** registerWaiter subscribes to a waiter's events on member `id` (the long-poll of a queued acquire). */
   registerWaiter(id: NodeId, waiterId: string, onEvent: (event: LockEvent) => void): (() => void) | null {
     const m = this.member(id);

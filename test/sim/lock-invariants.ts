@@ -61,7 +61,7 @@ export class LockChecker {
   private readonly lastToken = new Map<string, number>();
   private readonly released = new Set<string>();
   private readonly queued = new Map<string, QueuedAcquire[]>();
-  readonly stats = { grantsSeen: 0, waiterGrants: 0, grantsAcked: 0, releasesAcked: 0, expiries: 0 };
+  readonly stats = { grantsSeen: 0, waiterGrants: 0, grantsAcked: 0, releasesAcked: 0, expiries: 0, waitsCancelled: 0, grantsUndone: 0 };
 
   constructor(
     private readonly lockNames: readonly string[],
@@ -144,6 +144,10 @@ export class LockChecker {
       violated('table-time-ahead', `table time ${tableNowMs} ms is ahead of real time ${nowMs} ms by more than the ${MAX_CLOCK_RATE_ERROR} rate bound (entry ${entry.index}, term ${entry.term})`);
     }
     if (command.type === 'expire' && 'holdsExpired' in result) this.stats.expiries += result.holdsExpired;
+    if (command.type === 'cancelWait' && result.ok && 'cancelled' in result && result.cancelled) {
+      if ('released' in result) this.stats.grantsUndone++;
+      else this.stats.waitsCancelled++;
+    }
     if (command.type === 'acquire' && result.ok && 'queued' in result && result.queued) {
       const key = `${command.owner}|${command.name}`;
       const list = (this.queued.get(key) ?? []).filter((q) => q.stampMs + q.waitMs >= tableNowMs - 60_000);
