@@ -16,7 +16,7 @@ import { StorageClosedError, StorageCorruptError, StorageMismatchError, StorageM
 export class MemoryDisk {
   identity: { clusterId: string; nodeId: string } | null = null;
   hardState: HardState = { term: 0, vote: null, commit: 0 };
-  snapshotMeta: SnapshotMeta = { index: 0, term: 0, config: { voters: [] } };
+  snapshotMeta: SnapshotMeta = { index: 0, term: 0, config: { voters: [], learners: [], members: [] } };
   snapshot: Snapshot | null = null;
   /** Entries by index, all above snapshotMeta.index (a save applies its deletions at once). */
   readonly entries = new Map<number, Entry>();
@@ -43,7 +43,7 @@ export class MemoryRaftStorage implements RaftStore {
       if (disk.identity === null) {
         if (options.createIfMissing === false) throw new StorageMissingError('memory', 'no store and createIfMissing is false');
         disk.identity = { clusterId: options.clusterId, nodeId: options.nodeId };
-        disk.snapshotMeta = { index: 0, term: 0, config: { voters: [...options.voters] } };
+        disk.snapshotMeta = { index: 0, term: 0, config: { voters: [...options.voters], learners: [], members: [] } };
       }
       if (disk.identity.clusterId !== options.clusterId || disk.identity.nodeId !== options.nodeId) {
         throw new StorageMismatchError('memory', `store belongs to ${disk.identity.clusterId}/${disk.identity.nodeId}, not ${options.clusterId}/${options.nodeId}`);

@@ -329,7 +329,7 @@ export class RaftStorage implements RaftStore {
   }
 
   private static async bootstrap(db: Db, options: RaftStoreOptions): Promise<OpenResult<RaftStorage>> {
-    const snapshotMeta: SnapshotMeta = { index: 0, term: 0, config: { voters: [...options.voters] } };
+    const snapshotMeta: SnapshotMeta = { index: 0, term: 0, config: { voters: [...options.voters], learners: [], members: [] } };
     const hardState: HardState = { term: 0, vote: null, commit: 0 };
     const empty = new Uint8Array(0);
     const header: SnapshotHeader = { meta: snapshotMeta, dataLength: 0, chunkCount: 0, dataCrc: snapshotDataCrc(empty) };
