@@ -14,8 +14,8 @@ const EMPTY = new Uint8Array(0);
 
 /** campaign starts a pre-vote or a real election; `transfer` marks one caused by TimeoutNow (thesis §3.10). */
 export function campaign(s: RaftState, kind: 'preVote' | 'vote', transfer: boolean): void {
-  // Learners, removed members and joining members never campaign (thesis §4.2.2; etcd's promotable()).
-  assert(s.isVoter(s.id), () => `${s.id} campaigns but is not a voter of its configuration`);
+  // Learners, members whose removal committed and joining members never campaign (RaftState.mayCampaign).
+  assert(s.mayCampaign(), () => `${s.id} campaigns but may not (configuration ${JSON.stringify(s.config().voters)})`);
   let term: number;
   if (kind === 'preVote') {
     becomePreCandidate(s);

@@ -67,9 +67,9 @@ function promotionReady(s: RaftState, id: NodeId): boolean {
 }
 
 /**
- * syncProgress makes the leader's per-member progress match its replication targets: a new member is probed from the
- * end of the log (Raft §5.3 walks it back), a member no longer targeted is forgotten, and a transfer to a server that
- * is no longer a voter is aborted.
+ * syncProgress makes the leader's per-member progress match its replication targets (RaftState.replicationTargets):
+ * a new member is probed from the end of the log (Raft §5.3 walks it back), a member no longer targeted is forgotten,
+ * and a transfer to a server that is no longer a voter is aborted.
  */
 export function syncProgress(s: RaftState): void {
   assert(s.currentRole === 'leader', 'only a leader tracks progress');
@@ -80,15 +80,15 @@ export function syncProgress(s: RaftState): void {
 }
 
 /**
- * onCommitted runs when a leader's commit index moves past `before`. If that committed the latest configuration entry,
- * members it removed stop being replicated to, and a leader it removed steps down (thesis §4.2.2: a leader not in
- * C_new manages the cluster until C_new commits). The leader first sends TimeoutNow to a caught-up voter (thesis
- * §3.10), so the cluster need not wait out an election timeout.
+ * onCommitted runs when a leader's commit index moves past `before`. If that committed the latest configuration entry
+ * and it removes the leader, the leader steps down (thesis §4.2.2: a leader not in C_new manages the cluster until
+ * C_new commits), after sending TimeoutNow to a caught-up voter (thesis §3.10) so the cluster need not wait out an
+ * election timeout. Members it removes are still sent heartbeats until the next CheckQuorum round (ticks.ts), which
+ * tell them their removal committed, so they stop campaigning (RaftState.mayCampaign).
  */
 export function onCommitted(s: RaftState, before: number): void {
   const configIndex = s.raftLog.configIndex();
   if (configIndex <= before || configIndex > s.raftLog.committed) return;
-  syncProgress(s);
   if (s.isVoter(s.id)) return;
   const successor = s.votingPeers().find((id) => s.progress.get(id)?.match === s.raftLog.lastIndex());
   if (successor !== undefined) sendTimeoutNow(s, successor);

@@ -116,9 +116,14 @@ export class RaftNode {
     return this.s.raftLog.configAt(index);
   }
 
-  /** peerMembers are the members this node may need to reach: the replication targets of a leader (membership.ts). */
+  /**
+   * peerMembers are the other members this node may need to reach, sorted: those of its configuration (of the
+   * committed one too while a change is pending) and, on a leader, the removed members it still replicates to.
+   */
   peerMembers(): NodeId[] {
-    return this.s.replicationTargets();
+    const targets = this.s.replicationTargets();
+    for (const id of this.s.progress.keys()) if (!targets.includes(id)) targets.push(id);
+    return targets.sort();
   }
 
   /** memberProgress is the leader's view of each member's replication and lag; null when not leading. */

@@ -91,6 +91,18 @@ export class RaftState {
     return this.voters().includes(id);
   }
 
+  /**
+   * mayCampaign: a voter of the latest configuration campaigns; so does a server that the latest configuration removes
+   * while that configuration is not committed (thesis §4.2.2: it may still be needed until C_new commits, e.g. it holds
+   * the only copy of C_new). It then does not count its own vote (tallies count voters of the latest configuration).
+   * Learners, joining members and members whose removal committed never campaign.
+   */
+  mayCampaign(): boolean {
+    if (this.isVoter(this.id)) return true;
+    const log = this.raftLog;
+    return log.configIndex() > log.committed && log.configAt(log.configIndex() - 1).voters.includes(this.id);
+  }
+
   /** votingPeers are the other voters: who a candidate asks for votes. */
   votingPeers(): NodeId[] {
     return this.voters().filter((id) => id !== this.id);

@@ -253,38 +253,67 @@ describe('learners', () => {
 });
 
 describe('removal (thesis §4.2)', () => {
-  it('a removed member that holds its removal stops campaigning', () => {
+  it('a removed member that knows its removal committed stops campaigning', () => {
     const c = new ScriptedCluster(ABC);
     c.elect('a');
     expect(c.node('a').proposeConfChange({ type: 'remove', id: 'c' }).ok).toBe(true);
     c.deliverAll();
-    expect(c.node('c').voters()).toEqual(['a', 'b']);
+    c.tick('a', DEFAULT_LIMITS.heartbeatTicks);
+    c.deliverAll();
+    const removed = c.node('c');
+    expect(removed.voters()).toEqual(['a', 'b']);
+    expect(removed.commitIndex).toBeGreaterThanOrEqual(removed.configurationIndex);
     c.isolate('c');
     for (let i = 0; i < 10 * DEFAULT_LIMITS.electionTicks; i++) c.tick('c');
     expect(votesSentBy(c, 'c')).toEqual([]);
-    expect(c.node('c').role).toBe('follower');
+    expect(removed.role).toBe('follower');
   });
 
-  it('a member being removed receives its removal even when the others commit it first', () => {
+  it('a server removed by a configuration not yet committed still campaigns, without counting its own vote (thesis §4.2.2)', () => {
+    // Two voters; the leader removes itself and only it holds the change. b alone cannot win: a's vote is needed
+    // under {a, b}, and a's log is the more up to date. a must campaign for {b} and commit the change.
+    const c = new ScriptedCluster(['a', 'b'], { preVote: false, checkQuorum: false });
+    c.elect('a');
+    expect(c.node('a').proposeConfChange({ type: 'remove', id: 'a' }).ok).toBe(true);
+    c.drop((m) => m.from === 'a');
+    c.restart('a');
+    expect(c.node('a').voters()).toEqual(['b']);
+    for (let i = 0; i < 200 && c.node('b').role !== 'leader'; i++) {
+      c.tick('a');
+      c.tick('b');
+      c.deliverAll();
+    }
+    expect(c.node('b').role).toBe('leader');
+    expect(c.node('b').voters()).toEqual(['b']);
+    expect(c.node('b').commitIndex).toBeGreaterThanOrEqual(c.node('b').configurationIndex);
+    expect(c.node('a').role).toBe('follower');
+  });
+
+  it('a member being removed is replicated to until it learns its removal committed', () => {
     const c = new ScriptedCluster(ABC);
     c.elect('a');
-    c.isolate('c');
-    c.heal();
+    const a = c.node('a');
     c.cut.add('a->c');
-    expect(c.node('a').proposeConfChange({ type: 'remove', id: 'c' }).ok).toBe(true);
+    expect(a.proposeConfChange({ type: 'remove', id: 'c' }).ok).toBe(true);
+    // The configuration being left and the new one: c is still a peer while the change is pending.
+    expect(a.peerMembers()).toEqual(['b', 'c']);
     c.deliverAll();
-    // Committed by a and b ({a, b} is the whole new configuration); c has not heard, and now is no longer replicated to.
-    expect(c.node('a').commitIndex).toBe(c.node('a').configurationIndex);
-    expect(c.node('a').memberProgress()!.map((p) => p.id)).toEqual(['a', 'b']);
-    expect(c.node('a').peerMembers()).toEqual(['b']);
-    // Before the removal commits, c is still replicated to: peerMembers lists it while the change is pending.
-    const d = new ScriptedCluster(ABC);
-    d.elect('a');
-    d.cut.add('b->a').add('c->a');
-    d.node('a').proposeConfChange({ type: 'remove', id: 'c' });
-    expect(d.node('a').peerMembers()).toEqual(['b', 'c']);
-    d.deliverAll();
-    expect(d.node('c').voters()).toEqual(['a', 'b']);
+    // Committed by a and b ({a, b} is the whole new configuration), but c has not heard: a keeps replicating to it.
+    expect(a.commitIndex).toBe(a.configurationIndex);
+    expect(c.node('c').voters()).toEqual(['a', 'b', 'c']);
+    expect(a.peerMembers()).toEqual(['b', 'c']);
+    c.cut.clear();
+    c.tick('a', DEFAULT_LIMITS.heartbeatTicks);
+    c.deliverAll();
+    expect(c.node('c').voters()).toEqual(['a', 'b']);
+    expect(c.node('c').commitIndex).toBeGreaterThanOrEqual(c.node('c').configurationIndex);
+    // At the next CheckQuorum round, a lets c go.
+    for (let i = 0; i < DEFAULT_LIMITS.electionTicks; i++) {
+      c.tick('a');
+      c.deliverAll();
+    }
+    expect(a.peerMembers()).toEqual(['b']);
+    expect(a.memberProgress()!.map((p) => p.id)).toEqual(['a', 'b']);
   });
 
   it('the removed leader leads without counting itself until its removal commits, then steps down and hands over', () => {
