@@ -31,7 +31,8 @@ export type ErrorCode =
   | 'overloaded'
   | 'proposal_dropped'
   | 'shutting_down'
-  | 'outcome_unknown';
+  | 'outcome_unknown'
+  | 'membership_change_refused';
 
 /** ERROR_STATUS is the HTTP status of each ErrorCode. */
 export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
@@ -50,4 +51,5 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   proposal_dropped: 503,
   shutting_down: 503,
   outcome_unknown: 504,
+  membership_change_refused: 409,
 });

@@ -49,6 +49,8 @@ export class RaftNode {
   readonly id: NodeId;
   private readonly s: RaftState;
   private readonly readyCycle: ReadyCycle;
+  /** peerMembers' last answer and what it depended on. */
+  private peersCache: { latest: ConfState; committed: ConfState | null; role: Role; tracked: number; ids: readonly NodeId[] } | null = null;
 
   constructor(config: RaftConfig, durable: DurableState) {
     // The checks call the protected methods, so a subclass's overrides take effect everywhere the rules apply.
@@ -120,10 +122,18 @@ export class RaftNode {
    * peerMembers are the other members this node may need to reach, sorted: those of its configuration (of the
    * committed one too while a change is pending) and, on a leader, the removed members it still replicates to.
    */
-  peerMembers(): NodeId[] {
-    const targets = this.s.replicationTargets();
-    for (const id of this.s.progress.keys()) if (!targets.includes(id)) targets.push(id);
-    return targets.sort();
+  peerMembers(): readonly NodeId[] {
+    const s = this.s;
+    const log = s.raftLog;
+    const committed = log.configIndex() > log.committed ? log.configAt(log.committed) : null;
+    const c = this.peersCache;
+    // The host asks after every Ready; the answer changes only with one of these.
+    if (c !== null && c.latest === log.config() && c.committed === committed && c.role === s.currentRole && c.tracked === s.progress.size) return c.ids;
+    const ids = s.replicationTargets();
+    for (const id of s.progress.keys()) if (!ids.includes(id)) ids.push(id);
+    ids.sort();
+    this.peersCache = { latest: log.config(), committed, role: s.currentRole, tracked: s.progress.size, ids };
+    return ids;
   }
 
   /** memberProgress is the leader's view of each member's replication and lag; null when not leading. */
