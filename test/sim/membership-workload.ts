@@ -5,8 +5,25 @@ import type { SimCluster } from './cluster.js';
 /** Refusals that cannot pass with time: the change does not fit the configuration. */
 const PERMANENT: ReadonlySet<string> = new Set(['unknown_member', 'already_member', 'not_learner', 'last_voter']);
 
+/** MembershipProfile is how often and how the operator changes the membership, and the nemesis that goes with it. */
+export interface MembershipProfile {
+  /** Gap between two changes the operator starts. */
+  readonly gapMs: readonly [number, number];
+  /** How soon, and how many times, the operator retries a change the leader refused for a passing reason. */
+  readonly retryMs: readonly [number, number];
+  readonly maxRetries: number;
+  /** Probability that removing a voter removes the leader. */
+  readonly removeLeaderProbability: number;
+  /** Probability that a step proposes a second change while one is pending. */
+  readonly concurrentProbability: number;
+  /** The voter count stays within the starting count ± this (at least 2). */
+  readonly voterSlack: number;
+  /** Probability that a leader is isolated right after it accepted a change (before it commits). */
+  readonly isolateAfterChangeProbability: number;
+}
+
 /** MembershipPlan bounds what the operator does to the cluster. */
-export interface MembershipPlan {
+interface MembershipPlan {
   /** Members that may join, in order; each starts with an empty store when first added, and is never added twice. */
   readonly spares: readonly NodeId[];
   /** The voter count stays within [minVoters, maxVoters]. */
@@ -105,4 +122,45 @@ export class MembershipWorkload {
     }
     return options.length === 0 ? null : pick(this.r, options);
   }
+}
+
+function between(r: SeededRandom, range: readonly [number, number]): number {
+  return range[0] + r.nextInt(range[1] - range[0] + 1);
+}
+
+/**
+ * scheduleMembership starts the operator on a cluster of `members.ids` with `members.spareIds` to add, and plants its
+ * steps until the end of the safety phase: a new change every gapMs, a refused one retried every retryMs.
+ */
+export function scheduleMembership(
+  cluster: SimCluster,
+  r: SeededRandom,
+  profile: MembershipProfile,
+  members: { readonly ids: readonly NodeId[]; readonly spareIds: readonly NodeId[] },
+  safetyMs: number,
+): MembershipWorkload {
+  const workload = new MembershipWorkload(cluster, r, {
+    spares: members.spareIds,
+    minVoters: Math.max(2, members.ids.length - profile.voterSlack),
+    maxVoters: members.ids.length + profile.voterSlack,
+    removeLeaderProbability: profile.removeLeaderProbability,
+    concurrentProbability: profile.concurrentProbability,
+    maxRetries: profile.maxRetries,
+    afterAccepted: (leader) => {
+      if (r.next() >= profile.isolateAfterChangeProbability) return false;
+      cluster.network.restoreLinks();
+      cluster.network.isolate(leader);
+      cluster.note(`fault isolate ${leader} right after it accepted a membership change`);
+      return true;
+    },
+  });
+  const next = (atMs: number): void => {
+    if (atMs >= safetyMs) return;
+    cluster.at(atMs, 'membership', () => {
+      const pending = workload.step();
+      next(cluster.nowMs + between(r, pending ? profile.retryMs : profile.gapMs));
+    });
+  };
+  next(between(r, profile.gapMs));
+  return workload;
 }

@@ -1,7 +1,7 @@
 import { SeededRandom, memberIds, type NodeId } from '../../src/raft/index.js';
 import { MAX_CLOCK_RATE_ERROR } from '../../src/api/contract.js';
 import { SimCluster, type ClusterOptions } from './cluster.js';
-import { MembershipWorkload } from './membership-workload.js';
+import { scheduleMembership, type MembershipProfile, type MembershipWorkload } from './membership-workload.js';
 import { variant as makeVariant, type VariantName } from './broken-variants.js';
 import { SimViolation, violated } from './sim-violation.js';
 import { LOCK_NAMES, LockWorkload } from './lock-workload.js';
@@ -56,34 +56,23 @@ export interface FaultProfile {
   readonly clientGapMs: readonly [number, number];
   /** Candidate AppendEntries byte limits; a tiny one sends one entry per message. */
   readonly maxAppendBytes: readonly number[];
-  /** Gap between two membership changes the operator starts (membership-workload.ts). */
-  readonly membershipGapMs: readonly [number, number];
-  /** How soon, and how many times, the operator retries a change the leader refused for a passing reason. */
-  readonly membershipRetryMs: readonly [number, number];
-  readonly membershipMaxRetries: number;
-  /** Probability that removing a voter removes the leader. */
-  readonly removeLeaderProbability: number;
-  /** Probability that an operator step proposes a second change while one is pending. */
-  readonly concurrentChangeProbability: number;
-  /** The voter count stays within the starting count ± this. */
-  readonly voterSlack: number;
-  /** Probability that a leader is isolated right after it accepted a membership change (before it commits). */
-  readonly isolateAfterChangeProbability: number;
+  /** How the simulated operator changes the membership (membership-workload.ts). */
+  readonly membership: MembershipProfile;
 }
 
 /** ProfileName selects a fault mix. */
 export type ProfileName = 'mixed' | 'crashy' | 'isolate-leader' | 'membership';
 
 /** Membership changes in the three general profiles: every few hundred ms, a third of voter removals the leader's. */
-const MEMBERSHIP_CHANGES = {
-  membershipGapMs: [100, 800],
-  membershipRetryMs: [20, 100],
-  membershipMaxRetries: 10,
+const MEMBERSHIP_CHANGES: MembershipProfile = {
+  gapMs: [100, 800],
+  retryMs: [20, 100],
+  maxRetries: 10,
   removeLeaderProbability: 0.3,
-  concurrentChangeProbability: 0.2,
+  concurrentProbability: 0.2,
   voterSlack: 1,
   isolateAfterChangeProbability: 0.1,
-} as const;
+};
 
 /** GENERAL_PROFILES are the fault mixes of the correct system and of the older broken variants. */
 const GENERAL_PROFILES: Readonly<Record<Exclude<ProfileName, 'membership'>, FaultProfile>> = {
@@ -98,7 +87,7 @@ const GENERAL_PROFILES: Readonly<Record<Exclude<ProfileName, 'membership'>, Faul
     slowDiskMs: [10, 60],
     clientGapMs: [5, 60],
     maxAppendBytes: [40, 200, 4096, 1024 * 1024],
-    ...MEMBERSHIP_CHANGES,
+    membership: MEMBERSHIP_CHANGES,
   },
   // Send-before-durable only shows when a node crashes while a write it already acted on is in flight.
   crashy: {
@@ -112,7 +101,7 @@ const GENERAL_PROFILES: Readonly<Record<Exclude<ProfileName, 'membership'>, Faul
     slowDiskMs: [20, 120],
     clientGapMs: [5, 40],
     maxAppendBytes: [40, 4096],
-    ...MEMBERSHIP_CHANGES,
+    membership: MEMBERSHIP_CHANGES,
   },
   // Stale logs winning elections (no §5.4.1 check) and Figure 8 need logs that diverge at one index with different terms:
   // an isolated leader keeps taking proposals it cannot commit while the majority elects another and moves on.
@@ -128,11 +117,9 @@ const GENERAL_PROFILES: Readonly<Record<Exclude<ProfileName, 'membership'>, Faul
     slowDiskMs: [10, 60],
     clientGapMs: [1, 10],
     maxAppendBytes: [40],
-    ...MEMBERSHIP_CHANGES,
     // Fewer changes, and no isolation right after one, than in the other profiles: each change shrinks or grows the
     // cluster under the diverging logs Figure 8 needs; at the general rate (b) took up to 36 schedules, at this one 15.
-    membershipGapMs: [1000, 3000],
-    isolateAfterChangeProbability: 0,
+    membership: { ...MEMBERSHIP_CHANGES, gapMs: [1000, 3000], isolateAfterChangeProbability: 0 },
   },
 };
 
@@ -147,14 +134,17 @@ export const PROFILES: Readonly<Record<ProfileName, FaultProfile>> = {
     weights: { heal: 3, isolateOne: 2, isolateLeader: 10, split: 2, bridge: 0, oneWay: 0, flaky: 0, crashOne: 2, crashLeader: 4, restartOne: 4, crashAll: 0.5, clock: 0 },
     clientGapMs: [5, 40],
     maxAppendBytes: [40, 4096],
-    membershipGapMs: [20, 150],
-    // A refused change is retried within a few ms, so it lands right after an election, before the no-op commits.
-    membershipRetryMs: [5, 30],
-    membershipMaxRetries: 40,
-    concurrentChangeProbability: 0.3,
-    // Even voter counts (4) and changes both ways from them: the bug's disjoint majorities need both.
-    voterSlack: 2,
-    isolateAfterChangeProbability: 0.5,
+    membership: {
+      ...MEMBERSHIP_CHANGES,
+      gapMs: [20, 150],
+      // A refused change is retried within a few ms, so it lands right after an election, before the no-op commits;
+      // even voter counts (4) and changes both ways from them: the bug's disjoint majorities need both.
+      retryMs: [5, 30],
+      maxRetries: 40,
+      concurrentProbability: 0.3,
+      voterSlack: 2,
+      isolateAfterChangeProbability: 0.5,
+    },
   },
 };
 
@@ -259,28 +249,14 @@ export function runSchedule(o: ScheduleOptions): ScheduleResult {
   const drawnSafetyMs = between(params, [DEFAULT_SAFETY_MS[0], DEFAULT_SAFETY_MS[1] - 1]);
   const safetyMs = o.safetyMs ?? drawnSafetyMs;
   const cluster = new SimCluster(clusterOptions(o, profile, params, clusterRandom, ids, spareIds));
-  const membership = new MembershipWorkload(cluster, membershipRandom, {
-    spares: spareIds,
-    minVoters: Math.max(2, o.nodes - profile.voterSlack),
-    maxVoters: o.nodes + profile.voterSlack,
-    removeLeaderProbability: profile.removeLeaderProbability,
-    concurrentProbability: profile.concurrentChangeProbability,
-    maxRetries: profile.membershipMaxRetries,
-    afterAccepted: (leader) => {
-      if (membershipRandom.next() >= profile.isolateAfterChangeProbability) return false;
-      cluster.network.restoreLinks();
-      cluster.network.isolate(leader);
-      cluster.note(`fault isolate ${leader} right after it accepted a membership change`);
-      return true;
-    },
-  });
 
   let livenessMs: number | null = null;
   let error: Error | null = null;
+  let membership: MembershipWorkload | null = null;
   try {
     scheduleFaults(cluster, faultRandom, profile, safetyMs);
     scheduleClients(cluster, clientRandom, profile, safetyMs);
-    scheduleMembership(cluster, membership, membershipRandom, profile, safetyMs);
+    membership = scheduleMembership(cluster, membershipRandom, profile.membership, { ids, spareIds }, safetyMs);
     cluster.runUntil(safetyMs);
     livenessMs = runLiveness(cluster, safetyMs);
     for (const id of cluster.ids) cluster.checker.checkChain(cluster.host(id));
@@ -302,7 +278,7 @@ export function runSchedule(o: ScheduleOptions): ScheduleResult {
     virtualMs: cluster.nowMs,
     events: cluster.events,
     livenessMs,
-    stats: { ...cluster.stats, ...cluster.checker.stats, ...cluster.checker.membership.stats, ...membership.stats, ...cluster.locksChecker.stats },
+    stats: { ...cluster.stats, ...cluster.checker.stats, ...cluster.checker.membership.stats, ...membership?.stats, ...cluster.locksChecker.stats },
   };
 }
 
@@ -474,21 +450,6 @@ function scheduleClients(cluster: SimCluster, r: SeededRandom, profile: FaultPro
     });
   };
   next(between(r, profile.clientGapMs));
-}
-
-/**
- * scheduleMembership plants the operator's steps (membership-workload.ts) until the end of the safety phase: a new
- * change every membershipGapMs, a refused one retried every membershipRetryMs.
- */
-function scheduleMembership(cluster: SimCluster, workload: MembershipWorkload, r: SeededRandom, profile: FaultProfile, safetyMs: number): void {
-  const next = (atMs: number): void => {
-    if (atMs >= safetyMs) return;
-    cluster.at(atMs, 'membership', () => {
-      const pending = workload.step();
-      next(cluster.nowMs + between(r, pending ? profile.membershipRetryMs : profile.membershipGapMs));
-    });
-  };
-  next(between(r, profile.membershipGapMs));
 }
 
 /**
