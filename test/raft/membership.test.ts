@@ -158,6 +158,9 @@ describe('learners', () => {
     expect(d.lastIndex).toBe(c.node('a').lastIndex);
   });
 
+});
+
+describe('learners in majorities', () => {
   it('learners never count toward commit', () => {
     // Two voters and a learner: a and d would be a majority of three if the learner counted.
     const c = withLearner({}, ['a', 'b']);
@@ -214,6 +217,9 @@ describe('learners', () => {
     expect(b.role).toBe('leader');
   });
 
+});
+
+describe('promotion', () => {
   it('promotion is refused while the learner lags more than maxPromoteLagEntries', () => {
     const c = withLearner({ maxPromoteLagEntries: 3 });
     const a = c.node('a');
