@@ -37,9 +37,8 @@ export type CommandDone = (err: Error | null, result?: CommandResult) => void;
  * `expire` when a deadline has passed. Table time comes from the LeaseClock:
  * the table's time when this leader applied its term's no-op, advanced by
  * this machine's monotonic clock. Before that no-op has applied the leader
- * proposes no expiry at all (issue 11: an expiry decided before the term's
- * time base could shorten leases that clients could not renew while there
- * was no leader).
+ * has no table time: it proposes no expiry and stamps its commands 0 ("no
+ * time"), and no wall clock ever stands in for it (issue 11).
  */
 export class LockService implements ReplicatedApp {
   private table = new LeaseTable();
