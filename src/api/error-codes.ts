@@ -47,7 +47,8 @@ export type ErrorCode =
   | 'shutting_down'
   | 'outcome_unknown'
   | 'not_ready'
-  | 'transfer_failed';
+  | 'transfer_failed'
+  | 'membership_change_refused';
 
 /** ERROR_STATUS is the HTTP status of each ErrorCode. */
 export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
@@ -74,4 +75,5 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   outcome_unknown: 504,
   not_ready: 503,
   transfer_failed: 503,
+  membership_change_refused: 409,
 });

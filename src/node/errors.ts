@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../api/error-codes.js';
-import type { NodeId } from '../raft/index.js';
+import type { ConfChangeRefusal, NodeId, ProposeResult } from '../raft/index.js';
 
 /**
  * RaftLockError is an expected failure with a stable `code`; the HTTP layer
@@ -42,4 +42,21 @@ export class OverloadedError extends RaftLockError {
   constructor(what: string) {
     super('overloaded', `${what} is full; retry later`);
   }
+}
+
+/**
+ * ConfChangeRefusedError: the leader refused a membership change; `reason` says why (ConfChangeRefusal). Only
+ * `own_term_not_committed`, `change_in_progress` and `not_caught_up` may pass with time; retry those.
+ */
+export class ConfChangeRefusedError extends RaftLockError {
+  constructor(readonly reason: Exclude<ConfChangeRefusal, 'not_leader' | 'transferring'>) {
+    super('membership_change_refused', `the membership change was refused: ${reason}`);
+  }
+}
+
+/** refusalError is the error that answers the core's refusal of a proposal or of a membership change. */
+export function refusalError(reason: Extract<ProposeResult, { ok: false }>['reason'] | ConfChangeRefusal, leader: NodeId | null): RaftLockError {
+  if (reason === 'overloaded') return new OverloadedError('the replication backlog');
+  if (reason === 'not_leader' || reason === 'transferring') return new NotLeaderError(leader);
+  return new ConfChangeRefusedError(reason);
 }

@@ -11,7 +11,7 @@
  * its loop, so a simulation can run a whole cluster synchronously on one
  * event queue, and replay it exactly from a seed.
  */
-import type { Message, NodeId, Snapshot } from '../raft/index.js';
+import type { MemberRecord, Message, NodeId, Snapshot } from '../raft/index.js';
 import type { SaveBatch } from '../storage/index.js';
 
 /** TimerHandle is an opaque handle to a scheduled callback. */
@@ -55,6 +55,13 @@ export interface HostTransport {
   open(): Promise<{ port: number }>;
   /** send queues messages; it never blocks and never throws for an unreachable peer. */
   send(messages: readonly Message[]): void;
+  /**
+   * setPeers tells the transport the members this node must now reach (itself excluded), whenever the configuration
+   * in its log changes: it dials a new one and drops one no longer listed, except the peers it was started with (they
+   * stay: a member replaying an old configuration must still reach the current leader). A record with an empty
+   * peerAddress is reached at the address the transport was started with.
+   */
+  setPeers(members: readonly MemberRecord[]): void;
   close(): Promise<void>;
 }
 

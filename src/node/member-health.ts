@@ -7,16 +7,16 @@
  * Any of these makes the member not ready; none stops it, so an operator can
  * still look at it.
  */
-import type { NodeId } from '../raft/index.js';
+import { isKnownConfig, isMemberOf, memberIds, type ConfState, type NodeId } from '../raft/index.js';
 import type { DivergenceCheck } from './divergence-check.js';
 import type { PeerRefusalTap } from './peer-refusal-tap.js';
 import type { Logger } from './raft-host.js';
 
 /** MemberProblemReason names what is wrong. */
-export type MemberProblemReason = 'removed' | 'diverged' | 'cluster_id_rejected';
+export type MemberProblemReason = 'joining' | 'removed' | 'diverged' | 'cluster_id_rejected';
 
 /** MEMBER_PROBLEM_REASONS lists every reason, for a metric with one series each. */
-export const MEMBER_PROBLEM_REASONS: readonly MemberProblemReason[] = ['removed', 'diverged', 'cluster_id_rejected'];
+export const MEMBER_PROBLEM_REASONS: readonly MemberProblemReason[] = ['joining', 'removed', 'diverged', 'cluster_id_rejected'];
 
 /** MemberProblem is one thing wrong, with a message for an operator. */
 export interface MemberProblem {
@@ -34,8 +34,8 @@ const REFUSAL_WINDOW_MS = 30_000;
 export interface MemberHealthOptions {
   readonly id: NodeId;
   readonly clusterId: string;
-  /** The current configuration's voters. */
-  readonly members: () => readonly NodeId[];
+  /** The configuration in force on this member (the latest in its log). */
+  readonly configuration: () => ConfState;
   readonly divergence: DivergenceCheck;
   readonly refusals: PeerRefusalTap;
   readonly logger: Logger;
@@ -50,8 +50,14 @@ export class MemberHealth {
   /** problems lists what is wrong now (empty when nothing is). */
   problems(): MemberProblem[] {
     const found: MemberProblem[] = [];
-    const members = this.o.members();
-    if (!members.includes(this.o.id)) {
+    const configuration = this.o.configuration();
+    const members = memberIds(configuration);
+    if (!isKnownConfig(configuration)) {
+      found.push({
+        reason: 'joining',
+        message: `this member (${this.o.id}) knows no configuration yet: it waits for the leader's log or snapshot (was it added with \`raftlock member add\`?)`,
+      });
+    } else if (!isMemberOf(configuration, this.o.id)) {
       found.push({ reason: 'removed', message: `this member (${this.o.id}) is not in the cluster's configuration (${members.join(', ')}): it was removed` });
     }
     const d = this.o.divergence.divergence;

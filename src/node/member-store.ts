@@ -6,16 +6,18 @@
  * vote twice in a term and help elect a leader without committed entries
  * (issue 13: a wiped n3 and a stale n1 lost an acknowledged lock and reused
  * its token). So a store is created only for the first start of a new cluster
- * (`new`); `existing` (joining a running cluster as a new member) needs
- * runtime membership change, which this build does not have yet. Once a store
- * exists its cluster id is authoritative.
+ * (`new`, the founding members' configuration), or for a member joining a
+ * running cluster (`existing`): its store starts with no configuration at all
+ * (no voters), so it cannot vote or campaign until the leader's snapshot or
+ * log tells it the configuration that the operator added it to as a learner
+ * (`raftlock member add`). Once a store exists its cluster id is authoritative.
  */
 import type { NodeId } from '../raft/index.js';
 import { RaftStorage, type OpenResult } from '../storage/index.js';
 import type { InitialClusterState } from './node-config.js';
 
 /** StartRefusalCode names why a member refuses to start with the data dir it was given. */
-export type StartRefusalCode = 'no_store' | 'join_unsupported' | 'cluster_id_mismatch' | 'not_a_member' | 'certificate_mismatch';
+export type StartRefusalCode = 'no_store' | 'cluster_id_mismatch' | 'not_a_member' | 'certificate_mismatch';
 
 /** StartRefusedError: the member must not start with this data dir; the message says why and what to do. */
 export class StartRefusedError extends Error {
@@ -51,9 +53,10 @@ export async function openMemberStore(o: MemberStoreOptions): Promise<OpenResult
     opened = await RaftStorage.open(o.dataDir, { nodeId: o.id, clusterId: null, voters: o.voters, createIfMissing: false });
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'storage_missing') throw err;
-    if (o.initialClusterState === 'existing') throw joinUnsupported(o.dataDir);
-    if (o.initialClusterState !== 'new' || o.clusterId === null) throw noStore(o.dataDir);
-    return RaftStorage.open(o.dataDir, { nodeId: o.id, clusterId: o.clusterId, voters: o.voters, createIfMissing: true });
+    if (o.initialClusterState === null || o.clusterId === null) throw noStore(o.dataDir);
+    // A joining member knows no configuration: it learns the one that added it from the leader (thesis §4.1).
+    const voters = o.initialClusterState === 'new' ? o.voters : [];
+    return RaftStorage.open(o.dataDir, { nodeId: o.id, clusterId: o.clusterId, voters, createIfMissing: true });
   }
   if (o.clusterId !== null && opened.clusterId !== o.clusterId) {
     await opened.storage.close();
@@ -72,17 +75,9 @@ function noStore(dataDir: string): StartRefusedError {
     `${dataDir} holds no raftlock store, and a member never creates one by itself: a machine that lost its data must not ` +
       'rejoin as if it were new (it could vote twice in a term and lose acknowledged locks). ' +
       'First start of a new cluster: start every founding member with --initial-cluster-state new --cluster-id ID ' +
-      '(one new id, the same on every member). If this member lost its data, do not bootstrap it again: ' +
+      '(one new id, the same on every member). A new member of a running cluster: add it with `raftlock member add`, ' +
+      'then start it with --initial-cluster-state existing --cluster-id ID (the running cluster\'s id). ' +
+      'If this member lost its data, do not bootstrap it again: ' +
       'see "Replace a wiped machine" in the README. A restart of a member needs neither flag: it finds its store.',
-  );
-}
-
-function joinUnsupported(dataDir: string): StartRefusedError {
-  return new StartRefusedError(
-    'join_unsupported',
-    `${dataDir} holds no raftlock store, and --initial-cluster-state existing asks to join a running cluster as a new ` +
-      'member. This build cannot add members at runtime yet (membership change, issue 13), so the cluster would never ' +
-      'send this member a snapshot. Start the founding members of a new cluster with --initial-cluster-state new, or ' +
-      'restore a backup into a new cluster (raftlock snapshot restore).',
   );
 }

@@ -11,7 +11,7 @@ export interface NodeConfig {
   readonly clusterId: string | null;
   /**
    * What to do when the data dir holds no store (etcd's --initial-cluster-state): `new` creates one (a founding
-   * member of a new cluster), `existing` would join a running cluster, null refuses. Ignored when a store exists.
+   * member of a new cluster), `existing` creates one with no configuration (a member joining a running cluster, added first as a learner), null refuses. Ignored when a store exists.
    */
   readonly initialClusterState: InitialClusterState | null;
   readonly dataDir: string;
@@ -192,6 +192,9 @@ function clusterFlags(get: (k: keyof RawServeOptions) => string | undefined): { 
   if (state !== '' && state !== 'new' && state !== 'existing') throw new ConfigError(`--initial-cluster-state: "new" or "existing", not "${state}"`);
   if (state === 'new' && clusterId === null) {
     throw new ConfigError('--initial-cluster-state new needs --cluster-id: one new id, the same on every founding member (e.g. the output of uuidgen)');
+  }
+  if (state === 'existing' && clusterId === null) {
+    throw new ConfigError('--initial-cluster-state existing needs --cluster-id: the id of the running cluster this member joins (raftlock status shows it)');
   }
   return { clusterId, initialClusterState: state === '' ? null : state };
 }

@@ -7,6 +7,7 @@
  * message.
  */
 import type { Message } from '../raft/index.js';
+import type { MemberRecord } from '../raft/index.js';
 import type { HostTransport, TransportHandlers } from './host-io.js';
 
 /** TransportObserver sees messages on their way out (before the transport queues them) and in (before the core steps them). */
@@ -40,6 +41,10 @@ export class ObservedTransport implements HostTransport {
   send(messages: readonly Message[]): void {
     for (const o of this.observers) o.onSend?.(messages);
     this.inner.send(messages);
+  }
+
+  setPeers(members: readonly MemberRecord[]): void {
+    this.inner.setPeers(members);
   }
 
   close(): Promise<void> {

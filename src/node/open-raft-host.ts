@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_LIMITS, RaftNode, SeededRandom, type NodeId, type SoftState } from '../raft/index.js';
+import { DEFAULT_LIMITS, RaftNode, SeededRandom, isKnownConfig, isMemberOf, memberIds, type ConfState, type NodeId, type SoftState } from '../raft/index.js';
 import type { PeerSecurity } from '../transport/index.js';
 import { DivergenceCheck } from './divergence-check.js';
 import { ElectionCounter } from './election-counter.js';
@@ -68,7 +68,7 @@ export async function openRaftHost(opts: RaftHostOptions): Promise<OpenMember> {
   let node: RaftNode;
   try {
     node = new RaftNode({ ...DEFAULT_LIMITS, id: opts.id, electionTicks: opts.electionTicks, random: new SeededRandom(randomInt(0, 2 ** 31)) }, durable);
-    checkMembership(opts, node.voters());
+    checkMembership(opts, node.configuration());
     const misnamed = checkTlsMember(opts.peerSecurity, opts.id, clusterId);
     if (misnamed !== null) throw new StartRefusedError('certificate_mismatch', `${misnamed}: the store in ${opts.dataDir} belongs to cluster ${clusterId}`);
     if (snapshot !== null && snapshot.meta.index > 0) opts.app.restore(snapshot.data);
@@ -106,17 +106,22 @@ export async function openRaftHost(opts: RaftHostOptions): Promise<OpenMember> {
     ...(opts.onSoftState !== undefined ? { onSoftState: opts.onSoftState } : {}),
     ...(opts.onFatal !== undefined ? { onFatal: opts.onFatal } : {}),
   });
-  const health = new MemberHealth({ id: opts.id, clusterId, members: () => host.members(), divergence, refusals, logger: opts.logger });
+  const health = new MemberHealth({ id: opts.id, clusterId, configuration: () => node.configuration(), divergence, refusals, logger: opts.logger });
   return { host, clusterId, created: opened.created, core: node, elections, refusals, health };
 }
 
 /**
  * checkMembership refuses a member missing from the configuration its store holds (it was removed), and warns when
- * --peers names other members than that configuration: membership comes from the log, not from the flag.
+ * --peers names other members than that configuration: membership comes from the log, not from the flag. A joining
+ * member's store knows no configuration yet (until the leader's snapshot or log arrives): nothing to check.
  */
-function checkMembership(opts: RaftHostOptions, configured: readonly NodeId[]): void {
-  const members = [...configured].sort();
-  if (!members.includes(opts.id)) {
+function checkMembership(opts: RaftHostOptions, configuration: ConfState): void {
+  if (!isKnownConfig(configuration)) {
+    opts.logger.info({ peers: Object.keys(opts.peers).sort() }, 'this member knows no configuration yet: it waits for the leader of the cluster that added it');
+    return;
+  }
+  const members = memberIds(configuration);
+  if (!isMemberOf(configuration, opts.id)) {
     throw new StartRefusedError(
       'not_a_member',
       `${opts.dataDir}: this member (${opts.id}) is not in the configuration its store holds (${members.join(', ')}): it was removed from the cluster. ` +

@@ -3,9 +3,10 @@
  * scheduler, Date.now and performance.now for the clock, PeerTransport (TCP)
  * and a RaftStore (LevelDB) behind the callback interfaces.
  */
-import type { Message } from '../raft/index.js';
+import type { MemberRecord, Message, NodeId } from '../raft/index.js';
 import type { RaftStore, SaveBatch } from '../storage/index.js';
-import { PeerTransport, type PeerTransportOptions } from '../transport/index.js';
+import { PeerTransport, type PeerAddress, type PeerTransportOptions } from '../transport/index.js';
+import { parseHostPort } from './node-config.js';
 import type { Done, HostClock, HostScheduler, HostStore, HostTransport, TimerHandle, TransportHandlers } from './host-io.js';
 
 interface NodeTimer extends TimerHandle {
@@ -52,6 +53,16 @@ export class TcpHostTransport implements HostTransport {
     this.bound().send(messages);
   }
 
+  /** setPeers dials new members and drops removed ones; a member in `--peers` is dialed at that address (it may be a proxy's). */
+  setPeers(members: readonly MemberRecord[]): void {
+    const peers = new Map<NodeId, PeerAddress>();
+    for (const m of members) {
+      const addr = this.options.peers[m.id] ?? peerAddressOf(m);
+      if (addr !== null) peers.set(m.id, addr);
+    }
+    this.bound().setPeers(peers);
+  }
+
   close(): Promise<void> {
     return this.bound().stop();
   }
@@ -59,6 +70,16 @@ export class TcpHostTransport implements HostTransport {
   private bound(): PeerTransport {
     if (this.transport === null) throw new Error('TcpHostTransport used before bind()');
     return this.transport;
+  }
+}
+
+/** peerAddressOf parses a member record's "host:port", or null when it has none (a bootstrap member) or it is malformed. */
+function peerAddressOf(m: MemberRecord): PeerAddress | null {
+  if (m.peerAddress === '') return null;
+  try {
+    return parseHostPort(m.peerAddress, `member ${m.id}`);
+  } catch {
+    return null;
   }
 }
 

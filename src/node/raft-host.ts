@@ -1,16 +1,21 @@
 import {
   RaftNode,
   assert,
+  type ConfChange,
+  type ConfChangeResult,
   type Entry,
   type HardState,
   type Message,
   type NodeId,
+  type ProposeResult,
   type Ready,
   type SoftState,
   type Snapshot,
 } from '../raft/index.js';
-import { NotLeaderError, OutcomeUnknownError, OverloadedError, RaftLockError } from './errors.js';
+import { NotLeaderError, OutcomeUnknownError, OverloadedError, RaftLockError, refusalError } from './errors.js';
 import type { HostClock, HostScheduler, HostStore, HostTransport, TimerHandle } from './host-io.js';
+import { HostMembership, type MembershipView } from './host-membership.js';
+import { nextSnapshotIndex, snapshotPhase } from './snapshot-schedule.js';
 import { PendingProposals, PendingReads, type ProposalDone, type ReadDone } from './pending-requests.js';
 
 /** ReplicatedApp is the state machine a RaftHost drives: pure apply, snapshot and restore. */
@@ -105,6 +110,7 @@ export class RaftHost {
   private lastSnapshot: Snapshot | null;
   private readonly proposals: PendingProposals;
   private readonly reads: PendingReads;
+  private readonly membership: HostMembership;
   private readSeq = 0;
   private tickTimer: TimerHandle | null = null;
   private wakeScheduled = false;
@@ -123,11 +129,7 @@ export class RaftHost {
   /** A snapshot is being written; the next is not taken until it is durable. */
   private snapshotInFlight = false;
   readonly stats: HostStats = { proposals: 0, proposalsFailed: 0, syncs: 0, syncedEntries: 0, syncMsTotal: 0, snapshotsTaken: 0, snapshotsInstalled: 0, lastSyncMs: 0 };
-  /**
-   * Where in each `snapshotEveryEntries` interval this member snapshots: member k of n (in sorted id order) at k/n of
-   * it, so no two members serialize and write their table at the same time. When a majority did, every commit
-   * stalled (the old offset, a hash of the id, put n1, n2 and n3 one entry apart).
-   */
+  /** Where in each `snapshotEveryEntries` interval this member snapshots (snapshot-schedule.ts). */
   private readonly snapshotPhase: number;
   /** Observer for fsync latency (ms), set by the metrics layer. */
   onSyncMs: ((ms: number) => void) | null = null;
@@ -145,9 +147,8 @@ export class RaftHost {
     this.persistedTerm = node.term;
     this.persistedVote = node.vote;
     this.lastSoft = { role: node.role, leader: node.leader, term: node.term };
-    const members = [...node.voters()].sort();
-    assert(members.includes(node.id), () => `${node.id} is not a member of its own configuration`);
-    this.snapshotPhase = Math.floor((members.indexOf(node.id) * deps.snapshotEveryEntries) / members.length);
+    this.membership = new HostMembership(node, deps.transport, deps.logger);
+    this.snapshotPhase = snapshotPhase([...node.voters(), ...node.learners()], node.id, deps.snapshotEveryEntries);
     this.transport.bind({
       onMessage: (m) => this.onPeerMessage(m),
       onUnreachable: (peer) => this.guarded(() => this.node.reportUnreachable(peer)),
@@ -160,6 +161,7 @@ export class RaftHost {
     assert(!this.started, 'host started twice');
     this.started = true;
     this.tickTimer = this.scheduler.every(this.deps.tickMs, () => this.guarded(() => this.node.tick()));
+    this.membership.syncPeers();
     this.kick();
     return this.transport.open().then(({ port }) => ({ peerPort: port }));
   }
@@ -232,6 +234,10 @@ export class RaftHost {
   members(): readonly NodeId[] {
     return this.node.voters();
   }
+  /** membershipView is the configuration in force here and, on the leader, each member's lag. */
+  membershipView(): MembershipView {
+    return this.membership.view();
+  }
   isLeader(): boolean {
     return this.node.role === 'leader';
   }
@@ -241,12 +247,26 @@ export class RaftHost {
   /** submit replicates `data` and calls `done` once: with the app's result when the entry applied here, or the error. */
   submit(data: Uint8Array, done: ProposalDone): void {
     assert(data.length > 0, 'empty entries are reserved for a new leader\'s no-op (Raft §8)');
+    this.proposeWith(() => this.node.propose(data), done);
+  }
+
+  /**
+   * proposeConfChange proposes a single-server membership change (thesis §4.1) and calls `done` once: with the new
+   * configuration when its entry applied here, or the error (ConfChangeRefusedError says why the leader refused).
+   */
+  proposeConfChange(change: ConfChange, done: ProposalDone): void {
+    this.proposeWith(() => this.node.proposeConfChange(change), done);
+    this.membership.syncPeers(); // a new learner is dialed before the next Ready's appends go out
+  }
+
+  /** proposeWith runs one proposal into the core and registers its caller, or answers the refusal. */
+  private proposeWith(propose: () => ProposeResult | ConfChangeResult, done: ProposalDone): void {
     if (this.stopped) return this.answerLater(done, new RaftLockError('shutting_down', 'the node is shutting down'));
     if (this.proposals.size >= this.deps.maxPendingProposals) return this.answerLater(done, new OverloadedError('the proposal queue'));
-    const r = this.node.propose(data);
+    const r = propose();
     if (!r.ok) {
       this.stats.proposalsFailed++;
-      return this.answerLater(done, r.reason === 'overloaded' ? new OverloadedError('the replication backlog') : new NotLeaderError(r.leader));
+      return this.answerLater(done, refusalError(r.reason, r.leader));
     }
     this.stats.proposals++;
     this.proposals.add(r.index, r.term, done);
@@ -289,7 +309,7 @@ export class RaftHost {
   // ---- The loop ----------------------------------------------------------------
 
   private onPeerMessage(m: Message): void {
-    this.guarded(() => this.node.step(m));
+    if (this.membership.admits(m)) this.guarded(() => this.node.step(m));
   }
 
   /** kick wakes the loop at the end of this event-loop turn, so everything that arrived in the turn shares one Ready. */
@@ -319,6 +339,7 @@ export class RaftHost {
 
   private handleReady(rd: Ready): void {
     this.deps.probe?.onReady(rd);
+    this.membership.syncPeers(); // before this Ready's messages: they may go to a member its entries just added
     // The core decided which messages need not wait for this Ready's write (thesis §10.2.1).
     this.send(rd.earlyMessages);
     // Like etcd's MustSync: entries, a snapshot, a term or a vote must be durable before anything depends on them, but
@@ -381,7 +402,8 @@ export class RaftHost {
   private applyEntries(entries: readonly Entry[]): void {
     const probe = this.deps.probe;
     for (const entry of entries) {
-      let result: unknown = undefined;
+      // A config entry took effect when appended (thesis §4.1); applied, it answers its proposer with the configuration.
+      let result: unknown = entry.config;
       if (entry.type === 'normal') {
         if (entry.data.length > 0) result = this.deps.app.applyEntry(entry.data, entry.index);
         else this.deps.app.applyTermStart(entry.term, entry.index); // only a new leader's no-op is empty (submit refuses empty data)
@@ -455,7 +477,7 @@ export class RaftHost {
     const snapIndex = this.lastSnapshot?.meta.index ?? 0;
     if (applied < nextSnapshotIndex(snapIndex, this.snapshotPhase, this.deps.snapshotEveryEntries)) return;
     // A leader's snapshot stepped in since this Ready moved the log past what is applied here; wait for it to install.
-    if (applied < this.node.firstIndex - 1) return;
+    if (applied < this.node.firstIndex - 1 || !this.node.canSnapshotAt(applied)) return; // or a joining member's configuration is unknown there
     const meta = this.node.snapshotMetaAt(applied);
     const snapshot: Snapshot = { meta, data: this.deps.app.snapshot() };
     this.snapshotInFlight = true;
@@ -473,11 +495,4 @@ export class RaftHost {
       });
     });
   }
-}
-
-/** nextSnapshotIndex is the first index after `snapIndex` on this member's grid: `phase` plus a multiple of `every`. */
-export function nextSnapshotIndex(snapIndex: number, phase: number, every: number): number {
-  assert(every >= 1 && phase >= 0 && phase < every, `snapshot phase ${phase} must be within [0, ${every})`);
-  const sincePhase = (((snapIndex - phase) % every) + every) % every;
-  return snapIndex - sincePhase + every;
 }

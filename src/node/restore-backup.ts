@@ -49,7 +49,7 @@ export async function restoreBackup(bytes: Uint8Array, t: RestoreTarget): Promis
     throw new RestoreRefusedError(`the backup comes from cluster ${t.clusterId}: a restore makes a NEW cluster, so give it a new --cluster-id`);
   }
   if (!t.voters.includes(t.id)) throw new RestoreRefusedError(`--peers must list this member (${t.id})`);
-  const initialSnapshot = { meta: { index: header.index, term: header.term, config: { voters: [...t.voters].sort() } }, data };
+  const initialSnapshot = { meta: { index: header.index, term: header.term, config: { voters: [...t.voters].sort(), learners: [], members: [] } }, data };
   let opened;
   try {
     opened = await RaftStorage.open(t.dataDir, { nodeId: t.id, clusterId: t.clusterId, voters: initialSnapshot.meta.config.voters, initialSnapshot });

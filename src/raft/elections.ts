@@ -1,8 +1,8 @@
 import type { Message, VoteMessage, VoteResponseMessage } from './types.js';
 import type { RaftState } from './raft-state.js';
-import { Progress } from './progress.js';
 import { tallyVotes } from './quorum.js';
 import { appendEntry } from './leader-replication.js';
+import { syncProgress } from './membership.js';
 import { assert } from './invariant.js';
 
 /**
@@ -14,6 +14,8 @@ const EMPTY = new Uint8Array(0);
 
 /** campaign starts a pre-vote or a real election; `transfer` marks one caused by TimeoutNow (thesis §3.10). */
 export function campaign(s: RaftState, kind: 'preVote' | 'vote', transfer: boolean): void {
+  // Learners, members whose removal committed and joining members never campaign (RaftState.mayCampaign).
+  assert(s.mayCampaign(), () => `${s.id} campaigns but may not (configuration ${JSON.stringify(s.config().voters)})`);
   let term: number;
   if (kind === 'preVote') {
     becomePreCandidate(s);
@@ -24,7 +26,7 @@ export function campaign(s: RaftState, kind: 'preVote' | 'vote', transfer: boole
   }
   s.votes.set(s.id, true);
   if (poll(s) !== 'pending') return; // a single-voter cluster wins at once
-  for (const peer of s.peers()) {
+  for (const peer of s.votingPeers()) {
     s.send<VoteMessage>({
       type: kind,
       from: s.id,
@@ -105,10 +107,7 @@ function becomeLeader(s: RaftState): void {
   s.leaderId = s.id;
   s.uncommittedBytes = 0;
   const next = s.raftLog.lastIndex() + 1;
-  for (const peer of s.peers()) {
-    const pr = new Progress(next, s.cfg.maxInflightAppends);
-    s.progress.set(peer, pr);
-  }
+  syncProgress(s);
   // Raft §8: a new leader commits a no-op of its own term, which also commits earlier-term entries (§5.4.2).
   appendEntry(s, { index: next, term: s.currentTerm, type: 'normal', data: EMPTY });
   s.broadcastPending = true;

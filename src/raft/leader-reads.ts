@@ -25,7 +25,8 @@ export function releaseDeferredReads(s: RaftState): void {
 }
 
 function registerRead(s: RaftState, context: string): void {
-  if (s.peers().length === 0) {
+  if (s.votingPeers().length === 0 && s.isVoter(s.id)) {
+    // The only voter: no one else can have been elected, so the commit index is current (thesis §6.4).
     s.readStates.push({ index: s.raftLog.committed, context });
     return;
   }

@@ -11,6 +11,7 @@ import type {
 import type { RaftState } from './raft-state.js';
 import { committedIndex } from './quorum.js';
 import { releaseDeferredReads } from './leader-reads.js';
+import { onCommitted } from './membership.js';
 
 /**
  * The leader's side of log replication (Raft §5.3): admitting proposals, sending AppendEntries, heartbeats and
@@ -79,7 +80,10 @@ export function handleHeartbeatResponse(s: RaftState, m: HeartbeatResponseMessag
   }
 }
 
-/** maybeCommit advances the commit index to what a majority holds (Raft §5.3, §5.4.2); returns whether it moved. */
+/**
+ * maybeCommit advances the commit index to what a majority of the voters holds (Raft §5.3, §5.4.2); returns whether
+ * it moved. Learners never count, nor does a leader that its own latest configuration removed (thesis §4.2.2).
+ */
 export function maybeCommit(s: RaftState): boolean {
   const index = committedIndex(s.voters(), (id) => (id === s.id ? s.raftLog.stableIndex : s.progress.get(id)?.match ?? 0));
   if (index <= s.raftLog.committed || !s.checks.canCommitAt(index)) return false;
@@ -88,6 +92,7 @@ export function maybeCommit(s: RaftState): boolean {
   for (const entry of s.raftLog.slice(before + 1, index, Number.MAX_SAFE_INTEGER)) s.uncommittedBytes -= entry.data.length;
   if (s.uncommittedBytes < 0) s.uncommittedBytes = 0;
   if (before < index && s.raftLog.term(index) === s.currentTerm) releaseDeferredReads(s);
+  onCommitted(s, before);
   return true;
 }
 
@@ -149,7 +154,8 @@ export function startLeadershipTransfer(s: RaftState, to: NodeId): boolean {
   return true;
 }
 
-function sendTimeoutNow(s: RaftState, to: NodeId): void {
+/** sendTimeoutNow tells `to` to campaign at once (thesis §3.10). */
+export function sendTimeoutNow(s: RaftState, to: NodeId): void {
   s.send({ type: 'timeoutNow', from: s.id, to, term: s.currentTerm });
 }
 

@@ -1,9 +1,17 @@
 import type { ConfState, Entry, Snapshot, SnapshotMeta } from './types.js';
 import { assert } from './invariant.js';
+import { checkConfState } from './configuration.js';
 
 /** entryBytes is the size counted against batch and queue bounds: the payload plus a fixed overhead for index, term and framing. */
 export function entryBytes(entry: Entry): number {
   return entry.data.length + 24;
+}
+
+/** configEntry checks a config entry's configuration as it enters a log: a malformed one must never take effect. */
+function configEntry(entry: Entry): Entry {
+  assert(entry.config !== undefined, () => `config entry ${entry.index} carries no configuration`);
+  checkConfState(entry.config);
+  return entry;
 }
 
 /**
@@ -40,7 +48,7 @@ export class RaftLog {
       assert(entry.index === snapshotMeta.index + 1 + i, () => `log gap: expected index ${snapshotMeta.index + 1 + i}, got ${entry.index}`);
       const previousTerm = i === 0 ? snapshotMeta.term : this.log[i - 1]!.term;
       assert(entry.term >= previousTerm, () => `log terms go back at index ${entry.index}`);
-      if (entry.type === 'config') this.configEntries.push(entry);
+      if (entry.type === 'config') this.configEntries.push(configEntry(entry));
     }
     this.committed = Math.max(committed, snapshotMeta.index);
     assert(this.committed <= this.lastIndex(), () => `commit ${committed} beyond last index ${this.lastIndex()}`);
@@ -88,9 +96,15 @@ export class RaftLog {
     return latest?.config ?? this.snapshotMeta.config;
   }
 
+  /** configIndex is where the current configuration comes from: its config entry's index, else the snapshot's. */
+  configIndex(): number {
+    return this.configEntries[this.configEntries.length - 1]?.index ?? this.snapshotMeta.index;
+  }
+
   /** configAt returns the configuration in force at index (the latest config entry at or before it). */
   configAt(index: number): ConfState {
     let config = this.snapshotMeta.config;
+    // Config entries are few (one change at a time, and compaction drops the old ones), so a scan is cheap.
     for (const entry of this.configEntries) {
       if (entry.index > index) break;
       config = entry.config!;
@@ -125,7 +139,7 @@ export class RaftLog {
       assert(entry.index === this.lastIndex() + 1, () => `append at ${entry.index}, expected ${this.lastIndex() + 1}`);
       assert(entry.term >= this.lastTerm(), () => `append of term ${entry.term} after term ${this.lastTerm()}`);
       this.log.push(entry);
-      if (entry.type === 'config') this.configEntries.push(entry);
+      if (entry.type === 'config') this.configEntries.push(configEntry(entry));
     }
   }
 

@@ -1,4 +1,19 @@
-import type { DurableState, Entry, Message, NodeId, ProposeResult, RaftConfig, ReadIndexResult, Ready, Role, SnapshotMeta } from './types.js';
+import type {
+  ConfChange,
+  ConfChangeResult,
+  ConfState,
+  DurableState,
+  Entry,
+  MemberProgress,
+  Message,
+  NodeId,
+  ProposeResult,
+  RaftConfig,
+  ReadIndexResult,
+  Ready,
+  Role,
+  SnapshotMeta,
+} from './types.js';
 import { RaftState } from './raft-state.js';
 import { ReadyCycle } from './ready-cycle.js';
 import { stepTerm } from './term-rules.js';
@@ -14,6 +29,8 @@ import {
   startLeadershipTransfer,
 } from './leader-replication.js';
 import { requestReadIndex } from './leader-reads.js';
+import { configChangePending, memberProgress, ownTermCommitted, proposeConfChange } from './membership.js';
+import { isKnownConfig } from './configuration.js';
 import { assert } from './invariant.js';
 
 /**
@@ -25,18 +42,23 @@ import { assert } from './invariant.js';
  * RaftNode is the public face and owns the state (RaftState); the rules live
  * in one file per concept, as functions over that state: term-rules.ts,
  * ticks.ts, elections.ts, leader-replication.ts, follower-replication.ts,
- * leader-reads.ts, and ready-cycle.ts for the Ready/advance contract.
+ * leader-reads.ts, membership.ts (configuration changes, thesis §4), and
+ * ready-cycle.ts for the Ready/advance contract.
  */
 export class RaftNode {
   readonly id: NodeId;
   private readonly s: RaftState;
   private readonly readyCycle: ReadyCycle;
+  /** peerMembers' last answer and what it depended on. */
+  private peersCache: { latest: ConfState; committed: ConfState | null; role: Role; tracked: number; ids: readonly NodeId[] } | null = null;
 
   constructor(config: RaftConfig, durable: DurableState) {
     // The checks call the protected methods, so a subclass's overrides take effect everywhere the rules apply.
     this.s = new RaftState(config, durable, {
       isLogUpToDate: (lastIndex, lastTerm) => this.isLogUpToDate(lastIndex, lastTerm),
       canCommitAt: (index) => this.canCommitAt(index),
+      ownTermCommitted: () => this.ownTermCommitted(),
+      configChangePending: () => this.configChangePending(),
     });
     this.id = this.s.id;
     this.s.becomeFollower(this.s.currentTerm, null);
@@ -77,6 +99,48 @@ export class RaftNode {
     return this.s.voters();
   }
 
+  learners(): readonly NodeId[] {
+    return this.s.config().learners;
+  }
+
+  /** configuration is the configuration in force here: the latest in the log, committed or not (thesis §4.1). */
+  configuration(): ConfState {
+    return this.s.config();
+  }
+
+  /** configurationIndex is the index of the entry (or snapshot) the configuration in force comes from. */
+  get configurationIndex(): number {
+    return this.s.raftLog.configIndex();
+  }
+
+  /** configurationAt is the configuration in force at `index` (at or after the snapshot: earlier ones are compacted). */
+  configurationAt(index: number): ConfState {
+    return this.s.raftLog.configAt(index);
+  }
+
+  /**
+   * peerMembers are the other members this node may need to reach, sorted: those of its configuration (of the
+   * committed one too while a change is pending) and, on a leader, the removed members it still replicates to.
+   */
+  peerMembers(): readonly NodeId[] {
+    const s = this.s;
+    const log = s.raftLog;
+    const committed = log.configIndex() > log.committed ? log.configAt(log.committed) : null;
+    const c = this.peersCache;
+    // The host asks after every Ready; the answer changes only with one of these.
+    if (c !== null && c.latest === log.config() && c.committed === committed && c.role === s.currentRole && c.tracked === s.progress.size) return c.ids;
+    const ids = s.replicationTargets();
+    for (const id of s.progress.keys()) if (!ids.includes(id)) ids.push(id);
+    ids.sort();
+    this.peersCache = { latest: log.config(), committed, role: s.currentRole, tracked: s.progress.size, ids };
+    return ids;
+  }
+
+  /** memberProgress is the leader's view of each member's replication and lag; null when not leading. */
+  memberProgress(): MemberProgress[] | null {
+    return memberProgress(this.s);
+  }
+
   termAt(index: number): number | null {
     return this.s.raftLog.term(index);
   }
@@ -102,6 +166,16 @@ export class RaftNode {
   /** canCommitAt is Raft §5.4.2: a leader commits by counting replicas only entries of its own term. Overridden only by broken test variants. */
   protected canCommitAt(index: number): boolean {
     return this.s.raftLog.term(index) === this.s.currentTerm;
+  }
+
+  /** ownTermCommitted: no configuration change before an entry of the leader's term committed (raft-dev, 2015). Overridden only by broken test variants. */
+  protected ownTermCommitted(): boolean {
+    return ownTermCommitted(this.s);
+  }
+
+  /** configChangePending: one configuration change at a time (thesis §4.1). Overridden only by broken test variants. */
+  protected configChangePending(): boolean {
+    return configChangePending(this.s);
   }
 
   // ---- Inputs ----------------------------------------------------------------
@@ -156,6 +230,15 @@ export class RaftNode {
   /** propose appends a command to the log if this node leads; the answer says where it landed or who leads. */
   propose(data: Uint8Array): ProposeResult {
     return appendProposal(this.s, data);
+  }
+
+  /**
+   * proposeConfChange appends a single-server configuration change if this node leads and may change the
+   * configuration now (membership.ts has the rules); the answer says where it landed or why not. The change takes
+   * effect at once, in this log, and commits like any entry.
+   */
+  proposeConfChange(change: ConfChange): ConfChangeResult {
+    return proposeConfChange(this.s, change);
   }
 
   /** readIndex asks for a linearizable read point (thesis §6.4); a ReadState with `context` arrives in a later Ready. */
@@ -213,13 +296,23 @@ export class RaftNode {
 
   // ---- Snapshots -----------------------------------------------------------------
 
-  /** snapshotMetaAt returns the metadata for a snapshot of the state machine at `index` (which must be applied). */
+  /**
+   * canSnapshotAt says whether this node knows the configuration at `index`, which a snapshot must carry. A joining
+   * member that replays the log from its start does not, until it reaches a configuration entry.
+   */
+  canSnapshotAt(index: number): boolean {
+    return isKnownConfig(this.s.raftLog.configAt(index));
+  }
+
+  /** snapshotMetaAt returns the metadata for a snapshot of the state machine at `index` (which must be applied), with the configuration in force there. */
   snapshotMetaAt(index: number): SnapshotMeta {
     const log = this.s.raftLog;
     assert(index >= log.snapshot.index && index <= log.applied, () => `snapshot at ${index} outside [${log.snapshot.index}, ${log.applied}]`);
     const term = log.term(index);
     assert(term !== null, () => `no term at ${index}`);
-    return { index, term, config: log.configAt(index) };
+    const config = log.configAt(index);
+    assert(isKnownConfig(config), () => `snapshot at ${index}, where the configuration is unknown`);
+    return { index, term, config };
   }
 
   /** compact drops log entries covered by a snapshot the host has durably stored. */

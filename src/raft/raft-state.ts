@@ -1,4 +1,5 @@
-import type { DurableState, HardState, Message, NodeId, RaftConfig, ReadState, Role, SoftState } from './types.js';
+import type { ConfState, DurableState, HardState, Message, NodeId, RaftConfig, ReadState, Role, SoftState } from './types.js';
+import { memberIds } from './configuration.js';
 import { RaftLog } from './raft-log.js';
 import type { Progress } from './progress.js';
 import { ReadIndexQueue } from './read-index.js';
@@ -8,14 +9,19 @@ import { assert } from './invariant.js';
 const MAX_QUEUED_MESSAGES = 65_536;
 
 /**
- * SafetyChecks are the two rules of the paper RaftNode lets a subclass replace (its protected isLogUpToDate and
- * canCommitAt). Only the broken variants in test/sim do, to show the simulation notices when a rule is missing.
+ * SafetyChecks are the rules of the paper RaftNode lets a subclass replace (its protected isLogUpToDate, canCommitAt,
+ * ownTermCommitted and configChangePending). Only the broken variants in test/sim do, to show the simulation notices
+ * when a rule is missing.
  */
 export interface SafetyChecks {
   /** Raft §5.4.1: grant a vote only to a candidate whose log is at least as up to date. */
   isLogUpToDate(lastIndex: number, lastTerm: number): boolean;
   /** Raft §5.4.2: commit by counting replicas only at an index this rule allows. */
   canCommitAt(index: number): boolean;
+  /** The raft-dev fix (2015) to thesis §4.1: a leader changes the configuration only once an entry of its term committed. */
+  ownTermCommitted(): boolean;
+  /** Thesis §4.1: one change at a time; true while the latest configuration entry is not committed. */
+  configChangePending(): boolean;
 }
 
 /**
@@ -72,6 +78,11 @@ export class RaftState {
     return { role: this.currentRole, leader: this.leaderId, term: this.currentTerm };
   }
 
+  /** config is the configuration in force: the latest in the log, committed or not (thesis §4.1). */
+  config(): ConfState {
+    return this.raftLog.config();
+  }
+
   voters(): readonly NodeId[] {
     return this.raftLog.config().voters;
   }
@@ -80,8 +91,35 @@ export class RaftState {
     return this.voters().includes(id);
   }
 
-  peers(): NodeId[] {
+  /**
+   * mayCampaign: a voter of the latest configuration campaigns; so does a server that the latest configuration removes
+   * while that configuration is not committed (thesis §4.2.2: it may still be needed until C_new commits, e.g. it holds
+   * the only copy of C_new). It then does not count its own vote (tallies count voters of the latest configuration).
+   * Learners, joining members and members whose removal committed never campaign.
+   */
+  mayCampaign(): boolean {
+    if (this.isVoter(this.id)) return true;
+    const log = this.raftLog;
+    return log.configIndex() > log.committed && log.configAt(log.configIndex() - 1).voters.includes(this.id);
+  }
+
+  /** votingPeers are the other voters: who a candidate asks for votes. */
+  votingPeers(): NodeId[] {
     return this.voters().filter((id) => id !== this.id);
+  }
+
+  /**
+   * replicationTargets are who a leader replicates to: every other member of the latest configuration and, while a
+   * change is uncommitted, of the committed one too, so a member being removed receives the entry that removes it
+   * (and stops campaigning) unless the removal commits first (hashicorp/raft does the same).
+   */
+  replicationTargets(): NodeId[] {
+    const targets = new Set(memberIds(this.raftLog.config()));
+    if (this.raftLog.configIndex() > this.raftLog.committed) {
+      for (const id of memberIds(this.raftLog.configAt(this.raftLog.committed))) targets.add(id);
+    }
+    targets.delete(this.id);
+    return [...targets].sort();
   }
 
   /** send queues `m` for the next Ready. */

@@ -8,8 +8,10 @@ import type { RaftState } from './raft-state.js';
  * handling the message.
  */
 export function stepTerm(s: RaftState, m: Message): boolean {
-  // A campaign from outside the configuration must not raise our term or win our vote.
-  if ((m.type === 'vote' || m.type === 'preVote') && !s.isVoter(m.from)) return false;
+  // A campaign from a server that is not a voter of our configuration is answered like any other (thesis §4.1: a
+  // server grants its vote to a candidate outside its latest configuration): after a change, a new voter may need the
+  // vote of a member that has not received the change yet. A removed server cannot win so (its log lacks the change
+  // that removed it, which a majority holds), and the lease below keeps it from disrupting a live leader (§4.2.3).
   if (m.term > s.currentTerm) {
     if (m.type === 'vote' || m.type === 'preVote') {
       // Thesis §4.2.3: while we hear from a live leader, ignore campaigns (unless a transfer caused them),

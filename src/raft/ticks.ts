@@ -3,6 +3,7 @@ import type { RaftState } from './raft-state.js';
 import { hasQuorum } from './quorum.js';
 import { campaign } from './elections.js';
 import { broadcastHeartbeat } from './leader-replication.js';
+import { syncProgress } from './membership.js';
 
 /**
  * What one tick of logical time does: followers and candidates count toward an election timeout (Raft §5.2);
@@ -11,7 +12,7 @@ import { broadcastHeartbeat } from './leader-replication.js';
 
 export function tickElection(s: RaftState): void {
   s.electionElapsed++;
-  if (s.electionElapsed >= s.randomizedElectionTicks && s.isVoter(s.id)) {
+  if (s.electionElapsed >= s.randomizedElectionTicks && s.mayCampaign()) {
     s.electionElapsed = 0;
     campaign(s, s.cfg.preVote ? 'preVote' : 'vote', false);
   }
@@ -29,6 +30,8 @@ export function tickLeader(s: RaftState): void {
     }
     // Thesis §3.10: a transfer that has not completed within an election timeout is aborted.
     s.leadTransferee = null;
+    // Members removed by a committed configuration got heartbeats telling them so since; now stop replicating to them.
+    syncProgress(s);
   }
   if (s.heartbeatElapsed >= s.cfg.heartbeatTicks) {
     s.heartbeatElapsed = 0;

@@ -7,9 +7,75 @@
 /** NodeId is a member's stable name, e.g. "n1". */
 export type NodeId = string;
 
-/** ConfState is the set of voting members. Raft §6 / thesis §4: read from the log. */
+/**
+ * MemberRecord says how to reach a member: its Raft peer address ("host:port") and its HTTP base URL. A member added
+ * at run time always has one; the members of a bootstrap configuration may have none (their addresses come from the
+ * command line, `--peers` and `--peer-http`).
+ */
+export interface MemberRecord {
+  readonly id: NodeId;
+  readonly peerAddress: string;
+  readonly httpUrl: string;
+}
+
+/**
+ * ConfState is a cluster configuration (thesis §4): the voters, whose majorities elect leaders and commit entries, the
+ * learners (non-voting members: they receive the log and snapshots, and neither vote nor count toward any majority),
+ * and the address records the configuration knows, in id order. Voters and learners are disjoint and sorted; a record
+ * names a voter or a learner. A node reads its configuration from its log (the latest config entry, committed or not,
+ * thesis §4.1), else from its snapshot. src/raft/configuration.ts builds and checks them.
+ */
 export interface ConfState {
   readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+  readonly members: readonly MemberRecord[];
+}
+
+/**
+ * ConfChange is one single-server membership change (thesis §4.1): add a learner, promote a learner to voter, or
+ * remove a member (voter or learner). A new member always joins as a learner (etcd's learners, hashicorp's nonvoters).
+ */
+export type ConfChange =
+  | { readonly type: 'addLearner'; readonly id: NodeId; readonly peerAddress: string; readonly httpUrl: string }
+  | { readonly type: 'promote'; readonly id: NodeId }
+  | { readonly type: 'remove'; readonly id: NodeId };
+
+/**
+ * ConfChangeRefusal says why a leader refused a configuration change:
+ * - not_leader, transferring: ask the leader, or wait for the transfer to end;
+ * - own_term_not_committed: a new leader first commits an entry of its own term (the single-server fix from raft-dev, 2015);
+ * - change_in_progress: the previous change is not committed yet (one at a time, thesis §4.1);
+ * - not_caught_up: the learner lags too far, or some member does not yet hold the current configuration;
+ * - unknown_member, already_member, not_learner: the change does not fit the current configuration;
+ * - last_voter: a configuration keeps at least one voter.
+ * All but the last four are transient: the same change may succeed later.
+ */
+export type ConfChangeRefusal =
+  | 'not_leader'
+  | 'transferring'
+  | 'own_term_not_committed'
+  | 'change_in_progress'
+  | 'not_caught_up'
+  | 'unknown_member'
+  | 'already_member'
+  | 'not_learner'
+  | 'last_voter';
+
+/** ConfChangeResult says where a configuration change landed (and the configuration it makes), or why it was refused. */
+export type ConfChangeResult =
+  | { readonly ok: true; readonly index: number; readonly term: number; readonly config: ConfState }
+  | { readonly ok: false; readonly reason: ConfChangeRefusal; readonly leader: NodeId | null };
+
+/** MemberProgress is the leader's view of one member's replication, for `raftlock status`. */
+export interface MemberProgress {
+  readonly id: NodeId;
+  readonly suffrage: 'voter' | 'learner';
+  /** Highest index known to be on the member's disk (the leader's own: its durable last index). */
+  readonly match: number;
+  /** Entries the member is behind the leader's last index. */
+  readonly lag: number;
+  /** The leader's replication state toward it ('self' for the leader). */
+  readonly state: 'probe' | 'replicate' | 'snapshot' | 'self';
 }
 
 /** EntryType distinguishes application commands from membership configuration. */
@@ -18,7 +84,8 @@ export type EntryType = 'normal' | 'config';
 /**
  * Entry is one slot of the replicated log. `data` is opaque to the core for
  * normal entries; an empty `data` is the leader's no-op (Raft §8). A config
- * entry carries the new voter set in `config`.
+ * entry carries the whole new configuration in `config` (thesis §4.1) and
+ * empty `data`.
  */
 export interface Entry {
   readonly index: number;
@@ -211,13 +278,15 @@ export interface RaftConfig {
   readonly maxApplyBytes: number;
   /** Upper bound on pending ReadIndex requests. */
   readonly maxPendingReads: number;
+  /** A learner is promoted only when it is at most this many entries behind the leader's last index. */
+  readonly maxPromoteLagEntries: number;
   readonly random: Random;
 }
 
 /** DurableState is what a node restarts from: exactly what earlier Readys persisted. */
 export interface DurableState {
   readonly hardState: HardState;
-  /** The snapshot metadata the log starts after; index 0 with the bootstrap voters for a new cluster. */
+  /** The snapshot metadata the log starts after; index 0 with the bootstrap voters for a new cluster (none for a joining member). */
   readonly snapshotMeta: SnapshotMeta;
   /** Entries snapshotMeta.index+1 .. last, contiguous. */
   readonly entries: readonly Entry[];

@@ -2,7 +2,7 @@ import type { CommandResult, LockCommand, LockEvent } from '../locks/index.js';
 import type { LockService } from '../node/lock-service.js';
 import type { MemberHealth } from '../node/member-health.js';
 import type { RaftHost } from '../node/raft-host.js';
-import type { NodeId } from '../raft/index.js';
+import { recordOf, type NodeId } from '../raft/index.js';
 import type { LockBackend, LockTableView, NodeStatus } from './lock-backend.js';
 import type { PeerHttp } from './peer-http.js';
 
@@ -10,7 +10,7 @@ import type { PeerHttp } from './peer-http.js';
 export interface RaftLockBackendOptions {
   readonly host: RaftHost;
   readonly locks: LockService;
-  /** Each member's HTTP base URL, for forwarding to the leader. */
+  /** Each member's HTTP base URL, for forwarding to the leader (members added at run time advertise theirs in the configuration). */
   readonly peerHttp: Readonly<Record<NodeId, string>>;
   /** How long a linearizable read waits for the leader to confirm itself. */
   readonly readTimeoutMs: number;
@@ -44,8 +44,10 @@ export class RaftLockBackend implements LockBackend {
     return this.opts.host.leader;
   }
 
+  /** httpUrlOf is `--peer-http`'s URL for `id`, else the one its membership record advertises (a member added at run time). */
   httpUrlOf(id: NodeId): string | undefined {
-    return this.opts.peerHttp[id];
+    const url = this.opts.peerHttp[id] ?? recordOf(this.opts.host.membershipView().configuration, id)?.httpUrl;
+    return url === '' ? undefined : url;
   }
 
   status(): NodeStatus {

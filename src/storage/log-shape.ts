@@ -7,7 +7,7 @@
  * refuses to load, and it plans which keys a save must delete.
  */
 
-import type { Entry, HardState, Snapshot, SnapshotMeta } from '../raft/types.js';
+import type { ConfState, Entry, HardState, Snapshot, SnapshotMeta } from '../raft/types.js';
 
 /** SaveBatch is what one Ready persists; a Ready object itself fits. */
 export interface SaveBatch {
@@ -39,9 +39,17 @@ export function checkEntryShape(e: Entry): void {
   invariant(Number.isSafeInteger(e.term) && e.term >= 1, `entry ${e.index} term ${e.term} is not a positive integer`);
   invariant(e.type === 'normal' || e.type === 'config', `entry ${e.index} has type ${String(e.type)}`);
   invariant(e.data instanceof Uint8Array, `entry ${e.index} data is not a Uint8Array`);
-  invariant(e.type !== 'config' || (e.config !== undefined && Array.isArray(e.config.voters) && e.config.voters.every((v) => typeof v === 'string')),
-    `config entry ${e.index} lacks a voter list`);
+  invariant(e.type !== 'config' || (e.config !== undefined && isConfigShape(e.config)), `config entry ${e.index} lacks a well-formed configuration`);
   invariant(e.type !== 'normal' || e.config === undefined, `normal entry ${e.index} carries a config`);
+}
+
+function isStrings(v: unknown): boolean {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string');
+}
+
+/** isConfigShape: lists of voters and learners, and member records of strings (what the codec can store). */
+function isConfigShape(c: ConfState): boolean {
+  return isStrings(c.voters) && isStrings(c.learners) && Array.isArray(c.members) && c.members.every((m) => isStrings([m.id, m.peerAddress, m.httpUrl]));
 }
 
 /** LogShape tracks the stored log's bounds and terms; see the module comment. */
@@ -229,6 +237,6 @@ export function checkSnapshotShape(s: Snapshot): void {
   const m = s.meta;
   invariant(Number.isSafeInteger(m.index) && m.index >= 0, `snapshot index ${m.index}`);
   invariant(Number.isSafeInteger(m.term) && m.term >= 0, `snapshot term ${m.term}`);
-  invariant(Array.isArray(m.config.voters) && m.config.voters.every((v) => typeof v === 'string'), 'snapshot config voters');
+  invariant(isConfigShape(m.config), 'snapshot config is not well-formed');
   invariant(s.data instanceof Uint8Array, 'snapshot data is not a Uint8Array');
 }

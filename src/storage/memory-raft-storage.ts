@@ -16,7 +16,7 @@ import { StorageClosedError, StorageCorruptError, StorageMismatchError, StorageM
 export class MemoryDisk {
   identity: { clusterId: string; nodeId: string } | null = null;
   hardState: HardState = { term: 0, vote: null, commit: 0 };
-  snapshotMeta: SnapshotMeta = { index: 0, term: 0, config: { voters: [] } };
+  snapshotMeta: SnapshotMeta = { index: 0, term: 0, config: { voters: [], learners: [], members: [] } };
   snapshot: Snapshot | null = null;
   /** Entries by index, all above snapshotMeta.index (a save applies its deletions at once). */
   readonly entries = new Map<number, Entry>();
@@ -46,7 +46,7 @@ export class MemoryRaftStorage implements RaftStore {
         if (options.clusterId === null) throw new RangeError('creating a store needs a clusterId');
         const initial = options.initialSnapshot ?? null;
         disk.identity = { clusterId: options.clusterId, nodeId: options.nodeId };
-        disk.snapshotMeta = initial?.meta ?? { index: 0, term: 0, config: { voters: [...options.voters] } };
+        disk.snapshotMeta = initial?.meta ?? { index: 0, term: 0, config: { voters: [...options.voters], learners: [], members: [] } };
         disk.snapshot = initial;
         disk.hardState = { term: disk.snapshotMeta.term, vote: null, commit: disk.snapshotMeta.index };
       }

@@ -291,7 +291,7 @@ export class RaftStorage implements RaftStore {
     const clusterId = options.clusterId;
     if (clusterId === null) throw new RangeError('creating a store needs a clusterId');
     const initial = options.initialSnapshot ?? null;
-    const snapshotMeta: SnapshotMeta = initial?.meta ?? { index: 0, term: 0, config: { voters: [...options.voters] } };
+    const snapshotMeta: SnapshotMeta = initial?.meta ?? { index: 0, term: 0, config: { voters: [...options.voters], learners: [], members: [] } };
     // A seeded store has everything in its snapshot committed: every member of the new cluster starts from it.
     const hardState: HardState = { term: snapshotMeta.term, vote: null, commit: snapshotMeta.index };
     const voters = [...snapshotMeta.config.voters];

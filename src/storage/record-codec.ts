@@ -15,7 +15,7 @@
 
 import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
-import type { ConfState, Entry, HardState, NodeId, SnapshotMeta } from '../raft/types.js';
+import type { ConfState, Entry, HardState, MemberRecord, NodeId, SnapshotMeta } from '../raft/types.js';
 import { StorageCorruptError } from './storage-errors.js';
 
 /** FORMAT_VERSION is bumped on any incompatible change of this layout. */
@@ -145,6 +145,37 @@ function asVoters(key: Uint8Array, v: unknown): readonly NodeId[] {
   return v as NodeId[];
 }
 
+function asStrings(key: Uint8Array, v: unknown, what: string): string[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) bad(key, `${what} is not a list of strings`);
+  return v as string[];
+}
+
+/** encodeConfig is a configuration as stored: [voters, learners, [[id, peerAddress, httpUrl], ...]]. */
+function encodeConfig(c: ConfState): unknown[] {
+  return [c.voters, c.learners, encodeRecords(c.members)];
+}
+
+function encodeRecords(members: readonly MemberRecord[]): string[][] {
+  return members.map((m) => [m.id, m.peerAddress, m.httpUrl]);
+}
+
+function decodeConfig(key: Uint8Array, v: unknown): ConfState {
+  if (!Array.isArray(v) || v.length !== 3) bad(key, 'configuration is not a 3-element array');
+  const [voters, learners, records] = v as unknown[];
+  if (!Array.isArray(records)) bad(key, 'member records are not a list');
+  const members = records.map((r): MemberRecord => {
+    const fields = asStrings(key, r, 'a member record');
+    if (fields.length !== 3) bad(key, 'a member record is not [id, peerAddress, httpUrl]');
+    return { id: fields[0]!, peerAddress: fields[1]!, httpUrl: fields[2]! };
+  });
+  return { voters: asVoters(key, voters), learners: asStrings(key, learners, 'learners'), members };
+}
+
+/** votersOnlyConfig is a configuration stored before learners and member records existed: the voters alone. */
+function votersOnlyConfig(key: Uint8Array, voters: unknown): ConfState {
+  return { voters: asVoters(key, voters), learners: [], members: [] };
+}
+
 function asBytes(key: Uint8Array, v: unknown): Uint8Array {
   if (!(v instanceof Uint8Array)) bad(key, 'data is not binary');
   // A plain Uint8Array view over msgpackr's Buffer, so consumers see one type.
@@ -198,21 +229,27 @@ export interface SnapshotHeader {
   readonly dataCrc: number;
 }
 
-/** encodeSnapshotHeader frames the snapshot header. */
+/**
+ * encodeSnapshotHeader frames the snapshot header: [index, term, voters, dataLength, chunkCount, dataCrc], followed by
+ * [learners, member records] when the configuration has any. A header without them is exactly what binaries from
+ * before membership changes wrote and read, so a store stays readable by them until the first membership change.
+ */
 export function encodeSnapshotHeader(h: SnapshotHeader): Uint8Array {
   const m = h.meta;
-  return frame(SNAPSHOT_KEY, packr.pack([m.index, m.term, m.config.voters, h.dataLength, h.chunkCount, h.dataCrc]));
+  const fields: unknown[] = [m.index, m.term, m.config.voters, h.dataLength, h.chunkCount, h.dataCrc];
+  if (m.config.learners.length > 0 || m.config.members.length > 0) fields.push(m.config.learners, encodeRecords(m.config.members));
+  return frame(SNAPSHOT_KEY, packr.pack(fields));
 }
 
-/** decodeSnapshotHeader verifies and decodes the snapshot header. */
+/** decodeSnapshotHeader verifies and decodes the snapshot header (either form). */
 export function decodeSnapshotHeader(value: Uint8Array): SnapshotHeader {
   const v = decode(SNAPSHOT_KEY, unframe(SNAPSHOT_KEY, value));
-  if (!Array.isArray(v) || v.length !== 6) bad(SNAPSHOT_KEY, 'not a 6-element array');
-  const [index, term, voters, dataLength, chunkCount, dataCrc] = v as unknown[];
+  if (!Array.isArray(v) || (v.length !== 6 && v.length !== 8)) bad(SNAPSHOT_KEY, 'not a 6- or 8-element array');
+  const [index, term, voters, dataLength, chunkCount, dataCrc, learners, records] = v as unknown[];
   if (!isNat(index) || !isNat(term) || !isNat(dataLength) || !isNat(chunkCount) || !isNat(dataCrc)) {
     bad(SNAPSHOT_KEY, 'index/term/dataLength/chunkCount/dataCrc');
   }
-  const config: ConfState = { voters: asVoters(SNAPSHOT_KEY, voters) };
+  const config = v.length === 6 ? votersOnlyConfig(SNAPSHOT_KEY, voters) : decodeConfig(SNAPSHOT_KEY, [voters, learners, records]);
   return { meta: { index, term, config }, dataLength, chunkCount, dataCrc };
 }
 
@@ -227,28 +264,30 @@ export function encodeChunk(chunk: number, data: Uint8Array): Uint8Array {
 }
 
 const TYPE_NORMAL = 0;
-const TYPE_CONFIG = 1;
+/** A config entry as stored before learners and member records: its fifth field is the voter list. Read, no longer written. */
+const TYPE_CONFIG_VOTERS = 1;
+/** A config entry: its fifth field is the whole configuration (encodeConfig). */
+const TYPE_CONFIG = 2;
 
 /** encodeEntry frames one log entry stored under `key` (= entryKey(e.index)). */
 export function encodeEntry(key: Uint8Array, e: Entry): Uint8Array {
   const typeCode = e.type === 'config' ? TYPE_CONFIG : TYPE_NORMAL;
-  return frame(key, packr.pack([e.index, e.term, typeCode, e.data, e.type === 'config' ? (e.config?.voters ?? null) : null]));
+  return frame(key, packr.pack([e.index, e.term, typeCode, e.data, e.type === 'config' && e.config !== undefined ? encodeConfig(e.config) : null]));
 }
 
 /** decodeEntry checks a stored entry and that the index inside matches its key. */
 export function decodeEntry(key: Uint8Array, keyIndex: number, value: Uint8Array): Entry {
   const v = decode(key, unframe(key, value));
   if (!Array.isArray(v) || v.length !== 5) bad(key, 'not a 5-element array');
-  const [index, term, typeCode, data, voters] = v as unknown[];
+  const [index, term, typeCode, data, config] = v as unknown[];
   if (!isNat(index) || !isNat(term) || term < 1) bad(key, 'index/term');
   if (index !== keyIndex) bad(key, `holds entry ${index}`);
   const bytes = asBytes(key, data);
   if (typeCode === TYPE_NORMAL) {
-    if (voters !== null) bad(key, 'normal entry carries a config');
+    if (config !== null) bad(key, 'normal entry carries a config');
     return { index, term, type: 'normal', data: bytes };
   }
-  if (typeCode === TYPE_CONFIG) {
-    return { index, term, type: 'config', data: bytes, config: { voters: asVoters(key, voters) } };
-  }
+  if (typeCode === TYPE_CONFIG) return { index, term, type: 'config', data: bytes, config: decodeConfig(key, config) };
+  if (typeCode === TYPE_CONFIG_VOTERS) return { index, term, type: 'config', data: bytes, config: votersOnlyConfig(key, config) };
   return bad(key, `entry type code ${String(typeCode)}`);
 }

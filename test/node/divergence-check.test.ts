@@ -29,7 +29,7 @@ describe('DivergenceCheck', () => {
     a.onReceive(append(3, 2, 1, []));
     expect(a.divergence?.index).toBe(2);
     const b = new DivergenceCheck(log([1, 2, 2], 3), quiet);
-    b.onReceive({ type: 'snapshot', from: 'n1', to: 'n2', term: 3, meta: { index: 3, term: 1, config: { voters: ['n1'] } }, data: new Uint8Array(0) });
+    b.onReceive({ type: 'snapshot', from: 'n1', to: 'n2', term: 3, meta: { index: 3, term: 1, config: { voters: ['n1'], learners: [], members: [] } }, data: new Uint8Array(0) });
     expect(b.divergence?.index).toBe(3);
   });
 

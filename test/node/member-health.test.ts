@@ -2,21 +2,27 @@ import { describe, expect, it } from 'vitest';
 import { DivergenceCheck } from '../../src/node/divergence-check.js';
 import { MemberHealth } from '../../src/node/member-health.js';
 import { PeerRefusalTap } from '../../src/node/peer-refusal-tap.js';
+import type { ConfState } from '../../src/raft/index.js';
 
-function setup(members: string[]) {
+function setup(voters: string[], learners: string[] = []) {
   const logged: string[] = [];
   const logger = { info: (_o: object, m?: string) => logged.push(`info ${m}`), warn() {}, error: (_o: object, m?: string) => logged.push(`error ${m}`), debug() {} };
   const refusals = new PeerRefusalTap(() => 0);
   const divergence = new DivergenceCheck({ term: 2, commitIndex: 1, termAt: () => 1 }, logger);
-  let current = members;
-  const health = new MemberHealth({ id: 'n3', clusterId: 'c-1', members: () => current, divergence, refusals, logger });
+  let current: ConfState = { voters, learners, members: [] };
+  const health = new MemberHealth({ id: 'n3', clusterId: 'c-1', configuration: () => current, divergence, refusals, logger });
   const refuse = (peer: string): void => refusals.logger(logger).warn({ peer, reason: 'cluster_mismatch' }, 'peer refused our handshake');
-  return { health, divergence, refuse, logged, setMembers: (m: string[]) => (current = m) };
+  return { health, divergence, refuse, logged, setMembers: (m: string[]) => (current = { voters: m, learners: [], members: [] }) };
 }
 
 describe('MemberHealth', () => {
   it('is fine as a member of its configuration', () => {
     expect(setup(['n1', 'n2', 'n3']).health.problems()).toEqual([]);
+  });
+
+  it('is fine as a learner, and says a joining member that knows no configuration yet is joining', () => {
+    expect(setup(['n1', 'n2'], ['n3']).health.problems()).toEqual([]);
+    expect(setup([]).health.problems()).toEqual([{ reason: 'joining', message: expect.stringMatching(/knows no configuration yet/) }]);
   });
 
   it('says the member was removed, and logs it once when it appears and once when it clears', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextSnapshotIndex } from '../../src/node/raft-host.js';
+import { nextSnapshotIndex } from '../../src/node/snapshot-schedule.js';
 
 describe('snapshot schedule', () => {
   it('puts each member on its own grid point, so members of a cluster never snapshot at the same index', () => {

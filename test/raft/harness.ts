@@ -3,6 +3,7 @@ import {
   RaftNode,
   SeededRandom,
   bootstrapState,
+  joiningState,
   type DurableState,
   type Entry,
   type HardState,
@@ -66,6 +67,18 @@ export class ScriptedCluster {
       this.readStates.set(id, []);
       this.nodes.set(id, this.makeNode(id, durable, seed + i));
     }
+  }
+
+  /** join starts a member the cluster is adding (thesis §4.1): an empty store, its configuration unknown until the leader's log or snapshot arrives. */
+  join(id: NodeId, seed = 50): RaftNode {
+    if (this.nodes.has(id)) throw new Error(`${id} is already running`);
+    const durable = joiningState();
+    this.disks.set(id, { hardState: durable.hardState, snapshot: { meta: durable.snapshotMeta, data: new Uint8Array() }, entries: [] });
+    this.applied.set(id, []);
+    this.readStates.set(id, []);
+    const node = this.makeNode(id, durable, seed);
+    this.nodes.set(id, node);
+    return node;
   }
 
   makeNode(id: NodeId, durable: DurableState, seed: number): RaftNode {
@@ -156,7 +169,7 @@ export class ScriptedCluster {
   }
 
   isolate(id: NodeId): void {
-    for (const other of this.ids) {
+    for (const other of this.nodes.keys()) {
       if (other === id) continue;
       this.cut.add(`${id}->${other}`);
       this.cut.add(`${other}->${id}`);

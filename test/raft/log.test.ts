@@ -3,7 +3,7 @@ import { RaftLog } from '../../src/raft/raft-log.js';
 import { InvariantError, entryBytes, type Entry, type SnapshotMeta } from '../../src/raft/index.js';
 import { enc, entriesOf } from './harness.js';
 
-const BOOT: SnapshotMeta = { index: 0, term: 0, config: { voters: ['a', 'b', 'c'] } };
+const BOOT: SnapshotMeta = { index: 0, term: 0, config: { voters: ['a', 'b', 'c'], learners: [], members: [] } };
 
 function logWith(terms: number[], committed = 0): RaftLog {
   return new RaftLog(BOOT, entriesOf(terms), committed);
@@ -14,7 +14,7 @@ function termsIn(log: RaftLog): number[] {
 }
 
 function configEntry(index: number, term: number, voters: string[]): Entry {
-  return { index, term, type: 'config', data: new Uint8Array(0), config: { voters } };
+  return { index, term, type: 'config', data: new Uint8Array(0), config: { voters, learners: [], members: [] } };
 }
 
 describe('RaftLog', () => {

@@ -10,7 +10,7 @@ function payloads(c: ScriptedCluster, id: NodeId): string[] {
 }
 
 function snapshotMsg(from: NodeId, to: NodeId, term: number, index: number, snapTerm: number, data: string): SnapshotMessage {
-  return { type: 'snapshot', from, to, term, meta: { index, term: snapTerm, config: { voters: ABC } }, data: enc(data) };
+  return { type: 'snapshot', from, to, term, meta: { index, term: snapTerm, config: { voters: ABC, learners: [], members: [] } }, data: enc(data) };
 }
 
 describe('log compaction (Raft §7)', () => {
@@ -21,7 +21,7 @@ describe('log compaction (Raft §7)', () => {
     for (let i = 0; i < 5; i++) a.propose(enc(`p${i}`));
     c.deliverAll();
     expect(a.appliedIndex).toBe(6);
-    expect(a.snapshotMetaAt(4)).toEqual({ index: 4, term: 1, config: { voters: ABC } });
+    expect(a.snapshotMetaAt(4)).toEqual({ index: 4, term: 1, config: { voters: ABC, learners: [], members: [] } });
     expect(() => a.snapshotMetaAt(7)).toThrow(InvariantError); // not applied (not even in the log)
     c.compact('a');
     expect(a.firstIndex).toBe(7);

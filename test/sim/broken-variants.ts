@@ -35,6 +35,28 @@ export class SendBeforeDurable extends RaftNode {
 }
 
 /**
+ * TwoConfChangesInFlight lets a leader propose a configuration change while its previous one is uncommitted: thesis
+ * §4.1's one-change-at-a-time rule dropped. Two uncommitted single-server changes can move two voters, and the
+ * configuration before them and the one after can have disjoint majorities.
+ */
+export class TwoConfChangesInFlight extends RaftNode {
+  protected override configChangePending(): boolean {
+    return false;
+  }
+}
+
+/**
+ * ConfChangeBeforeNoop lets a new leader change the configuration before an entry of its own term committed: the
+ * single-server bug described on the raft-dev list (2015). Its change and an uncommitted change of an earlier term
+ * can then have disjoint majorities, and two leaders commit different entries at one index.
+ */
+export class ConfChangeBeforeNoop extends RaftNode {
+  protected override ownTermCommitted(): boolean {
+    return true;
+  }
+}
+
+/**
  * WallClockStamps is raftlock's lease time before issue 11, faithfully: the leader stamps its wall clock into
  * commands and expires by it; on taking office it extends every lease by two election timeouts (`extendLeases`)
  * and expires nothing before that extension has applied. A new leader whose clock runs ahead, or a forward step,
@@ -70,7 +92,9 @@ export type VariantName =
   | 'vote-without-log-check'
   | 'commit-earlier-terms'
   | 'send-before-durable'
-  | 'wall-clock-stamps';
+  | 'wall-clock-stamps'
+  | 'two-conf-changes'
+  | 'conf-change-before-noop';
 
 /** VARIANT_NAMES lists every variant, correct first. */
 export const VARIANT_NAMES: readonly VariantName[] = [
@@ -79,6 +103,8 @@ export const VARIANT_NAMES: readonly VariantName[] = [
   'commit-earlier-terms',
   'send-before-durable',
   'wall-clock-stamps',
+  'two-conf-changes',
+  'conf-change-before-noop',
 ];
 
 /** Variant is how the cluster builds each member's core and lock service. */
@@ -103,6 +129,10 @@ export function variant(name: VariantName): Variant {
       return { createNode: (c, d) => new SendBeforeDurable(c, d), createLockService: correctLocks };
     case 'wall-clock-stamps':
       return { createNode: correctNode, createLockService: (o) => new WallClockStamps(o) };
+    case 'two-conf-changes':
+      return { createNode: (c, d) => new TwoConfChangesInFlight(c, d), createLockService: correctLocks };
+    case 'conf-change-before-noop':
+      return { createNode: (c, d) => new ConfChangeBeforeNoop(c, d), createLockService: correctLocks };
   }
 }
 

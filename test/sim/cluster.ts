@@ -2,6 +2,9 @@ import {
   DEFAULT_LIMITS,
   SeededRandom,
   bootstrapState,
+  joiningState,
+  type ConfChange,
+  type ConfState,
   type DurableState,
   type Entry,
   type Message,
@@ -24,6 +27,7 @@ import { LockChecker } from './lock-invariants.js';
 import { SimMember } from './member.js';
 import { SimClock, SimScheduler, SimStore, SimTransport, type SimLoop } from './sim-io.js';
 import { violated } from './sim-violation.js';
+import { describeMessage } from './describe-message.js';
 
 /** NodeFactory builds a RaftNode; broken variants substitute a subclass. */
 export type NodeFactory = (config: RaftConfig, durable: DurableState) => RaftNode;
@@ -32,18 +36,23 @@ export type LockServiceFactory = (options: LockServiceOptions) => LockService;
 
 /** ClusterOptions fix everything about a cluster except what the schedule does to it. */
 export interface ClusterOptions {
+  /** The members a run starts with: the voters of the bootstrap configuration. */
   readonly ids: readonly NodeId[];
+  /** Members a run may add: each starts with an empty store (as a joining member) when it is first added. */
+  readonly spareIds: readonly NodeId[];
   /** Root generator of this run; every other generator is forked from it in a fixed order. */
   readonly random: SeededRandom;
   readonly createNode: NodeFactory;
   readonly createLockService: LockServiceFactory;
   readonly minDelayMs: number;
   readonly maxDelayMs: number;
-  /** Virtual ms per tick for each node, in `ids` order (slightly different values model clock drift). */
+  /** Virtual ms per tick for each node, in `ids` then `spareIds` order (slightly different values model clock drift). */
   readonly tickMs: readonly number[];
   readonly electionTicks: number;
   readonly maxAppendBytes: number;
   readonly maxInflightAppends: number;
+  /** A learner is promoted only this close to the leader's last index (RaftConfig.maxPromoteLagEntries). */
+  readonly maxPromoteLagEntries: number;
   /** The host takes a snapshot every this many applied entries (at its member's phase). */
   readonly snapshotEvery: number;
   /** Disk write latency: usually in [1, fastDiskMaxMs], with probability slowDiskProbability in [slowDiskMinMs, slowDiskMaxMs]. */
@@ -53,9 +62,9 @@ export interface ClusterOptions {
   readonly slowDiskMaxMs: number;
   /** The lock names the workload uses; the lock checker watches exactly these. */
   readonly lockNames: readonly string[];
-  /** Each member's wall-clock offset at the start (ms, in `ids` order); clock faults change them later. */
+  /** Each member's wall-clock offset at the start (ms, in `ids` then `spareIds` order); clock faults change them later. */
   readonly clockOffsetMs: readonly number[];
-  /** Each member's monotonic clock rate error (in `ids` order), within ±MAX_CLOCK_RATE_ERROR. */
+  /** Each member's monotonic clock rate error (in `ids` then `spareIds` order), within ±MAX_CLOCK_RATE_ERROR. */
   readonly clockRateError: readonly number[];
   /** Check that table time never runs ahead of real time (off only in a broken-variant demonstration). */
   readonly checkTableTime: boolean;
@@ -92,10 +101,12 @@ export class SimCluster implements SimLoop {
   readonly network: SimNetwork;
   readonly checker: InvariantChecker;
   readonly locksChecker: LockChecker;
-  readonly stats = { messagesSent: 0, messagesDropped: 0, crashes: 0, restarts: 0, submits: 0, reads: 0, transfers: 0, snapshotsTaken: 0 };
+  readonly stats = { messagesSent: 0, messagesDropped: 0, messagesToUnknownPeers: 0, crashes: 0, restarts: 0, submits: 0, reads: 0, transfers: 0, snapshotsTaken: 0, joins: 0, confChangesProposed: 0 };
   private readonly queue = new EventQueue<SimEvent>(MAX_QUEUED_EVENTS);
   private readonly members: SimMember[];
   private readonly byId = new Map<NodeId, SimMember>();
+  /** The members started so far: the bootstrap voters, then each spare that joined. */
+  private readonly started: NodeId[];
   private readonly diskRandom: SeededRandom;
   private readonly nodeSeeds: SeededRandom;
   /** The first error a host's loop reported through onFatal: a host dies only of a bug, and the run reports it. */
@@ -106,24 +117,27 @@ export class SimCluster implements SimLoop {
   constructor(private readonly opts: ClusterOptions) {
     this.slowDiskProbability = opts.slowDiskProbability;
     // Fork order is part of the replay contract: add new forks at the end only.
-    this.network = new SimNetwork(opts.ids, opts.random.fork(), { minDelayMs: opts.minDelayMs, maxDelayMs: opts.maxDelayMs });
+    const allIds = [...opts.ids, ...opts.spareIds];
+    this.network = new SimNetwork(allIds, opts.random.fork(), { minDelayMs: opts.minDelayMs, maxDelayMs: opts.maxDelayMs });
     this.diskRandom = opts.random.fork();
     this.nodeSeeds = opts.random.fork();
     const boot = bootstrapState(opts.ids);
     const emptyTable = new LeaseTable().snapshot();
-    this.members = opts.ids.map((id, i) => {
+    this.members = allIds.map((id, i) => {
       const clock = new SimClock(this, opts.clockRateError[i]!);
       clock.offsetMs = opts.clockOffsetMs[i]!;
-      return new SimMember(id, new SimDisk(id, boot, emptyTable), clock, opts.tickMs[i]!);
+      return new SimMember(id, new SimDisk(id, opts.ids.includes(id) ? boot : joiningState(), emptyTable), clock, opts.tickMs[i]!);
     });
     for (const m of this.members) this.byId.set(m.id, m);
-    this.checker = new InvariantChecker(this.members, opts.ids.length);
+    this.checker = new InvariantChecker(this.members, boot.snapshotMeta.config);
     this.locksChecker = new LockChecker(opts.lockNames, opts.checkTableTime);
-    for (const m of this.members) this.start(m);
+    this.started = [...opts.ids];
+    for (const id of opts.ids) this.start(this.member(id), opts.ids);
   }
 
+  /** ids are the members started so far (a spare counts once it joined). */
   get ids(): readonly NodeId[] {
-    return this.opts.ids;
+    return this.started;
   }
 
   host(id: NodeId): HostView {
@@ -174,6 +188,11 @@ export class SimCluster implements SimLoop {
       }
       delays.forEach((d, i) => this.queue.push(this.nowMs + d, { kind: 'deliver', msg: m, senderIncarnation: incarnation, primary: i === 0 }));
     }
+  }
+
+  droppedToUnknownPeer(from: NodeId, m: Message): void {
+    this.stats.messagesToUnknownPeers++;
+    this.trace(`${from} cannot reach ${m.to} (not a peer it knows): dropped ${describeMessage(m)}`);
   }
 
   // ---- Event loop -------------------------------------------------------------------------
@@ -241,15 +260,21 @@ export class SimCluster implements SimLoop {
       electionTicks: this.opts.electionTicks,
       maxAppendBytes: this.opts.maxAppendBytes,
       maxInflightAppends: this.opts.maxInflightAppends,
+      maxPromoteLagEntries: this.opts.maxPromoteLagEntries,
       random: this.nodeSeeds.fork(),
     };
   }
 
-  /** start builds one incarnation of a member from its disk, wired as production wires it (src/server/start-node.ts). */
-  private start(m: SimMember): void {
+  /**
+   * start builds one incarnation of a member from its disk, wired as production wires it (src/server/start-node.ts).
+   * `startingPeers` are its `--peers`, fixed at its first start: the bootstrap voters, or for a spare the members
+   * started when it joined.
+   */
+  private start(m: SimMember, startingPeers?: readonly NodeId[]): void {
+    if (startingPeers !== undefined) m.startingPeers = startingPeers.filter((id) => id !== m.id);
     const inc = m.incarnation;
     const scheduler = new SimScheduler(this, m.id, inc);
-    const transport = new SimTransport(this, m.id, inc);
+    const transport = new SimTransport(this, m.id, inc, m.startingPeers);
     const store = new SimStore(this, m.id, inc, m.disk, (s) => this.onSnapshotStored(m, inc, s));
     const node = this.opts.createNode(this.config(m.id), m.disk.durableState());
     const locks = this.opts.createLockService({
@@ -351,6 +376,15 @@ export class SimCluster implements SimLoop {
     this.checker.onCrash(id);
   }
 
+  /** join starts spare `id` for the first time, with an empty store: the member an add is about to name. */
+  join(id: NodeId): void {
+    if (!this.opts.spareIds.includes(id) || this.started.includes(id)) throw new Error(`${id} is not a spare that can join`);
+    this.start(this.member(id), [...this.started]);
+    this.started.push(id);
+    this.stats.joins++;
+    this.trace(`${id} JOINS (empty store, peers ${this.member(id).startingPeers.join(',')})`);
+  }
+
   /** restart builds a new process from the durable state: core, lease table (from the durable snapshot) and host. */
   restart(id: NodeId): void {
     const m = this.member(id);
@@ -417,6 +451,27 @@ export class SimCluster implements SimLoop {
     });
   }
 
+  /**
+   * proposeConfChange asks member `id` to change the membership (answered as RaftHost answers it). Returns whether the
+   * change is now in its log (the leader accepted it); false when refused or the member is down.
+   */
+  proposeConfChange(id: NodeId, change: ConfChange, done: (err: Error | null) => void): boolean {
+    const m = this.member(id);
+    if (!m.alive) return false;
+    this.stats.confChangesProposed++;
+    const before = m.node!.configurationIndex;
+    m.host!.proposeConfChange(change, (err) => done(err));
+    const accepted = m.node!.configurationIndex !== before;
+    this.trace(`${id} proposes ${JSON.stringify(change)}: ${accepted ? 'accepted' : 'refused'}`);
+    return accepted;
+  }
+
+  /** configurationOf is a live member's configuration in force (null when down). */
+  configurationOf(id: NodeId): ConfState | null {
+    const m = this.member(id);
+    return m.alive ? m.node!.configuration() : null;
+  }
+
   /** transfer asks member `id` to hand leadership to `to`. */
   transfer(id: NodeId, to: NodeId): void {
     const m = this.member(id);
@@ -435,29 +490,5 @@ export class SimCluster implements SimLoop {
   /** describeNodes renders every member's state, for traces and failure reports. */
   describeNodes(): string {
     return this.members.map((m) => m.describe()).join(' ');
-  }
-}
-
-/** describeMessage renders one message compactly for traces. */
-export function describeMessage(m: Message): string {
-  switch (m.type) {
-    case 'vote':
-    case 'preVote':
-      return `${m.type} t${m.term} last ${m.lastLogIndex}/${m.lastLogTerm}${m.transfer ? ' transfer' : ''}`;
-    case 'voteResponse':
-    case 'preVoteResponse':
-      return `${m.type} t${m.term} ${m.reject ? 'reject' : 'grant'}`;
-    case 'append':
-      return `append t${m.term} prev ${m.prevLogIndex}/${m.prevLogTerm} n=${m.entries.length} commit ${m.commit}`;
-    case 'appendResponse':
-      return `appendResponse t${m.term} ${m.reject ? `reject ${m.index} hint ${m.hintIndex}/${m.hintTerm}` : `ok ${m.index}`}`;
-    case 'heartbeat':
-      return `heartbeat t${m.term} commit ${m.commit}${m.context === null ? '' : ` ctx ${m.context}`}`;
-    case 'heartbeatResponse':
-      return `heartbeatResponse t${m.term}${m.context === null ? '' : ` ctx ${m.context}`}`;
-    case 'snapshot':
-      return `snapshot t${m.term} ${m.meta.index}/${m.meta.term}`;
-    case 'timeoutNow':
-      return `timeoutNow t${m.term}`;
   }
 }

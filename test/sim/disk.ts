@@ -1,4 +1,4 @@
-import type { DurableState, Entry, HardState, Snapshot } from '../../src/raft/types.js';
+import type { ConfState, DurableState, Entry, HardState, Snapshot } from '../../src/raft/types.js';
 import type { SaveBatch } from '../../src/storage/index.js';
 import { violated } from './sim-violation.js';
 
@@ -45,6 +45,18 @@ export class SimDisk {
     if (index === this.snapshot.meta.index) return this.snapshot.meta.term;
     if (index < this.snapshot.meta.index || index > this.lastIndex) return null;
     return this.entries[index - this.snapshot.meta.index - 1]!.term;
+  }
+
+  /**
+   * latestConfigs is what a restart from this disk would be in: the latest configuration (the last config entry's,
+   * else the snapshot's), where it comes from, and the one before it (what the latest replaced, if it is an entry).
+   */
+  latestConfigs(): { readonly index: number; readonly latest: ConfState; readonly before: ConfState } {
+    const found: Entry[] = [];
+    for (let i = this.entries.length - 1; i >= 0 && found.length < 2; i--) if (this.entries[i]!.type === 'config') found.push(this.entries[i]!);
+    const snap = this.snapshot.meta;
+    if (found.length === 0) return { index: snap.index, latest: snap.config, before: snap.config };
+    return { index: found[0]!.index, latest: found[0]!.config!, before: found[1]?.config ?? snap.config };
   }
 
   /** containsCommitted is true when the durable state holds (index, term): in the log, or covered by the snapshot. */

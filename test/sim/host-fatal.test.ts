@@ -19,6 +19,8 @@ describe('RaftHost: a throw while applying is fatal', () => {
   it('reports the throw through onFatal and stops the member', () => {
     const cluster = new SimCluster({
       ids: ['n1', 'n2', 'n3'],
+      spareIds: [],
+      maxPromoteLagEntries: 1000,
       random: new SeededRandom(11),
       createNode: (c, d) => new RaftNode(c, d),
       createLockService: (o) => new ThrowsOnApply(o),

@@ -1,8 +1,9 @@
-import type { Entry, NodeId, ReadState, Ready, Snapshot } from '../../src/raft/types.js';
+import type { ConfState, Entry, NodeId, ReadState, Ready, Snapshot } from '../../src/raft/types.js';
 import type { RaftNode } from '../../src/raft/index.js';
 import type { SimDisk } from './disk.js';
 import { bytesDigest, entryKey } from './entry-digest.js';
 import { violated } from './sim-violation.js';
+import { MembershipChecker } from './membership-invariants.js';
 
 /** HostView is what the checker may look at on one simulated node. */
 export interface HostView {
@@ -65,11 +66,15 @@ export class InvariantChecker {
   /** Counters for the run summary. */
   readonly stats = { leadersElected: 0, entriesApplied: 0, readsServed: 0, snapshotsInstalled: 0, acked: 0 };
 
+  /** The membership rules, and the configuration history that says which majority counts where. */
+  readonly membership: MembershipChecker;
+
   constructor(
     private readonly hosts: readonly HostView[],
-    private readonly clusterSize: number,
+    bootstrap: ConfState,
   ) {
     for (const h of hosts) this.tracks.set(h.id, { incarnation: h.incarnation, commit: 0, applied: 0, leaderTerm: 0 });
+    this.membership = new MembershipChecker(bootstrap);
   }
 
   get maxAppliedIndex(): number {
@@ -85,6 +90,7 @@ export class InvariantChecker {
   /** onReady checks log matching on the entries a node is about to persist (its new log suffix). */
   onReady(h: HostView, node: RaftNode, rd: Ready): void {
     if (rd.softState.role === 'leader') this.noteLeader(h.id, rd.softState.term);
+    this.membership.onReady(h.id, node, rd);
     if (rd.snapshot !== null) {
       const { index, term } = rd.snapshot.meta;
       const t = this.appliedTerm[index];
@@ -166,42 +172,60 @@ export class InvariantChecker {
     this.appliedKey.push(k);
     this.appliedHash.push(hashAfter);
     this.appliedSeenTerm.push(seenTerm);
+    this.membership.onFirstApply(e);
     this.checkCommitSafe(e);
     return true;
   }
 
   /** logTip is a node's current log as an election sees it: in memory when up, durable when down. */
-  private logTip(h: HostView): { lastIndex: number; lastTerm: number; termAt: (i: number) => number | null } {
+  private logTip(h: HostView): LogTip {
     if (h.alive && h.node !== null) {
       const node = h.node;
       const lastIndex = node.lastIndex;
-      return { lastIndex, lastTerm: node.termAt(lastIndex) ?? 0, termAt: (i) => node.termAt(i) };
+      const configs = (): Configs => ({ index: node.configurationIndex, latest: node.configuration(), before: node.configurationAt(node.configurationIndex - 1), commit: node.commitIndex });
+      return { id: h.id, lastIndex, lastTerm: node.termAt(lastIndex) ?? 0, termAt: (i) => node.termAt(i), configs };
     }
     const disk = h.disk;
-    return { lastIndex: disk.lastIndex, lastTerm: disk.termAt(disk.lastIndex) ?? 0, termAt: (i) => disk.termAt(i) };
+    return { id: h.id, lastIndex: disk.lastIndex, lastTerm: disk.termAt(disk.lastIndex) ?? 0, termAt: (i) => disk.termAt(i), configs: () => ({ ...disk.latestConfigs(), commit: disk.hardState.commit }) };
+  }
+
+  /**
+   * electorate is the voters a node would count if it campaigned, or null when it never campaigns: a voter of its
+   * latest configuration, or one that configuration removes while it is not committed (RaftState.mayCampaign).
+   */
+  private electorate(tip: LogTip): readonly NodeId[] | null {
+    const { index, latest, before, commit } = tip.configs();
+    if (latest.voters.includes(tip.id)) return latest.voters;
+    return index > commit && before.voters.includes(tip.id) ? latest.voters : null;
   }
 
   /**
    * checkCommitSafe runs when an index is first applied (so it is committed):
    * no node whose log holds a different entry there may be able to win an
-   * election, i.e. collect a majority of logs it is at least as up to date as
+   * election, i.e. be a voter of its own configuration and collect a majority
+   * of that configuration's voters whose logs it is at least as up to date as
    * (Raft §5.4.1). In correct Raft the commit put an entry of the commit term
    * at or after this index on a majority, whose last terms then exceed any
-   * conflicting log's. Counting replicas of an earlier-term entry (Figure 8)
-   * breaks exactly this, before any election has to happen.
+   * conflicting log's, and single-server changes make that majority overlap
+   * every majority of the conflicting node's configuration. Counting replicas
+   * of an earlier-term entry (Figure 8), or configurations that moved two
+   * voters apart (the raft-dev bug of 2015), break exactly this.
    */
   private checkCommitSafe(e: Entry): void {
     const tips = this.hosts.map((h) => this.logTip(h));
-    for (let n = 0; n < tips.length; n++) {
-      const t = tips[n]!.termAt(e.index);
+    for (const cand of tips) {
+      const t = cand.termAt(e.index);
       if (t === null || t === e.term) continue;
-      const cand = tips[n]!;
-      let voters = 0;
-      for (const v of tips) if (cand.lastTerm > v.lastTerm || (cand.lastTerm === v.lastTerm && cand.lastIndex >= v.lastIndex)) voters++;
-      if (voters > this.clusterSize / 2) {
+      const voters = this.electorate(cand);
+      if (voters === null) continue; // never campaigns
+      let votes = 0;
+      for (const v of tips) {
+        if (voters.includes(v.id) && (cand.lastTerm > v.lastTerm || (cand.lastTerm === v.lastTerm && cand.lastIndex >= v.lastIndex))) votes++;
+      }
+      if (votes > voters.length / 2) {
         violated(
           'commit-safety',
-          `(${e.index}, term ${e.term}) is applied, but ${this.hosts[n]!.id} holds term ${t} there and its log (last ${cand.lastIndex}/${cand.lastTerm}) could win an election with ${voters} of ${this.clusterSize} votes`,
+          `(${e.index}, term ${e.term}) is applied, but ${cand.id} holds term ${t} there and its log (last ${cand.lastIndex}/${cand.lastTerm}) could win an election with ${votes} of its ${voters.length} voters`,
         );
       }
     }
@@ -217,6 +241,7 @@ export class InvariantChecker {
     const { index } = snapshot.meta;
     if (index === 0) return;
     if (this.appliedTerm[index] === undefined) violated('snapshot', `${h.id} ${how} a snapshot at ${index}, which no node has applied`);
+    this.membership.checkSnapshot(h.id, snapshot, how);
     const digest = bytesDigest(snapshot.data);
     const seen = this.snapshotDigest.get(index);
     if (seen === undefined) this.snapshotDigest.set(index, digest);
@@ -230,17 +255,24 @@ export class InvariantChecker {
   }
 
   /**
-   * onCrash checks that no acknowledged write can be lost: the highest acked
-   * entry must be durable (log or snapshot) on a majority of disks, counting
-   * only synced writes. Log matching makes this cover every earlier acked entry.
+   * onCrash checks that no acknowledged write can be lost: every majority of
+   * the voters of the latest committed configuration (the one in force at the
+   * highest applied index) must hold the highest acked entry durably (log or
+   * snapshot), counting only synced writes; otherwise that majority could elect
+   * a leader without it. Its commit put it on a majority of the configuration
+   * the leader then used, which is that one or differs from it by one voter
+   * (thesis §4.1), so its majorities overlap. Log matching makes this cover
+   * every earlier acked entry.
    */
   onCrash(crashed: NodeId): void {
     const a = this.acked;
     if (a === null) return;
+    const voters = this.membership.configAt(this.maxAppliedIndex).voters;
     let holders = 0;
-    for (const h of this.hosts) if (h.disk.containsCommitted(a.index, a.term)) holders++;
-    if (holders <= this.clusterSize / 2) {
-      violated('durability', `after ${crashed} crashed, acknowledged entry (${a.index}, term ${a.term}) is durable on only ${holders} of ${this.clusterSize} disks`);
+    for (const h of this.hosts) if (voters.includes(h.id) && h.disk.containsCommitted(a.index, a.term)) holders++;
+    // A majority avoids the holders exactly when the voters without the entry are a majority.
+    if (voters.length - holders > voters.length / 2) {
+      violated('durability', `after ${crashed} crashed, acknowledged entry (${a.index}, term ${a.term}) is durable on only ${holders} of the ${voters.length} voters' disks`);
     }
   }
 
@@ -353,6 +385,23 @@ export class InvariantChecker {
     const i = h.appliedIndex;
     if (i > 0 && this.appliedHash[i] !== h.chain) violated('state-machine-safety', `${h.id} state at ${i} differs from the applied history`);
   }
+}
+
+/** Configs are a node's latest configuration, where it comes from, the one before it, and the node's commit index. */
+interface Configs {
+  readonly index: number;
+  readonly latest: ConfState;
+  readonly before: ConfState;
+  readonly commit: number;
+}
+
+/** LogTip is a node's log as an election sees it, and the configurations that decide whether and where it campaigns. */
+interface LogTip {
+  readonly id: NodeId;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  termAt(index: number): number | null;
+  configs(): Configs;
 }
 
 /** readKey names a read by the incarnation that asked: a restarted host numbers its reads from 1 again. */

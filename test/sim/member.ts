@@ -20,6 +20,8 @@ export class SimMember implements HostView {
   transport: SimTransport | null = null;
   appliedIndex = 0;
   chain = 0;
+  /** The peers its transport starts with (its `--peers`): set at its first start. */
+  startingPeers: readonly NodeId[] = [];
 
   constructor(
     readonly id: NodeId,

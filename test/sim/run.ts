@@ -5,7 +5,8 @@
  *   SIM_SEED=S         replay exactly one schedule (prints an event trace with SIM_TRACE=1)
  *   SIM_NODES=3|5      cluster size (default: alternates with the seed, see nodesForSeed)
  *   SIM_VARIANT=name   correct | vote-without-log-check | commit-earlier-terms | send-before-durable | wall-clock-stamps
- *   SIM_PROFILE=name   mixed | crashy | isolate-leader
+ *                      | two-conf-changes | conf-change-before-noop
+ *   SIM_PROFILE=name   mixed | crashy | isolate-leader | membership
  *   SIM_SAFETY_MS=ms   length of the fault phase (default: drawn from the seed)
  *   SIM_CHECK_TABLE_TIME=0  skip the table-time-ahead check (to see a clock bug's harm to clients)
  *

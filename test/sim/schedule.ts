@@ -1,6 +1,7 @@
-import { SeededRandom, type NodeId } from '../../src/raft/index.js';
+import { SeededRandom, memberIds, type NodeId } from '../../src/raft/index.js';
 import { MAX_CLOCK_RATE_ERROR } from '../../src/api/contract.js';
-import { SimCluster } from './cluster.js';
+import { SimCluster, type ClusterOptions } from './cluster.js';
+import { scheduleMembership, type MembershipProfile, type MembershipWorkload } from './membership-workload.js';
 import { variant as makeVariant, type VariantName } from './broken-variants.js';
 import { SimViolation, violated } from './sim-violation.js';
 import { LOCK_NAMES, LockWorkload } from './lock-workload.js';
@@ -20,6 +21,8 @@ export const LIVENESS_BOUND_MS = 10_000;
 const CLOCK_OFFSET_MAX_MS = 5_000;
 /** A clock step moves a wall clock by this much, forward or back. */
 const CLOCK_STEP_MS: readonly [number, number] = [500, 4_000];
+/** Members a schedule may add, beyond the ones it starts with. */
+const SPARES = 3;
 
 /** FaultKind is one action of the fault schedule. */
 export type FaultKind =
@@ -53,13 +56,26 @@ export interface FaultProfile {
   readonly clientGapMs: readonly [number, number];
   /** Candidate AppendEntries byte limits; a tiny one sends one entry per message. */
   readonly maxAppendBytes: readonly number[];
+  /** How the simulated operator changes the membership (membership-workload.ts). */
+  readonly membership: MembershipProfile;
 }
 
 /** ProfileName selects a fault mix. */
-export type ProfileName = 'mixed' | 'crashy' | 'isolate-leader';
+export type ProfileName = 'mixed' | 'crashy' | 'isolate-leader' | 'membership';
 
-/** PROFILES are the fault mixes: 'mixed' for the correct system, the others make one broken variant's bug likely. */
-export const PROFILES: Readonly<Record<ProfileName, FaultProfile>> = {
+/** Membership changes in the three general profiles: every few hundred ms, a third of voter removals the leader's. */
+const MEMBERSHIP_CHANGES: MembershipProfile = {
+  gapMs: [100, 800],
+  retryMs: [20, 100],
+  maxRetries: 10,
+  removeLeaderProbability: 0.3,
+  concurrentProbability: 0.2,
+  voterSlack: 1,
+  isolateAfterChangeProbability: 0.1,
+};
+
+/** GENERAL_PROFILES are the fault mixes of the correct system and of the older broken variants. */
+const GENERAL_PROFILES: Readonly<Record<Exclude<ProfileName, 'membership'>, FaultProfile>> = {
   mixed: {
     weights: { heal: 3, isolateOne: 2, isolateLeader: 3, split: 2, bridge: 1, oneWay: 2, flaky: 2, crashOne: 2, crashLeader: 2, restartOne: 2, crashAll: 0.5, clock: 2 },
     faultGapMs: [100, 700],
@@ -71,6 +87,7 @@ export const PROFILES: Readonly<Record<ProfileName, FaultProfile>> = {
     slowDiskMs: [10, 60],
     clientGapMs: [5, 60],
     maxAppendBytes: [40, 200, 4096, 1024 * 1024],
+    membership: MEMBERSHIP_CHANGES,
   },
   // Send-before-durable only shows when a node crashes while a write it already acted on is in flight.
   crashy: {
@@ -84,6 +101,7 @@ export const PROFILES: Readonly<Record<ProfileName, FaultProfile>> = {
     slowDiskMs: [20, 120],
     clientGapMs: [5, 40],
     maxAppendBytes: [40, 4096],
+    membership: MEMBERSHIP_CHANGES,
   },
   // Stale logs winning elections (no §5.4.1 check) and Figure 8 need logs that diverge at one index with different terms:
   // an isolated leader keeps taking proposals it cannot commit while the majority elects another and moves on.
@@ -99,6 +117,34 @@ export const PROFILES: Readonly<Record<ProfileName, FaultProfile>> = {
     slowDiskMs: [10, 60],
     clientGapMs: [1, 10],
     maxAppendBytes: [40],
+    // Fewer changes, and no isolation right after one, than in the other profiles: each change shrinks or grows the
+    // cluster under the diverging logs Figure 8 needs; at the general rate (b) took up to 36 schedules, at this one 15.
+    membership: { ...MEMBERSHIP_CHANGES, gapMs: [1000, 3000], isolateAfterChangeProbability: 0 },
+  },
+};
+
+/** PROFILES are the fault mixes: 'mixed' for the correct system, the others make one broken variant's bug likely. */
+export const PROFILES: Readonly<Record<ProfileName, FaultProfile>> = {
+  ...GENERAL_PROFILES,
+  // The single-server bug (raft-dev, 2015) needs a leader that changes the configuration right after its election while
+  // an earlier leader's change is still uncommitted somewhere: frequent changes, leaders isolated (also right after they
+  // accepted a change) and crashed often.
+  membership: {
+    ...GENERAL_PROFILES['isolate-leader'],
+    weights: { heal: 3, isolateOne: 2, isolateLeader: 10, split: 2, bridge: 0, oneWay: 0, flaky: 0, crashOne: 2, crashLeader: 4, restartOne: 4, crashAll: 0.5, clock: 0 },
+    clientGapMs: [5, 40],
+    maxAppendBytes: [40, 4096],
+    membership: {
+      ...MEMBERSHIP_CHANGES,
+      gapMs: [20, 150],
+      // A refused change is retried within a few ms, so it lands right after an election, before the no-op commits;
+      // even voter counts (4) and changes both ways from them: the bug's disjoint majorities need both.
+      retryMs: [5, 30],
+      maxRetries: 40,
+      concurrentProbability: 0.3,
+      voterSlack: 2,
+      isolateAfterChangeProbability: 0.5,
+    },
   },
 };
 
@@ -188,7 +234,6 @@ function pickWeighted(r: SeededRandom, weights: Readonly<Record<FaultKind, numbe
  * finding: it returns it, with the replay command.
  */
 export function runSchedule(o: ScheduleOptions): ScheduleResult {
-  const variantName = o.variant ?? 'correct';
   const profile = PROFILES[o.profile ?? 'mixed'];
   const root = new SeededRandom(o.seed);
   // Fork order is part of the replay contract: add new forks at the end only.
@@ -196,48 +241,25 @@ export function runSchedule(o: ScheduleOptions): ScheduleResult {
   const clusterRandom = root.fork();
   const clientRandom = root.fork();
   const faultRandom = root.fork();
+  const membershipRandom = root.fork();
 
   const ids: NodeId[] = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  const spareIds: NodeId[] = Array.from({ length: SPARES }, (_, i) => `n${o.nodes + i + 1}`);
   // Drawn even when overridden, so SIM_SAFETY_MS changes nothing else about the schedule.
   const drawnSafetyMs = between(params, [DEFAULT_SAFETY_MS[0], DEFAULT_SAFETY_MS[1] - 1]);
   const safetyMs = o.safetyMs ?? drawnSafetyMs;
-  const v = makeVariant(variantName);
-  const cluster = new SimCluster({
-    ids,
-    random: clusterRandom,
-    createNode: v.createNode,
-    createLockService: v.createLockService,
-    lockNames: LOCK_NAMES,
-    minDelayMs: 1,
-    maxDelayMs: between(params, [5, 30]),
-    tickMs: ids.map(() => between(params, [9, 11])),
-    electionTicks: 10,
-    maxAppendBytes: pick(params, profile.maxAppendBytes),
-    maxInflightAppends: pick(params, [1, 4, 64]),
-    snapshotEvery: between(params, [5, 40]),
-    fastDiskMaxMs: 3,
-    slowDiskProbability: profile.slowDiskProbability,
-    slowDiskMinMs: profile.slowDiskMs[0],
-    slowDiskMaxMs: profile.slowDiskMs[1],
-    // Wall clocks seconds apart, monotonic clocks drifting up to the stated bound (a third of members at either extreme).
-    clockOffsetMs: ids.map(() => between(params, [-CLOCK_OFFSET_MAX_MS, CLOCK_OFFSET_MAX_MS])),
-    clockRateError: ids.map(() => {
-      const x = params.next();
-      if (x < 1 / 3) return pick(params, [-MAX_CLOCK_RATE_ERROR, MAX_CLOCK_RATE_ERROR]);
-      return (2 * params.next() - 1) * MAX_CLOCK_RATE_ERROR;
-    }),
-    checkTableTime: o.checkTableTime ?? true,
-    trace: o.trace ?? null,
-  });
+  const cluster = new SimCluster(clusterOptions(o, profile, params, clusterRandom, ids, spareIds));
 
   let livenessMs: number | null = null;
   let error: Error | null = null;
+  let membership: MembershipWorkload | null = null;
   try {
     scheduleFaults(cluster, faultRandom, profile, safetyMs);
     scheduleClients(cluster, clientRandom, profile, safetyMs);
+    membership = scheduleMembership(cluster, membershipRandom, profile.membership, { ids, spareIds }, safetyMs);
     cluster.runUntil(safetyMs);
     livenessMs = runLiveness(cluster, safetyMs);
-    for (const id of ids) cluster.checker.checkChain(cluster.host(id));
+    for (const id of cluster.ids) cluster.checker.checkChain(cluster.host(id));
   } catch (e) {
     error = e instanceof Error ? e : new Error(String(e));
   }
@@ -256,7 +278,53 @@ export function runSchedule(o: ScheduleOptions): ScheduleResult {
     virtualMs: cluster.nowMs,
     events: cluster.events,
     livenessMs,
-    stats: { ...cluster.stats, ...cluster.checker.stats, ...cluster.locksChecker.stats },
+    stats: { ...cluster.stats, ...cluster.checker.stats, ...cluster.checker.membership.stats, ...membership?.stats, ...cluster.locksChecker.stats },
+  };
+}
+
+/**
+ * clusterOptions draws a schedule's cluster from `params`. The order of the draws is part of the replay contract:
+ * the spares' clocks and the promotion bound come after everything the bootstrap members drew.
+ */
+function clusterOptions(o: ScheduleOptions, profile: FaultProfile, params: SeededRandom, random: SeededRandom, ids: NodeId[], spareIds: NodeId[]): ClusterOptions {
+  const v = makeVariant(o.variant ?? 'correct');
+  const tickMs = (): number => between(params, [9, 11]);
+  // Wall clocks seconds apart, monotonic clocks drifting up to the stated bound (a third of members at either extreme).
+  const clockOffsetMs = (): number => between(params, [-CLOCK_OFFSET_MAX_MS, CLOCK_OFFSET_MAX_MS]);
+  const clockRateError = (): number => {
+    const x = params.next();
+    if (x < 1 / 3) return pick(params, [-MAX_CLOCK_RATE_ERROR, MAX_CLOCK_RATE_ERROR]);
+    return (2 * params.next() - 1) * MAX_CLOCK_RATE_ERROR;
+  };
+  const drawn = {
+    maxDelayMs: between(params, [5, 30]),
+    tickMs: ids.map(tickMs),
+    maxAppendBytes: pick(params, profile.maxAppendBytes),
+    maxInflightAppends: pick(params, [1, 4, 64]),
+    snapshotEvery: between(params, [5, 40]),
+    clockOffsetMs: ids.map(clockOffsetMs),
+    clockRateError: ids.map(clockRateError),
+  };
+  return {
+    ...drawn,
+    ids,
+    spareIds,
+    random,
+    createNode: v.createNode,
+    createLockService: v.createLockService,
+    lockNames: LOCK_NAMES,
+    minDelayMs: 1,
+    tickMs: [...drawn.tickMs, ...spareIds.map(tickMs)],
+    clockOffsetMs: [...drawn.clockOffsetMs, ...spareIds.map(clockOffsetMs)],
+    clockRateError: [...drawn.clockRateError, ...spareIds.map(clockRateError)],
+    maxPromoteLagEntries: pick(params, [2, 20, 1000]),
+    electionTicks: 10,
+    fastDiskMaxMs: 3,
+    slowDiskProbability: profile.slowDiskProbability,
+    slowDiskMinMs: profile.slowDiskMs[0],
+    slowDiskMaxMs: profile.slowDiskMs[1],
+    checkTableTime: o.checkTableTime ?? true,
+    trace: o.trace ?? null,
   };
 }
 
@@ -386,21 +454,22 @@ function scheduleClients(cluster: SimCluster, r: SeededRandom, profile: FaultPro
 
 /**
  * runLiveness heals the network, restarts every crashed node, and waits for a
- * leader to commit a fresh proposal on all nodes. Returns the virtual ms it took.
+ * leader to commit a fresh proposal on every member of its configuration
+ * (removed members and spares never added are left alone). Returns the
+ * virtual ms it took.
  */
 function runLiveness(cluster: SimCluster, safetyEndMs: number): number {
-  const ids = cluster.ids;
   cluster.network.healAll();
   cluster.slowDiskProbability = 0;
-  for (const id of ids) if (!cluster.isAlive(id)) cluster.restart(id);
+  for (const id of cluster.ids) if (!cluster.isAlive(id)) cluster.restart(id);
   // The probe is a command through a leader's LockService like any client's; once it is answered, the answering
-  // member's applied index is a committed point every member must reach.
-  let target: number | null = null;
+  // member's applied index is a committed point every member of its configuration must reach.
+  let target = null as { index: number; members: readonly NodeId[] } | null;
   let inFlight = false;
   let done = false;
   let probes = 0;
   const probe = (): void => {
-    if (target !== null && ids.every((id) => (cluster.appliedIndexOf(id) ?? -1) >= target!)) {
+    if (target !== null && target.members.every((id) => (cluster.appliedIndexOf(id) ?? -1) >= target!.index)) {
       done = true;
       return;
     }
@@ -408,7 +477,8 @@ function runLiveness(cluster: SimCluster, safetyEndMs: number): number {
     if (target === null && !inFlight && leader !== null) {
       inFlight = cluster.submit(leader, { type: 'forceRelease', name: `liveness-probe-${probes}` }, (err) => {
         inFlight = false;
-        if (err === null) target = cluster.appliedIndexOf(leader);
+        const config = cluster.configurationOf(leader);
+        if (err === null && config !== null) target = { index: cluster.appliedIndexOf(leader)!, members: memberIds(config) };
       });
     }
     if (++probes > 10_000) throw new Error('liveness: too many probes');
@@ -417,7 +487,8 @@ function runLiveness(cluster: SimCluster, safetyEndMs: number): number {
   cluster.at(safetyEndMs, 'probe', probe);
   cluster.runUntil(safetyEndMs + LIVENESS_BOUND_MS, () => done);
   if (!done) {
-    violated('liveness', `no fresh command applied on all nodes within ${LIVENESS_BOUND_MS} virtual ms after healing (leader: ${cluster.leader()})`);
+    const lagging = target === null ? 'no probe answered' : `members ${target.members.join(',')} to reach ${target.index}`;
+    violated('liveness', `no fresh command applied on all members within ${LIVENESS_BOUND_MS} virtual ms after healing (leader: ${cluster.leader()}; ${lagging})`);
   }
   return cluster.nowMs - safetyEndMs;
 }

@@ -1,4 +1,4 @@
-import type { Message, NodeId, Snapshot } from '../../src/raft/index.js';
+import type { MemberRecord, Message, NodeId, Snapshot } from '../../src/raft/index.js';
 import type { SaveBatch } from '../../src/storage/index.js';
 import type { Done, HostClock, HostScheduler, HostStore, HostTransport, TimerHandle, TransportHandlers } from '../../src/node/host-io.js';
 import type { SimDisk } from './disk.js';
@@ -19,6 +19,8 @@ export interface SimLoop {
   diskLatencyMs(): number;
   /** sendFrom puts a node's messages on the simulated network. */
   sendFrom(id: NodeId, incarnation: number, messages: readonly Message[]): void;
+  /** droppedToUnknownPeer counts a message a transport dropped because it does not know the addressee. */
+  droppedToUnknownPeer(from: NodeId, m: Message): void;
 }
 
 interface SimTimer extends TimerHandle {
@@ -86,15 +88,23 @@ export class SimClock implements HostClock {
   }
 }
 
-/** SimTransport hands a node's messages to the simulated network; the cluster delivers them to `handlers`. */
+/**
+ * SimTransport hands a node's messages to the simulated network; the cluster delivers them to `handlers`. Like the TCP
+ * transport, it reaches only the peers it was started with (`--peers`) and the members setPeers told it of: a message
+ * to anyone else is dropped, so a host that does not tell its transport of a new member cannot reach it.
+ */
 export class SimTransport implements HostTransport {
   handlers: TransportHandlers | null = null;
+  private peers: ReadonlySet<NodeId>;
 
   constructor(
     private readonly loop: SimLoop,
     private readonly id: NodeId,
     private readonly incarnation: number,
-  ) {}
+    private readonly startingPeers: readonly NodeId[],
+  ) {
+    this.peers = new Set(startingPeers);
+  }
 
   bind(handlers: TransportHandlers): void {
     if (this.handlers !== null) throw new Error(`${this.id}: transport bound twice`);
@@ -106,7 +116,17 @@ export class SimTransport implements HostTransport {
   }
 
   send(messages: readonly Message[]): void {
-    this.loop.sendFrom(this.id, this.incarnation, messages);
+    if (messages.every((m) => this.peers.has(m.to))) return this.loop.sendFrom(this.id, this.incarnation, messages);
+    for (const m of messages) if (!this.peers.has(m.to)) this.loop.droppedToUnknownPeer(this.id, m);
+    this.loop.sendFrom(
+      this.id,
+      this.incarnation,
+      messages.filter((m) => this.peers.has(m.to)),
+    );
+  }
+
+  setPeers(members: readonly MemberRecord[]): void {
+    this.peers = new Set([...this.startingPeers, ...members.map((m) => m.id)]);
   }
 
   close(): Promise<void> {

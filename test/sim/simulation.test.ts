@@ -3,12 +3,13 @@ import fc from 'fast-check';
 import { LIVENESS_BOUND_MS, runSchedule, type ProfileName, type ScheduleResult } from './schedule.js';
 
 /**
- * The default simulation run: 1,400 seeded schedules of the production
+ * The default simulation run: 1,500 seeded schedules of the production
  * RaftHost + LockService + LeaseTable over simulated I/O (1,000 with the mixed
  * fault profile, 200 each with the crash-heavy and the leader-isolation
- * profiles the broken-variant tests use), both cluster sizes, every Raft and
- * lock invariant checked after every event, each followed by the liveness
- * phase. A failure message carries the
+ * profiles, 100 with the membership-change-heavy profile the broken-variant
+ * tests use), both cluster sizes, membership changes by a simulated operator
+ * in every profile, every Raft, membership and lock invariant checked after
+ * every event, each followed by the liveness phase. A failure message carries the
  * one-line replay command (`SIM_SEED=... SIM_NODES=... npm run sim`).
  *
  * The fast-check seed is fixed so CI runs the same schedules every time; set
@@ -20,6 +21,7 @@ const BLOCKS: readonly { profile: ProfileName; blocks: number }[] = [
   { profile: 'mixed', blocks: 10 },
   { profile: 'crashy', blocks: 2 },
   { profile: 'isolate-leader', blocks: 2 },
+  { profile: 'membership', blocks: 1 },
 ];
 
 const totals = { schedules: 0, nodes3: 0, nodes5: 0, events: 0, livenessMaxMs: 0 };
@@ -78,9 +80,11 @@ describe('deterministic cluster simulation (the real host and lease table)', () 
     expect(totals.nodes3).toBeGreaterThan(expected / 4);
     expect(totals.nodes5).toBeGreaterThan(expected / 4);
     // Guards against a silently toothless simulation (e.g. a schedule that never crashes or never snapshots).
-    for (const key of ['crashes', 'restarts', 'snapshotsTaken', 'snapshotsInstalled', 'readsServed', 'acked', 'transfers', 'messagesDropped', 'grantsSeen', 'grantsAcked', 'releasesAcked', 'expiries']) {
+    for (const key of ['crashes', 'restarts', 'snapshotsTaken', 'snapshotsInstalled', 'readsServed', 'acked', 'transfers', 'messagesDropped', 'grantsSeen', 'grantsAcked', 'releasesAcked', 'expiries', 'joins', 'learnersAdded', 'votersRemoved']) {
       expect(counters[key] ?? 0, key).toBeGreaterThan(expected);
     }
+    // A learner is promoted in about every other schedule (others are removed first, or wait for a member that is down).
+    expect(counters['promotions'] ?? 0, 'promotions').toBeGreaterThan(expected / 2);
     // Queued waiters granted later, from the queue, are the rarer path: at least one per ten schedules.
     expect(counters['waiterGrants'] ?? 0, 'waiterGrants').toBeGreaterThan(expected / 10);
     expect(counters['leadersElected'] ?? 0).toBeGreaterThan(expected * 2);

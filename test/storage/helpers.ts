@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DurableState, Entry, Snapshot } from '../../src/raft/types.js';
+import type { ConfState, DurableState, Entry, Snapshot } from '../../src/raft/types.js';
 
 /** withTempDir runs `fn` with a fresh directory under os.tmpdir() and removes it afterwards, also on failure. */
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -27,25 +27,30 @@ export function entry(index: number, term: number, size = 16, salt = 0): Entry {
 
 /** configEntry builds a config entry. */
 export function configEntry(index: number, term: number, voters: string[]): Entry {
-  return { index, term, type: 'config', data: new Uint8Array(0), config: { voters } };
+  return { index, term, type: 'config', data: new Uint8Array(0), config: { voters, learners: [], members: [] } };
+}
+
+/** plainConfig turns a configuration into a comparable plain object: voters, learners and member records. */
+export function plainConfig(c: ConfState): unknown {
+  return { voters: [...c.voters], learners: [...c.learners], members: c.members.map((m) => ({ ...m })) };
 }
 
 /** plain turns an entry into a comparable plain object (Buffer vs Uint8Array and absent vs undefined fields do not matter). */
 export function plainEntry(e: Entry): unknown {
-  return { index: e.index, term: e.term, type: e.type, data: Array.from(e.data), config: e.config ? [...e.config.voters] : null };
+  return { index: e.index, term: e.term, type: e.type, data: Array.from(e.data), config: e.config ? plainConfig(e.config) : null };
 }
 
 export function plainDurable(d: DurableState): unknown {
   return {
     hardState: { ...d.hardState },
-    snapshotMeta: { index: d.snapshotMeta.index, term: d.snapshotMeta.term, voters: [...d.snapshotMeta.config.voters] },
+    snapshotMeta: { index: d.snapshotMeta.index, term: d.snapshotMeta.term, config: plainConfig(d.snapshotMeta.config) },
     entries: d.entries.map(plainEntry),
   };
 }
 
 export function plainSnapshot(s: Snapshot | null): unknown {
   if (s === null) return null;
-  return { index: s.meta.index, term: s.meta.term, voters: [...s.meta.config.voters], data: Buffer.from(s.data).toString('hex') };
+  return { index: s.meta.index, term: s.meta.term, config: plainConfig(s.meta.config), data: Buffer.from(s.data).toString('hex') };
 }
 
 export const OPTS = { nodeId: 'n1', clusterId: 'c1', voters: ['n1', 'n2', 'n3'] } as const;

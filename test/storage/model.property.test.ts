@@ -84,7 +84,7 @@ function plan(m: Model, r: Step, salt: number): { op: Op; next: Model } | null |
     const index = pick(r.a, Math.max(m.snapIndex, m.hs.commit, 1), lastIndex + 4);
     const term = Math.max(maxTerm(m), 1) + (r.b % 2);
     const voters = VOTERS.slice(0, 1 + (r.c % 4));
-    const snapshot: Snapshot = { meta: { index, term, config: { voters } }, data: data(r.b % 30) };
+    const snapshot: Snapshot = { meta: { index, term, config: { voters, learners: [], members: [] } }, data: data(r.b % 30) };
     const entries: Entry[] = [];
     for (let i = 1; i <= r.c % 3; i++) entries.push(entry(index + i, term, 3, salt));
     const hardState: HardState = { ...nextHardState(m, r, term, index, index), commit: Math.max(index, m.hs.commit) };
@@ -96,7 +96,7 @@ function plan(m: Model, r: Step, salt: number): { op: Op; next: Model } | null |
     if (lastIndex < lo) return 'skip';
     const index = pick(r.a, lo, lastIndex);
     const voters = VOTERS.slice(0, 1 + (r.c % 4));
-    const snapshot: Snapshot = { meta: { index, term: termAt(m, index), config: { voters } }, data: data(r.b % 30) };
+    const snapshot: Snapshot = { meta: { index, term: termAt(m, index), config: { voters, learners: [], members: [] } }, data: data(r.b % 30) };
     const next: Model = { ...m, snapshot, snapIndex: index, snapTerm: snapshot.meta.term, snapVoters: voters, entries: m.entries.slice(index - m.snapIndex) };
     return { op: { type: 'compact', snapshot }, next };
   }
@@ -105,7 +105,7 @@ function plan(m: Model, r: Step, salt: number): { op: Op; next: Model } | null |
 
 function expected(m: Model): unknown {
   return {
-    durable: plainDurable({ hardState: m.hs, snapshotMeta: { index: m.snapIndex, term: m.snapTerm, config: { voters: m.snapVoters } }, entries: m.entries }),
+    durable: plainDurable({ hardState: m.hs, snapshotMeta: { index: m.snapIndex, term: m.snapTerm, config: { voters: m.snapVoters, learners: [], members: [] } }, entries: m.entries }),
     snapshot: plainSnapshot(m.snapshot),
   };
 }

@@ -41,7 +41,7 @@ describe('storage performance', () => {
       const { storage } = await RaftStorage.open(dir, OPTS);
       await storage.save({ entries: [entry(1, 1), entry(2, 1)], hardState: { term: 1, vote: null, commit: 2 } });
       const t0 = performance.now();
-      await storage.saveSnapshot({ meta: { index: 2, term: 1, config: { voters: ['n1'] } }, data });
+      await storage.saveSnapshot({ meta: { index: 2, term: 1, config: { voters: ['n1'], learners: [], members: [] } }, data });
       const writeMs = performance.now() - t0;
       await storage.close();
       const t1 = performance.now();

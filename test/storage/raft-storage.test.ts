@@ -26,7 +26,7 @@ describe('RaftStorage', () => {
       expect(a.snapshot).toBeNull();
       expect(plainDurable(a.durable)).toEqual({
         hardState: { term: 0, vote: null, commit: 0 },
-        snapshotMeta: { index: 0, term: 0, voters: ['n1', 'n2', 'n3'] },
+        snapshotMeta: { index: 0, term: 0, config: { voters: ['n1', 'n2', 'n3'], learners: [], members: [] } },
         entries: [],
       });
       await a.storage.close();
@@ -58,7 +58,7 @@ describe('RaftStorage', () => {
     await withTempDir(async (dir) => {
       const { storage } = await RaftStorage.open(dir, { ...OPTS, snapshotChunkBytes: 7, maxDeletesPerBatch: 3 });
       await storage.save({ entries: range(1, 20, 1), hardState: { term: 1, vote: 'n1', commit: 15 } });
-      const snap1 = { meta: { index: 12, term: 1, config: { voters: ['n1', 'n2', 'n3'] } }, data: new Uint8Array(50).fill(3) };
+      const snap1 = { meta: { index: 12, term: 1, config: { voters: ['n1', 'n2', 'n3'], learners: [], members: [] } }, data: new Uint8Array(50).fill(3) };
       await storage.saveSnapshot(snap1);
       expect(plainSnapshot(storage.latestSnapshot())).toEqual(plainSnapshot(snap1));
       await storage.close();
@@ -67,7 +67,7 @@ describe('RaftStorage', () => {
       expect(r.durable.snapshotMeta.index).toBe(12);
       expect(r.durable.entries.map((e) => e.index)).toEqual(range(13, 20, 1).map((e) => e.index));
       // A leader snapshot beyond our log replaces everything; fewer chunks than before.
-      const snap2 = { meta: { index: 30, term: 3, config: { voters: ['n1', 'n2'] } }, data: new Uint8Array(9).fill(4) };
+      const snap2 = { meta: { index: 30, term: 3, config: { voters: ['n1', 'n2'], learners: [], members: [] } }, data: new Uint8Array(9).fill(4) };
       await r.storage.save({ snapshot: snap2, entries: [entry(31, 3)], hardState: { term: 3, vote: null, commit: 30 } });
       await r.storage.close();
       r = await RaftStorage.open(dir, OPTS);
@@ -87,7 +87,7 @@ describe('RaftStorage', () => {
     await withTempDir(async (dir) => {
       const { storage } = await RaftStorage.open(dir, OPTS);
       await storage.save({ entries: range(1, 10, 1), hardState: { term: 1, vote: null, commit: 8 } });
-      await storage.saveSnapshot({ meta: { index: 5, term: 1, config: { voters: ['n1'] } }, data: new Uint8Array(3) });
+      await storage.saveSnapshot({ meta: { index: 5, term: 1, config: { voters: ['n1'], learners: [], members: [] } }, data: new Uint8Array(3) });
       await storage.close();
       // Simulate a crash that interrupted the deletion batches: put entries 2..4 back.
       const raw = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view', compression: false });
@@ -95,7 +95,7 @@ describe('RaftStorage', () => {
       await raw.close();
       const r = await RaftStorage.open(dir, OPTS);
       expect(r.durable.entries.map((e) => e.index)).toEqual([6, 7, 8, 9, 10]);
-      await r.storage.saveSnapshot({ meta: { index: 7, term: 1, config: { voters: ['n1'] } }, data: new Uint8Array(3) });
+      await r.storage.saveSnapshot({ meta: { index: 7, term: 1, config: { voters: ['n1'], learners: [], members: [] } }, data: new Uint8Array(3) });
       await r.storage.close();
       const raw2 = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view', compression: false });
       const keys = await raw2.keys({ gte: entryKey(0), lt: entryKey(1000) }).all();
@@ -114,7 +114,7 @@ describe('RaftStorage', () => {
       await expect(storage.save({ hardState: { term: 2, vote: 'n3', commit: 4 } })).rejects.toThrow(/vote in term 2/);
       await expect(storage.save({ hardState: { term: 1, vote: null, commit: 4 } })).rejects.toThrow(/term goes from/);
       await expect(storage.save({ hardState: { term: 2, vote: 'n1', commit: 6 } })).rejects.toThrow(/exceed the last index/);
-      await expect(storage.saveSnapshot({ meta: { index: 3, term: 1, config: { voters: [] } }, data: new Uint8Array() })).rejects.toThrow(/has term 1/);
+      await expect(storage.saveSnapshot({ meta: { index: 3, term: 1, config: { voters: [], learners: [], members: [] } }, data: new Uint8Array() })).rejects.toThrow(/has term 1/);
       // Identical re-append of committed entries is allowed (same index and term = same entry).
       await storage.save({ entries: range(4, 6, 2) });
       await storage.close();
@@ -163,10 +163,10 @@ describe('RaftStorage', () => {
   it('seeds a new store from an initial snapshot: its index committed, its term, its configuration, its data', async () => {
     await withTempDir(async (dir) => {
       const data = new Uint8Array(3000).map((_, i) => i & 0xff);
-      const initialSnapshot = { meta: { index: 41, term: 7, config: { voters: ['n1', 'n4', 'n5'] } }, data };
+      const initialSnapshot = { meta: { index: 41, term: 7, config: { voters: ['n1', 'n4', 'n5'], learners: [], members: [] } }, data };
       const a = await RaftStorage.open(dir, { ...OPTS, clusterId: 'restored', snapshotChunkBytes: 1024, initialSnapshot });
       expect(a.created).toBe(true);
-      expect(plainDurable(a.durable)).toEqual({ hardState: { term: 7, vote: null, commit: 41 }, snapshotMeta: { index: 41, term: 7, voters: ['n1', 'n4', 'n5'] }, entries: [] });
+      expect(plainDurable(a.durable)).toEqual({ hardState: { term: 7, vote: null, commit: 41 }, snapshotMeta: { index: 41, term: 7, config: { voters: ['n1', 'n4', 'n5'], learners: [], members: [] } }, entries: [] });
       await a.storage.save({ entries: [entry(42, 8)], hardState: { term: 8, vote: 'n1', commit: 42 } });
       await a.storage.close();
       const b = await RaftStorage.open(dir, { ...OPTS, clusterId: null });
@@ -205,7 +205,7 @@ describe('MemoryRaftStorage', () => {
     const disk = new MemoryDisk();
     const a = await MemoryRaftStorage.open(disk, OPTS);
     await a.storage.save({ entries: range(1, 4, 1), hardState: { term: 1, vote: 'n1', commit: 2 } });
-    await a.storage.saveSnapshot({ meta: { index: 2, term: 1, config: { voters: ['n1'] } }, data: Uint8Array.of(1) });
+    await a.storage.saveSnapshot({ meta: { index: 2, term: 1, config: { voters: ['n1'], learners: [], members: [] } }, data: Uint8Array.of(1) });
     await a.storage.close();
     const b = await MemoryRaftStorage.open(disk, OPTS);
     expect(b.durable.entries.map((e) => e.index)).toEqual([3, 4]);
@@ -215,7 +215,7 @@ describe('MemoryRaftStorage', () => {
 
   it('adopts the stored cluster id and seeds from an initial snapshot, as RaftStorage does', async () => {
     const disk = new MemoryDisk();
-    const initialSnapshot = { meta: { index: 9, term: 3, config: { voters: ['n1', 'n2'] } }, data: Uint8Array.of(5) };
+    const initialSnapshot = { meta: { index: 9, term: 3, config: { voters: ['n1', 'n2'], learners: [], members: [] } }, data: Uint8Array.of(5) };
     const a = await MemoryRaftStorage.open(disk, { ...OPTS, initialSnapshot });
     expect([a.created, a.durable.hardState]).toEqual([true, { term: 3, vote: null, commit: 9 }]);
     await a.storage.close();

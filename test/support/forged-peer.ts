@@ -55,7 +55,7 @@ export function attackMessages(t: ForgedPeerTarget): Message[] {
       prevLogIndex: t.lastIndex,
       prevLogTerm: t.lastTerm,
       commit: t.lastIndex + 1,
-      entries: [{ index: t.lastIndex + 1, term, type: 'config', data: new Uint8Array(0), config: { voters: [t.to] } }],
+      entries: [{ index: t.lastIndex + 1, term, type: 'config', data: new Uint8Array(0), config: { voters: [t.to], learners: [], members: [] } }],
     },
     { type: 'timeoutNow', from: t.claimFrom, to: t.to, term },
   ];

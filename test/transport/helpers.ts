@@ -148,7 +148,7 @@ export function sampleMessages(from: NodeId, to: NodeId): Message[] {
       entries: [
         { index: 10, term: 5, type: 'normal', data: new Uint8Array(0) },
         { index: 11, term: 5, type: 'normal', data: bytes(300, 1) },
-        { index: 12, term: 5, type: 'config', data: bytes(3, 2), config: { voters: ['n1', 'n2', 'n3'] } },
+        { index: 12, term: 5, type: 'config', data: bytes(3, 2), config: { voters: ['n1', 'n2', 'n3'], learners: [], members: [] } },
       ],
     },
     { type: 'append', from, to, term: 5, prevLogIndex: 12, prevLogTerm: 5, commit: 12, entries: [] },
@@ -157,7 +157,7 @@ export function sampleMessages(from: NodeId, to: NodeId): Message[] {
     { type: 'heartbeat', from, to, term: 5, commit: 12, context: null },
     { type: 'heartbeatResponse', from, to, term: 5, context: 'read-42' },
     { type: 'heartbeatResponse', from, to, term: 5, context: null },
-    { type: 'snapshot', from, to, term: 6, meta: { index: 100, term: 5, config: { voters: ['n1', 'n2'] } }, data: bytes(1000, 3) },
+    { type: 'snapshot', from, to, term: 6, meta: { index: 100, term: 5, config: { voters: ['n1', 'n2'], learners: [], members: [] } }, data: bytes(1000, 3) },
     { type: 'timeoutNow', from, to, term: 6 },
     { type: 'append', from, to, term: 2 ** 40, prevLogIndex: 2 ** 50, prevLogTerm: 2 ** 40, commit: 2 ** 50, entries: [] },
   ];

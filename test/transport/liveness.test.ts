@@ -63,7 +63,7 @@ describe('PeerTransport liveness', () => {
     await startCluster([a]);
     a.transport.updatePeerAddress('b', { host: '127.0.0.1', port: fake.port });
     await a.log.until((l) => l.some((e) => e.msg === 'connected to peer'), 'connected to the fake listener');
-    const snap: SnapshotMessage = { type: 'snapshot', from: 'a', to: 'b', term: 1, meta: { index: 5, term: 1, config: { voters: ['a', 'b'] } }, data: new Uint8Array(1024 * 1024) };
+    const snap: SnapshotMessage = { type: 'snapshot', from: 'a', to: 'b', term: 1, meta: { index: 5, term: 1, config: { voters: ['a', 'b'], learners: [], members: [] } }, data: new Uint8Array(1024 * 1024) };
     a.transport.send([snap]);
     await a.snapshotsSent.until((s) => s.length === 1, 'snapshot failure report');
     expect(a.snapshotsSent.items).toEqual([{ peer: 'b', ok: false }]);

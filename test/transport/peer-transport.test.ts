@@ -100,7 +100,7 @@ describe('PeerTransport between live nodes', () => {
     const data = new Uint8Array(20 * 1024 * 1024);
     for (let i = 0; i < data.length; i += 4096) data[i] = (i / 4096) & 0xff;
     data[data.length - 1] = 0x5a;
-    const snap: SnapshotMessage = { type: 'snapshot', from: 'a', to: 'b', term: 3, meta: { index: 999, term: 3, config: { voters: ['a', 'b'] } }, data };
+    const snap: SnapshotMessage = { type: 'snapshot', from: 'a', to: 'b', term: 3, meta: { index: 999, term: 3, config: { voters: ['a', 'b'], learners: [], members: [] } }, data };
     const framesBefore = a.transport.peerStats('b')!.framesSent;
     a.transport.send([snap]);
     // Next turn: the snapshot's first window is already written; this heartbeat must not wait for the rest.
@@ -122,7 +122,7 @@ describe('PeerTransport between live nodes', () => {
   it('reports a snapshot to a peer that is down as not sent', async () => {
     const a = node('a', ['a', 'b']);
     await startCluster([a]);
-    a.transport.send([{ type: 'snapshot', from: 'a', to: 'b', term: 1, meta: { index: 1, term: 1, config: { voters: ['a', 'b'] } }, data: new Uint8Array(10) }]);
+    a.transport.send([{ type: 'snapshot', from: 'a', to: 'b', term: 1, meta: { index: 1, term: 1, config: { voters: ['a', 'b'], learners: [], members: [] } }, data: new Uint8Array(10) }]);
     await a.snapshotsSent.until((s) => s.length === 1, 'snapshot report');
     expect(a.snapshotsSent.items).toEqual([{ peer: 'b', ok: false }]);
     await a.unreachable.until((u) => u.length === 1, 'unreachable report');
@@ -134,7 +134,7 @@ describe('PeerTransport between live nodes', () => {
     await startCluster([a, b]);
     a.transport.send([heartbeat('a', 'b', 0)]);
     await b.inbox.until((ms) => ms.length === 1, 'connection up');
-    a.transport.send([{ type: 'snapshot', from: 'a', to: 'b', term: 1, meta: { index: 1, term: 1, config: { voters: ['a', 'b'] } }, data: new Uint8Array(4096) }]);
+    a.transport.send([{ type: 'snapshot', from: 'a', to: 'b', term: 1, meta: { index: 1, term: 1, config: { voters: ['a', 'b'], learners: [], members: [] } }, data: new Uint8Array(4096) }]);
     await a.snapshotsSent.until((s) => s.length === 1, 'snapshot report');
     expect(a.snapshotsSent.items).toEqual([{ peer: 'b', ok: false }]);
     expect(b.log.items.some((e) => e.level === 'warn' && String(e.obj['reason']).includes('exceeds the limit'))).toBe(true);

@@ -41,7 +41,7 @@ describe('parseMessage', () => {
       { ...good[6], hintTerm: null },
       { ...good[7], context: 5 },
       { ...good[11], data: null },
-      { ...good[11], meta: { index: 1, term: 1, config: { voters: [1] } } },
+      { ...good[11], meta: { index: 1, term: 1, config: { voters: [1], learners: [], members: [] } } },
     ];
     for (const b of bad) expect(parseMessage(wire(b))).toBeNull();
   });
@@ -135,7 +135,7 @@ describe('handshake auth', () => {
 });
 
 describe('SnapshotAssembler', () => {
-  const head: SnapshotMessage = { type: 'snapshot', from: 'n1', to: 'n2', term: 2, meta: { index: 5, term: 2, config: { voters: ['n1', 'n2'] } }, data: null };
+  const head: SnapshotMessage = { type: 'snapshot', from: 'n1', to: 'n2', term: 2, meta: { index: 5, term: 2, config: { voters: ['n1', 'n2'], learners: [], members: [] } }, data: null };
   const chunk = (seq: number, off: number, total: number, bytes: number[], withHead = off === 0): SnapshotChunkFrame => ({
     k: 'snap',
     seq,
