@@ -13,7 +13,8 @@ import { pipeline } from 'node:stream/promises';
 import { ConfigError, parseClusterId, parseHostPort, parseIdMap } from '../node/node-config.js';
 import { restoreBackup } from '../node/restore-backup.js';
 import { decodeBackup, type BackupHeader } from '../storage/index.js';
-import { UsageError, connectionFrom, endpointsOption, messageOf, parse, printHelp, usageError } from './cli-args.js';
+import { adminConnection, adminRequest } from './admin-request.js';
+import { UsageError, endpointsOption, messageOf, parse, printHelp, usageError } from './cli-args.js';
 import type { CliIo } from './cli-io.js';
 
 const TRANSFER_USAGE = `usage: raftlock transfer-leader [--to ID] [--endpoints URLS]
@@ -23,8 +24,6 @@ const SNAPSHOT_USAGE = `usage: raftlock snapshot save FILE [--endpoints URLS]
   save     writes a consistent backup of the running cluster (taken on the leader after a read barrier) to FILE.
   restore  seeds member ID of a NEW cluster from FILE: run it for every member with the same --peers and the same
            new --cluster-id, then start each with \`raftlock serve\` (no --initial-cluster-state: the store is there).`;
-/** Bound on one HTTP request; a transfer waits at most two election timeouts on the server. */
-const REQUEST_TIMEOUT_MS = 10_000;
 /** Bound on a backup download. */
 const SAVE_TIMEOUT_MS = 600_000;
 
@@ -42,34 +41,19 @@ export async function transferLeaderCommand(argv: string[], env: NodeJS.ProcessE
   } catch (err) {
     return usageError(io, err, TRANSFER_USAGE);
   }
-  const failures: string[] = [];
-  for (const endpoint of endpoints) {
-    let res: Response;
-    try {
-      res = await fetch(new URL('/v1/admin/transfer-leader', endpoint), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...auth },
-        body: JSON.stringify(to === undefined ? {} : { to }),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-    } catch (err) {
-      failures.push(`${endpoint}: ${messageOf(err)}`);
-      continue;
-    }
-    const body = (await res.json().catch(() => ({}))) as { transferred?: boolean; from?: string; leader?: string; term?: number; error?: string; message?: string };
-    if (res.ok) {
-      io.out(body.transferred === true ? `leadership moved from ${body.from} to ${body.leader} (term ${body.term})\n` : `${body.leader} already leads (term ${body.term})\n`);
-      return 0;
-    }
-    // A definite answer (a bad member id, a transfer that did not complete) ends the command; other members would relay to the same leader.
-    if (res.status !== 503 || body.error === 'transfer_failed') {
-      io.err(`raftlock: transfer-leader: ${body.message ?? `HTTP ${res.status}`}\n`);
-      return 1;
-    }
-    failures.push(`${endpoint}: ${body.message ?? `HTTP ${res.status}`}`);
+  const r = await adminRequest(endpoints, auth, 'POST', '/v1/admin/transfer-leader', to === undefined ? {} : { to });
+  if (!r.answered) {
+    io.err(`raftlock: transfer-leader: no member could do it:\n  ${r.failures.join('\n  ')}\n`);
+    return 1;
   }
-  io.err(`raftlock: transfer-leader: no member could do it:\n  ${failures.join('\n  ')}\n`);
-  return 1;
+  const body = r.body as { transferred?: boolean; from?: string; leader?: string; term?: number; message?: string };
+  if (r.status !== 200) {
+    // A definite answer (a bad member id, a transfer that did not complete): other members would relay to the same leader.
+    io.err(`raftlock: transfer-leader: ${body.message ?? `HTTP ${r.status}`}\n`);
+    return 1;
+  }
+  io.out(body.transferred === true ? `leadership moved from ${body.from} to ${body.leader} (term ${body.term})\n` : `${body.leader} already leads (term ${body.term})\n`);
+  return 0;
 }
 
 /** snapshotCommand: `raftlock snapshot save|restore ...`. Exit 0 done, 1 failed or refused, 2 bad usage. */
@@ -178,13 +162,4 @@ async function restoreCommand(argv: string[], io: CliIo): Promise<number> {
     io.err(`raftlock: snapshot restore: ${what}${messageOf(err)}\n`);
     return 1;
   }
-}
-
-/**
- * adminConnection is the endpoints and the bearer token header of an admin command. These commands use fetch, which
- * takes no per-call CA in Node 20: for HTTPS under a private CA, set NODE_EXTRA_CA_CERTS to the CA file.
- */
-function adminConnection(values: { endpoints?: string; token?: string; ca?: string }, env: NodeJS.ProcessEnv): { endpoints: string[]; auth: Record<string, string> } {
-  const { endpoints, token } = connectionFrom(values, env);
-  return { endpoints, auth: token === undefined ? {} : { authorization: `Bearer ${token}` } };
 }

@@ -12,6 +12,7 @@ commands:
   locks      list locks [--prefix P]
   release    force-release a lock: raftlock release NAME --force
   transfer-leader  hand leadership to another member: raftlock transfer-leader [--to ID]
+  member     list, add, promote or remove members at run time (raftlock member --help)
   snapshot   back up a running cluster or restore a backup into a new one (raftlock snapshot --help)
   verify     Jepsen-style fault test of a local cluster (raftlock verify --help)
 Client commands take --endpoints URL,... or RAFTLOCK_ENDPOINTS; with authentication --token or RAFTLOCK_AUTH_TOKEN;
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   release: async () => (await import('./client-commands.js')).releaseCommand,
   'transfer-leader': async () => (await import('./admin-commands.js')).transferLeaderCommand,
   snapshot: async () => (await import('./admin-commands.js')).snapshotCommand,
+  member: async () => (await import('./member-commands.js')).memberCommand,
   verify: async () => (await import('./verify-command.js')).verifyCommand,
 };
 

@@ -33,6 +33,12 @@ export type NodeState = 'stopped' | 'running' | 'paused';
 export interface LaunchMember extends ServeMember {
   /** Where the node's stdout and stderr go, appended over all its starts; without one they go to this process's. */
   readonly logFile?: string;
+  /**
+   * A member that joins the running cluster instead of founding it: not in the founders' `--peers` at bootstrap,
+   * and its first start passes `--initial-cluster-state existing` with the cluster id (it must first be added as a
+   * learner: `raftlock member add`).
+   */
+  readonly joins?: boolean;
 }
 
 /** NodeExit is how a node's process ended; `expected` when the launcher had signalled it to end. */
@@ -182,12 +188,14 @@ export class NodeLauncher {
   commandLine(id: string): string[] {
     const node = this.node(id);
     const bootstrap = node.starts === 0 ? this.opts.bootstrap : undefined;
-    const args = serveArgs(node, this.nodes, {
+    // A founder's bootstrap configuration is the founders; a joining member and every restart list everyone.
+    const peers = bootstrap !== undefined && node.joins !== true ? this.nodes.filter((n) => n.joins !== true) : this.nodes;
+    const args = serveArgs(node, peers, {
       peerAddress: this.opts.peerAddress ?? directPeerAddress,
       peerHttpUrl: this.opts.peerHttpUrl ?? ((_from, to) => httpUrlOf(to, this.scheme)),
       logLevel: this.opts.logLevel ?? 'info',
       securityArgs: securityArgs(id, this.security),
-      ...(bootstrap !== undefined ? { bootstrapClusterId: bootstrap.clusterId } : {}),
+      ...(bootstrap !== undefined ? { bootstrapClusterId: bootstrap.clusterId, ...(node.joins === true ? { joins: true } : {}) } : {}),
       extraArgs: this.opts.extraArgs ?? [],
     });
     return [this.opts.mainPath, 'serve', ...args];

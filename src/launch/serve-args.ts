@@ -28,6 +28,8 @@ export interface ServeArgsOptions {
    * `--initial-cluster-state new`. Absent for a restart, which finds its store and needs neither flag.
    */
   readonly bootstrapClusterId?: string;
+  /** With bootstrapClusterId: the member joins that running cluster (`existing`) instead of founding it (`new`). */
+  readonly joins?: boolean;
   /** Appended last, so they override the flags above. */
   readonly extraArgs: readonly string[];
 }
@@ -58,7 +60,7 @@ export function serveArgs(member: ServeMember, members: readonly ServeMember[], 
     '--id', member.id, '--data-dir', member.dataDir, '--http', `${member.host}:${member.httpPort}`,
     '--peer', `${member.host}:${member.peerPort}`, '--peers', peers, '--peer-http', peerHttp, '--log-level', o.logLevel,
     ...(o.securityArgs ?? []),
-    ...(o.bootstrapClusterId !== undefined ? ['--initial-cluster-state', 'new', '--cluster-id', o.bootstrapClusterId] : []),
+    ...(o.bootstrapClusterId !== undefined ? ['--initial-cluster-state', o.joins === true ? 'existing' : 'new', '--cluster-id', o.bootstrapClusterId] : []),
     ...o.extraArgs,
   ];
 }

@@ -50,9 +50,20 @@ export class OverloadedError extends RaftLockError {
  */
 export class ConfChangeRefusedError extends RaftLockError {
   constructor(readonly reason: Exclude<ConfChangeRefusal, 'not_leader' | 'transferring'>) {
-    super('membership_change_refused', `the membership change was refused: ${reason}`);
+    super('membership_change_refused', `the membership change was refused (${reason}): ${CONF_CHANGE_ADVICE[reason]}`);
   }
 }
+
+/** What each refusal means to the operator, and whether waiting helps. */
+const CONF_CHANGE_ADVICE: Readonly<Record<Exclude<ConfChangeRefusal, 'not_leader' | 'transferring'>, string>> = {
+  own_term_not_committed: 'a new leader first commits an entry of its own term; retry in a moment',
+  change_in_progress: 'the previous membership change has not committed yet (one change at a time); retry in a moment',
+  not_caught_up: 'the learner is not yet close behind the leader, or some member does not hold the current configuration yet; retry once it has caught up (raftlock member list shows the lag)',
+  unknown_member: 'no such member in the configuration',
+  already_member: 'that id is already a member (a removed id cannot be reused while it is still listed)',
+  not_learner: 'only a learner can be promoted',
+  last_voter: 'the cluster must keep at least one voter',
+};
 
 /** refusalError is the error that answers the core's refusal of a proposal or of a membership change. */
 export function refusalError(reason: Extract<ProposeResult, { ok: false }>['reason'] | ConfChangeRefusal, leader: NodeId | null): RaftLockError {

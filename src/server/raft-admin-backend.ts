@@ -4,7 +4,9 @@ import type { CoreView } from '../node/open-raft-host.js';
 import type { RaftHost } from '../node/raft-host.js';
 import type { SoftStateWatch } from '../node/soft-state-watch.js';
 import { takeBackup } from '../node/take-backup.js';
-import type { NodeId } from '../raft/index.js';
+import type { MembershipView } from '../node/host-membership.js';
+import type { HostAddress } from '../node/raft-host.js';
+import { recordOf, type ConfChange, type ConfState, type NodeId } from '../raft/index.js';
 import type { BackupImage } from '../storage/index.js';
 import type { AdminBackend } from './admin-backend.js';
 
@@ -18,6 +20,8 @@ export interface RaftAdminBackendOptions {
   /** One election timeout (the largest randomized one): how long one transfer target gets. */
   readonly electionTimeoutMs: number;
   readonly readTimeoutMs: number;
+  /** `--peers`: the founding members' Raft addresses (members added at run time carry theirs in the configuration). */
+  readonly peers: Readonly<Record<NodeId, HostAddress>>;
 }
 
 /**
@@ -42,6 +46,21 @@ export class RaftAdminBackend implements AdminBackend {
       timeoutMs: this.transferTimeoutMs,
       to,
     });
+  }
+
+  membership(): MembershipView {
+    return this.o.host.membershipView();
+  }
+
+  peerAddressOf(id: NodeId): string | undefined {
+    const record = recordOf(this.o.host.membershipView().configuration, id);
+    if (record !== undefined) return record.peerAddress;
+    const listed = this.o.peers[id];
+    return listed === undefined ? undefined : `${listed.host}:${listed.port}`;
+  }
+
+  changeMembership(change: ConfChange): Promise<ConfState> {
+    return new Promise((resolve, reject) => this.o.host.proposeConfChange(change, (err, result) => (err === null ? resolve(result as ConfState) : reject(err))));
   }
 
   backup(): Promise<BackupImage> {

@@ -81,7 +81,7 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
   hostRef = host;
   // Relays are signed for the cluster the store belongs to (a restart's flags need not name it).
   const security = bindRelaySigner(loadedSecurity, member.clusterId, config.id);
-  const admin = new RaftAdminBackend({ host, core: member.core, locks, softStates, clusterId: member.clusterId, electionTimeoutMs, readTimeoutMs: READ_TIMEOUT_MS });
+  const admin = new RaftAdminBackend({ host, core: member.core, locks, softStates, clusterId: member.clusterId, electionTimeoutMs, readTimeoutMs: READ_TIMEOUT_MS, peers: config.peers });
   const http = buildHttpServer({ member, locks, admin, peerHttp: config.peerHttp, logger, readTimeoutMs: READ_TIMEOUT_MS, security });
   try {
     await host.start();

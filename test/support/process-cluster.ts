@@ -24,6 +24,8 @@ export type NodeProcess = LaunchedNode & { readonly logFile: string };
 
 export interface ClusterOptions {
   nodes?: number;
+  /** The last `joining` of the nodes join the running cluster (LaunchMember.joins) instead of founding it. */
+  joining?: number;
   extraArgs?: string[];
   /** Added to this process's environment for every node. */
   env?: NodeJS.ProcessEnv;
@@ -78,7 +80,9 @@ export class ProcessCluster {
 
   static async create(opts: ClusterOptions = {}): Promise<ProcessCluster> {
     const base = opts.baseDir ?? mkdtempSync(join(tmpdir(), 'raftlock-test-'));
-    const members = await loopbackMembers(opts.nodes ?? 3, (id) => ({ dataDir: join(base, id), logFile: join(base, `${id}.log`) }));
+    const count = opts.nodes ?? 3;
+    const founders = count - (opts.joining ?? 0);
+    const members = (await loopbackMembers(count, (id) => ({ dataDir: join(base, id), logFile: join(base, `${id}.log`) }))).map((m, i) => (i < founders ? m : { ...m, joins: true }));
     const dial = opts.dialAddress;
     const clusterId = opts.bootstrap === false ? null : randomUUID();
     const security = opts.security === 'tls' ? ({ mode: 'tls', certDir: join(base, 'certs') } as const) : opts.security;
