@@ -109,7 +109,7 @@ describe('the status page in chromium', () => {
     await page.locator(`tr[data-member="${leaderId}"][data-role="leader"]`).waitFor({ timeout: PAGE_SHOWS_MS });
   });
 
-  it('shows a lock taken by another client with its token, its TTL counting down, and its waiters in order', async () => {
+  it('shows a lock taken by another client with its token, its TTL counting down, its waiters in order, sessions and expiries', async () => {
     const granted = await as('alice', clientNode, 'POST', `/v1/locks/${encodeURIComponent(LOCK)}/acquire`, { owner: 'deployer', ttlMs: 120_000 });
     expect(granted.status).toBe(200);
     const { token } = (await granted.json()) as { token: number };
@@ -131,6 +131,13 @@ describe('the status page in chromium', () => {
     const session = await as('alice', clientNode, 'POST', '/v1/sessions', { ttlMs: 60_000, owner: 'ci' });
     const { sessionId } = (await session.json()) as { sessionId: string };
     await page.locator(`tr[data-session="${sessionId}"]`, { hasText: 'alice/ci' }).waitFor({ timeout: PAGE_SHOWS_MS });
+
+    // A short lease that nobody renews: its expiry shows in the recent events, and the lock leaves the list.
+    const SHORT = 'ui/short-lease';
+    expect((await as('alice', clientNode, 'POST', `/v1/locks/${encodeURIComponent(SHORT)}/acquire`, { owner: 'once', ttlMs: 1_500 })).status).toBe(200);
+    await page.locator(`tr[data-lock="${SHORT}"]`).waitFor({ timeout: PAGE_SHOWS_MS });
+    await page.locator('#events li[data-event="expiry"]', { hasText: 'expired 1 hold(s)' }).waitFor({ timeout: PAGE_SHOWS_MS });
+    await page.locator(`tr[data-lock="${SHORT}"]`).waitFor({ state: 'detached', timeout: PAGE_SHOWS_MS });
 
     const shot = join(OUTPUT_DIR, 'status-page.png');
     await page.screenshot({ path: shot, fullPage: true });
