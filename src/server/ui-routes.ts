@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { assert } from '../raft/invariant.js';
 import type { BackendPluginOptions } from './lock-backend.js';
 import { STATUS_PAGE_HTML } from './ui/status-page-html.js';
 import { STATUS_PAGE_SCRIPT } from './ui/status-page-script.js';
 import { STATUS_PAGE_STYLE } from './ui/status-page-style.js';
+
+// Inlined in <script> and <style>: a closing tag inside either would end it early.
+assert(!/<\/(script|style)/i.test(STATUS_PAGE_SCRIPT + STATUS_PAGE_STYLE), 'the status page script or style contains a closing tag');
 
 /** sourceHash is a CSP source that allows exactly this inline script or style. */
 const sourceHash = (text: string): string => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
