@@ -21,11 +21,11 @@ import { assertHolds, checkToken, release, removeHold, renew } from './holds.js'
 import { LeaseState } from './lease-state.js';
 import { checkLimits, DEFAULT_LEASE_TABLE_LIMITS, type LeaseTableLimits } from './limits.js';
 import { clearLockDelay } from './lock-delay.js';
-import { listLocks, lockView, sessionView } from './read-views.js';
+import { listLocks, listSessions, lockView, sessionView, waiterViews } from './read-views.js';
 import { ReplicatedState } from './replicated-state.js';
 import { createSession, deleteSession, keepalive } from './sessions.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
-import type { ApplyContext, ApplyOutcome, CommandResult, LockCommand, LockStats, LockView, SessionView, TokenCheck } from './types.js';
+import type { ApplyContext, ApplyOutcome, CommandResult, LockCommand, LockStats, LockView, SessionView, TokenCheck, WaiterView } from './types.js';
 import { badRequest, dedupeKeyOf, validateCommand } from './validate-command.js';
 import { cancelWait, firstAnswers, noteRetry } from './undelivered-grants.js';
 import { assertQueue, dropDeadWaiters, endWaiter, settle } from './waiter-queue.js';
@@ -159,6 +159,16 @@ export class LeaseTable {
   /** session describes one session (also a dead one that 'expire' has not removed yet), or null. */
   session(id: string): SessionView | null {
     return sessionView(this.st.replicated, id);
+  }
+
+  /** waiters lists up to `limit` waiters of lock `name` in queue order (the order of their grants). */
+  waiters(name: string, limit: number): WaiterView[] {
+    return waiterViews(this.st.replicated, name, limit);
+  }
+
+  /** sessions describes up to `limit` (capped at MAX_LIST_LIMIT) sessions, oldest first. */
+  sessions(limit: number): SessionView[] {
+    return listSessions(this.st.replicated, limit);
   }
 
   /**

@@ -5,7 +5,7 @@
 import { API_BOUNDS } from '../api/contract.js';
 import { modeName, type HoldFields, type LockRecord } from './lock-records.js';
 import type { ReplicatedState } from './replicated-state.js';
-import type { HolderView, LockView, SessionView } from './types.js';
+import type { HolderView, LockView, SessionView, WaiterView } from './types.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -88,4 +88,34 @@ export function sessionView(state: ReplicatedState, id: string): SessionView | n
   };
   if (s.owner !== null) v.owner = s.owner;
   return v;
+}
+
+/**
+ * waiterViews lists up to `limit` live waiters of lock `name` in queue order
+ * (the order they will be granted in), or none when nobody waits for it.
+ */
+export function waiterViews(state: ReplicatedState, name: string, limit: number): WaiterView[] {
+  const ext = state.locks.get(name)?.ext;
+  const views: WaiterView[] = [];
+  if (ext === null || ext === undefined) return views;
+  for (const w of ext.waiters) {
+    if (views.length >= limit) break;
+    if (!w.alive) continue;
+    const v: Mutable<WaiterView> = { owner: w.owner, mode: modeName(w.mode), deadlineMs: w.deadlineMs };
+    if (w.limit > 0) v.limit = w.limit;
+    if (w.sessionId !== null) v.sessionId = w.sessionId;
+    views.push(v);
+  }
+  return views;
+}
+
+/** listSessions describes up to `limit` (capped at MAX_LIST_LIMIT) sessions, oldest first (the table's insertion order). */
+export function listSessions(state: ReplicatedState, limit: number): SessionView[] {
+  const cap = Math.max(0, Math.min(MAX_LIST_LIMIT, Math.floor(limit)));
+  const views: SessionView[] = [];
+  for (const id of state.sessions.keys()) {
+    if (views.length >= cap) break;
+    views.push(sessionView(state, id)!);
+  }
+  return views;
 }

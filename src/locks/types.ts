@@ -157,6 +157,16 @@ export interface LockView {
   readonly lockDelayUntilMs?: number;
 }
 
+/** WaiterView describes one queued acquire, as the status page shows the queue. */
+export interface WaiterView {
+  readonly owner: string;
+  readonly mode: LockMode;
+  /** When the waiter's wait ends (table time) unless it is granted first. */
+  readonly deadlineMs: number;
+  readonly limit?: number;
+  readonly sessionId?: string;
+}
+
 /** SessionView is the read-only picture of one session. */
 export interface SessionView {
   readonly sessionId: string;

@@ -25,6 +25,8 @@ export interface LockServiceOptions {
   /** Only the monotonic clock is read (lease-clock.ts); the wall clock never decides a lease. */
   readonly clock: HostClock;
   readonly scheduler: HostScheduler;
+  /** Observes every applied command and its result (the status page's recent expiries); must not throw or change the table. */
+  readonly onApplied?: (command: LockCommand, result: CommandResult, index: number) => void;
 }
 
 /** CommandDone answers a submitted command: (null, result) once applied, or the error. */
@@ -90,6 +92,7 @@ export class LockService implements ReplicatedApp {
     this.counters.applied++;
     if (command.type === 'cancelWait' && outcome.result.ok && 'released' in outcome.result) this.counters.grantsUndone++;
     for (const event of outcome.events) this.waiters.get(event.waiterId)?.(event);
+    this.opts.onApplied?.(command, outcome.result, index);
     return outcome.result;
   }
 

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { LockService } from '../node/lock-service.js';
 import type { OpenMember } from '../node/open-raft-host.js';
+import type { RecentEvents } from '../node/recent-events.js';
 import type { NodeId } from '../raft/index.js';
 import type { AdminBackend } from './admin-backend.js';
 import { apiRoutes } from './api-routes.js';
@@ -21,6 +22,8 @@ export interface HttpServerOptions {
   readonly member: OpenMember;
   readonly locks: LockService;
   readonly admin: AdminBackend;
+  /** The member's recent leader changes and expiries, for the status page. */
+  readonly recentEvents: RecentEvents;
   /** Each member's HTTP base URL, for forwarding to the leader. */
   readonly peerHttp: Readonly<Record<NodeId, string>>;
   readonly logger: FastifyBaseLogger;

@@ -1,4 +1,5 @@
-import type { CommandResult, LockCommand, LockEvent, LockView, SessionView, TokenCheck } from '../locks/index.js';
+import type { CommandResult, LockCommand, LockEvent, LockView, SessionView, TokenCheck, WaiterView } from '../locks/index.js';
+import type { RecentEvent } from '../node/recent-events.js';
 import type { MemberProblem } from '../node/member-health.js';
 import type { AdminBackend } from './admin-backend.js';
 import type { NodeId, Role } from '../raft/index.js';
@@ -10,6 +11,14 @@ export interface LockTableView {
   list(prefix: string, limit: number, after?: string): LockView[];
   checkToken(name: string, token: number): TokenCheck;
   session(id: string): SessionView | null;
+  /** waiters lists up to `limit` waiters of a lock in queue order. */
+  waiters(name: string, limit: number): WaiterView[];
+  /** sessions describes up to `limit` sessions, oldest first. */
+  sessions(limit: number): SessionView[];
+  /** size is the number of lock records (held, waited for, or in lock-delay). */
+  readonly size: number;
+  /** stats are the table's gauges (sessions, waiters, locks held). */
+  stats(): { readonly sessions: number };
 }
 
 /** NodeStatus is what `/v1/status` shows of one member. */
@@ -59,6 +68,8 @@ export interface LockBackend {
    * or this id already waits.
    */
   registerWaiter(waiterId: string, onEvent: (event: LockEvent) => void): (() => void) | null;
+  /** recentEvents are this member's recent leader changes and expiries, newest first (bounded). */
+  recentEvents(): RecentEvent[];
   /** nowMs is the lease table's time now (the clock deadlines are in), to turn them into `expiresInMs`. */
   nowMs(): number;
 }

@@ -2,6 +2,7 @@ import type { CommandResult, LockCommand, LockEvent } from '../locks/index.js';
 import type { LockService } from '../node/lock-service.js';
 import type { MemberHealth } from '../node/member-health.js';
 import type { RaftHost } from '../node/raft-host.js';
+import type { RecentEvent, RecentEvents } from '../node/recent-events.js';
 import { recordOf, type NodeId } from '../raft/index.js';
 import type { LockBackend, LockTableView, NodeStatus } from './lock-backend.js';
 import type { PeerHttp } from './peer-http.js';
@@ -19,6 +20,7 @@ export interface RaftLockBackendOptions {
   readonly health: Pick<MemberHealth, 'problems'>;
   /** How this node calls other members (relays to the leader). */
   readonly peers: PeerHttp;
+  readonly recentEvents: RecentEvents;
 }
 
 /**
@@ -80,6 +82,10 @@ export class RaftLockBackend implements LockBackend {
 
   registerWaiter(waiterId: string, onEvent: (event: LockEvent) => void): (() => void) | null {
     return this.opts.locks.registerWaiter(waiterId, onEvent);
+  }
+
+  recentEvents(): RecentEvent[] {
+    return this.opts.recentEvents.list();
   }
 
   nowMs(): number {

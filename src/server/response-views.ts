@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import type { AcquireGranted, CommandResult, HolderView, LockError, LockView, SessionView } from '../locks/index.js';
+import type { AcquireGranted, CommandResult, HolderView, LockError, LockView, SessionView, WaiterView } from '../locks/index.js';
 import { sendError } from './error-mapping.js';
 
 /**
@@ -124,4 +124,25 @@ export function sendLockFailure(reply: FastifyReply, result: LockError, at: View
 /** expiresInMs is what is left at `nowMs` of a deadline (0 once it has passed). */
 export function expiresInMs(deadlineMs: number, nowMs: number): number {
   return Math.max(0, deadlineMs - nowMs);
+}
+
+/** WaiterJson is one queued acquire as the status page shows it. */
+export interface WaiterJson {
+  readonly owner: string;
+  readonly mode: WaiterView['mode'];
+  /** What is left of its wait, unless it is granted first. */
+  readonly waitEndsInMs: number;
+  readonly limit?: number;
+  readonly sessionId?: string;
+}
+
+/** waiterJson shows one waiter. */
+export function waiterJson(w: WaiterView, at: ViewContext): WaiterJson {
+  return {
+    owner: at.showOwner(w.owner),
+    mode: w.mode,
+    waitEndsInMs: expiresInMs(w.deadlineMs, at.nowMs),
+    ...(w.limit !== undefined ? { limit: w.limit } : {}),
+    ...(w.sessionId !== undefined ? { sessionId: w.sessionId } : {}),
+  };
 }

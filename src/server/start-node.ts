@@ -4,6 +4,7 @@ import type { NodeConfig } from '../node/node-config.js';
 import { openRaftHost } from '../node/open-raft-host.js';
 import { EVENT_LOOP_SCHEDULER, SYSTEM_CLOCK } from '../node/production-io.js';
 import type { RaftHost } from '../node/raft-host.js';
+import { RecentEvents } from '../node/recent-events.js';
 import { SoftStateWatch } from '../node/soft-state-watch.js';
 import type { AdminBackend } from './admin-backend.js';
 import { bindRelaySigner, loadHttpSecurity } from './http-security.js';
@@ -48,12 +49,17 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
   const loadedSecurity = await loadHttpSecurity(config, logger);
   // The largest randomized election timeout: a transfer target gets one, a whole hand-off two.
   const electionTimeoutMs = 2 * config.electionTicks * config.tickMs;
+  // What the status page shows of the recent past: leader changes this member saw, expiries it applied.
+  const recentEvents = new RecentEvents(Date.now);
   const locks = new LockService({
     logger,
     maxWaiters: MAX_WAITERS,
     expiryCheckMs: config.tickMs,
     clock: SYSTEM_CLOCK,
     scheduler: EVENT_LOOP_SCHEDULER,
+    onApplied: (command, result, index) => {
+      if (command.type === 'expire' && result.ok && 'holdsExpired' in result) recentEvents.noteExpiry(index, result);
+    },
   });
   const softStates = new SoftStateWatch(EVENT_LOOP_SCHEDULER);
   const member = await openRaftHost({
@@ -74,6 +80,7 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
     onSoftState: (soft) => {
       locks.onSoftState(soft);
       softStates.notify(soft);
+      recentEvents.noteSoftState(soft);
     },
     onFatal,
   });
@@ -82,7 +89,7 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
   // Relays are signed for the cluster the store belongs to (a restart's flags need not name it).
   const security = bindRelaySigner(loadedSecurity, member.clusterId, config.id);
   const admin = new RaftAdminBackend({ host, core: member.core, locks, softStates, clusterId: member.clusterId, electionTimeoutMs, readTimeoutMs: READ_TIMEOUT_MS, peers: config.peers });
-  const http = buildHttpServer({ member, locks, admin, peerHttp: config.peerHttp, logger, readTimeoutMs: READ_TIMEOUT_MS, security });
+  const http = buildHttpServer({ member, locks, admin, recentEvents, peerHttp: config.peerHttp, logger, readTimeoutMs: READ_TIMEOUT_MS, security });
   try {
     await host.start();
     locks.attach(host);

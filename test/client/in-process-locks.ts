@@ -98,6 +98,8 @@ export class InProcessLocks {
       readBarrier: async () => {},
       table: () => this.table,
       registerWaiter: (waiterId, onEvent) => this.registerWaiter(waiterId, onEvent),
+      // Nothing here elects leaders or proposes expiries as entries: no recent events to show.
+      recentEvents: () => [],
       nowMs: () => this.clock(),
     };
   }

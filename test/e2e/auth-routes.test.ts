@@ -110,10 +110,10 @@ function concrete(route: NodeRoute): { path: string; body: unknown } {
 describe('every route x {no token, wrong role, right role}', () => {
   it('the route list comes from the app and covers every kind of route', () => {
     const byRole = (role: RouteRole) => routes.filter((r) => r.role === role).map((r) => `${r.method} ${r.url}`);
-    expect(byRole('none').sort()).toEqual(['GET /healthz', 'GET /readyz']);
-    expect(byRole('reader')).toEqual(expect.arrayContaining(['GET /v1/status', 'GET /v1/locks/:name', 'GET /metrics']));
+    expect(byRole('none').sort()).toEqual(['GET /healthz', 'GET /readyz', 'GET /ui']);
+    expect(byRole('reader')).toEqual(expect.arrayContaining(['GET /v1/status', 'GET /v1/locks/:name', 'GET /metrics', 'GET /v1/dashboard/members']));
     expect(byRole('locker')).toEqual(expect.arrayContaining(['POST /v1/locks/:name/acquire', 'POST /v1/sessions', 'GET /v1/sessions/:id']));
-    expect(byRole('admin')).toEqual(expect.arrayContaining(['DELETE /v1/locks/:name', 'GET /v1/locks']));
+    expect(byRole('admin')).toEqual(expect.arrayContaining(['DELETE /v1/locks/:name', 'GET /v1/locks', 'GET /v1/dashboard/locks']));
     expect(byRole('member')).toEqual(['POST /v1/locks/:name/cancel-wait']);
     expect(routes.length).toBe(new Set(routes.map((r) => `${r.method} ${r.url}`)).size);
   });

@@ -590,6 +590,38 @@ describe('queries', () => {
     expect(d.table.list('', 100).map((v) => v.name)).toEqual(['a/1', 'b/1', 'b/2', 'b/3', 'c']);
     expect(d.table.list('', 0)).toEqual([]);
   });
+
+  it('waiters lists a lock\'s queue in grant order, bounded, and drops who left it', () => {
+    const d = new Driver();
+    const t = token(d.apply(X('L', 'a')));
+    d.apply(X('L', 'b', { waitMs: 5_000, requestId: 'rb' }));
+    d.apply({ type: 'createSession', sessionId: 's', ttlMs: 60_000 });
+    d.apply(X('L', 'c', { waitMs: 2_000, requestId: 'rc', ttlMs: undefined, sessionId: 's' }));
+    const at = d.timeMs;
+    expect(d.table.waiters('L', 10)).toEqual([
+      { owner: 'b', mode: 'exclusive', deadlineMs: at + 5_000 },
+      { owner: 'c', mode: 'exclusive', deadlineMs: at + 2_000, sessionId: 's' },
+    ]);
+    expect(d.table.waiters('L', 1).map((w) => w.owner)).toEqual(['b']);
+    expect(d.table.waiters('nobody', 10)).toEqual([]);
+    d.apply({ type: 'release', name: 'L', owner: 'a', token: t });
+    expect(d.table.waiters('L', 10).map((w) => w.owner)).toEqual(['c']);
+    d.expireAfter(2_001);
+    expect(d.table.waiters('L', 10)).toEqual([]);
+  });
+
+  it('sessions lists sessions oldest first, bounded', () => {
+    const d = new Driver();
+    d.apply({ type: 'createSession', sessionId: 's1', ttlMs: 5_000, owner: 'o' });
+    d.apply({ type: 'createSession', sessionId: 's2', ttlMs: 9_000 });
+    d.apply(X('L', 'o', { ttlMs: undefined, sessionId: 's1' }));
+    expect(d.table.sessions(10)).toEqual([
+      { sessionId: 's1', ttlMs: 5_000, expiresAtMs: d.timeMs + 5_000, owner: 'o', locks: ['L'] },
+      { sessionId: 's2', ttlMs: 9_000, expiresAtMs: d.timeMs + 9_000, locks: [] },
+    ]);
+    expect(d.table.sessions(1).map((v) => v.sessionId)).toEqual(['s1']);
+    expect(d.table.sessions(0)).toEqual([]);
+  });
 });
 
 describe('snapshots', () => {
