@@ -5,7 +5,7 @@
  */
 import type { Message } from '../raft/index.js';
 import type { RaftStore, SaveBatch } from '../storage/index.js';
-import { PeerTransport, type PeerTransportOptions } from '../transport/index.js';
+import { PeerTransport, newSecurityStats, type PeerTransportOptions, type SecurityStats } from '../transport/index.js';
 import type { Done, HostClock, HostScheduler, HostStore, HostTransport, TimerHandle, TransportHandlers } from './host-io.js';
 
 interface NodeTimer extends TimerHandle {
@@ -54,6 +54,11 @@ export class TcpHostTransport implements HostTransport {
 
   close(): Promise<void> {
     return this.bound().stop();
+  }
+
+  /** securityStats counts what the transport's security refused (all zero before bind). */
+  securityStats(): SecurityStats {
+    return this.transport === null ? newSecurityStats() : this.transport.securityStats();
   }
 
   private bound(): PeerTransport {
