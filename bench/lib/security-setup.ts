@@ -17,7 +17,7 @@ export interface SecuritySetup {
 /**
  * securitySetup makes what the probes need to measure raftlock with
  * authentication and/or HTTPS on: a bearer token for the load (reader and
- * locker), an auth file and cluster secret, a test CA and a certificate for
+ * locker), an auth file with a cluster secret, a test CA and a certificate for
  * 127.0.0.1, in a temporary directory that cleanup() removes.
  */
 export function securitySetup(options: { auth: boolean; https: boolean }): SecuritySetup {
@@ -27,8 +27,9 @@ export function securitySetup(options: { auth: boolean; https: boolean }): Secur
   const extraArgs: string[] = [];
   let access: HttpAccess = {};
   if (options.auth) {
-    const auth = writeTestAuth(dir, { bench: { principal: 'bench', roles: ['reader', 'locker'] } });
-    extraArgs.push('--auth-file', auth.file, '--secret', 'bench-cluster-secret');
+    // The relay-signing secret in the auth file works whatever the peers use (--insecure included).
+    const auth = writeTestAuth(dir, { bench: { principal: 'bench', roles: ['reader', 'locker'] } }, 'bench-cluster-secret');
+    extraArgs.push('--auth-file', auth.file);
     access = { ...access, token: auth.tokens['bench']! };
   }
   if (options.https) {

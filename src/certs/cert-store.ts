@@ -57,9 +57,11 @@ export async function makeMember(caDir: string, outDir: string, o: MemberCertOpt
  * ensureClusterCertificates makes what a local cluster in `dir` lacks: the CA
  * on first start, then a certificate for each member without one. What exists
  * is reused (the CA must be for `clusterId`), so restarts keep their identities.
- * Returns the ids whose certificates were made now.
+ * New member certificates also name `hosts` (for a member certificate that
+ * serves HTTPS too: the host clients dial). Returns the ids whose certificates
+ * were made now.
  */
-export async function ensureClusterCertificates(dir: string, clusterId: string, ids: readonly string[]): Promise<string[]> {
+export async function ensureClusterCertificates(dir: string, clusterId: string, ids: readonly string[], hosts: readonly string[] = []): Promise<string[]> {
   const ca = caFiles(dir);
   if (!existsSync(ca.cert) || !existsSync(ca.key)) await makeCa(dir, clusterId, CA_DAYS, true);
   const caCluster = caClusterId(parseCaCertificate(readFileSync(ca.cert, 'utf8')));
@@ -68,7 +70,7 @@ export async function ensureClusterCertificates(dir: string, clusterId: string, 
   for (const id of ids) {
     const files = memberFiles(dir, id);
     if (existsSync(files.cert) && existsSync(files.key) && !expired(files.cert)) continue;
-    await makeMember(dir, dir, { id, clusterId, days: MEMBER_DAYS }, true);
+    await makeMember(dir, dir, { id, clusterId, days: MEMBER_DAYS, hosts }, true);
     made.push(id);
   }
   return made;

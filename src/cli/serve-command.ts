@@ -23,7 +23,8 @@ A member whose data dir holds no store starts only with --initial-cluster-state 
 cluster: give every founding member the same new --cluster-id); a restart finds its store and needs neither flag
 (the stored cluster id is authoritative: a --cluster-id that disagrees is refused). \`existing\` (joining a running
 cluster) is refused until runtime membership change exists. SIGTERM or SIGINT on the leader hands leadership to the
-most caught-up member before the node stops.
+most caught-up member before the node stops. With --http-cert, SIGHUP re-reads the HTTPS certificate and key for new
+connections (a pair that cannot be served is refused, and the node keeps the one it has).
 ${HTTP_SECURITY_USAGE}`;
 
 const FLAGS = [
@@ -92,7 +93,11 @@ async function runNode(config: ReturnType<typeof buildNodeConfig>, io: CliIo): P
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
+  // With HTTPS, SIGHUP re-reads its certificate (a renewal needs no restart); without, SIGHUP keeps its default.
+  const onHangup = (): void => void node.reloadHttpsCertificate();
+  if (config.httpSecurity.tls !== undefined) process.on('SIGHUP', onHangup);
   const end = await ended;
+  process.off('SIGHUP', onHangup);
   await node.stop({ handOff: end.handOff }).catch((err: unknown) => io.err(`raftlock serve: error during shutdown: ${(err as Error).message}\n`));
   return end.code;
 }

@@ -3,21 +3,24 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseNemesisFamilies, type NemesisFamily } from '../verify/harness/nemesis-plan.js';
 import { runVerify } from '../verify/harness/run.js';
+import { isRunSecurityMode, RUN_SECURITY_MODES, type RunSecurityMode } from '../verify/harness/run-security.js';
 import { WORKLOAD_NAMES, type WorkloadName } from '../verify/harness/workload.js';
 import type { CliIo } from './cli-io.js';
 
 /** VERIFY_USAGE is the help text of `raftlock verify`. */
 export const VERIFY_USAGE = `usage: raftlock verify [--nodes 3|5] [--nemesis partition,kill,pause,client-pause|all|none]
                        [--workload linearizable|fenced|control] [--time S] [--seed N] [--out DIR]
-                       [--build PATH/TO/main.js] [--clients N] [--keys N] [--keep-data]
+                       [--security secret|tls-auth] [--build PATH/TO/main.js] [--clients N] [--keys N] [--keep-data]
 Starts a local cluster of real raftlock processes behind fault-injecting TCP proxies, runs the workload while the
 seeded nemesis partitions, kills and pauses nodes (and pauses lock-holding clients), then heals, reads the final
 state and checks the history: linearizability per lock, fencing, no lost acknowledgement, availability.
 Writes history.jsonl, nemesis.jsonl, node logs, verdict.json and timeline.html to --out.
+--security secret: peers prove a fresh random secret and MAC every frame, the API is plain HTTP without tokens.
+--security tls-auth: peers over mutual TLS, HTTPS, bearer tokens (the clients' has the reader and locker roles).
 Exit 0: no violation (for --workload control: updates were lost, as they must be without fencing).
 Exit 1: a violation; the seed is printed. Exit 2: bad usage or the harness could not run.
 Defaults: --nodes 3, --nemesis partition,kill,pause,client-pause (control: client-pause), --workload linearizable,
---time 60, --seed random, --out $TMPDIR/raftlock-verify-SEED-TIME.`;
+--time 60, --seed random, --security secret, --out $TMPDIR/raftlock-verify-SEED-TIME.`;
 
 const FLAGS = {
   nodes: { type: 'string' },
@@ -26,6 +29,7 @@ const FLAGS = {
   time: { type: 'string' },
   seed: { type: 'string' },
   out: { type: 'string' },
+  security: { type: 'string' },
   build: { type: 'string' },
   clients: { type: 'string' },
   keys: { type: 'string' },
@@ -68,6 +72,7 @@ export async function verifyCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
   let seed: number;
   let clients: number | undefined;
   let keys: number | undefined;
+  let security: RunSecurityMode;
   try {
     nodes = intFlag('nodes', values.nodes, 3, 3, 5);
     if (nodes !== 3 && nodes !== 5) throw new UsageError('--nodes must be 3 or 5');
@@ -85,6 +90,9 @@ export async function verifyCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
     clients = values.clients === undefined ? undefined : intFlag('clients', values.clients, 0, 1, 64);
     keys = values.keys === undefined ? undefined : intFlag('keys', values.keys, 0, 1, 1_000);
     if (workload === 'linearizable' && keys !== undefined && keys < 20) throw new UsageError('the linearizable workload uses at least 20 lock names');
+    const s = values.security ?? 'secret';
+    if (!isRunSecurityMode(s)) throw new UsageError(`--security must be one of ${RUN_SECURITY_MODES.join(', ')}, got "${s}"`);
+    security = s;
   } catch (err) {
     if (err instanceof UsageError) {
       io.err(`raftlock verify: ${err.message}\n${VERIFY_USAGE}\n`);
@@ -101,6 +109,7 @@ export async function verifyCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
       workload,
       timeS,
       seed,
+      security,
       outDir,
       ...(values.build !== undefined ? { mainPath: values.build } : {}),
       ...(clients !== undefined ? { clients } : {}),

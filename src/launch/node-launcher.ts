@@ -12,16 +12,18 @@
  * nothing behind.
  *
  * Members secure their peer traffic as `security` says (launch-security.ts):
- * by default with a fresh random secret, so nothing it starts is open.
+ * by default with a fresh random secret, so nothing it starts is open; and
+ * their HTTP API as `api` says (default plain HTTP, no authentication).
  *
  * It uses no server, CLI or client code: node built-ins, the serve flags
  * (src/node/node-config.ts) and the certificate layout (src/certs/cert-layout.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { describeWrap, wrapInvocation, type CommandWrap } from './command-wrap.js';
-import { generatedSecret, securityArgs, securityEnv, type LaunchSecurity } from './launch-security.js';
+import { caFiles } from '../certs/cert-layout.js';
+import { apiSecurityArgs, generatedSecret, securityArgs, securityEnv, type LaunchApiSecurity, type LaunchSecurity } from './launch-security.js';
 import { sendSignal, waitGroupGone, type Target } from './process-group.js';
 import { waitUntil, type Readiness, type ReadinessTls } from './readiness.js';
 import { directPeerAddress, httpUrlOf, serveArgs, type ServeMember } from './serve-args.js';
@@ -95,6 +97,12 @@ export interface NodeLauncherOptions {
    * readiness is checked over HTTPS.
    */
   readonly https?: ReadinessTls;
+  /**
+   * The HTTP API's security, per member (launch-security.ts): HTTPS under each
+   * member's own certificate (then URLs are https and readiness is checked
+   * against the CA in its certDir), bearer tokens. An alternative to `https`.
+   */
+  readonly api?: LaunchApiSecurity;
 }
 
 /** StartOptions shape one start of a node. */
@@ -148,12 +156,16 @@ export class NodeLauncher {
   private closed = false;
   /** How the members secure peer traffic (the default's secret is drawn once, shared by all members). */
   readonly security: LaunchSecurity;
+  /** How readiness probes reach the members over HTTPS (the CA that signs them), or undefined for plain HTTP. */
+  private readonly readinessTls: ReadinessTls | undefined;
 
   /** The constructor creates every member's data directory; nothing runs yet. */
   constructor(private readonly opts: NodeLauncherOptions) {
     const ids = new Set(opts.members.map((m) => m.id));
     if (opts.members.length === 0 || ids.size !== opts.members.length) throw new Error('NodeLauncher: members need distinct ids, at least one');
     this.security = opts.security ?? generatedSecret();
+    if (opts.https !== undefined && opts.api?.certDir !== undefined) throw new Error('NodeLauncher: give https or api.certDir, not both');
+    this.readinessTls = opts.api?.certDir !== undefined ? { ca: readFileSync(caFiles(opts.api.certDir).cert) } : opts.https;
     if (!exitHookInstalled) {
       exitHookInstalled = true;
       process.on('exit', killAllSync);
@@ -166,7 +178,7 @@ export class NodeLauncher {
 
   /** scheme is how the members serve their API. */
   private get scheme(): 'http' | 'https' {
-    return this.opts.https === undefined ? 'http' : 'https';
+    return this.readinessTls === undefined ? 'http' : 'https';
   }
 
   /** ids lists the members' ids in order. */
@@ -194,7 +206,7 @@ export class NodeLauncher {
       peerAddress: this.opts.peerAddress ?? directPeerAddress,
       peerHttpUrl: this.opts.peerHttpUrl ?? ((_from, to) => httpUrlOf(to, this.scheme)),
       logLevel: this.opts.logLevel ?? 'info',
-      securityArgs: securityArgs(id, this.security),
+      securityArgs: [...securityArgs(id, this.security), ...(this.opts.api === undefined ? [] : apiSecurityArgs(id, this.opts.api))],
       ...(bootstrap !== undefined ? { bootstrapClusterId: bootstrap.clusterId, ...(node.joins === true ? { joins: true } : {}) } : {}),
       extraArgs: this.opts.extraArgs ?? [],
     });
@@ -203,7 +215,7 @@ export class NodeLauncher {
 
   /** serveEnv is the environment every member starts with: the launcher's, with its peer security. */
   serveEnv(): NodeJS.ProcessEnv {
-    return securityEnv(this.opts.env ?? process.env, this.security);
+    return securityEnv(this.opts.env ?? process.env, this.security, this.opts.api);
   }
 
   /**
@@ -295,7 +307,7 @@ export class NodeLauncher {
     const node = this.node(id);
     const child = node.child;
     if (child === null) throw new Error(`${id} is not running`);
-    const ok = await waitUntil(node.host, node.httpPort, readiness, timeoutMs, () => node.child === child, this.opts.https);
+    const ok = await waitUntil(node.host, node.httpPort, readiness, timeoutMs, () => node.child === child, this.readinessTls);
     if (!ok) {
       const why = node.child === child ? `not ${readiness} within ${timeoutMs} ms` : 'exited before it was';
       throw new Error(`${id} ${why}${node.logFile === undefined ? '' : `; see ${node.logFile}`}`);

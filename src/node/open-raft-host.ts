@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_LIMITS, RaftNode, SeededRandom, isKnownConfig, isMemberOf, memberIds, type ConfState, type NodeId, type SoftState } from '../raft/index.js';
-import type { PeerSecurity } from '../transport/index.js';
+import type { PeerSecurity, SecurityStats } from '../transport/index.js';
 import { DivergenceCheck } from './divergence-check.js';
 import { ElectionCounter } from './election-counter.js';
 import { MemberHealth } from './member-health.js';
@@ -51,6 +51,8 @@ export interface OpenMember {
   readonly elections: ElectionCounter;
   readonly refusals: PeerRefusalTap;
   readonly health: MemberHealth;
+  /** The peer transport's counts of what its security refused (exact and current, unlike the logged refusals). */
+  readonly peerSecurityStats: () => SecurityStats;
 }
 
 /**
@@ -107,7 +109,7 @@ export async function openRaftHost(opts: RaftHostOptions): Promise<OpenMember> {
     ...(opts.onFatal !== undefined ? { onFatal: opts.onFatal } : {}),
   });
   const health = new MemberHealth({ id: opts.id, clusterId, configuration: () => node.configuration(), divergence, refusals, logger: opts.logger });
-  return { host, clusterId, created: opened.created, core: node, elections, refusals, health };
+  return { host, clusterId, created: opened.created, core: node, elections, refusals, health, peerSecurityStats: () => tcp.securityStats() };
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { MemberRecord, Message, NodeId } from '../raft/index.js';
 import type { RaftStore, SaveBatch } from '../storage/index.js';
-import { PeerTransport, type PeerAddress, type PeerTransportOptions } from '../transport/index.js';
+import { PeerTransport, newSecurityStats, type PeerAddress, type PeerTransportOptions, type SecurityStats } from '../transport/index.js';
 import { parseHostPort } from './node-config.js';
 import type { Done, HostClock, HostScheduler, HostStore, HostTransport, TimerHandle, TransportHandlers } from './host-io.js';
 
@@ -65,6 +65,11 @@ export class TcpHostTransport implements HostTransport {
 
   close(): Promise<void> {
     return this.bound().stop();
+  }
+
+  /** securityStats counts what the transport's security refused (all zero before bind). */
+  securityStats(): SecurityStats {
+    return this.transport === null ? newSecurityStats() : this.transport.securityStats();
   }
 
   private bound(): PeerTransport {

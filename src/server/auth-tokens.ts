@@ -59,6 +59,18 @@ export function hashToken(token: string): string {
   return `sha256:${createHash('sha256').update(token, 'utf8').digest('hex')}`;
 }
 
+/** IssuedToken is a token to write into an auth file (only its hash is written) and who it stands for. */
+export interface IssuedToken {
+  readonly token: string;
+  readonly identity: Identity;
+}
+
+/** authFileJson is the auth file's text (the format TokenStore.parse reads) for `tokens` and, if given, `clusterSecret`. */
+export function authFileJson(tokens: readonly IssuedToken[], clusterSecret?: string): string {
+  const entries = Object.fromEntries(tokens.map((t) => [hashToken(t.token), { principal: t.identity.principal, roles: t.identity.roles }]));
+  return JSON.stringify({ tokens: entries, ...(clusterSecret !== undefined ? { clusterSecret } : {}) }, null, 2);
+}
+
 /**
  * TokenStore authenticates bearer tokens against the auth file's hashes.
  * Build it with TokenStore.parse.

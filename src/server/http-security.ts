@@ -42,7 +42,7 @@ const MAX_CONNECTIONS_FLOOR = 16;
  */
 export async function loadHttpSecurity(config: NodeConfig, logger: FastifyBaseLogger): Promise<HttpSecurity> {
   const s = config.httpSecurity;
-  const tls = s.tls === undefined ? undefined : { cert: await readPem(s.tls.certFile, '--http-cert'), key: await readPem(s.tls.keyFile, '--http-key') };
+  const tls = s.tls === undefined ? undefined : await readHttpsPair(s.tls);
   const ca = s.caFile === undefined ? undefined : await readPem(s.caFile, '--http-ca');
   const tokens = s.auth === undefined ? null : 'file' in s.auth ? TokenStore.parse(await readText(s.auth.file, '--auth-file'), s.auth.file) : TokenStore.parse(s.auth.json, 'RAFTLOCK_AUTH');
   const peerSecret = config.peerSecurity.mode === 'secret' ? config.peerSecurity.secret : undefined;
@@ -75,6 +75,11 @@ export async function loadHttpSecurity(config: NodeConfig, logger: FastifyBaseLo
     connections,
     maxWaitsPerPrincipal: s.maxWaitsPerPrincipal,
   };
+}
+
+/** readHttpsPair reads the HTTPS certificate and key files (at start, and again on a reload); throws saying which is bad. */
+export async function readHttpsPair(files: { readonly certFile: string; readonly keyFile: string }): Promise<{ cert: Buffer; key: Buffer }> {
+  return { cert: await readPem(files.certFile, '--http-cert'), key: await readPem(files.keyFile, '--http-key') };
 }
 
 async function readText(file: string, flag: string): Promise<string> {

@@ -1,3 +1,4 @@
+import type { Server as HttpsServer } from 'node:https';
 import { pino } from 'pino';
 import { LockService } from '../node/lock-service.js';
 import type { NodeConfig } from '../node/node-config.js';
@@ -9,6 +10,7 @@ import { SoftStateWatch } from '../node/soft-state-watch.js';
 import type { AdminBackend } from './admin-backend.js';
 import { bindRelaySigner, loadHttpSecurity } from './http-security.js';
 import { buildHttpServer } from './http-server.js';
+import { reloadHttpsCertificate, type HttpsReload } from './https-reload.js';
 import { RaftAdminBackend } from './raft-admin-backend.js';
 
 /** RunningNode is a started member: its HTTP address, its cluster, and a stop function. */
@@ -20,6 +22,8 @@ export interface RunningNode {
    * and waits for it (at most two election timeouts), so its going costs the cluster no election timeout.
    */
   stop(options?: { handOff?: boolean }): Promise<void>;
+  /** reloadHttpsCertificate re-reads --http-cert and --http-key for new connections (https-reload.ts); null when the node serves plain HTTP. */
+  reloadHttpsCertificate(): Promise<HttpsReload | null>;
 }
 
 /** Bounds of one node's request handling. */
@@ -116,9 +120,11 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
     'raftlock node started',
   );
   let stopping: Promise<void> | null = null;
+  const httpsFiles = config.httpSecurity.tls;
   return {
     httpUrl,
     clusterId: member.clusterId,
+    reloadHttpsCertificate: async () => (httpsFiles === undefined ? null : reloadHttpsCertificate(http.server as unknown as HttpsServer, httpsFiles, logger)),
     stop: (options = {}) => {
       // Clean shutdown: hand leadership over (still serving, so requests in flight are answered or relayed), stop
       // accepting requests, finish the current write, close the store.

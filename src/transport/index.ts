@@ -4,7 +4,7 @@
  * with a MAC per frame, and chunked snapshots.
  */
 export { PeerTransport, TransportError, type PeerTransportOptions, type TransportErrorCode } from './peer-transport.js';
-export type { PeerSecurity, PeerTlsFiles, SecurityStats } from './peer-security.js';
+export { newSecurityStats, type PeerSecurity, type PeerTlsFiles, type SecurityStats } from './peer-security.js';
 export { certifiesMember, memberUri } from './tls-identity.js';
 export type { PeerStats, OutboundState } from './outbound-peer.js';
 export {

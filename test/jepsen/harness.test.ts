@@ -7,7 +7,10 @@ import { verifyCommand } from '../../src/cli/verify-command.js';
 import { parseHistoryJsonl } from '../../src/verify/history-jsonl.js';
 import { ClientPauses } from '../../src/verify/harness/client-pause.js';
 import { harnessLockModel, fillFreeFinalReads } from '../../src/verify/harness/lock-model-adapter.js';
+import { httpCall } from '../../src/verify/harness/http-call.js';
+import { waitForAgreedLeader } from '../../src/verify/harness/leader-monitor.js';
 import { LinkNetwork } from '../../src/verify/harness/link-network.js';
+import { NodeProcesses } from '../../src/verify/harness/node-processes.js';
 import { NEMESIS_FAMILIES, parseNemesisFamilies, planNemesis } from '../../src/verify/harness/nemesis-plan.js';
 import { ToyResource } from '../../src/verify/harness/resource-server.js';
 import { RunClock } from '../../src/verify/harness/run-clock.js';
@@ -273,8 +276,45 @@ describe('verifyCommand', () => {
     expect(await verifyCommand(['--nodes', '4'], {}, io)).toBe(2);
     expect(await verifyCommand(['--nemesis', 'flood'], {}, io)).toBe(2);
     expect(await verifyCommand(['--workload', 'linearizable', '--keys', '5'], {}, io)).toBe(2);
-    expect(io.errText).toMatch(/--nodes must be 3 or 5[\s\S]*unknown nemesis "flood"[\s\S]*at least 20 lock names/);
+    expect(await verifyCommand(['--security', 'tls'], {}, io)).toBe(2);
+    expect(io.errText).toMatch(/--nodes must be 3 or 5[\s\S]*unknown nemesis "flood"[\s\S]*at least 20 lock names[\s\S]*--security must be one of secret, tls-auth, got "tls"/);
   });
+});
+
+// ---- a secured cluster --------------------------------------------------------------------------
+
+describe('--security tls-auth', () => {
+  it('runs members on peer TLS and HTTPS with tokens, and the harness\'s requests (relays through the proxies included) get through', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'raftlock-jepsen-sec-'));
+    const nodes = await NodeProcesses.create({ mainPath: defaultMainPath(), nodeCount: 3, baseDir: base, security: 'tls-auth' });
+    const network = await LinkNetwork.create(nodes.nodes.map((n) => ({ id: n.id, peerPort: n.peerPort, httpPort: n.httpPort })));
+    cleanups.push(async () => {
+      await nodes.stopAll();
+      await network.stop();
+      rmSync(base, { recursive: true, force: true });
+    });
+    nodes.attach(network);
+    nodes.startAll();
+    const endpoints = nodes.nodes.map((n) => n.httpUrl);
+    expect(endpoints.every((u) => u.startsWith('https://127.0.0.1:'))).toBe(true);
+    const { access } = nodes;
+    const leader = await waitForAgreedLeader(endpoints, 30_000, access);
+    expect(leader, `no leader; logs in ${base}`).not.toBeNull();
+    for (const n of nodes.nodes) expect(readFileSync(n.logFile!, 'utf8')).toMatch(/"security":"tls"/);
+
+    const follower = nodes.nodes.find((n) => n.id !== leader)!;
+    const acquire = { owner: 'o', ttlMs: 30_000, requestId: `sec-${Date.now()}` };
+    // Without a token: refused. Without the CA: the handshake fails, so nothing was sent.
+    const anonymous = await httpCall(follower.httpUrl, 'POST', '/v1/locks/sec/acquire', acquire, 5_000, { ca: access.ca! });
+    expect(anonymous.kind === 'response' && anonymous.status).toBe(401);
+    const untrusted = await httpCall(follower.httpUrl, 'POST', '/v1/locks/sec/acquire', acquire, 5_000, { token: access.token! });
+    expect(untrusted.kind).toBe('not_sent');
+    // With both, a follower relays to the leader over HTTPS through the proxy, signing the caller's identity.
+    const granted = await httpCall(follower.httpUrl, 'POST', '/v1/locks/sec/acquire', acquire, 10_000, access);
+    expect(granted.kind === 'response' ? [granted.status, granted.body['owner']] : granted).toEqual([200, 'o']);
+    const read = await httpCall(nodes.nodes.find((n) => n.id === leader)!.httpUrl, 'GET', '/v1/locks/sec', undefined, 10_000, access);
+    expect(read.kind === 'response' ? read.body['holders'] : read).toEqual([expect.objectContaining({ owner: 'o' })]);
+  }, 60_000);
 });
 
 // ---- real runs ---------------------------------------------------------------------------------

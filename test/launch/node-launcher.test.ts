@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeWrap, wrapInvocation, type CommandWrap } from '../../src/launch/command-wrap.js';
-import { securityArgs, securityEnv } from '../../src/launch/launch-security.js';
+import { apiSecurityArgs, securityArgs, securityEnv } from '../../src/launch/launch-security.js';
 import { loopbackMembers } from '../../src/launch/loopback-port.js';
 import { NodeLauncher, type NodeExit } from '../../src/launch/node-launcher.js';
 import { serveArgs, type ServeMember } from '../../src/launch/serve-args.js';
@@ -62,6 +62,16 @@ describe('launch security', () => {
     const parent = { PATH: '/bin', RAFTLOCK_SECRET: 'from-the-shell-0123', RAFTLOCK_PEER_CA: '/x', RAFTLOCK_PEER_CERT: '/y', RAFTLOCK_PEER_KEY: '/z', RAFTLOCK_INSECURE: '1' };
     expect(securityEnv(parent, { mode: 'tls', certDir: '/c' })).toEqual({ PATH: '/bin' });
     expect(parent.RAFTLOCK_SECRET).toBe('from-the-shell-0123');
+  });
+
+  it('gives each member HTTPS under its own certificate, the CA for relays, and the auth file; and clears the shell\'s API variables then', () => {
+    expect(apiSecurityArgs('n2', { certDir: '/c', authFile: '/a/auth.json' })).toEqual([
+      '--http-cert', '/c/n2.crt', '--http-key', '/c/n2.key', '--http-ca', '/c/ca.crt', '--auth-file', '/a/auth.json',
+    ]);
+    expect(apiSecurityArgs('n1', { authFile: '/a.json' })).toEqual(['--auth-file', '/a.json']);
+    const parent = { PATH: '/bin', RAFTLOCK_AUTH: '{}', RAFTLOCK_AUTH_FILE: '/x', RAFTLOCK_HTTP_CERT: '/y', RAFTLOCK_HTTP_KEY: '/z', RAFTLOCK_HTTP_CA: '/w' };
+    expect(securityEnv(parent, { mode: 'insecure' }, { authFile: '/a.json' })).toEqual({ PATH: '/bin' });
+    expect(securityEnv(parent, { mode: 'insecure' })).toEqual(parent);
   });
 
   it('draws a fresh secret per launcher by default', async () => {

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memberFiles } from '../../src/certs/cert-layout.js';
 import { makeTestPki } from '../support/test-pki.js';
-import { ProcessCluster, httpJson, waitFor, waitForLeader, type ClusterOptions, type NodeProcess } from '../support/process-cluster.js';
-import { forgeAttackWithoutHello, forgeGarbage, forgeHelloOnly, forgeHelloThenAttack, frameKinds, type ForgedPeerTarget, type ForgeryOutcome } from '../support/forged-peer.js';
+import { ProcessCluster, httpJson, metricValue, waitFor, waitForLeader, type ClusterOptions, type NodeProcess } from '../support/process-cluster.js';
+import { forgeAttackWithoutHello, forgeGarbage, forgeHelloOnly, forgeHelloThenAttack, forgeTamperedFrame, frameKinds, type ForgedPeerTarget, type ForgeryOutcome } from '../support/forged-peer.js';
 
 /**
  * Issue 12's attack, as a regression test against real processes: a plain TCP
@@ -45,6 +45,13 @@ async function clusterView(c: ProcessCluster): Promise<Record<string, MemberView
     const s = await status(n.httpUrl).catch(() => null);
     out[n.id] = s === null ? 'down' : { term: s.term, leader: s.leader, members: [...s.members].sort() };
   }
+  return out;
+}
+
+/** securityRefusals reads a member's raftlock_peer_security_refusals_total by `what`, from GET /metrics. */
+async function securityRefusals(url: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const what of ['hello', 'tls_handshake', 'frame_mac', 'non_member_message']) out[what] = await metricValue(url, `raftlock_peer_security_refusals_total{what="${what}"}`);
   return out;
 }
 
@@ -106,17 +113,26 @@ describe('a forged peer on a member\'s peer port (issue 12)', () => {
   it('cannot change the membership, term or locks of the default cluster with no or wrong credentials, or garbage', async () => {
     const { c, victim, token, t } = await startAttacked({});
     const before = await clusterView(c);
+    expect(await securityRefusals(victim.httpUrl)).toEqual({ hello: 0, tls_handshake: 0, frame_mac: 0, non_member_message: 0 });
+    const secret = c.security.mode === 'secret' ? c.security.secret : '';
+    // The tampered frame claims the other follower: followers send each other nothing, so replacing that link is harmless.
+    const other = c.nodes.find((n) => n.id !== victim.id && n.id !== t.claimFrom)!;
+    const tampered = await forgeTamperedFrame({ ...t, claimFrom: other.id }, secret);
+    expect(frameKinds(tampered), 'the forger with the secret is welcomed').toContain('welcome');
     const outcomes: Record<string, ForgeryOutcome> = {
       'hello without credentials': await forgeHelloThenAttack(t, 'none'),
       'hello with wrong credentials': await forgeHelloThenAttack(t, 'wrong'),
       'messages without a hello': await forgeAttackWithoutHello(t),
       'hello, garbage, messages': await forgeGarbage(t, 'none'),
     };
+    expect(tampered.closed, 'the member closes the connection at the bad MAC').toBe(true);
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     await expectUnharmed(c, before, victim, token);
     for (const [what, outcome] of Object.entries(outcomes)) expectRefused(what, outcome);
     const log = readFileSync(victim.logFile, 'utf8');
     expect(log).toMatch(/refused inbound peer connection/);
+    // Counted where an operator looks: the three hellos and the one bad frame, on the victim's /metrics.
+    expect(await securityRefusals(victim.httpUrl)).toEqual({ hello: 3, tls_handshake: 0, frame_mac: 1, non_member_message: 0 });
   });
 
   it('cannot do it to a TLS cluster (as `raftlock cluster` runs) in plain TCP, with another CA\'s certificate, or with a member\'s certificate claiming the leader', async () => {
@@ -142,6 +158,8 @@ describe('a forged peer on a member\'s peer port (issue 12)', () => {
     const log = readFileSync(victim.logFile, 'utf8');
     expect(log).toMatch(/refused inbound peer connection: TLS handshake failed/);
     expect(log).toMatch(/"reason":"identity_mismatch"/);
+    // Three plain TCP connections and another CA's certificate fail the TLS handshake; the insider's hello is refused.
+    expect(await securityRefusals(victim.httpUrl)).toEqual({ hello: 1, tls_handshake: 4, frame_mac: 0, non_member_message: 0 });
   });
 
   it('is welcomed by a cluster started with --insecure: what the flag leaves open', async () => {

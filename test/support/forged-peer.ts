@@ -5,7 +5,9 @@
  * messages of the issue-12 attack: an AppendEntries carrying a configuration
  * entry that makes the target a one-member cluster, and a TimeoutNow that
  * forces an election. It records what the target answered, so a test can
- * tell "refused" from "accepted".
+ * tell "refused" from "accepted". One more forger knows the cluster secret
+ * and completes the handshake, then sends a frame whose MAC is wrong: what a
+ * man in the middle who altered a frame would deliver.
  */
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
@@ -13,6 +15,8 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Message } from '../../src/raft/types.js';
 import type { PeerTlsFiles } from '../../src/transport/index.js';
 import { encodeFrame, FrameDecoder } from '../../src/transport/frame-codec.js';
+import { FrameSealer } from '../../src/transport/frame-mac.js';
+import { computeProof } from '../../src/transport/handshake-auth.js';
 import { PROTOCOL_VERSION } from '../../src/transport/wire-protocol.js';
 
 /** ForgedPeerTarget is the member attacked and the Raft state the forged messages build on. */
@@ -75,8 +79,16 @@ function helloFrame(t: ForgedPeerTarget, credentials: Credentials): unknown {
   };
 }
 
-/** Step is one thing the forger writes: a frame, or raw bytes. */
-type Step = { readonly frame: unknown } | { readonly raw: Buffer };
+/**
+ * Step is one thing the forger writes: a frame, raw bytes, or bytes built from
+ * the frames the target sent so far, once one of kind `afterKind` arrived.
+ */
+type Step = { readonly frame: unknown } | { readonly raw: Buffer } | { readonly afterKind: string; readonly build: (received: readonly unknown[]) => Buffer };
+
+/** kindOf is a decoded frame's `k`, or '?'. */
+function kindOf(f: unknown): string {
+  return typeof f === 'object' && f !== null && 'k' in f ? String((f as { k: unknown }).k) : '?';
+}
 
 /**
  * forge connects, writes `steps` (each after a short pause, the first once
@@ -116,7 +128,14 @@ async function forge(t: ForgedPeerTarget, steps: readonly Step[], waitMs: number
     while (frames.length === 0 && !closed && Date.now() < deadline) await sleep(10);
     for (const step of steps) {
       if (closed) break;
-      socket.write('frame' in step ? encodeFrame(step.frame) : step.raw);
+      if ('build' in step) {
+        const until = Date.now() + waitMs;
+        while (!frames.some((f) => kindOf(f) === step.afterKind) && !closed && Date.now() < until) await sleep(10);
+        if (closed || !frames.some((f) => kindOf(f) === step.afterKind)) break;
+        socket.write(step.build(frames));
+      } else {
+        socket.write('frame' in step ? encodeFrame(step.frame) : step.raw);
+      }
       await sleep(50);
     }
     await Promise.race([closedP, sleep(waitMs)]);
@@ -150,7 +169,25 @@ export function forgeGarbage(t: ForgedPeerTarget, credentials: Credentials, wait
   );
 }
 
+/**
+ * forgeTamperedFrame knows the cluster `secret`: it answers the challenge with
+ * a valid hello, followed at once by the forged messages under a MAC of
+ * another key, as if a frame had been altered on the wire; the member
+ * welcomes the hello and must refuse that frame.
+ */
+export function forgeTamperedFrame(t: ForgedPeerTarget, secret: string, waitMs = 2_000): Promise<ForgeryOutcome> {
+  const dialerNonce = new Uint8Array(randomBytes(32));
+  const hello = (received: readonly unknown[]): Buffer => {
+    const challenge = received.find((f) => kindOf(f) === 'challenge') as { nonce: Uint8Array };
+    const transcript = { listenerNonce: challenge.nonce, dialerNonce, from: t.claimFrom, to: t.to, clusterId: t.clusterId };
+    return encodeFrame({ ...(helloFrame(t, 'none') as object), nonce: dialerNonce, auth: computeProof(secret, 'hello', transcript) });
+  };
+  const tampered = new FrameSealer(randomBytes(32)).seal(encodeFrame({ k: 'msgs', m: attackMessages(t) }));
+  // In one write with the hello: the claimed member's own reconnect could replace this connection before a later one.
+  return forge(t, [{ afterKind: 'challenge', build: (received) => Buffer.concat([hello(received), tampered]) }], waitMs);
+}
+
 /** frameKinds lists the `k` of each decoded frame, for assertions and messages. */
 export function frameKinds(outcome: ForgeryOutcome): string[] {
-  return outcome.frames.map((f) => (typeof f === 'object' && f !== null && 'k' in f ? String((f as { k: unknown }).k) : '?'));
+  return outcome.frames.map(kindOf);
 }

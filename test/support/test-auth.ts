@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashToken, type Role } from '../../src/server/auth-tokens.js';
+import { authFileJson, type IssuedToken, type Role } from '../../src/server/auth-tokens.js';
 
 /** TestPrincipals maps a name the test uses to a principal and its roles. */
 export type TestPrincipals = Readonly<Record<string, { readonly principal: string; readonly roles: readonly Role[] }>>;
@@ -18,13 +18,13 @@ export interface TestAuth {
  */
 export function writeTestAuth(dir: string, principals: TestPrincipals, clusterSecret?: string): TestAuth {
   const tokens: Record<string, string> = {};
-  const entries: Record<string, { principal: string; roles: readonly Role[] }> = {};
+  const issued: IssuedToken[] = [];
   for (const [name, p] of Object.entries(principals)) {
     const token = randomBytes(24).toString('base64url');
     tokens[name] = token;
-    entries[hashToken(token)] = { principal: p.principal, roles: p.roles };
+    issued.push({ token, identity: p });
   }
   const file = join(dir, 'auth.json');
-  writeFileSync(file, JSON.stringify({ tokens: entries, ...(clusterSecret !== undefined ? { clusterSecret } : {}) }, null, 2), { mode: 0o600 });
+  writeFileSync(file, authFileJson(issued, clusterSecret), { mode: 0o600 });
   return { file, tokens };
 }

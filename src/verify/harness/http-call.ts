@@ -5,9 +5,19 @@
  * connection per attempt tells exactly whether the request can have reached the
  * server. A failure before the TCP connection was established means the request
  * was never sent (it cannot have taken effect); anything after that without a
- * response (a reset, a timeout) means it may have.
+ * response (a reset, a timeout) means it may have. Over HTTPS the request is
+ * written only once the TLS handshake is done, so that is the line instead: a
+ * refused or failed handshake sent nothing.
  */
-import { request } from 'node:http';
+import { request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+
+/** HttpAccess is how the harness reaches a secured cluster: HTTPS under `ca` (PEM), a bearer `token`. */
+export interface HttpAccess {
+  readonly ca?: string;
+  readonly token?: string;
+}
 
 /** CallResult is the outcome of one attempt. */
 export type CallResult =
@@ -20,11 +30,17 @@ export type CallResult =
 /** MAX_RESPONSE_BYTES bounds a response body; raftlock's answers are far smaller. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
+/** sendRequest opens an HTTP or (https: URL) HTTPS request, verifying the server against `access.ca`. */
+function sendRequest(url: URL, options: RequestOptions, access: HttpAccess, onResponse: (res: IncomingMessage) => void): ClientRequest {
+  if (url.protocol !== 'https:') return request(options, onResponse);
+  return httpsRequest({ ...options, ...(access.ca !== undefined ? { ca: access.ca } : {}) }, onResponse);
+}
+
 /**
  * httpCall sends one request to `baseUrl` + `path` and never throws: every
  * failure is a CallResult. `timeoutMs` bounds the whole exchange.
  */
-export function httpCall(baseUrl: string, method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number): Promise<CallResult> {
+export function httpCall(baseUrl: string, method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number, access: HttpAccess = {}): Promise<CallResult> {
   const url = new URL(path, baseUrl);
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise((resolve) => {
@@ -36,7 +52,8 @@ export function httpCall(baseUrl: string, method: 'GET' | 'POST', path: string, 
       clearTimeout(timer);
       resolve(r);
     };
-    const req = request(
+    const req = sendRequest(
+      url,
       {
         host: url.hostname,
         port: url.port,
@@ -45,9 +62,11 @@ export function httpCall(baseUrl: string, method: 'GET' | 'POST', path: string, 
         agent: false,
         headers: {
           connection: 'close',
+          ...(access.token !== undefined ? { authorization: `Bearer ${access.token}` } : {}),
           ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
         },
       },
+      access,
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -77,8 +96,10 @@ export function httpCall(baseUrl: string, method: 'GET' | 'POST', path: string, 
       finish(connected ? { kind: 'lost', error: `timeout after ${timeoutMs} ms` } : { kind: 'not_sent', error: `connect timeout after ${timeoutMs} ms` });
       req.destroy();
     }, timeoutMs);
-    req.on('socket', (socket) => {
-      socket.once('connect', () => {
+    // From here on the request can have reached the server: TCP connected (HTTP), or the TLS handshake done (HTTPS).
+    const sentOn = url.protocol === 'https:' ? 'secureConnect' : 'connect';
+    req.on('socket', (socket: Socket) => {
+      socket.once(sentOn, () => {
         connected = true;
       });
     });

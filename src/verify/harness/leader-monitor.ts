@@ -5,7 +5,7 @@
  * for the timeline. The observations feed "time to a new leader after each fault".
  */
 import type { LeaderObservation } from '../availability.js';
-import { httpCall } from './http-call.js';
+import { httpCall, type HttpAccess } from './http-call.js';
 import { sleep, type RunClock } from './run-clock.js';
 
 /** NodeStatus is the part of /v1/status the harness reads. */
@@ -27,8 +27,8 @@ export interface LeaderChange {
 const MAX_OBSERVATIONS = 100_000;
 
 /** pollStatuses asks every endpoint for its status at once; unreachable ones are left out. */
-export async function pollStatuses(endpoints: readonly string[], timeoutMs: number): Promise<NodeStatus[]> {
-  const results = await Promise.all(endpoints.map((url) => httpCall(url, 'GET', '/v1/status', undefined, timeoutMs)));
+export async function pollStatuses(endpoints: readonly string[], timeoutMs: number, access: HttpAccess = {}): Promise<NodeStatus[]> {
+  const results = await Promise.all(endpoints.map((url) => httpCall(url, 'GET', '/v1/status', undefined, timeoutMs, access)));
   const out: NodeStatus[] = [];
   for (const r of results) {
     if (r.kind !== 'response' || r.status !== 200) continue;
@@ -57,6 +57,7 @@ export class LeaderMonitor {
   constructor(
     private readonly endpoints: () => readonly string[],
     private readonly clock: RunClock,
+    private readonly access: HttpAccess = {},
     private readonly intervalMs = 200,
   ) {}
 
@@ -79,7 +80,7 @@ export class LeaderMonitor {
 
   /** pollOnce polls now and records the observation. */
   async pollOnce(): Promise<LeaderObservation> {
-    const statuses = await pollStatuses(this.endpoints(), Math.max(100, this.intervalMs * 2));
+    const statuses = await pollStatuses(this.endpoints(), Math.max(100, this.intervalMs * 2), this.access);
     const l = leaderOf(statuses);
     const obs: LeaderObservation = l === null ? { atMs: this.clock.nowMs(), leader: null } : { atMs: this.clock.nowMs(), leader: l.leader, term: l.term };
     if (this.observations.length < MAX_OBSERVATIONS) this.observations.push(obs);
@@ -104,10 +105,10 @@ export class LeaderMonitor {
  * waitForAgreedLeader polls until every endpoint answers and all name the same
  * leader, which claims leadership itself; returns its id, or null at the deadline.
  */
-export async function waitForAgreedLeader(endpoints: readonly string[], timeoutMs: number): Promise<string | null> {
+export async function waitForAgreedLeader(endpoints: readonly string[], timeoutMs: number, access: HttpAccess = {}): Promise<string | null> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    const statuses = await pollStatuses(endpoints, 500);
+    const statuses = await pollStatuses(endpoints, 500, access);
     const l = leaderOf(statuses);
     if (l !== null && statuses.length === endpoints.length && statuses.every((s) => s.leader === l.leader && s.term === l.term)) return l.leader;
     await sleep(100);

@@ -6,6 +6,7 @@
  * so a node that cannot send to the leader cannot relay a client's request to it
  * either. Clients reach every node directly: they are not part of the partition.
  */
+import type { HttpScheme } from '../../launch/serve-args.js';
 import { TcpProxy, type ProxyMode } from './tcp-proxy.js';
 
 /** LinkEndpoint is one node's real listen ports. */
@@ -74,10 +75,10 @@ export class LinkNetwork {
     return this.link(from, to).peer.address;
   }
 
-  /** httpUrl is where `from` forwards HTTP requests meant for `to`. */
-  httpUrl(from: string, to: string): string {
-    if (from === to) return `http://127.0.0.1:${this.endpoint(to).httpPort}`;
-    return `http://${this.link(from, to).http.address}`;
+  /** httpUrl is where `from` forwards HTTP requests meant for `to`; `https` when the members serve it (TLS passes the proxy as bytes). */
+  httpUrl(from: string, to: string, scheme: HttpScheme = 'http'): string {
+    if (from === to) return `${scheme}://127.0.0.1:${this.endpoint(to).httpPort}`;
+    return `${scheme}://${this.link(from, to).http.address}`;
   }
 
   /** setLink sets one directed link's mode (both its peer and its HTTP proxy). */

@@ -20,7 +20,7 @@ import type {
   ReleaseOp,
   RenewOp,
 } from '../history.js';
-import { httpCall, type CallResult } from './http-call.js';
+import { httpCall, type CallResult, type HttpAccess } from './http-call.js';
 import type { HistoryRecorder } from './history-recorder.js';
 import { sleep, type RunClock } from './run-clock.js';
 
@@ -40,6 +40,8 @@ export interface LockClientOptions {
   readonly attemptTimeoutMs?: number;
   /** Prefix making requestIds unique across runs against the same data. */
   readonly requestIdPrefix: string;
+  /** The CA and bearer token of a secured cluster (run-security.ts); default none. */
+  readonly access?: HttpAccess;
 }
 
 /** What one attempt proved. */
@@ -59,7 +61,8 @@ function classify(r: CallResult): AttemptVerdict {
   if (r.kind === 'lost') return { kind: 'maybe', error: r.error };
   const code = typeof r.body['error'] === 'string' ? r.body['error'] : `http_${r.status}`;
   if (r.status === 200 || r.status === 400 || r.status === 404 || r.status === 409) return { kind: 'definite', status: r.status, body: r.body };
-  if (r.status === 503) return { kind: 'not_applied', error: code };
+  // 503: no leader; 401/403: refused before any route ran (authentication is checked first, relays included).
+  if (r.status === 503 || r.status === 401 || r.status === 403) return { kind: 'not_applied', error: code };
   // 504 outcome_unknown, 500 internal, anything else: the write may have happened.
   return { kind: 'maybe', error: code };
 }
@@ -182,7 +185,7 @@ export class LockClient {
       if (attempt > 0) this.stats.retries++;
       this.stats.attempts++;
       const url = endpoints[this.cursor]!;
-      const verdict = classify(await httpCall(url, method, path, body, Math.min(this.attemptTimeoutMs, remainingMs)));
+      const verdict = classify(await httpCall(url, method, path, body, Math.min(this.attemptTimeoutMs, remainingMs), this.opts.access));
       final = verdict;
       if (verdict.kind === 'definite') break;
       if (verdict.kind === 'maybe') sawMaybe = true;

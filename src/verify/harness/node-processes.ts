@@ -5,7 +5,8 @@
  * LinkNetwork's proxies, and log to the run folder (nodes/nN.log; data in
  * nodes/data/nN). The launcher tracks every child by PID and kills them all in
  * stopAll() and from a process 'exit' hook; this class adds the record of
- * members that exited without the harness killing them.
+ * members that exited without the harness killing them, and how the run
+ * secures the members (run-security.ts; files in nodes/security).
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -13,7 +14,9 @@ import { join } from 'node:path';
 import type { CommandWrap } from '../../launch/command-wrap.js';
 import { loopbackMembers } from '../../launch/loopback-port.js';
 import { NodeLauncher, type LaunchedNode, type NodeLauncherOptions } from '../../launch/node-launcher.js';
+import type { HttpAccess } from './http-call.js';
 import type { LinkNetwork } from './link-network.js';
+import { prepareRunSecurity, type RunSecurity, type RunSecurityMode } from './run-security.js';
 
 /** ManagedNode is one member: its ports, files and current child. */
 export type ManagedNode = LaunchedNode;
@@ -28,6 +31,8 @@ export interface NodeProcessesOptions {
   readonly extraArgs?: readonly string[];
   /** Runs every start of member `id` that names no wrap of its own under this (faketime, for clock skew). */
   readonly wrap?: (id: string) => CommandWrap | undefined;
+  /** How the members are secured; default `secret`. */
+  readonly security?: RunSecurityMode;
 }
 
 /**
@@ -38,6 +43,9 @@ function bootstrapsExplicitly(mainPath: string): boolean {
   const help = execFileSync(process.execPath, [mainPath, 'serve', '--help'], { encoding: 'utf8', timeout: 30_000 });
   return help.includes('--initial-cluster-state');
 }
+
+/** The cluster id of a build that bootstraps without --cluster-id (serve's default). */
+const DEFAULT_CLUSTER_ID = 'raftlock';
 
 /** UnexpectedExit is a member that exited without the harness killing it: a crash, or outside interference. */
 export interface UnexpectedExit {
@@ -62,8 +70,15 @@ export class NodeProcesses extends NodeLauncher {
   private constructor(
     options: NodeLauncherOptions,
     private readonly slot: NetworkSlot,
+    /** How the members are secured. */
+    readonly runSecurity: RunSecurity,
   ) {
     super(options);
+  }
+
+  /** access is the CA and token every harness request to the members carries (none without `tls-auth`). */
+  get access(): HttpAccess {
+    return this.runSecurity.access;
   }
 
   /** create allocates ports and directories for `nodeCount` members (n1..nN); nothing runs yet. */
@@ -71,6 +86,11 @@ export class NodeProcesses extends NodeLauncher {
     if (!(opts.nodeCount >= 1 && opts.nodeCount <= 9)) throw new Error(`node count ${opts.nodeCount} out of range`);
     const members = await loopbackMembers(opts.nodeCount, (id) => ({ dataDir: join(opts.baseDir, 'data', id), logFile: join(opts.baseDir, `${id}.log`) }));
     const slot: NetworkSlot = { network: null };
+    // A new cluster each run: first starts bootstrap it, restarts after a kill find their stores. An older build
+    // bootstraps by itself, in the default cluster (its certificates must name that one).
+    const clusterId = bootstrapsExplicitly(opts.mainPath) ? randomUUID() : null;
+    const security = await prepareRunSecurity(opts.security ?? 'secret', join(opts.baseDir, 'security'), clusterId ?? DEFAULT_CLUSTER_ID, members.map((m) => m.id));
+    const scheme = security.api?.certDir === undefined ? 'http' : 'https';
     const attached = (): LinkNetwork => {
       if (slot.network === null) throw new Error('NodeProcesses: attach a network before starting nodes');
       return slot.network;
@@ -81,16 +101,18 @@ export class NodeProcesses extends NodeLauncher {
         members,
         ...(opts.extraArgs !== undefined ? { extraArgs: opts.extraArgs } : {}),
         ...(opts.wrap !== undefined ? { wrap: opts.wrap } : {}),
-        // A new cluster each run: first starts bootstrap it, restarts after a kill find their stores.
-        ...(bootstrapsExplicitly(opts.mainPath) ? { bootstrap: { clusterId: randomUUID() } } : {}),
+        ...(clusterId !== null ? { bootstrap: { clusterId } } : {}),
+        ...(security.peer !== undefined ? { security: security.peer } : {}),
+        ...(security.api !== undefined ? { api: security.api } : {}),
         // Every peer and peer-HTTP address is a proxy of a directed link.
         peerAddress: (from, to) => attached().peerAddress(from, to.id),
-        peerHttpUrl: (from, to) => attached().httpUrl(from, to.id),
+        peerHttpUrl: (from, to) => attached().httpUrl(from, to.id, scheme),
         onExit: (node, exit) => {
           if (!exit.expected) processes.unexpectedExits.push({ id: node.id, atMs: processes.now(), code: exit.code, signal: exit.signal });
         },
       },
       slot,
+      security,
     );
     return processes;
   }

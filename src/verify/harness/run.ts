@@ -12,6 +12,7 @@
  *   verdict.json     configuration, checker reports, violations
  *   timeline.html    operations per client over time, faults shaded, leader changes marked
  *   nodes/nN.log     each node's output over all its restarts
+ *   nodes/security/  with --security tls-auth: the run's CA, member certificates and auth file
  *
  * Everything is bounded by time, and every process started is killed by PID at
  * the end, on error, and on SIGINT.
@@ -30,6 +31,7 @@ import { Nemesis } from './nemesis.js';
 import { planNemesis, type NemesisFamily } from './nemesis-plan.js';
 import { NodeProcesses } from './node-processes.js';
 import { RunClock, sleep } from './run-clock.js';
+import type { RunSecurityMode } from './run-security.js';
 import { renderTimelineHtml } from './timeline.js';
 import { FINAL_PROCESS, judgeRun, type JudgeOptions, type RunVerdict } from './verdict.js';
 import { FencedWorkload } from './workload-fenced.js';
@@ -48,6 +50,8 @@ export interface VerifyOptions {
   readonly outDir: string;
   /** The raftlock CLI entry to test (default: this checkout's dist/src/cli/main.js). */
   readonly mainPath?: string;
+  /** How the cluster is secured (run-security.ts); default `secret` (peers MAC every frame; plain, open HTTP). */
+  readonly security?: RunSecurityMode;
   /** Number of workload clients (default: 10 linearizable, 5 fenced). */
   readonly clients?: number;
   /** Number of lock names (default: 24 linearizable, 2 fenced). */
@@ -95,9 +99,10 @@ export function defaultMainPath(): string {
 }
 
 /** rerunCommand is the command line that replays a run's schedule. */
-export function rerunCommand(o: Pick<VerifyOptions, 'nodes' | 'families' | 'workload' | 'timeS' | 'seed'>): string {
+export function rerunCommand(o: Pick<VerifyOptions, 'nodes' | 'families' | 'workload' | 'timeS' | 'seed' | 'security'>): string {
   const nemesis = o.families.length === 0 ? 'none' : o.families.join(',');
-  return `raftlock verify --nodes ${o.nodes} --nemesis ${nemesis} --workload ${o.workload} --time ${o.timeS} --seed ${o.seed}`;
+  const security = o.security === undefined || o.security === 'secret' ? '' : ` --security ${o.security}`;
+  return `raftlock verify --nodes ${o.nodes} --nemesis ${nemesis} --workload ${o.workload} --time ${o.timeS} --seed ${o.seed}${security}`;
 }
 
 function buildWorkload(o: VerifyOptions, clients: LockClient[], clock: RunClock): Workload {
@@ -146,6 +151,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyResult> {
     mainPath: setup.mainPath,
     nodeCount: o.nodes,
     baseDir: setup.nodesDir,
+    ...(o.security !== undefined ? { security: o.security } : {}),
     // libfaketime preloaded through env (which execs node: same PID). The faketime command's fixed -f offset would
     // win over the timestamp file, and a live process's clock could not be stepped. Each start draws a new offset.
     ...(clocks === null ? {} : { wrap: (id: string) => ({ command: 'env', args: [], env: clocks.envFor(id) }) }),
@@ -213,8 +219,9 @@ async function runPhases(o: VerifyOptions, setup: RunSetup, res: RunResources): 
   nodes.attach(network);
   nodes.startAll();
   const endpoints = nodes.nodes.map((n) => n.httpUrl);
-  log(`started ${o.nodes} nodes (pids ${JSON.stringify(nodes.pids())}); waiting for a leader`);
-  const first = await waitForAgreedLeader(endpoints, START_LEADER_TIMEOUT_MS);
+  const { access } = nodes;
+  log(`started ${o.nodes} nodes (pids ${JSON.stringify(nodes.pids())}, security ${nodes.runSecurity.mode}); waiting for a leader`);
+  const first = await waitForAgreedLeader(endpoints, START_LEADER_TIMEOUT_MS, access);
   if (first === null) throw new HarnessError('no_initial_leader', `the cluster elected no leader within ${START_LEADER_TIMEOUT_MS} ms; see ${setup.nodesDir}/*.log`);
   log(`leader ${first}; running ${o.workload} for ${o.timeS} s under ${o.families.join(',') || 'no faults'} (seed ${o.seed})`);
 
@@ -225,10 +232,10 @@ async function runPhases(o: VerifyOptions, setup: RunSetup, res: RunResources): 
   const healMs = clock.nowMs();
   await nemesis.healAll();
   log(`fault phase over at ${(healMs / 1000).toFixed(1)} s: ${nemesis.records.filter((r) => !r.skipped).length} faults; healing`);
-  const healed = await waitForAgreedLeader(endpoints, HEAL_LEADER_TIMEOUT_MS);
+  const healed = await waitForAgreedLeader(endpoints, HEAL_LEADER_TIMEOUT_MS, access);
   const leaderAfterHealMs = healed === null ? null : Math.round(clock.nowMs() - healMs);
 
-  const finalClient = new LockClient({ process: FINAL_PROCESS, endpoints, home: 0, clock, recorder, requestIdPrefix: `${phase.requestIdPrefix}f` });
+  const finalClient = new LockClient({ process: FINAL_PROCESS, endpoints, home: 0, clock, recorder, requestIdPrefix: `${phase.requestIdPrefix}f`, access });
   const { finalReads, unreadKeys } = await readFinalState(finalClient, workload.keys, clock);
   await monitor.stop();
   const endMs = clock.nowMs();
@@ -263,10 +270,10 @@ async function runFaultPhase(o: VerifyOptions, setup: RunSetup, res: RunResource
   const clientCount = o.clients ?? (o.workload === 'linearizable' ? 10 : 5);
   const clients = Array.from(
     { length: clientCount },
-    (_, i) => new LockClient({ process: i, endpoints, home: i % o.nodes, clock, recorder, requestIdPrefix }),
+    (_, i) => new LockClient({ process: i, endpoints, home: i % o.nodes, clock, recorder, requestIdPrefix, access: res.nodes.access }),
   );
   const workload = buildWorkload(o, clients, clock);
-  const monitor = new LeaderMonitor(() => endpoints, clock);
+  const monitor = new LeaderMonitor(() => endpoints, clock, res.nodes.access);
   res.monitor = monitor;
   monitor.start();
   const durationMs = o.timeS * 1_000;
@@ -338,6 +345,7 @@ async function writeRunFolder(
     workload: o.workload,
     timeS: o.timeS,
     seed: o.seed,
+    security: o.security ?? 'secret',
     clients: phase.clientCount,
     keys: workload.keys.length,
     mainPath: setup.mainPath,
@@ -371,7 +379,7 @@ function pct(f: number): string {
 /** summarize renders the human summary of a run. */
 export function summarize(o: VerifyOptions, v: RunVerdict, nemesis: Nemesis, outDir: string): string[] {
   const lines: string[] = [];
-  lines.push(`raftlock verify: ${o.nodes} nodes, nemesis ${o.families.join(',') || 'none'}, workload ${o.workload}, ${o.timeS} s, seed ${o.seed}`);
+  lines.push(`raftlock verify: ${o.nodes} nodes, nemesis ${o.families.join(',') || 'none'}, workload ${o.workload}, ${o.timeS} s, seed ${o.seed}, security ${o.security ?? 'secret'}`);
   const f = v.ops;
   const byF = Object.entries(f.byFunction)
     .map(([k, c]) => `${k} ${c.ok}/${c.fail}/${c.unknown}`)
