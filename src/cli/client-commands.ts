@@ -142,22 +142,26 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
   if (json) {
     io.out(`${JSON.stringify(statuses, null, 2)}\n`);
   } else {
+    // LAG: entries this member has yet to apply of what the leader (as read in this same pass) has committed.
+    const leaderCommit = statuses.find((s) => 'status' in s && s.status.role === 'leader');
+    const commitOfLeader = leaderCommit !== undefined && 'status' in leaderCommit ? leaderCommit.status.commitIndex : null;
     const rows = statuses.map((s) =>
       'status' in s
         ? [
             s.endpoint,
             s.status.id,
-            s.status.role,
+            (s.status.learners ?? []).includes(s.status.id) ? 'learner' : s.status.role,
             String(s.status.term),
             s.status.leader ?? '-',
             String(s.status.commitIndex),
             String(s.status.appliedIndex),
-            s.status.members.join(','),
+            commitOfLeader === null ? '-' : String(Math.max(0, commitOfLeader - s.status.appliedIndex)),
+            [...s.status.members, ...(s.status.learners ?? []).map((l) => `${l}(learner)`)].join(','),
             (s.status.problems ?? []).map((p) => p.reason).join(',') || '-',
           ]
-        : [s.endpoint, '-', 'unreachable', '-', '-', '-', '-', '-', s.error],
+        : [s.endpoint, '-', 'unreachable', '-', '-', '-', '-', '-', '-', s.error],
     );
-    io.out(formatTable(['ENDPOINT', 'ID', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'MEMBERS', 'PROBLEMS'], rows));
+    io.out(formatTable(['ENDPOINT', 'ID', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'LAG', 'MEMBERS', 'PROBLEMS'], rows));
   }
   return statuses.some((s) => 'status' in s) ? 0 : 1;
 }

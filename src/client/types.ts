@@ -104,10 +104,13 @@ export interface NodeStatus {
   readonly leader: string | null;
   readonly commitIndex: number;
   readonly appliedIndex: number;
+  /** The voters. */
   readonly members: readonly string[];
+  /** The learners: members that receive the log but do not vote yet (raftlock member promote). */
+  readonly learners?: readonly string[];
   /** The cluster the member's store belongs to. */
   readonly clusterId?: string;
-  /** What the member knows is wrong with it (`removed`, `diverged`, `cluster_id_rejected`); its /readyz fails meanwhile. */
+  /** What the member knows is wrong with it (`joining`, `removed`, `diverged`, `cluster_id_rejected`); its /readyz fails meanwhile. */
   readonly problems?: readonly { readonly reason: string; readonly message: string }[];
 }
 

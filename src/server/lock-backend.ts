@@ -29,7 +29,10 @@ export interface NodeStatus {
   readonly leader: NodeId | null;
   readonly commitIndex: number;
   readonly appliedIndex: number;
+  /** The voters of the configuration in force here. */
   readonly members: NodeId[];
+  /** Its learners (non-voting members catching up); absent where there is no membership (the client tests). */
+  readonly learners?: NodeId[];
   /** The cluster this member's store belongs to (absent where there is no store, as in the client tests). */
   readonly clusterId?: string;
   /** What is wrong with this member as a member (removed, diverged, refused by its peers); /readyz fails while any is. */

@@ -62,6 +62,7 @@ export class RaftLockBackend implements LockBackend {
       commitIndex: host.commitIndex,
       appliedIndex: host.appliedIndex,
       members: [...host.members()],
+      learners: [...host.membershipView().configuration.learners],
       clusterId: this.opts.clusterId,
       problems: this.opts.health.problems(),
     };

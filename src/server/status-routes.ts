@@ -6,7 +6,7 @@ import type { BackendPluginOptions } from './lock-backend.js';
  * statusRoutes is the fastify plugin of a member's own state, served by every
  * node without asking the leader: `/v1/status`, liveness (`/healthz`) and
  * readiness (`/readyz`: nothing is wrong with this member as a member, a
- * leader is known, and this node is a member).
+ * leader is known, and this node is a member: a voter or a learner).
  */
 export async function statusRoutes(app: FastifyInstance, { backend }: BackendPluginOptions): Promise<void> {
   app.get('/v1/status', { config: { role: 'reader' } }, async () => backend.status());
@@ -17,7 +17,8 @@ export async function statusRoutes(app: FastifyInstance, { backend }: BackendPlu
     const problem = status.problems?.[0];
     if (problem !== undefined) return sendError(reply, 'not_ready', problem.message, { reason: problem.reason, problems: status.problems });
     if (status.leader === null) return sendError(reply, 'no_leader', 'no leader is known');
-    if (!status.members.includes(status.id)) return sendError(reply, 'no_leader', 'this node is not a member of the cluster');
+    // A learner is ready: it serves the API like a voter, relaying what needs the leader.
+    if (!status.members.includes(status.id) && !(status.learners ?? []).includes(status.id)) return sendError(reply, 'no_leader', 'this node is not a member of the cluster');
     return reply.send({ ready: true, leader: status.leader });
   });
 }
