@@ -39,7 +39,7 @@ export async function dashboardRoutes(app: FastifyInstance, { backend }: Backend
   app.get('/v1/dashboard/members', { config: { role: 'reader' } }, async (request) => {
     const self = backend.status();
     const reports = await Promise.all(
-      self.members.map((id): Promise<MemberReport> | MemberReport => (id === self.id ? { id, reachable: true, status: self } : memberReport(backend, id, request))),
+      [...self.members, ...(self.learners ?? [])].map((id): Promise<MemberReport> | MemberReport => (id === self.id ? { id, reachable: true, status: self } : memberReport(backend, id, request))),
     );
     const leaderCommit = leaderCommitIndex(self, reports);
     return {
@@ -52,7 +52,8 @@ export async function dashboardRoutes(app: FastifyInstance, { backend }: Backend
         ...(r.error !== undefined ? { error: r.error } : {}),
         ...(r.status !== null
           ? {
-              role: r.status.role,
+              // A learner's Raft role is follower; the page shows what it is to the cluster.
+              role: (self.learners ?? []).includes(r.id) ? 'learner' : r.status.role,
               term: r.status.term,
               leader: r.status.leader,
               commitIndex: r.status.commitIndex,
