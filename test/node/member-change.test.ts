@@ -23,6 +23,31 @@ interface MemberRow {
   lag?: number;
 }
 
+/** clientLoop runs acquire/release cycles against `endpoints` until stopped, counting cycles and collecting failures. */
+function clientLoop(endpoints: string[]): { done: { ops: number; failures: string[] }; stop: () => Promise<void> } {
+  const client = new RaftLockClient({ endpoints, maxRetries: 12, requestTimeoutMs: 5_000, callTimeoutMs: 30_000 });
+  let running = true;
+  const done = { ops: 0, failures: [] as string[] };
+  const loop = (async () => {
+    for (let i = 0; running; i++) {
+      try {
+        const lock = await client.acquire(`change/${i % 8}`, { ttlMs: 10_000 });
+        await lock.release();
+        done.ops++;
+      } catch (err) {
+        done.failures.push(`${(err as Error).name}: ${(err as Error).message}`);
+      }
+    }
+  })();
+  return {
+    done,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
 async function members(url: string): Promise<{ leader: string; members: MemberRow[] }> {
   const r = await httpJson(`${url}/v1/members`, 'GET', undefined, 5_000);
   if (r.status !== 200) throw new Error(`GET /v1/members: ${r.status} ${JSON.stringify(r.body)}`);
@@ -42,20 +67,7 @@ describe('membership change on a running cluster', () => {
     const held = await acquireLock(cluster.node(firstLeader).httpUrl, 'change/held', 'keeper');
     expect(held.status).toBe(200);
 
-    const client = new RaftLockClient({ endpoints, maxRetries: 12, requestTimeoutMs: 5_000, callTimeoutMs: 30_000 });
-    let running = true;
-    const done = { ops: 0, failures: [] as string[] };
-    const loop = (async () => {
-      for (let i = 0; running; i++) {
-        try {
-          const lock = await client.acquire(`change/${i % 8}`, { ttlMs: 10_000 });
-          await lock.release();
-          done.ops++;
-        } catch (err) {
-          done.failures.push(`${(err as Error).name}: ${(err as Error).message}`);
-        }
-      }
-    })();
+    const { done, stop } = clientLoop(endpoints);
 
     try {
       // Bad requests are refused with a reason, and change nothing.
@@ -104,12 +116,52 @@ describe('membership change on a running cluster', () => {
       const settled = done.ops + 20;
       await waitFor('operations after the change', async () => (done.ops >= settled ? true : undefined), 30_000);
     } finally {
-      running = false;
-      await loop;
+      await stop();
     }
     console.log(`membership change: ${done.ops} acquire/release cycles, ${done.failures.length} failed`);
     expect(done.failures).toEqual([]);
     const next = await acquireLock(cluster.node(await waitForLeader(cluster, 20_000, ['n1'])).httpUrl, 'change/next', 'later');
     expect(next.body.token).toBeGreaterThan(held.body.token);
+  });
+
+  it('grows from 3 voters to 5 and shrinks back to 3: no failed operation', async () => {
+    cluster = await ProcessCluster.create({ nodes: 5, joining: 2 });
+    for (const id of ['n1', 'n2', 'n3']) cluster.start(id);
+    await waitForLeader(cluster);
+    const cli = (...args: string[]) => runCli([...args, '--endpoints', cluster!.endpoints().join(',')], 30_000);
+    const { done, stop } = clientLoop(['n1', 'n2', 'n3'].map((id) => cluster!.node(id).httpUrl));
+    try {
+      for (const id of ['n4', 'n5']) {
+        const n = cluster.node(id);
+        const added = await cli('member', 'add', id, '--peer-address', `127.0.0.1:${n.peerPort}`, '--http-url', n.httpUrl);
+        expect(added.code, added.output).toBe(0);
+        cluster.start(id);
+        const promoted = await cli('member', 'promote', id, '--wait', '30000');
+        expect(promoted.code, promoted.output).toBe(0);
+      }
+      const five = await members(cluster.node('n5').httpUrl);
+      expect(five.members.map((m) => `${m.id}:${m.suffrage}`)).toEqual(['n1:voter', 'n2:voter', 'n3:voter', 'n4:voter', 'n5:voter']);
+      // Five voters tolerate two failures: with n1 and n2 down, n3-n5 still elect and grant.
+      await cluster.kill('n1');
+      await cluster.kill('n2');
+      const leaderOfThree = await waitForLeader(cluster, 20_000, ['n1', 'n2']);
+      expect((await acquireLock(cluster.node(leaderOfThree).httpUrl, 'change/five', 'five')).status).toBe(200);
+      cluster.start('n1');
+      cluster.start('n2');
+      for (const id of ['n1', 'n2']) await waitFor(`${id} ready`, async () => ((await httpJson(`${cluster!.node(id).httpUrl}/readyz`)).status === 200 ? true : undefined), 30_000);
+
+      for (const id of ['n5', 'n4']) {
+        const removed = await cli('member', 'remove', id);
+        expect(removed.code, removed.output).toBe(0);
+      }
+      const three = await members(cluster.node('n1').httpUrl);
+      expect(three.members.map((m) => `${m.id}:${m.suffrage}`)).toEqual(['n1:voter', 'n2:voter', 'n3:voter']);
+      const settled = done.ops + 20;
+      await waitFor('operations after the change', async () => (done.ops >= settled ? true : undefined), 30_000);
+    } finally {
+      await stop();
+    }
+    console.log(`grow to 5 and shrink to 3: ${done.ops} acquire/release cycles, ${done.failures.length} failed`);
+    expect(done.failures).toEqual([]);
   });
 });
