@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import type { LockService } from '../../src/node/lock-service.js';
 import type { RaftHost } from '../../src/node/raft-host.js';
+import type { AdminBackend } from '../../src/server/admin-backend.js';
 import type { RouteRole } from '../../src/server/auth.js';
 import { createHttpApp } from '../../src/server/http-app.js';
 import { nodeApi } from '../../src/server/http-server.js';
@@ -38,6 +39,8 @@ export async function nodeRoutes(metricsRole: 'none' | 'reader'): Promise<NodeRo
   try {
     await app.register(nodeApi, {
       backend: locks.backend(() => status),
+      // A real member serves the admin and member routes too; registering them reads nothing of the backend.
+      admin: {} as AdminBackend,
       // Only the registry's shape matters here: nothing scrapes it.
       metrics: new NodeMetrics({} as RaftHost, {} as LockService),
       security: { tokens: null, signer: null, metricsRole, maxWaitsPerPrincipal: 1 },
