@@ -1,4 +1,5 @@
 import type { CommandResult, LockCommand, LockEvent, LockView, SessionView, TokenCheck } from '../locks/index.js';
+import type { LockWatches } from '../node/lock-watches.js';
 import type { MemberProblem } from '../node/member-health.js';
 import type { AdminBackend } from './admin-backend.js';
 import type { NodeId, Role } from '../raft/index.js';
@@ -59,6 +60,8 @@ export interface LockBackend {
    * or this id already waits.
    */
   registerWaiter(waiterId: string, onEvent: (event: LockEvent) => void): (() => void) | null;
+  /** watches are the modification indexes of lock names and the watches parked on them (blocking reads, watch.ts). */
+  readonly watches: LockWatches;
   /** nowMs is the lease table's time now (the clock deadlines are in), to turn them into `expiresInMs`. */
   nowMs(): number;
 }
