@@ -2,7 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { API_BOUNDS, LOCK_NAME_RULE, isLockName } from '../api/contract.js';
 import type { AcquireOptions, CampaignOptions } from './acquire-options.js';
-import { BadRequestError, LockHeldError, LockLostError, NotHolderError, RaftLockClientError, SessionLostError, SessionNotFoundError } from './errors.js';
+import {
+  BadRequestError,
+  LockHeldError,
+  LockLostError,
+  NoLeaderError,
+  NotHolderError,
+  OutcomeUnknownError,
+  RaftLockClientError,
+  SessionLostError,
+  SessionNotFoundError,
+  TimeoutError,
+  UnavailableError,
+} from './errors.js';
 import { HttpTransport } from './http-transport.js';
 import { LeaseKeeper, confirmFresh, leaseGrantOf, type LeaseGrant } from './lease-keeper.js';
 import { Leadership, checkElectionValue, electionPath } from './leadership.js';
@@ -30,6 +42,8 @@ import type {
 /** DEFAULT_LOCK_TTL_MS is a lock's lease when acquire is given no ttlMs. */
 export const DEFAULT_LOCK_TTL_MS = 15_000;
 const DEFAULT_SESSION_TTL_MS = 15_000;
+/** How long a campaign pauses before it retries a round that failed for want of a leader. */
+const CAMPAIGN_RETRY_PAUSE_MS = 500;
 /** How long one blocking read of a watch waits on the server by default. */
 const DEFAULT_WATCH_WAIT_MS = 30_000;
 
@@ -111,7 +125,7 @@ export class RaftLockClient {
   }
 
   /** acquireAt is acquire through `path` (a lock's acquire, or an election's campaign, which adds its `value` in `extraBody`). */
-  private async acquireAt(path: string, name: string, options: AcquireOptions, extraBody: { value?: string }): Promise<LockHandle> {
+  private async acquireAt(path: string, name: string, options: AcquireOptions, extraBody: { value?: string; requestId?: string }): Promise<LockHandle> {
     checkName(name);
     const session = options.session;
     if (session !== undefined && options.ttlMs !== undefined) throw new BadRequestError('give ttlMs or session, not both');
@@ -131,7 +145,7 @@ export class RaftLockClient {
       ...(options.limit !== undefined ? { limit: options.limit } : {}),
       ...(options.lockDelayMs !== undefined ? { lockDelayMs: options.lockDelayMs } : {}),
       ...extraBody,
-      requestId: randomUUID(),
+      requestId: extraBody.requestId ?? randomUUID(),
     };
     const res = await this.transport.call<GrantBody>({
       method: 'POST',
@@ -311,15 +325,24 @@ export class RaftLockClient {
     if (!(totalMs === Infinity || (Number.isInteger(totalMs) && totalMs >= 0))) throw new BadRequestError('waitMs must be a non-negative integer or Infinity');
     const endMs = monotonicNowMs() + totalMs;
     const { waitMs: _waitMs, ...holdOptions } = options;
-    // Bounded by waitMs (or by the signal): each round waits up to the server's longest wait.
+    // A round whose outcome is unknown (the cluster lost its leader meanwhile) is retried with its requestId: its
+    // waiter may still be queued, and only the same id finds it (a new one would be refused as already_waiting).
+    let requestId = randomUUID();
+    // Bounded by waitMs (or by the signal): each round waits up to the server's longest wait, or pauses after a failure.
     for (;;) {
       const roundMs = Math.max(0, Math.min(API_BOUNDS.waitMsMax, Math.floor(endMs - monotonicNowMs())));
       try {
-        const hold = await this.acquireAt(`${electionPath(name)}/campaign`, name, { ...holdOptions, waitMs: roundMs }, { value });
+        const hold = await this.acquireAt(`${electionPath(name)}/campaign`, name, { ...holdOptions, waitMs: roundMs }, { value, requestId });
         return new Leadership(hold, value, this.transport);
       } catch (err) {
         options.signal?.throwIfAborted();
-        if (!(err instanceof LockHeldError) || monotonicNowMs() >= endMs || roundMs === 0) throw err;
+        if (monotonicNowMs() >= endMs || roundMs === 0) throw err;
+        if (err instanceof LockHeldError) {
+          requestId = randomUUID();
+          continue;
+        }
+        if (!isTransient(err)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, CAMPAIGN_RETRY_PAUSE_MS));
       }
     }
   }
@@ -407,6 +430,11 @@ function checkName(name: string): void {
 
 function lockPath(name: string): string {
   return `/v1/locks/${encodeURIComponent(name)}`;
+}
+
+/** isTransient: did a call fail only because the cluster was between leaders or unreachable for a while? */
+function isTransient(err: unknown): boolean {
+  return err instanceof NoLeaderError || err instanceof UnavailableError || err instanceof OutcomeUnknownError || err instanceof TimeoutError;
 }
 
 function watchLoopOptions(options: WatchOptions): { waitMs: number; signal?: AbortSignal } {
