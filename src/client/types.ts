@@ -92,11 +92,11 @@ export interface WatchOptions extends CallSignal {
   readonly waitMs?: number;
 }
 
-/** LeaderInfo is an election's current leader: its owner, fencing token and value. */
+/** LeaderInfo is an election's current leader: its owner, fencing token and value (null for a plain lock holder, who proclaimed none). */
 export interface LeaderInfo {
   readonly owner: string;
   readonly token: number;
-  readonly value: string;
+  readonly value: string | null;
   /** What is left of the leader's lease when the server answered (its session's, for a session hold). */
   readonly expiresInMs: number;
 }
