@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { API_BOUNDS } from '../../src/api/contract.js';
+import { electCommand } from '../../src/cli/elect-command.js';
 import { LockHeldError, NotHolderError, RaftLockClient, type LeaderInfo, type LockHandle, type LockWatchEvent } from '../../src/index.js';
 import { quickClient, useLockTestCluster, type LockTestCluster } from './lock-test-cluster.js';
 
@@ -159,3 +160,45 @@ async function waitUntil(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
   expect(cond()).toBe(true);
 }
+
+describe('leadership lost', () => {
+  it('fires lost, as a lock handle does, when the leadership cannot be renewed', async () => {
+    const leadership = await client('c1').campaign('e3', 'v', { ttlMs: 300 });
+    await clusterOfTest().waitForRequests((r) => r.route === 'renew', 1);
+    clusterOfTest().faultAll('renew', { kind: 'status', status: 503, error: 'no_leader' });
+    await new Promise<void>((resolve) => leadership.lost.addEventListener('abort', () => resolve(), { once: true }));
+    expect(leadership.isLeader).toBe(false);
+    expect(leadership.lost.reason).toBeInstanceOf(Error);
+    clusterOfTest().clearFaults();
+  });
+});
+
+describe('raftlock elect', () => {
+  const capture = (): { out: string[]; err: string[]; io: { out: (s: string) => void; err: (s: string) => void } } => {
+    const out: string[] = [];
+    const err: string[] = [];
+    return { out, err, io: { out: (s) => void out.push(s), err: (s) => void err.push(s) } };
+  };
+  const env = (): NodeJS.ProcessEnv => ({ ...process.env, RAFTLOCK_ENDPOINTS: clusterOfTest().urls.join(',') });
+
+  it('stops the command with SIGTERM when leadership is lost, and resigns nothing it no longer holds', async () => {
+    const c = capture();
+    const pending = electCommand(['flaky-election', 'v1', '--ttl', '300', '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], env(), c.io);
+    await clusterOfTest().waitForRequests((r) => r.route === 'renew', 1);
+    clusterOfTest().faultAll('renew', { kind: 'status', status: 503, error: 'no_leader' });
+    expect(await pending).toBe(128 + 15);
+    expect(c.out.join('')).toMatch(/^elected flaky-election token \d+ value v1\n$/);
+    expect(c.err.join('')).toMatch(/stopping the command/);
+    clusterOfTest().clearFaults();
+  });
+
+  it('exits 1 naming the leader when not elected within --wait, and 2 on bad usage', async () => {
+    const leader = await client('boss').campaign('taken', 'b');
+    const c = capture();
+    expect(await electCommand(['taken', 'v', '--wait', '100', '--', process.execPath, '-e', 'process.exit(0)'], env(), c.io)).toBe(1);
+    expect(c.err.join('')).toMatch(/not elected leader of taken within 100 ms; boss \(token \d+\) leads/);
+    const u = capture();
+    expect(await electCommand(['taken', 'v', '--ttl', 'x'], env(), u.io)).toBe(2);
+    await leader.resign();
+  });
+});
