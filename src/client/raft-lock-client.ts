@@ -357,16 +357,29 @@ export class RaftLockClient {
   /**
    * observe yields election `name`'s leader (null while nobody leads) at once
    * and then at each change of leader or value, in order (etcd's
-   * Election.Observe), through blocking reads. A leadership that lasted less
-   * than one read's round trip may be skipped; tokens never go back. Ends as
-   * watch does.
+   * Election.Observe), through blocking reads. The member answering lists
+   * every change since the observer's last read that it followed, so
+   * leaderships shorter than a round trip are seen too; only across a change
+   * of the cluster's leader, or more than 64 changes behind, may some be
+   * skipped (tokens never go back). Ends as watch does.
    */
   async *observe(name: string, options: WatchOptions = {}): AsyncGenerator<LeaderInfo | null, void, undefined> {
     checkName(name);
-    const answers = watchLoop<{ leader: LeaderInfo | null; index: number }>(this.transport, electionPath(name), watchLoopOptions(options), (a) =>
-      a.leader === null ? 'none' : JSON.stringify([a.leader.owner, a.leader.token, a.leader.value]),
+    type Answer = { leader: LeaderInfo | null; changes?: { index: number; leader: LeaderInfo | null }[]; index: number };
+    const shapeOf = (l: LeaderInfo | null): string => (l === null ? 'none' : JSON.stringify([l.owner, l.token, l.value]));
+    // An answer with its changes is new whenever its index is; one without, when its leader is.
+    const answers = watchLoop<Answer>(this.transport, electionPath(name), watchLoopOptions(options), (a) =>
+      a.changes !== undefined ? `changes@${a.index}` : shapeOf(a.leader),
     );
-    for await (const answer of answers) yield answer.leader;
+    let last: string | undefined;
+    for await (const answer of answers) {
+      for (const leader of answer.changes?.map((c) => c.leader) ?? [answer.leader]) {
+        const shape = shapeOf(leader);
+        if (shape === last) continue;
+        last = shape;
+        yield leader;
+      }
+    }
   }
 
   /** status reads one endpoint's /v1/status: `endpoint`'s (one attempt), or the current endpoint's (with failover). */

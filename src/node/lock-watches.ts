@@ -14,8 +14,10 @@ export type WatchTarget = { readonly name: string } | { readonly prefix: string 
  * entry that touched its target has applied, with that entry's index. It
  * answers whether the watch is done (true: it leaves) or keeps waiting
  * (false: the touch changed nothing it shows, as a renewal's lease extension).
+ * `reset` is true when the member's table was replaced by a snapshot: the
+ * watch has left whatever it answers, and changes before `index` are unknown.
  */
-export type WatchWake = (index: number) => boolean;
+export type WatchWake = (index: number, reset: boolean) => boolean;
 
 /** LockWatchesOptions bound the memory and the open watches of one member. */
 export interface LockWatchesOptions {
@@ -95,11 +97,11 @@ export class LockWatches {
     if (this.parkedCount === 0) return;
     for (const name of touched) {
       const set = this.byName.get(name);
-      if (set !== undefined) for (const p of [...set]) if (p.wake(index)) this.leave(p);
+      if (set !== undefined) for (const p of [...set]) if (p.wake(index, false)) this.leave(p);
     }
     for (const p of [...this.byPrefix]) {
       const prefix = (p.target as { prefix: string }).prefix;
-      if (touched.some((name) => name.startsWith(prefix)) && p.wake(index)) this.leave(p);
+      if (touched.some((name) => name.startsWith(prefix)) && p.wake(index, false)) this.leave(p);
     }
   }
 
@@ -115,7 +117,7 @@ export class LockWatches {
     for (const set of this.byName.values()) all.push(...set);
     for (const p of all) {
       this.leave(p);
-      p.wake(this.floorIndex);
+      p.wake(this.floorIndex, true);
     }
     assert(this.parkedCount === 0, 'a watch survived a reset');
   }

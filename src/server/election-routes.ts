@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { HolderView, LockView } from '../locks/index.js';
+import { ElectionHistory, type LeaderState } from './election-history.js';
 import { WRITE, onLeader } from './leader-forwarder.js';
 import type { BackendPluginOptions } from './lock-backend.js';
 import { acquire, scopedHold, type HoldBody, type NameParams } from './lock-routes.js';
@@ -7,6 +8,10 @@ import { scopeOf } from './principal-scope.js';
 import { expiresInMs, sendResult, viewContext, type ViewContext } from './response-views.js';
 import * as schema from './schemas.js';
 import { blockUntilChanged, sendIndexed, watchWaitMs, type WatchQuery } from './watch.js';
+
+/** How many elections a member remembers recent changes of, and how many changes of each (election-history.ts). */
+const HISTORY_ELECTIONS_MAX = 1_024;
+const HISTORY_CHANGES_MAX = 64;
 
 type CampaignBody = { owner: string; value: string; ttlMs?: number; sessionId?: string; waitMs?: number; requestId?: string };
 type ProclaimBody = HoldBody & { value: string };
@@ -23,6 +28,8 @@ type ProclaimBody = HoldBody & { value: string };
  */
 export async function electionRoutes(app: FastifyInstance, { backend }: BackendPluginOptions): Promise<void> {
   const at = (request: FastifyRequest): ViewContext => viewContext(backend.nowMs(), scopeOf(request).shownOwner);
+  const history = new ElectionHistory(backend.watches, { electionsMax: HISTORY_ELECTIONS_MAX, changesMax: HISTORY_CHANGES_MAX });
+  app.addHook('onClose', async () => history.close());
 
   app.post<{ Params: NameParams; Body: CampaignBody }>(
     '/v1/elections/:name/campaign',
@@ -50,35 +57,39 @@ export async function electionRoutes(app: FastifyInstance, { backend }: BackendP
     }),
   );
 
+  // With ?index=N it blocks until the leader or its value changes after N, and lists every change after N that
+  // this member has followed (`changes`, oldest first), so an observer misses none (election-history.ts).
   app.get<{ Params: NameParams; Querystring: WatchQuery }>(
     '/v1/elections/:name',
     { schema: { params: schema.nameParams, querystring: schema.watchQuery }, config: { role: 'reader', waitMsOf: (request) => watchWaitMs(request.query as WatchQuery) } },
     onLeader(backend, { write: false, waitMsOf: (request) => watchWaitMs(request.query) }, async (request, reply) => {
       await backend.readBarrier();
       const { name } = request.params;
-      const leaderOf = (): HolderView | null => electionLeader(backend.table().get(name));
+      const leaderOf = (): LeaderState | null => electionLeader(backend.table().get(name));
+      history.follow(name, backend.watches.indexOf(name), leaderOf);
       const index = await blockUntilChanged(backend, reply, request.query, { target: { name }, shape: () => leadershipShape(leaderOf()) });
       if (index === null) return reply;
       const view = at(request);
-      const leader = leaderOf();
+      const json = (leader: LeaderState | null): Record<string, unknown> | null =>
+        leader === null ? null : { owner: view.showOwner(leader.owner), token: leader.token, value: leader.value, expiresInMs: expiresInMs(leader.expiresAtMs, view.nowMs) };
+      const changes = request.query.index === undefined ? null : history.changesAfter(name, Number(request.query.index));
       return sendIndexed(reply, index, {
         name,
-        leader:
-          leader === null
-            ? null
-            : { owner: view.showOwner(leader.owner), token: leader.token, value: leader.value ?? null, expiresInMs: expiresInMs(leader.expiresAtMs, view.nowMs) },
+        leader: json(leaderOf()),
+        ...(changes !== null ? { changes: changes.map((c) => ({ index: c.index, leader: json(c.leader) })) } : {}),
       });
     }),
   );
 }
 
 /** electionLeader is the leader of an election: the exclusive holder of its lock (a shared holder leads nothing). */
-function electionLeader(view: LockView | null): HolderView | null {
-  const holder = view?.holders[0];
-  return holder === undefined || holder.mode !== 'exclusive' ? null : holder;
+function electionLeader(view: LockView | null): LeaderState | null {
+  const holder: HolderView | undefined = view?.holders[0];
+  if (holder === undefined || holder.mode !== 'exclusive') return null;
+  return { owner: holder.owner, token: holder.token, value: holder.value ?? null, expiresAtMs: holder.expiresAtMs };
 }
 
 /** leadershipShape is what an observer sees change: who leads, under which token, with which value. */
-function leadershipShape(leader: HolderView | null): string {
-  return leader === null ? 'none' : JSON.stringify([leader.owner, leader.token, leader.value ?? null]);
+function leadershipShape(leader: LeaderState | null): string {
+  return leader === null ? 'none' : JSON.stringify([leader.owner, leader.token, leader.value]);
 }

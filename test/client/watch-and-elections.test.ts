@@ -202,3 +202,28 @@ describe('raftlock elect', () => {
     await leader.resign();
   });
 });
+
+describe('observe', () => {
+  it('sees every change in order even when changes come faster than its reads', async () => {
+    const observer = client('observer');
+    const controller = new AbortController();
+    const observed: (LeaderInfo | null)[] = [];
+    // Every answer to the observer leaves 300 ms after it was read: the changes below come faster than its reads.
+    clusterOfTest().faultAll('leader', { kind: 'applyThenDelayReply', ms: 300 });
+    const iterator = observer.observe('fast', { signal: controller.signal, waitMs: 5_000 });
+    const first = await iterator.next();
+    observed.push(first.value as LeaderInfo | null);
+    const reading = (async () => {
+      for await (const leader of { [Symbol.asyncIterator]: () => iterator }) observed.push(leader);
+    })().catch(() => undefined);
+    // Back to back, without waiting for the observer: one blocking read may return after several of them.
+    const leader = await client('c1').campaign('fast', 'v0');
+    for (let i = 1; i <= 5; i++) await leader.proclaim(`v${i}`);
+    await leader.resign();
+    await waitUntil(() => observed.length === 8);
+    controller.abort();
+    await reading;
+    clusterOfTest().clearFaults();
+    expect(observed.map((l) => (l === null ? null : l.value))).toEqual([null, 'v0', 'v1', 'v2', 'v3', 'v4', 'v5', null]);
+  });
+});
