@@ -50,7 +50,16 @@ interface Parked {
 export class LockWatches {
   /** Name -> index of its last touch; insertion order is index order (a touch re-inserts). */
   private readonly lastTouch = new Map<string, number>();
+  /**
+   * The eviction cursor: one long-lived iterator over lastTouch. Every entry
+   * before it was evicted, and a re-touched name is re-inserted after it, so
+   * its next entry is always the oldest. (A fresh entries() per eviction
+   * walks every deleted slot from the start: 200 µs per apply at 100,000 names.)
+   */
+  private readonly oldestFirst: Iterator<[string, number]> = this.lastTouch.entries();
   private floorIndex = 0;
+  /** The index of the newest entry that touched any name. */
+  private newestTouch = 0;
   /** Watches of one name, by name: an apply looks up only the names it touched. */
   private readonly byName = new Map<string, Set<Parked>>();
   /** Watches of a prefix: each apply compares its touched names with every one. */
@@ -73,6 +82,8 @@ export class LockWatches {
 
   /** indexOfPrefix is the largest modification index of any name with `prefix`: a scan, bounded by maxTrackedNames. */
   indexOfPrefix(prefix: string): number {
+    // Every name has the empty prefix: the newest touch is the answer, without a scan.
+    if (prefix === '') return Math.max(1, this.floorIndex, this.newestTouch);
     let index = this.floorIndex;
     for (const [name, at] of this.lastTouch) if (at > index && name.startsWith(prefix)) index = at;
     return Math.max(1, index);
@@ -84,22 +95,26 @@ export class LockWatches {
    */
   noteApplied(index: number, touched: readonly string[]): void {
     if (touched.length === 0) return;
+    this.newestTouch = index;
     for (const name of touched) {
       this.lastTouch.delete(name);
       this.lastTouch.set(name, index);
     }
     // Bounded: the map grew by at most touched.length.
     while (this.lastTouch.size > this.opts.maxTrackedNames) {
-      const [oldest, at] = this.lastTouch.entries().next().value as [string, number];
+      const next = this.oldestFirst.next();
+      assert(next.done !== true, 'the eviction cursor ran past the live names');
+      const [oldest, at] = next.value;
       this.lastTouch.delete(oldest);
       if (at > this.floorIndex) this.floorIndex = at;
     }
     if (this.parkedCount === 0) return;
+    // Sets may lose members while iterated (leave deletes): JavaScript's Set iteration allows it.
     for (const name of touched) {
       const set = this.byName.get(name);
-      if (set !== undefined) for (const p of [...set]) if (p.wake(index, false)) this.leave(p);
+      if (set !== undefined) for (const p of set) if (p.wake(index, false)) this.leave(p);
     }
-    for (const p of [...this.byPrefix]) {
+    for (const p of this.byPrefix) {
       const prefix = (p.target as { prefix: string }).prefix;
       if (touched.some((name) => name.startsWith(prefix)) && p.wake(index, false)) this.leave(p);
     }

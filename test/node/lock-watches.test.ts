@@ -33,6 +33,20 @@ describe('modification indexes', () => {
     expect(w.indexOfPrefix('')).toBe(8);
   });
 
+  it('keeps evicting the oldest name after a snapshot install', () => {
+    const w = new LockWatches({ maxWatches: 10, maxTrackedNames: 2 });
+    w.noteApplied(2, ['a', 'b']);
+    w.reset(10);
+    w.noteApplied(11, ['c']);
+    w.noteApplied(12, ['d']);
+    w.noteApplied(13, ['c']);
+    w.noteApplied(14, ['e']); // forgets d (12), the oldest left
+    expect(w.indexOf('d')).toBe(12);
+    expect(w.indexOf('c')).toBe(13);
+    expect(w.indexOf('e')).toBe(14);
+    expect(w.indexOfPrefix('')).toBe(14);
+  });
+
   it('after a snapshot install reports its index for every name and wakes every watch', () => {
     const w = new LockWatches({ maxWatches: 10, maxTrackedNames: 100 });
     w.noteApplied(3, ['a']);
