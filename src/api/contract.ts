@@ -31,6 +31,10 @@ export const API_BOUNDS = Object.freeze({
   semaphoreLimitMax: 10_000,
   /** Most locks one list call returns. */
   listLimitMax: 1_000,
+  /** An election's value (what a leader proclaims: an address, an id): at most this many characters, may be empty. */
+  electionValueLengthMax: 1_024,
+  /** How long a watch (a blocking GET with `?index=N&wait=...`) may be held open waiting for a change. */
+  watchWaitMsMax: 300_000,
   /** The longest a client call may keep retrying (the client's callTimeoutMs), on top of a long-poll's waitMs. */
   callTimeoutMsMax: 120_000,
 });

@@ -82,8 +82,8 @@ export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv, io: Cl
   return exitCode;
 }
 
-/** runWhileHeld spawns the command and resolves with its exit code; kills it if the lock is lost. */
-async function runWhileHeld(lock: LockHandle, command: string[], env: NodeJS.ProcessEnv, killGraceMs: number, io: CliIo): Promise<number> {
+/** runWhileHeld spawns the command and resolves with its exit code; kills it if the lock (or leadership: elect) is lost. */
+export async function runWhileHeld(lock: Pick<LockHandle, 'name' | 'token' | 'lost'>, command: string[], env: NodeJS.ProcessEnv, killGraceMs: number, io: CliIo): Promise<number> {
   const [file, ...args] = command;
   if (file === undefined) throw new Error('invariant: empty command');
   const child = spawn(file, args, { stdio: 'inherit', env: { ...env, RAFTLOCK_LOCK: lock.name, RAFTLOCK_TOKEN: String(lock.token) } });
@@ -250,7 +250,8 @@ export async function releaseCommand(argv: string[], env: NodeJS.ProcessEnv, io:
 
 // ---- helpers ------------------------------------------------------------------------------
 
-function newClient(connection: Connection): RaftLockClient {
+/** newClient is a client for one CLI command: it fails fast when a member is down. */
+export function newClient(connection: Connection): RaftLockClient {
   return new RaftLockClient({ ...connection, requestTimeoutMs: CLI_REQUEST_TIMEOUT_MS, callTimeoutMs: CLI_CALL_TIMEOUT_MS });
 }
 

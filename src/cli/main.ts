@@ -8,6 +8,7 @@ commands:
   cluster    run a local cluster of members   (raftlock cluster --help)
   certs      make a CA and member certificates for peer TLS (raftlock certs --help)
   lock       run a command while holding a lock: raftlock lock NAME [--ttl MS] [--wait MS] -- COMMAND ...
+  elect      campaign in an election, run a command while leader: raftlock elect NAME VALUE [-- COMMAND ...]
   status     show every endpoint's Raft status
   locks      list locks [--prefix P]
   release    force-release a lock: raftlock release NAME --force
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   cluster: async () => (await import('./cluster-command.js')).clusterCommand,
   certs: async () => (await import('./certs-command.js')).certsCommand,
   lock: async () => (await import('./client-commands.js')).lockCommand,
+  elect: async () => (await import('./elect-command.js')).electCommand,
   status: async () => (await import('./client-commands.js')).statusCommand,
   locks: async () => (await import('./client-commands.js')).locksCommand,
   release: async () => (await import('./client-commands.js')).releaseCommand,

@@ -12,3 +12,13 @@ export interface AcquireOptions extends HoldOptions {
   /** Hold the lock under this session: no per-lock lease; it lives as long as the session. */
   readonly session?: Session;
 }
+
+/**
+ * CampaignOptions shape one RaftLockClient.campaign: the leadership's lease
+ * (`ttlMs`, renewed automatically) or a `session`, and how long to wait for
+ * it. `waitMs` defaults to waiting until elected or `signal` aborts.
+ */
+export interface CampaignOptions extends Pick<AcquireOptions, 'ttlMs' | 'session' | 'owner' | 'signal'> {
+  /** How long to wait in line to be elected; default Infinity (until elected or aborted). */
+  readonly waitMs?: number;
+}

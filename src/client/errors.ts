@@ -13,6 +13,8 @@ export interface HolderInfo {
   readonly expiresInMs: number;
   readonly holdCount: number;
   readonly sessionId?: string;
+  /** An election leader's value (RaftLockClient.campaign, Leadership.proclaim). */
+  readonly value?: string;
 }
 
 /** RaftLockClientError is the base of every error the client throws on purpose; switch on `code`. */

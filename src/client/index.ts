@@ -1,6 +1,7 @@
 /** The public face of the raftlock client library. */
 export { RaftLockClient, DEFAULT_LOCK_TTL_MS } from './raft-lock-client.js';
 export { LockHandle } from './lock-handle.js';
+export { Leadership } from './leadership.js';
 export { Session } from './session.js';
 export {
   RaftLockClientError,
@@ -18,7 +19,7 @@ export {
   SessionLostError,
   type HolderInfo,
 } from './errors.js';
-export type { AcquireOptions } from './acquire-options.js';
+export type { AcquireOptions, CampaignOptions } from './acquire-options.js';
 export type {
   RaftLockClientOptions,
   HoldOptions,
@@ -31,4 +32,8 @@ export type {
   ForceReleaseResult,
   NodeStatus,
   EndpointStatus,
+  LockWatchEvent,
+  LockListWatchEvent,
+  WatchOptions,
+  LeaderInfo,
 } from './types.js';

@@ -1,11 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { API_BOUNDS, LOCK_NAME_RULE, isLockName } from '../api/contract.js';
-import type { AcquireOptions } from './acquire-options.js';
-import { BadRequestError, LockLostError, NotHolderError, RaftLockClientError, SessionLostError, SessionNotFoundError } from './errors.js';
+import type { AcquireOptions, CampaignOptions } from './acquire-options.js';
+import {
+  BadRequestError,
+  LockHeldError,
+  LockLostError,
+  NoLeaderError,
+  NotHolderError,
+  OutcomeUnknownError,
+  RaftLockClientError,
+  SessionLostError,
+  SessionNotFoundError,
+  TimeoutError,
+  UnavailableError,
+} from './errors.js';
 import { HttpTransport } from './http-transport.js';
 import { LeaseKeeper, confirmFresh, leaseGrantOf, type LeaseGrant } from './lease-keeper.js';
+import { Leadership, checkElectionValue, electionPath } from './leadership.js';
 import { LockHandle, runWithLock } from './lock-handle.js';
+import { monotonicNowMs } from './monotonic-clock.js';
+import { watchLoop } from './watch-loop.js';
 import { Session, deleteSession, sendKeepalive } from './session.js';
 import type {
   CallSignal,
@@ -13,16 +28,24 @@ import type {
   EndpointStatus,
   ForceReleaseResult,
   ListOptions,
+  LeaderInfo,
   LockInfo,
+  LockListWatchEvent,
   LockMode,
+  LockWatchEvent,
   NodeStatus,
   RaftLockClientOptions,
   SessionOptions,
+  WatchOptions,
 } from './types.js';
 
 /** DEFAULT_LOCK_TTL_MS is a lock's lease when acquire is given no ttlMs. */
 export const DEFAULT_LOCK_TTL_MS = 15_000;
 const DEFAULT_SESSION_TTL_MS = 15_000;
+/** How long a campaign pauses before it retries a round that failed for want of a leader. */
+const CAMPAIGN_RETRY_PAUSE_MS = 500;
+/** How long one blocking read of a watch waits on the server by default. */
+const DEFAULT_WATCH_WAIT_MS = 30_000;
 
 
 /** The body of a granted acquire. */
@@ -97,7 +120,12 @@ export class RaftLockClient {
    * owner waits for a lock, another acquire of that lock by the same owner
    * (or under the same session) fails with code `already_waiting`.
    */
-  async acquire(name: string, options: AcquireOptions = {}): Promise<LockHandle> {
+  acquire(name: string, options: AcquireOptions = {}): Promise<LockHandle> {
+    return this.acquireAt(`${lockPath(name)}/acquire`, name, options, {});
+  }
+
+  /** acquireAt is acquire through `path` (a lock's acquire, or an election's campaign, which adds its `value` in `extraBody`). */
+  private async acquireAt(path: string, name: string, options: AcquireOptions, extraBody: { value?: string; requestId?: string }): Promise<LockHandle> {
     checkName(name);
     const session = options.session;
     if (session !== undefined && options.ttlMs !== undefined) throw new BadRequestError('give ttlMs or session, not both');
@@ -116,11 +144,12 @@ export class RaftLockClient {
       waitMs,
       ...(options.limit !== undefined ? { limit: options.limit } : {}),
       ...(options.lockDelayMs !== undefined ? { lockDelayMs: options.lockDelayMs } : {}),
-      requestId: randomUUID(),
+      ...extraBody,
+      requestId: extraBody.requestId ?? randomUUID(),
     };
     const res = await this.transport.call<GrantBody>({
       method: 'POST',
-      path: `${lockPath(name)}/acquire`,
+      path,
       body,
       write: true,
       waitMs,
@@ -256,6 +285,103 @@ export class RaftLockClient {
     return { released: res.body.released === true, holdersRemoved: res.body.holdersRemoved ?? 0, waitersRemoved: res.body.waitersRemoved ?? 0 };
   }
 
+  /**
+   * watch yields the state of lock `name` at once and then after each change
+   * of its holders, waiters, values or limit (not of remaining lease times),
+   * in order, through blocking reads (`?index=N&wait=...`). Changes that come
+   * faster than one read's round trip are seen as one (the newest state).
+   * Runs until the loop that consumes it stops, or `signal` aborts (it then
+   * throws the abort reason); throws if the cluster stays unreachable past
+   * the client's retries.
+   */
+  watch(name: string, options: WatchOptions = {}): AsyncGenerator<LockWatchEvent, void, undefined> {
+    checkName(name);
+    return watchLoop<LockWatchEvent>(this.transport, lockPath(name), watchLoopOptions(options), (info) => lockInfoShape(info));
+  }
+
+  /** watchPrefix is watch for every lock whose name starts with `prefix` (up to `limit` of them; an operator's view: admin role). */
+  watchPrefix(prefix: string, options: WatchOptions & { limit?: number } = {}): AsyncGenerator<LockListWatchEvent, void, undefined> {
+    const query = new URLSearchParams({ prefix });
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    return watchLoop<LockListWatchEvent>(this.transport, `/v1/locks?${query.toString()}`, watchLoopOptions(options), (list) =>
+      JSON.stringify(list.locks.map((l) => [l.name, lockInfoShape(l)])),
+    );
+  }
+
+  /**
+   * campaign waits to be elected leader of election `name` and resolves with
+   * the Leadership (its fencing token, `lost`, proclaim, resign), like etcd's
+   * Election.Campaign. An election is the exclusive lock `name` whose hold
+   * carries `value`: candidates wait in its FIFO queue, and the token of each
+   * leadership is larger than every earlier one's. Waits until elected (in
+   * rounds of the server's longest wait), `options.waitMs` runs out
+   * (LockHeldError) or `options.signal` aborts. Campaigning again while
+   * leader (same owner) keeps the leadership and proclaims `value`.
+   */
+  async campaign(name: string, value: string, options: CampaignOptions = {}): Promise<Leadership> {
+    checkName(name);
+    checkElectionValue(value);
+    const totalMs = options.waitMs ?? Infinity;
+    if (!(totalMs === Infinity || (Number.isInteger(totalMs) && totalMs >= 0))) throw new BadRequestError('waitMs must be a non-negative integer or Infinity');
+    const endMs = monotonicNowMs() + totalMs;
+    const { waitMs: _waitMs, ...holdOptions } = options;
+    // A round whose outcome is unknown (the cluster lost its leader meanwhile) is retried with its requestId: its
+    // waiter may still be queued, and only the same id finds it (a new one would be refused as already_waiting).
+    let requestId = randomUUID();
+    // Bounded by waitMs (or by the signal): each round waits up to the server's longest wait, or pauses after a failure.
+    for (;;) {
+      const roundMs = Math.max(0, Math.min(API_BOUNDS.waitMsMax, Math.floor(endMs - monotonicNowMs())));
+      try {
+        const hold = await this.acquireAt(`${electionPath(name)}/campaign`, name, { ...holdOptions, waitMs: roundMs }, { value, requestId });
+        return new Leadership(hold, value, this.transport);
+      } catch (err) {
+        options.signal?.throwIfAborted();
+        if (monotonicNowMs() >= endMs || roundMs === 0) throw err;
+        if (err instanceof LockHeldError) {
+          requestId = randomUUID();
+          continue;
+        }
+        if (!isTransient(err)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, CAMPAIGN_RETRY_PAUSE_MS));
+      }
+    }
+  }
+
+  /** leader reads election `name`'s current leader (a linearizable read), or null when nobody leads it. */
+  async leader(name: string, options: CallSignal = {}): Promise<LeaderInfo | null> {
+    checkName(name);
+    const res = await this.transport.call<{ leader: LeaderInfo | null }>({ method: 'GET', path: electionPath(name), write: false, ...signalOf(options) });
+    return res.body.leader;
+  }
+
+  /**
+   * observe yields election `name`'s leader (null while nobody leads) at once
+   * and then at each change of leader or value, in order (etcd's
+   * Election.Observe), through blocking reads. The member answering lists
+   * every change since the observer's last read that it followed, so
+   * leaderships shorter than a round trip are seen too; only across a change
+   * of the cluster's leader, or more than 64 changes behind, may some be
+   * skipped (tokens never go back). Ends as watch does.
+   */
+  async *observe(name: string, options: WatchOptions = {}): AsyncGenerator<LeaderInfo | null, void, undefined> {
+    checkName(name);
+    type Answer = { leader: LeaderInfo | null; changes?: { index: number; leader: LeaderInfo | null }[]; index: number };
+    const shapeOf = (l: LeaderInfo | null): string => (l === null ? 'none' : JSON.stringify([l.owner, l.token, l.value]));
+    // An answer with its changes is new whenever its index is; one without, when its leader is.
+    const answers = watchLoop<Answer>(this.transport, electionPath(name), watchLoopOptions(options), (a) =>
+      a.changes !== undefined ? `changes@${a.index}` : shapeOf(a.leader),
+    );
+    let last: string | undefined;
+    for await (const answer of answers) {
+      for (const leader of answer.changes?.map((c) => c.leader) ?? [answer.leader]) {
+        const shape = shapeOf(leader);
+        if (shape === last) continue;
+        last = shape;
+        yield leader;
+      }
+    }
+  }
+
   /** status reads one endpoint's /v1/status: `endpoint`'s (one attempt), or the current endpoint's (with failover). */
   async status(options: CallSignal & { endpoint?: string } = {}): Promise<NodeStatus> {
     const res = await this.transport.call<NodeStatus>({
@@ -317,6 +443,21 @@ function checkName(name: string): void {
 
 function lockPath(name: string): string {
   return `/v1/locks/${encodeURIComponent(name)}`;
+}
+
+/** isTransient: did a call fail only because the cluster was between leaders or unreachable for a while? */
+function isTransient(err: unknown): boolean {
+  return err instanceof NoLeaderError || err instanceof UnavailableError || err instanceof OutcomeUnknownError || err instanceof TimeoutError;
+}
+
+function watchLoopOptions(options: WatchOptions): { waitMs: number; signal?: AbortSignal } {
+  return { waitMs: options.waitMs ?? DEFAULT_WATCH_WAIT_MS, ...signalOf(options) };
+}
+
+/** lockInfoShape is what a watcher of a lock sees change: holders (without remaining times), values, waiters, limit. */
+function lockInfoShape(info: LockInfo): string {
+  const holders = info.holders.map((h) => [h.owner, h.token, h.mode, h.holdCount, h.sessionId ?? null, h.value ?? null]);
+  return JSON.stringify([holders, info.waiters, info.limit ?? 0]);
 }
 
 function signalOf(options: CallSignal): { signal?: AbortSignal } {

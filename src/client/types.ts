@@ -75,6 +75,32 @@ export interface LockInfo {
   readonly limit?: number;
 }
 
+/** LockWatchEvent is a lock's state as a watch reads it, with the index to wait past next. */
+export interface LockWatchEvent extends LockInfo {
+  readonly index: number;
+}
+
+/** LockListWatchEvent is the locks with a prefix as a watch reads them, with the index to wait past next. */
+export interface LockListWatchEvent {
+  readonly locks: readonly LockInfo[];
+  readonly index: number;
+}
+
+/** WatchOptions shape a watch (RaftLockClient.watch, watchPrefix, observe). */
+export interface WatchOptions extends CallSignal {
+  /** How long each blocking read waits on the server; default 30 000, at most 300 000. */
+  readonly waitMs?: number;
+}
+
+/** LeaderInfo is an election's current leader: its owner, fencing token and value (null for a plain lock holder, who proclaimed none). */
+export interface LeaderInfo {
+  readonly owner: string;
+  readonly token: number;
+  readonly value: string | null;
+  /** What is left of the leader's lease when the server answered (its session's, for a session hold). */
+  readonly expiresInMs: number;
+}
+
 /** ListOptions page through locks by name. */
 export interface ListOptions extends CallSignal {
   readonly prefix?: string;

@@ -36,6 +36,7 @@ export function acquire(st: LeaseState, cmd: AcquireCommand): AcquireResult {
     ttlMs: cmd.ttlMs ?? 0,
     sessionId,
     lockDelayMs: cmd.lockDelayMs ?? 0,
+    value: cmd.value ?? null,
   };
   let rec = state.locks.get(cmd.name);
   if (rec !== undefined) {
@@ -78,6 +79,8 @@ function acquireAgain(st: LeaseState, rec: LockRecord, p: GrantParams): AcquireR
       // Reentrant: same token, one more hold, fresh lease.
       mine.holdCount++;
       mine.lockDelayMs = p.lockDelayMs;
+      // A campaign that re-enters its own leadership proclaims the value it brings (mode checked above: exclusive).
+      if (p.value !== null) rec.ensureExt().value = p.value;
       if (p.sessionId === null) renewLease(st, rec, mine, p.ttlMs);
       return grantedResult(state, rec, mine);
     }

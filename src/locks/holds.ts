@@ -22,6 +22,8 @@ export interface GrantParams {
   readonly ttlMs: number;
   readonly sessionId: string | null;
   readonly lockDelayMs: number;
+  /** Election value of an exclusive hold; null = none. */
+  readonly value: string | null;
 }
 
 /**
@@ -61,12 +63,17 @@ export function grant(st: LeaseState, rec: LockRecord, p: GrantParams): HoldFiel
     rec.seq = seq;
     rec.mode = p.mode;
     if (p.limit > 0) rec.ensureExt().limit = p.limit;
+    if (p.value !== null) {
+      assert(p.mode === MODE_EXCLUSIVE, 'only an exclusive hold carries a value');
+      rec.ensureExt().value = p.value;
+    }
     st.locksHeld++;
     hold = rec;
   } else {
     assert(rec.mode === MODE_SHARED && p.mode === MODE_SHARED, 'exclusive locks have at most one holder');
     assert(rec.semaphoreLimit() === p.limit, 'semaphore limit mismatch');
     assert(rec.holderCount() < state.holdersMax(p.limit), 'holders must not exceed the limit');
+    assert(p.value === null, 'a shared hold carries no value');
     hold = new Holder(rec, p.owner, token, expiresAtMs, p.ttlMs, 1, p.sessionId, p.lockDelayMs, seq);
     rec.ensureExt().more.push(hold as Holder);
   }
@@ -140,7 +147,11 @@ function removeInlineHold(st: LeaseState, rec: LockRecord): void {
   rec.lockDelayMs = 0;
   rec.seq = 0;
   rec.mode = MODE_EXCLUSIVE;
-  if (ext !== null) ext.limit = 0;
+  if (ext !== null) {
+    ext.limit = 0;
+    // The value belongs to the hold: the next leader proclaims its own.
+    ext.value = null;
+  }
   st.locksHeld--;
 }
 
@@ -181,6 +192,24 @@ export function renew(st: LeaseState, name: string, owner: string, token: number
 }
 
 /**
+ * proclaim replaces the value of the caller's live exclusive hold with
+ * `token` (etcd's Election.Proclaim): a deposed holder's token names no hold
+ * and gets not_holder, so a stale leader cannot overwrite its successor's value.
+ */
+export function proclaim(st: LeaseState, name: string, owner: string, token: number, value: string): CommandResult {
+  const state = st.replicated;
+  const rec = state.locks.get(name);
+  const hold = rec === undefined ? null : rec.holdByToken(token);
+  if (rec === undefined || hold === null || hold.owner !== owner || !state.isHoldLive(hold)) {
+    return { ok: false, error: 'not_holder', name };
+  }
+  if (rec.mode !== MODE_EXCLUSIVE) return badRequest(`${name} is held in shared mode; only an exclusive hold (an election's leader) carries a value`);
+  st.scope.touch(rec);
+  rec.ensureExt().value = value;
+  return { ok: true, name, token, value };
+}
+
+/**
  * checkToken answers Chubby's CheckSequencer: `valid` iff a hold with this
  * token exists and its lease/session is not dead; `currentToken` is the
  * largest token among the current holds (null when free).
@@ -208,9 +237,10 @@ export function assertHolds(state: ReplicatedState, rec: LockRecord): void {
   const n = rec.holderCount();
   const ext = rec.ext;
   if (n === 0) {
-    assert(ext === null || (ext.more.length === 0 && ext.limit === 0), 'free lock keeps holders or a limit');
+    assert(ext === null || (ext.more.length === 0 && ext.limit === 0 && ext.value === null), 'free lock keeps holders, a limit or a value');
     return;
   }
+  assert(ext === null || ext.value === null || rec.mode === MODE_EXCLUSIVE, 'a shared lock with a value');
   assert(rec.mode === MODE_SHARED || n === 1, 'exclusive lock with more than one holder');
   assert(n <= state.holdersMax(rec.semaphoreLimit()), 'more holders than the limit');
   rec.forEachHold((hold) => {

@@ -17,7 +17,7 @@
 import { assert } from '../raft/invariant.js';
 import { acquire } from './acquire.js';
 import { expireDue, extendLeases } from './expiry.js';
-import { assertHolds, checkToken, release, removeHold, renew } from './holds.js';
+import { assertHolds, checkToken, proclaim, release, removeHold, renew } from './holds.js';
 import { LeaseState } from './lease-state.js';
 import { checkLimits, DEFAULT_LEASE_TABLE_LIMITS, type LeaseTableLimits } from './limits.js';
 import { clearLockDelay } from './lock-delay.js';
@@ -111,16 +111,16 @@ export class LeaseTable {
     state.dedupe.evictExpired(state.nowMs);
 
     const bad = validateCommand(cmd, state.limits);
-    if (bad !== null) return { result: badRequest(bad), events: [] };
+    if (bad !== null) return { result: badRequest(bad), events: [], touched: [] };
     const requestId = dedupeKeyOf(cmd);
     if (requestId !== null) {
       const previous = state.dedupe.get(requestId);
       if (previous !== undefined) {
         noteRetry(cmd, previous);
-        return { result: previous.result, events: [] };
+        return { result: previous.result, events: [], touched: [] };
       }
       // Exactly-once holds only while an id is remembered: when full, refuse a new id rather than forget a live one.
-      if (state.dedupe.isFull()) return { result: { ok: false, error: 'dedupe_full', retryAfterMs: state.dedupe.retryAfterMs(state.nowMs) }, events: [] };
+      if (state.dedupe.isFull()) return { result: { ok: false, error: 'dedupe_full', retryAfterMs: state.dedupe.retryAfterMs(state.nowMs) }, events: [], touched: [] };
     }
 
     st.scope.begin(ctx.index);
@@ -128,8 +128,8 @@ export class LeaseTable {
       const result = this.dispatch(cmd);
       // Remember before finish(): a waiter granted in finish() updates its entry.
       if (requestId !== null) state.dedupe.remember(requestId, result, state.nowMs, firstAnswers(cmd, result));
-      this.finish();
-      return { result, events: st.scope.events };
+      const touched = this.finish();
+      return { result, events: st.scope.events, touched };
     } finally {
       st.scope.end();
     }
@@ -218,6 +218,8 @@ export class LeaseTable {
         return release(st, cmd.name, cmd.owner, cmd.token);
       case 'renew':
         return renew(st, cmd.name, cmd.owner, cmd.token, cmd.ttlMs);
+      case 'proclaim':
+        return proclaim(st, cmd.name, cmd.owner, cmd.token, cmd.value);
       case 'forceRelease':
         return this.forceRelease(cmd.name);
       case 'createSession':
@@ -260,11 +262,16 @@ export class LeaseTable {
     return { ok: true, name, holdersRemoved, waitersRemoved };
   }
 
-  /** finish settles every lock the apply touched, drops dead waiters and free records, and checks invariants. */
-  private finish(): void {
+  /**
+   * finish settles every lock the apply touched, drops dead waiters and free
+   * records, and checks invariants. Returns the touched names, in first-touch order.
+   */
+  private finish(): string[] {
     const st = this.st;
     const state = st.replicated;
+    const touched: string[] = [];
     st.scope.drainTouched((rec) => {
+      touched.push(rec.name);
       settle(st, rec);
       dropDeadWaiters(rec);
       if (rec.ext !== null && rec.ext.isEmpty()) rec.ext = null;
@@ -278,6 +285,7 @@ export class LeaseTable {
       }
     });
     st.deadlines.maybeRebuild(state, st.liveDeadlines());
+    return touched;
   }
 
   /** adopt takes over decoded replicated state and rebuilds everything derived from it. */

@@ -63,6 +63,8 @@ export class Holder implements HoldFields {
 export class Waiter {
   /** False once granted or removed; the queue drops dead waiters at the end of every apply. */
   alive = true;
+  /** The election value its grant will carry (an exclusive acquire's `value`); null = none. */
+  value: string | null = null;
   constructor(
     readonly rec: LockRecord,
     readonly id: string,
@@ -93,10 +95,12 @@ export class LockExt {
   /** Lock-delay end; 0 = none. */
   delayUntilMs = 0;
   delaySeq = 0;
+  /** The election value of the inline (exclusive) hold; null = none. Kept here: most locks never have one. */
+  value: string | null = null;
 
   /** isEmpty: nothing here is needed any more. */
   isEmpty(): boolean {
-    return this.limit === 0 && this.more.length === 0 && this.waiters.length === 0 && this.delayUntilMs === 0;
+    return this.limit === 0 && this.more.length === 0 && this.waiters.length === 0 && this.delayUntilMs === 0 && this.value === null;
   }
 }
 
@@ -146,6 +150,11 @@ export class LockRecord implements HoldFields {
   /** isLockDelayed: is a lock-delay in force at `nowMs`? */
   isLockDelayed(nowMs: number): boolean {
     return this.ext !== null && this.ext.delayUntilMs > nowMs;
+  }
+
+  /** holdValue is the election value of `hold`: only the inline hold of an exclusive lock has one. */
+  holdValue(hold: HoldFields): string | null {
+    return hold === this && this.ext !== null ? this.ext.value : null;
   }
 
   /** ensureExt returns the LockExt, creating it on first need. */

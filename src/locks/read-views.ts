@@ -30,6 +30,8 @@ export function describeHold<T extends object>(into: T, state: ReplicatedState, 
   v.expiresAtMs = state.holdExpiresAtMs(hold);
   v.holdCount = hold.holdCount;
   if (hold.sessionId !== null) v.sessionId = hold.sessionId;
+  const value = rec.holdValue(hold);
+  if (value !== null) v.value = value;
   return v;
 }
 

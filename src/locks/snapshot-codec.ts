@@ -8,13 +8,18 @@
  *               nHolders, [owner, token, expiresAtMs, ttlMs, holdCount, sessionId|null, lockDelayMs, seq]*nHolders,
  *               nWaiters, [id, owner, mode, limit, ttlMs, sessionId|null, deadlineMs, lockDelayMs, seq, deduped]*nWaiters]*,
  *    dedupe:   [requestId, atMs, result]*,
- *    answers:  [requestId, count]*]                       (v2 only)
+ *    answers:  [requestId, count]*,                       (v2 and v3)
+ *    values:   [name, waiterId|null, value]*]             (v3 only)
  *
- * v2 adds the last array: the dedupe entries whose count of answering
- * attempts is above 0 (undelivered-grants.ts), in dedupe order. A state with
- * none is written as v1, byte for byte what v1 wrote, so a table restored
- * from a v1 snapshot writes the same bytes again (and a build that reads only
- * v1 can still read it); both are read.
+ * v2 adds the answers array: the dedupe entries whose count of answering
+ * attempts is above 0 (undelivered-grants.ts), in dedupe order. v3 adds the
+ * election values (holds.ts, proclaim): per lock in lock order, the inline
+ * hold's value (waiterId null), then its waiters' values in queue order.
+ * Each version is written only when the state needs it (a state with no
+ * answers and no values is written as v1, byte for byte what v1 wrote; with
+ * answers but no values as v2), so a table restored from an older snapshot
+ * writes the same bytes again and an older build can read what it could
+ * represent; all three are read.
  *
  * Maps are written in their iteration order and re-inserted in the same order,
  * so a restored table iterates exactly like the original. A session's lock set
@@ -25,14 +30,19 @@ import { Packr, Unpackr } from 'msgpackr';
 import { InvariantError } from '../raft/invariant.js';
 import type { DedupeEntry } from './dedupe-table.js';
 import { limitsFromArray, limitsToArray, type LeaseTableLimits } from './limits.js';
-import { Holder, LockRecord, MODE_EXCLUSIVE, MODE_SHARED, Session, Waiter, type HoldFields, type ModeCode } from './lock-records.js';
+import { API_BOUNDS } from '../api/contract.js';
+import { Holder, LockRecord, MODE_EXCLUSIVE, MODE_SHARED, Session, Waiter, type HoldFields, type LockExt, type ModeCode } from './lock-records.js';
 import { ReplicatedState } from './replicated-state.js';
 import type { CommandResult } from './types.js';
 
 /** SNAPSHOT_FORMAT tags the layout above (the newest version); bump it on any change. */
-export const SNAPSHOT_FORMAT = 'raftlock.leases.v2';
-/** SNAPSHOT_FORMAT_V1 is the layout without the answers array: still written when it would be empty, and read. */
+export const SNAPSHOT_FORMAT = 'raftlock.leases.v3';
+/** SNAPSHOT_FORMAT_V2 is the layout without the values array: still written when that would be empty, and read. */
+const SNAPSHOT_FORMAT_V2 = 'raftlock.leases.v2';
+/** SNAPSHOT_FORMAT_V1 is the layout without the answers and values arrays: still written when both would be empty, and read. */
 const SNAPSHOT_FORMAT_V1 = 'raftlock.leases.v1';
+/** READABLE_SNAPSHOT_FORMATS are every format decodeSnapshot reads (a backup file names its table's format). */
+export const READABLE_SNAPSHOT_FORMATS: readonly string[] = Object.freeze([SNAPSHOT_FORMAT_V1, SNAPSHOT_FORMAT_V2, SNAPSHOT_FORMAT]);
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
@@ -51,8 +61,10 @@ export function encodeSnapshot(state: ReplicatedState): Uint8Array {
   const sessions: unknown[] = [];
   for (const s of state.sessions.values()) sessions.push(s.id, s.owner, s.ttlMs, s.expiresAtMs, s.seq);
   const locks: unknown[] = [];
+  const values: unknown[] = [];
   for (const rec of state.locks.values()) {
     const ext = rec.ext;
+    if (ext !== null) pushValues(values, rec.name, ext);
     locks.push(rec.name, rec.mode, rec.lastToken, ext?.limit ?? 0, ext?.delayUntilMs ?? 0, ext?.delaySeq ?? 0);
     const n = rec.holderCount();
     locks.push(n);
@@ -73,9 +85,9 @@ export function encodeSnapshot(state: ReplicatedState): Uint8Array {
     dedupe.push(id, e.atMs, e.result);
     if (e.answers > 0) answers.push(id, e.answers);
   });
-  const v1 = answers.length === 0;
+  const format = values.length > 0 ? SNAPSHOT_FORMAT : answers.length > 0 ? SNAPSHOT_FORMAT_V2 : SNAPSHOT_FORMAT_V1;
   const packed = packr.pack([
-    v1 ? SNAPSHOT_FORMAT_V1 : SNAPSHOT_FORMAT,
+    format,
     limitsToArray(state.limits),
     state.nowMs,
     state.appliedIndex,
@@ -85,10 +97,17 @@ export function encodeSnapshot(state: ReplicatedState): Uint8Array {
     sessions,
     locks,
     dedupe,
-    ...(v1 ? [] : [answers]),
+    ...(format === SNAPSHOT_FORMAT_V1 ? [] : [answers]),
+    ...(format === SNAPSHOT_FORMAT ? [values] : []),
   ]);
   // Copy: the packer's result is a view into its reusable buffer.
   return new Uint8Array(packed);
+}
+
+/** pushValues writes the election values of one lock: its hold's, then its waiters' in queue order. */
+function pushValues(out: unknown[], name: string, ext: LockExt): void {
+  if (ext.value !== null) out.push(name, null, ext.value);
+  for (const w of ext.waiters) if (w.value !== null) out.push(name, w.id, w.value);
 }
 
 function pushHold(out: unknown[], h: HoldFields): void {
@@ -105,7 +124,7 @@ export function decodeSnapshot(bytes: Uint8Array): ReplicatedState {
   }
   const r = new Reader(top, 'snapshot');
   const format = r.str();
-  if (format !== SNAPSHOT_FORMAT && format !== SNAPSHOT_FORMAT_V1) throw new SnapshotCorruptError('unknown snapshot format');
+  if (!READABLE_SNAPSHOT_FORMATS.includes(format)) throw new SnapshotCorruptError('unknown snapshot format');
   const limits = limitsFromArray(r.any());
   if (limits === null) throw new SnapshotCorruptError('bad limits');
   const state = new ReplicatedState(limits);
@@ -125,7 +144,8 @@ export function decodeSnapshot(bytes: Uint8Array): ReplicatedState {
   }
   members.link();
   decodeDedupe(new Reader(r.any(), 'dedupe'), state);
-  if (format === SNAPSHOT_FORMAT) decodeAnswers(new Reader(r.any(), 'answers'), state);
+  if (format !== SNAPSHOT_FORMAT_V1) decodeAnswers(new Reader(r.any(), 'answers'), state);
+  if (format === SNAPSHOT_FORMAT) decodeValues(new Reader(r.any(), 'values'), state);
   check(r.done(), 'trailing fields');
   return state;
 }
@@ -259,6 +279,24 @@ function decodeAnswers(ar: Reader, state: ReplicatedState): void {
     const answers = ar.int();
     check(e !== undefined && e.result.ok && answers > 0 && e.answers === 0, 'bad answers entry');
     e.answers = answers;
+  }
+}
+
+/** decodeValues sets the election values (v3): each of an exclusive hold, or of an exclusive waiter, set once. */
+function decodeValues(vr: Reader, state: ReplicatedState): void {
+  while (!vr.done()) {
+    const rec = state.locks.get(vr.str());
+    const waiterId = vr.strOrNull();
+    const value = vr.str();
+    check(rec !== undefined && value.length <= API_BOUNDS.electionValueLengthMax, 'value of an unknown lock');
+    if (waiterId === null) {
+      check(rec.owner !== null && rec.mode === MODE_EXCLUSIVE && (rec.ext === null || rec.ext.value === null), 'bad hold value');
+      rec.ensureExt().value = value;
+      continue;
+    }
+    const w = rec.ext?.waiters.find((x) => x.id === waiterId);
+    check(w !== undefined && w.mode === MODE_EXCLUSIVE && w.value === null, 'bad waiter value');
+    w.value = value;
   }
 }
 

@@ -27,6 +27,25 @@ export interface AcquireCommand {
   readonly waitMs: number;
   /** Chubby/Consul lock-delay: after this hold's lease EXPIRES, nobody gets the lock for this long. */
   readonly lockDelayMs?: number;
+  /**
+   * Election value (src/locks/holds.ts, proclaim): carried by an exclusive hold,
+   * shown with it, changed by 'proclaim'. A reentrant acquire with a value replaces it.
+   */
+  readonly value?: string;
+  readonly requestId?: string;
+}
+
+/**
+ * ProclaimCommand replaces the value of the caller's own live exclusive hold
+ * (an election's leader announcing a new value), fenced by its token: a
+ * deposed leader's proclaim finds no hold with its token and changes nothing.
+ */
+export interface ProclaimCommand {
+  readonly type: 'proclaim';
+  readonly name: string;
+  readonly owner: string;
+  readonly token: number;
+  readonly value: string;
   readonly requestId?: string;
 }
 
@@ -116,6 +135,7 @@ export type LockCommand =
   | AcquireCommand
   | ReleaseCommand
   | RenewCommand
+  | ProclaimCommand
   | ForceReleaseCommand
   | CreateSessionCommand
   | KeepaliveCommand
@@ -143,6 +163,8 @@ export interface HolderView {
   readonly expiresAtMs: number;
   readonly holdCount: number;
   readonly sessionId?: string;
+  /** The hold's election value, when it has one (only an exclusive hold can). */
+  readonly value?: string;
 }
 
 /** LockView is the read-only picture of one lock. */
@@ -204,6 +226,7 @@ export interface Grant {
   readonly expiresAtMs: number;
   readonly holdCount: number;
   readonly sessionId?: string;
+  readonly value?: string;
 }
 
 /** AcquireGranted: the caller holds the lock (a new hold, or one more reentrant hold). */
@@ -233,6 +256,14 @@ export interface RenewOk {
   readonly name: string;
   readonly token: number;
   readonly expiresAtMs: number;
+}
+
+/** ProclaimOk: the hold with `token` now carries `value`. */
+export interface ProclaimOk {
+  readonly ok: true;
+  readonly name: string;
+  readonly token: number;
+  readonly value: string;
 }
 
 /** ForceReleaseOk reports how many holders and waiters were removed. */
@@ -401,6 +432,7 @@ export type CommandResult =
   | AcquireQueued
   | ReleaseOk
   | RenewOk
+  | ProclaimOk
   | ForceReleaseOk
   | SessionOk
   | DeleteSessionOk
@@ -431,4 +463,10 @@ export type LockEvent = GrantedEvent | WaitEndedEvent;
 export interface ApplyOutcome {
   readonly result: CommandResult;
   readonly events: LockEvent[];
+  /**
+   * The names of the locks this entry touched, in first-touch order: their
+   * holders, waiters, lock-delay or value may have changed (a renewal also
+   * counts). Not replicated state: what watches (src/node/lock-watches.ts) wake on.
+   */
+  readonly touched: string[];
 }

@@ -1,3 +1,4 @@
+import { API_BOUNDS } from '../api/contract.js';
 import type { LeaseTableLimits } from './limits.js';
 import type { BadRequestError, LockCommand } from './types.js';
 
@@ -24,12 +25,16 @@ export function validateCommand(cmd: unknown, limits: LeaseTableLimits): string 
         optionalInt(c, 'lockDelayMs', 0, limits.lockDelayMsMax) ??
         optionalInt(c, 'limit', 1, limits.holdersPerLockMax) ??
         optionalInt(c, 'ttlMs', limits.ttlMsMin, limits.ttlMsMax) ??
-        optionalId(c, 'sessionId', limits);
+        optionalId(c, 'sessionId', limits) ??
+        (c['value'] === undefined ? null : value(c));
       if (bad !== null) return bad;
       if ((c['ttlMs'] === undefined) === (c['sessionId'] === undefined)) return 'exactly one of ttlMs and sessionId is required';
       if (c['limit'] !== undefined && c['mode'] !== 'shared') return "limit is only allowed with mode 'shared'";
+      if (c['value'] !== undefined && c['mode'] !== 'exclusive') return "value is only allowed with mode 'exclusive'";
       return null;
     }
+    case 'proclaim':
+      return rid ?? str(c, 'name', limits.nameLengthMax) ?? str(c, 'owner', limits.nameLengthMax) ?? token(c) ?? value(c);
     case 'release':
       return rid ?? str(c, 'name', limits.nameLengthMax) ?? str(c, 'owner', limits.nameLengthMax) ?? token(c);
     case 'renew':
@@ -73,6 +78,7 @@ export function dedupeKeyOf(cmd: LockCommand): string | null {
     case 'acquire':
     case 'release':
     case 'renew':
+    case 'proclaim':
     case 'forceRelease':
     case 'createSession':
     case 'keepalive':
@@ -108,6 +114,14 @@ function int(c: Record<string, unknown>, key: string, min: number, max: number):
 
 function optionalInt(c: Record<string, unknown>, key: string, min: number, max: number): string | null {
   return c[key] === undefined ? null : int(c, key, min, max);
+}
+
+/** value is an election value: a string of at most API_BOUNDS.electionValueLengthMax characters, possibly empty. */
+function value(c: Record<string, unknown>): string | null {
+  const v = c['value'];
+  if (typeof v !== 'string') return 'value must be a string';
+  if (v.length > API_BOUNDS.electionValueLengthMax) return `value is longer than ${API_BOUNDS.electionValueLengthMax}`;
+  return null;
 }
 
 function token(c: Record<string, unknown>): string | null {

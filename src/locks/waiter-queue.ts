@@ -55,6 +55,7 @@ export function enqueue(st: LeaseState, rec: LockRecord, p: GrantParams, waitMs:
     ++state.seq,
     requestId !== undefined,
   );
+  w.value = p.value;
   ext.waiters.push(w);
   st.waiters++;
   if (p.sessionId !== null) {
@@ -113,6 +114,7 @@ function grantWaiter(st: LeaseState, w: Waiter): void {
     ttlMs: w.ttlMs,
     sessionId: w.sessionId,
     lockDelayMs: w.lockDelayMs,
+    value: w.value,
   });
   const r = grantedResult(state, rec, hold);
   const ev: Mutable<GrantedEvent> = {
@@ -126,6 +128,7 @@ function grantWaiter(st: LeaseState, w: Waiter): void {
     holdCount: r.holdCount,
   };
   if (r.sessionId !== undefined) ev.sessionId = r.sessionId;
+  if (r.value !== undefined) ev.value = r.value;
   st.scope.emit(ev);
   if (w.deduped) state.dedupe.replace(w.id, r);
 }

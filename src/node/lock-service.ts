@@ -3,6 +3,7 @@ import type { SoftState } from '../raft/index.js';
 import { decodeCommand, encodeCommand } from './command-codec.js';
 import type { HostClock, HostScheduler, TimerHandle } from './host-io.js';
 import { LeaseClock } from './lease-clock.js';
+import { LockWatches } from './lock-watches.js';
 import type { Logger, RaftHost, ReplicatedApp } from './raft-host.js';
 
 /** LockServiceCounters are monotonic counters for /metrics. */
@@ -15,10 +16,13 @@ export interface LockServiceCounters {
   grantsUndone: number;
 }
 
+/** How many lock names' modification indexes a member remembers (lock-watches.ts); older ones fold into a floor. */
+const WATCH_TRACKED_NAMES_MAX = 100_000;
+
 /** LockServiceOptions configure one member's lock service. */
 export interface LockServiceOptions {
   readonly logger: Logger;
-  /** The largest number of concurrent long-polls this node holds open. */
+  /** The largest number of concurrent long-polls this node holds open: waiting acquires, and as many watches. */
   readonly maxWaiters: number;
   /** How often the leader looks for a passed deadline. */
   readonly expiryCheckMs: number;
@@ -50,9 +54,12 @@ export class LockService implements ReplicatedApp {
   protected readonly leaseClock: LeaseClock;
   private timer: TimerHandle | null = null;
   readonly counters: LockServiceCounters = { applied: 0, expireProposals: 0, leaseTimeBases: 0, grantsUndone: 0 };
+  /** watches are the modification indexes of lock names and the blocking reads parked on them. */
+  readonly watches: LockWatches;
 
   constructor(protected readonly opts: LockServiceOptions) {
     this.leaseClock = new LeaseClock(opts.clock);
+    this.watches = new LockWatches({ maxWatches: opts.maxWaiters, maxTrackedNames: WATCH_TRACKED_NAMES_MAX });
   }
 
   attach(host: RaftHost): void {
@@ -93,6 +100,7 @@ export class LockService implements ReplicatedApp {
     if (command.type === 'cancelWait' && outcome.result.ok && 'released' in outcome.result) this.counters.grantsUndone++;
     for (const event of outcome.events) this.waiters.get(event.waiterId)?.(event);
     this.opts.onApplied?.(command, outcome.result, index);
+    this.watches.noteApplied(index, outcome.touched);
     return outcome.result;
   }
 
@@ -115,6 +123,7 @@ export class LockService implements ReplicatedApp {
 
   restore(data: Uint8Array): void {
     this.table = LeaseTable.restore(data);
+    this.watches.reset(this.table.appliedIndex);
   }
 
   // ---- Proposals ---------------------------------------------------------------------

@@ -7,7 +7,7 @@
  * fencing token larger than any in the backup (tokens come from log indexes).
  * A restore never writes into a directory that already holds a store.
  */
-import { LeaseTable, SNAPSHOT_FORMAT } from '../locks/index.js';
+import { LeaseTable, READABLE_SNAPSHOT_FORMATS } from '../locks/index.js';
 import type { NodeId } from '../raft/index.js';
 import { BackupFileError, RaftStorage, decodeBackup, type BackupHeader } from '../storage/index.js';
 
@@ -37,7 +37,10 @@ export class RestoreRefusedError extends Error {
  */
 export async function restoreBackup(bytes: Uint8Array, t: RestoreTarget): Promise<RestoreSummary> {
   const { header, data } = decodeBackup(bytes);
-  if (header.dataFormat !== SNAPSHOT_FORMAT) throw new BackupFileError(`lease table format ${header.dataFormat}; this build reads ${SNAPSHOT_FORMAT}`);
+  // A backup taken by an earlier build names an earlier format, which this build still reads.
+  if (!READABLE_SNAPSHOT_FORMATS.includes(header.dataFormat)) {
+    throw new BackupFileError(`lease table format ${header.dataFormat}; this build reads ${READABLE_SNAPSHOT_FORMATS.join(', ')}`);
+  }
   let stats;
   try {
     // Decode it whole before writing anything: a file that passed its checksum but was written by a broken build is refused too.

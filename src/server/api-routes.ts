@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { adminRoutes } from './admin-routes.js';
 import { dashboardRoutes } from './dashboard-routes.js';
+import { electionRoutes } from './election-routes.js';
 import type { BackendPluginOptions } from './lock-backend.js';
 import { lockRoutes } from './lock-routes.js';
 import { memberRoutes } from './member-routes.js';
@@ -14,7 +15,7 @@ import { uiRoutes } from './ui-routes.js';
  * the node (http-server.ts) and the client tests' in-process cluster both
  * serve this list (the admin routes only where there is an AdminBackend).
  */
-const ROUTE_PLUGINS = [lockRoutes, sessionRoutes, statusRoutes, dashboardRoutes, uiRoutes, adminRoutes, memberRoutes] as const;
+const ROUTE_PLUGINS = [lockRoutes, electionRoutes, sessionRoutes, statusRoutes, dashboardRoutes, uiRoutes, adminRoutes, memberRoutes] as const;
 
 /** apiRoutes is the fastify plugin of the whole API over one backend: every plugin of ROUTE_PLUGINS. */
 export async function apiRoutes(app: FastifyInstance, opts: BackendPluginOptions): Promise<void> {

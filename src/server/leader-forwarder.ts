@@ -7,6 +7,9 @@ import { isCertificateRefusal, neverSent } from './peer-http.js';
 /** Header marking a request forwarded by a peer: it is never forwarded again (no loops). */
 export const FORWARDED_HEADER = 'x-raftlock-forwarded';
 
+/** The headers of the leader's answer a relay passes on (the index is watch.ts's INDEX_HEADER). */
+const RELAYED_HEADERS = ['retry-after', 'x-raftlock-index'] as const;
+
 /** Extra time a forwarded request may take beyond its own wait. */
 const FORWARD_TIMEOUT_MS = 15_000;
 
@@ -80,8 +83,11 @@ async function forwardToLeader(request: FastifyRequest, reply: FastifyReply, bac
       caller: request.identity ?? (request.member !== null ? 'member' : null),
       signal: controller.signal,
     });
-    const retryAfter = res.headers['retry-after'];
-    if (typeof retryAfter === 'string') void reply.header('retry-after', retryAfter);
+    // The leader's headers that mean something to the caller: when to retry, and a blocking read's index (watch.ts).
+    for (const header of RELAYED_HEADERS) {
+      const value = res.headers[header];
+      if (typeof value === 'string') void reply.header(header, value);
+    }
     return reply.code(res.status).type('application/json; charset=utf-8').send(res.text);
   } catch (err) {
     if (isCertificateRefusal(err)) request.log.warn({ err, leader }, 'relay to the leader refused: its HTTPS certificate is not trusted here');

@@ -1,4 +1,5 @@
 import type { CommandResult, LockCommand, LockEvent, LockView, SessionView, TokenCheck, WaiterView } from '../locks/index.js';
+import type { LockWatches } from '../node/lock-watches.js';
 import type { RecentEvent } from '../node/recent-events.js';
 import type { MemberProblem } from '../node/member-health.js';
 import type { AdminBackend } from './admin-backend.js';
@@ -73,6 +74,8 @@ export interface LockBackend {
   registerWaiter(waiterId: string, onEvent: (event: LockEvent) => void): (() => void) | null;
   /** recentEvents are this member's recent leader changes and expiries, newest first (bounded). */
   recentEvents(): RecentEvent[];
+  /** watches are the modification indexes of lock names and the watches parked on them (blocking reads, watch.ts). */
+  readonly watches: LockWatches;
   /** nowMs is the lease table's time now (the clock deadlines are in), to turn them into `expiresInMs`. */
   nowMs(): number;
 }

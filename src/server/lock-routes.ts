@@ -7,16 +7,30 @@ import { READ, WRITE, onLeader } from './leader-forwarder.js';
 import type { BackendPluginOptions, LockBackend } from './lock-backend.js';
 import { acquireWaiting, executeCancelWait } from './long-poll.js';
 import { scopeOf, type PrincipalScope } from './principal-scope.js';
-import { expiresInMs, grantedJson, isGranted, lockJson, lockListJson, sendLockFailure, sendResult, viewContext, type ViewContext } from './response-views.js';
+import { expiresInMs, grantedJson, isGranted, lockJson, lockListJson, lockShape, sendLockFailure, sendResult, viewContext, type ViewContext } from './response-views.js';
 import * as schema from './schemas.js';
+import { blockUntilChanged, sendIndexed, watchWaitMs, type WatchQuery } from './watch.js';
 
 /** How many locks a list returns when the caller gives no limit. */
 const LIST_LIMIT_DEFAULT = 100;
 
-type NameParams = { name: string };
-type AcquireBody = { owner: string; ttlMs?: number; sessionId?: string; mode?: LockMode; limit?: number; waitMs?: number; lockDelayMs?: number; requestId?: string };
-type HoldBody = { owner: string; token: number; ttlMs?: number; requestId?: string };
-type ListQuery = { prefix?: string; limit?: string; after?: string };
+/** NameParams is the `:name` of a lock or election route. */
+export type NameParams = { name: string };
+/** AcquireBody is an acquire's body; `value` comes only through an election's campaign (election-routes.ts). */
+export type AcquireBody = {
+  owner: string;
+  ttlMs?: number;
+  sessionId?: string;
+  mode?: LockMode;
+  limit?: number;
+  waitMs?: number;
+  lockDelayMs?: number;
+  value?: string;
+  requestId?: string;
+};
+/** HoldBody names a hold (owner and token) for a release or renew. */
+export type HoldBody = { owner: string; token: number; ttlMs?: number; requestId?: string };
+type ListQuery = { prefix?: string; limit?: string; after?: string } & WatchQuery;
 
 /**
  * lockRoutes is the fastify plugin of `/v1/locks`: acquire (at once or as a
@@ -66,25 +80,32 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
     }),
   );
 
-  app.get<{ Params: NameParams }>(
+  // With ?index=N it blocks until the lock changes after index N (watch.ts).
+  app.get<{ Params: NameParams; Querystring: WatchQuery }>(
     '/v1/locks/:name',
-    { schema: { params: schema.nameParams }, config: { role: 'reader' } },
-    onLeader(backend, READ, async (request, reply) => {
+    { schema: { params: schema.nameParams, querystring: schema.watchQuery }, config: { role: 'reader', waitMsOf: (request) => watchWaitMs(request.query as WatchQuery) } },
+    onLeader(backend, { write: false, waitMsOf: (request) => watchWaitMs(request.query) }, async (request, reply) => {
       await backend.readBarrier();
-      return reply.send(lockJson(request.params.name, backend.table().get(request.params.name), at(request)));
+      const { name } = request.params;
+      const index = await blockUntilChanged(backend, reply, request.query, { target: { name }, shape: () => lockShape(backend.table().get(name)) });
+      if (index === null) return reply;
+      return sendIndexed(reply, index, lockJson(name, backend.table().get(name), at(request)));
     }),
   );
 
   // Listing every lock (every holder's owner, token and session) is an operator's view.
+  // With ?index=N it blocks until a lock with the prefix changes after index N (watch.ts).
   app.get<{ Querystring: ListQuery }>(
     '/v1/locks',
-    { schema: { querystring: schema.listQuery }, config: { role: 'admin' } },
-    onLeader(backend, READ, async (request, reply) => {
+    { schema: { querystring: schema.listQuery }, config: { role: 'admin', waitMsOf: (request) => watchWaitMs(request.query as ListQuery) } },
+    onLeader(backend, { write: false, waitMsOf: (request) => watchWaitMs(request.query) }, async (request, reply) => {
       const { prefix, limit, after } = request.query;
       const count = Math.min(limit === undefined ? LIST_LIMIT_DEFAULT : Number(limit), API_BOUNDS.listLimitMax);
       if (count < 1) return sendError(reply, 'bad_request', 'limit must be at least 1');
       await backend.readBarrier();
-      return reply.send(lockListJson(backend.table().list(prefix ?? '', count, after), at(request)));
+      const index = await blockUntilChanged(backend, reply, request.query, { target: { prefix: prefix ?? '' } });
+      if (index === null) return reply;
+      return sendIndexed(reply, index, lockListJson(backend.table().list(prefix ?? '', count, after), at(request)));
     }),
   );
 
@@ -114,14 +135,14 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
 }
 
 /** scopedHold names the hold a release or renew is about: the lock, the caller's owner and requestId (scoped), the token. */
-function scopedHold(request: FastifyRequest<{ Params: NameParams; Body: HoldBody }>): { name: string; owner: string; token: number; requestId?: string } {
+export function scopedHold(request: FastifyRequest<{ Params: NameParams; Body: HoldBody }>): { name: string; owner: string; token: number; requestId?: string } {
   const { owner, token, requestId } = request.body;
   const scope = scopeOf(request);
   return { name: request.params.name, owner: scope.owner(owner), token, ...(requestId !== undefined ? { requestId: scope.requestId(requestId) } : {}) };
 }
 
-/** acquire answers an acquire at once (waitMs 0: granted or lock_held) or as a long-poll. */
-async function acquire(backend: LockBackend, reply: FastifyReply, scope: PrincipalScope, name: string, body: AcquireBody): Promise<FastifyReply> {
+/** acquire answers an acquire at once (waitMs 0: granted or lock_held) or as a long-poll; a campaign is one too. */
+export async function acquire(backend: LockBackend, reply: FastifyReply, scope: PrincipalScope, name: string, body: AcquireBody): Promise<FastifyReply> {
   if ((body.ttlMs === undefined) === (body.sessionId === undefined)) return sendError(reply, 'bad_request', 'give exactly one of ttlMs and sessionId');
   const at = viewContext(backend.nowMs(), scope.shownOwner);
   // Another principal's session is as good as absent: the caller may not know whether it exists.
@@ -141,6 +162,7 @@ async function acquire(backend: LockBackend, reply: FastifyReply, scope: Princip
     ...(body.sessionId !== undefined ? { sessionId: body.sessionId } : {}),
     ...(body.limit !== undefined ? { limit: body.limit } : {}),
     ...(body.lockDelayMs !== undefined ? { lockDelayMs: body.lockDelayMs } : {}),
+    ...(body.value !== undefined ? { value: body.value } : {}),
   };
   if (waitMs > 0 && requestId !== undefined) return acquireWaiting(backend, reply, { ...command, requestId }, scope.shownOwner);
   const result = await backend.execute(command);

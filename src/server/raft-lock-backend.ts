@@ -1,5 +1,6 @@
 import type { CommandResult, LockCommand, LockEvent } from '../locks/index.js';
 import type { LockService } from '../node/lock-service.js';
+import type { LockWatches } from '../node/lock-watches.js';
 import type { MemberHealth } from '../node/member-health.js';
 import type { RaftHost } from '../node/raft-host.js';
 import type { RecentEvent, RecentEvents } from '../node/recent-events.js';
@@ -32,10 +33,12 @@ export interface RaftLockBackendOptions {
 export class RaftLockBackend implements LockBackend {
   readonly id: NodeId;
   readonly peers: PeerHttp;
+  readonly watches: LockWatches;
 
   constructor(private readonly opts: RaftLockBackendOptions) {
     this.id = opts.host.id;
     this.peers = opts.peers;
+    this.watches = opts.locks.watches;
   }
 
   isLeader(): boolean {

@@ -30,6 +30,8 @@ export interface HolderJson {
   readonly expiresInMs: number;
   readonly holdCount: number;
   readonly sessionId?: string;
+  /** An election leader's value. */
+  readonly value?: string;
 }
 
 /** holderJson shows one hold; a session hold's expiry is its session's. */
@@ -41,6 +43,7 @@ function holderJson(h: HolderView, at: ViewContext): HolderJson {
     expiresInMs: expiresInMs(h.expiresAtMs, at.nowMs),
     holdCount: h.holdCount,
     ...(h.sessionId !== undefined ? { sessionId: h.sessionId } : {}),
+    ...(h.value !== undefined ? { value: h.value } : {}),
   };
 }
 
@@ -58,6 +61,17 @@ export function lockJson(name: string, view: LockView | null, at: ViewContext): 
     lastToken: view?.lastToken ?? 0,
     ...(view?.limit !== undefined ? { limit: view.limit } : {}),
   };
+}
+
+/**
+ * lockShape is what a watcher of one lock sees change (watch.ts): its holders
+ * (without their remaining lease time, which moves by itself), values, queue
+ * length, limit and whether a lock-delay is in force.
+ */
+export function lockShape(view: LockView | null): string {
+  if (view === null) return 'free';
+  const holders = view.holders.map((h) => [h.owner, h.token, h.mode, h.holdCount, h.sessionId ?? null, h.value ?? null]);
+  return JSON.stringify([holders, view.waiters, view.limit ?? 0, view.lockDelayUntilMs !== undefined]);
 }
 
 /** lockListJson answers `GET /v1/locks`: each lock without its semaphore limit. */

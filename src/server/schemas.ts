@@ -66,6 +66,15 @@ export const cancelWaitBody = { type: 'object', required: ['waiterId'], addition
 /** forceReleaseQuery carries the operator's optional requestId. */
 export const forceReleaseQuery = { type: 'object', additionalProperties: false, properties: { requestId } } as const;
 
+/** watchQueryProperties are a blocking read's `index` (digits) and `wait` (a duration with its unit: 500ms, 30s, 5m); see watch.ts. */
+const watchQueryProperties = {
+  index: { type: 'string', pattern: '^[0-9]{1,15}$' },
+  wait: { type: 'string', pattern: '^[0-9]{1,7}(ms|s|m)$' },
+} as const;
+
+/** watchQuery is the query string of a read of one lock or election, which may block (watch.ts). */
+export const watchQuery = { type: 'object', additionalProperties: false, properties: watchQueryProperties } as const;
+
 /** listQuery: `limit` is a string of digits (query strings are not coerced); the route caps it at listLimitMax. */
 export const listQuery = {
   type: 'object',
@@ -74,7 +83,36 @@ export const listQuery = {
     prefix: { type: 'string', pattern: LOCK_PREFIX_PATTERN },
     limit: { type: 'string', pattern: `^[0-9]{1,${String(API_BOUNDS.listLimitMax).length}}$` },
     after: name,
+    ...watchQueryProperties,
   },
+} as const;
+
+/** value is an election's value: any string up to the contract's bound, possibly empty. */
+const value = { type: 'string', maxLength: API_BOUNDS.electionValueLengthMax } as const;
+
+/** campaignBody: an acquire of the election's exclusive hold carrying `value`; exactly one of ttlMs and sessionId (checked by the route). */
+export const campaignBody = {
+  type: 'object',
+  required: ['owner', 'value'],
+  additionalProperties: false,
+  properties: {
+    owner,
+    value,
+    // An election's hold is exclusive; the client library sends the mode as it does for any acquire.
+    mode: { type: 'string', enum: ['exclusive'] },
+    ttlMs,
+    sessionId,
+    waitMs: { type: 'integer', minimum: 0, maximum: API_BOUNDS.waitMsMax },
+    requestId,
+  },
+} as const;
+
+/** proclaimBody: the leader's hold (owner, token) and its new value. */
+export const proclaimBody = {
+  type: 'object',
+  required: ['owner', 'token', 'value'],
+  additionalProperties: false,
+  properties: { owner, token, value, requestId },
 } as const;
 
 /** createSessionBody opens a session. */

@@ -7,6 +7,7 @@ import {
   type LockCommandType,
   type LockEvent,
 } from '../../src/locks/index.js';
+import { LockWatches } from '../../src/node/lock-watches.js';
 import type { LockBackend, LockTableView, NodeStatus } from '../../src/server/lock-backend.js';
 import { PeerHttp } from '../../src/server/peer-http.js';
 
@@ -52,6 +53,8 @@ export class InProcessLocks {
    */
   private readonly returned = new WeakSet<CommandResult>();
   private readonly expiryTimer: NodeJS.Timeout;
+  /** watches are the blocking reads' indexes and parked watches, fed by every apply as LockService feeds them. */
+  readonly watches = new LockWatches({ maxWatches: 1_000, maxTrackedNames: 10_000 });
 
   constructor(
     readonly clock: () => number = Date.now,
@@ -100,6 +103,7 @@ export class InProcessLocks {
       registerWaiter: (waiterId, onEvent) => this.registerWaiter(waiterId, onEvent),
       // Nothing here elects leaders or proposes expiries as entries: no recent events to show.
       recentEvents: () => [],
+      watches: this.watches,
       nowMs: () => this.clock(),
     };
   }
@@ -127,6 +131,8 @@ export class InProcessLocks {
   private apply(command: LockCommand, timeMs = this.clock()): CommandResult {
     const outcome = this.table.apply(command, { index: ++this.index, timeMs });
     for (const event of outcome.events) this.waiters.get(event.waiterId)?.(event);
+    // One above the table's index: in a real member index 1 is a term's no-op and lock changes start at 2 (lock-watches.ts).
+    this.watches.noteApplied(this.index + 1, outcome.touched);
     return outcome.result;
   }
 

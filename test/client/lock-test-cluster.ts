@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { pino } from 'pino';
+import { afterEach, beforeEach } from 'vitest';
+import { RaftLockClient } from '../../src/client/index.js';
 import type { HolderView, LeaseTableLimits } from '../../src/locks/index.js';
 import type { Role } from '../../src/raft/index.js';
 import { apiRoutes } from '../../src/server/api-routes.js';
@@ -39,7 +41,11 @@ export type Route =
   | 'getSession'
   | 'status'
   | 'healthz'
-  | 'readyz';
+  | 'readyz'
+  | 'campaign'
+  | 'proclaim'
+  | 'resign'
+  | 'leader';
 
 /** The Route of each `METHOD url-pattern` the API serves. */
 const ROUTES: Readonly<Record<string, Route>> = {
@@ -58,6 +64,10 @@ const ROUTES: Readonly<Record<string, Route>> = {
   'GET /v1/status': 'status',
   'GET /healthz': 'healthz',
   'GET /readyz': 'readyz',
+  'POST /v1/elections/:name/campaign': 'campaign',
+  'POST /v1/elections/:name/proclaim': 'proclaim',
+  'POST /v1/elections/:name/resign': 'resign',
+  'GET /v1/elections/:name': 'leader',
 };
 
 /** Fault matches requests of `route` on one node, `times` times (Infinity: until cleared). */
@@ -193,6 +203,11 @@ export class LockTestCluster extends EventEmitter {
     });
   }
 
+  /** watching is the number of blocking reads parked on the table (watch.ts). */
+  get watching(): number {
+    return this.table.watches.watching;
+  }
+
   /** holdersOf lists the current holders of `name` (after expiring leases). */
   holdersOf(name: string): HolderView[] {
     return this.table.holdersOf(name);
@@ -255,4 +270,24 @@ export class LockTestCluster extends EventEmitter {
       members: Array.from({ length: count }, (_, i) => `n${i + 1}`),
     };
   }
+}
+
+/**
+ * useLockTestCluster starts a cluster of `count` nodes before each test of the
+ * file and closes it after; the getter returns the current test's cluster.
+ */
+export function useLockTestCluster(count: number): () => LockTestCluster {
+  let cluster: LockTestCluster | undefined;
+  beforeEach(async () => {
+    cluster = await LockTestCluster.start(count);
+  });
+  afterEach(async () => {
+    await cluster?.close();
+  });
+  return () => cluster!;
+}
+
+/** quickClient is a client of `cluster` as `owner`, with fast retries and no leader probing (every node serves the table). */
+export function quickClient(cluster: LockTestCluster, owner: string): RaftLockClient {
+  return new RaftLockClient({ endpoints: cluster.urls, retryBaseMs: 5, maxRetries: 3, preferLeader: false, requestTimeoutMs: 2_000, owner });
 }

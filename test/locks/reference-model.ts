@@ -86,7 +86,7 @@ export class ReferenceLockTable {
     this.limits = { ...DEFAULT_LEASE_TABLE_LIMITS, ...limits };
   }
 
-  apply(cmd: LockCommand, ctx: { index: number; timeMs: number }): ApplyOutcome {
+  apply(cmd: LockCommand, ctx: { index: number; timeMs: number }): Omit<ApplyOutcome, 'touched'> {
     this.index = ctx.index;
     this.nowMs = Math.max(this.nowMs, ctx.timeMs);
     this.dedupe = this.dedupe.filter((e) => e.atMs + this.limits.dedupeTtlMs > this.nowMs);
@@ -226,6 +226,9 @@ export class ReferenceLockTable {
 
   private run(cmd: LockCommand): CommandResult {
     switch (cmd.type) {
+      case 'proclaim':
+        // Election values are covered by the scripted tests (testdata/elections.txt) and test/locks/election-values.test.ts.
+        throw new Error('the reference model does not model proclaim');
       case 'acquire':
         return this.acquire(cmd);
       case 'release': {

@@ -15,7 +15,7 @@
  * the output is exactly what the table answered; strings that could be read
  * as another type (or contain spaces) are quoted.
  *
- * Commands (see ScriptedTable.run): acquire, release, renew, force-release,
+ * Commands (see ScriptedTable.run): acquire (value= for an election value), proclaim, release, renew, force-release,
  * create-session, keepalive, delete-session, cancel-wait, expire, extend,
  * apply <json> (any command, also malformed ones), get, list, check, session,
  * deadline, stats, new-table (fresh table with limits), restart (restore from
@@ -215,8 +215,14 @@ class ScriptedTable {
             sessionId: a.optStr('session'),
             waitMs: a.optNum('wait') ?? 0,
             lockDelayMs: a.optNum('delay'),
+            value: a.optStr('value'),
             requestId: a.optStr('rid'),
           }),
+          a,
+        );
+      case 'proclaim':
+        return this.applyEntry(
+          compact({ type: 'proclaim', name: a.str('name'), owner: a.str('owner'), token: a.num('token'), value: a.str('value'), requestId: a.optStr('rid') }),
           a,
         );
       case 'release':
