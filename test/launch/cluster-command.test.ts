@@ -75,27 +75,16 @@ function printedPids(output: string): { cluster: number; members: number[] } {
 
 /** runCluster starts `raftlock cluster --nodes 1` and resolves once its member answers with a leader; returns a stop function. */
 async function runCluster(dataDir: string, httpPort: number, peerPort: number): Promise<{ output: () => string; stop: () => Promise<number | null> }> {
-  const child: ChildProcess = spawn(process.execPath, [MAIN, 'cluster', '--nodes', '1', '--data-dir', dataDir, '--http-base-port', String(httpPort), '--peer-base-port', String(peerPort)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  pids.push(child.pid!);
-  let output = '';
-  const onData = (d: Buffer): void => {
-    output += String(d);
-    for (const m of output.matchAll(/pid (\d+)\)/g)) if (!pids.includes(Number(m[1]))) pids.push(Number(m[1]));
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const run = launch(process.execPath, [MAIN, 'cluster', '--nodes', '1', '--data-dir', dataDir, '--http-base-port', String(httpPort), '--peer-base-port', String(peerPort)]);
   await waitFor('a leader', async () => {
     const s = await httpJson(`http://127.0.0.1:${httpPort}/v1/status`, 'GET', undefined, 1_000);
     return s.body.leader === 'n1' ? true : undefined;
   }, 30_000);
   return {
-    output: () => output,
+    output: run.output,
     stop: async () => {
-      child.kill('SIGINT');
-      return exited;
+      run.child.kill('SIGINT');
+      return (await run.exited).code;
     },
   };
 }
