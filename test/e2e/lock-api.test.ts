@@ -228,6 +228,23 @@ describe('bad input gets 400 with a code and a message, on every route, and the 
       }
     });
   }
+  // Parsed fine (JSON.parse is not recursive) but too deep for JSON.stringify: a follower once answered 503 no_leader
+  // with Retry-After for these, inviting retries forever, where the leader answered at once.
+  const deep = `{"a":${'['.repeat(6_000)}${']'.repeat(6_000)}}`;
+  for (const [method, path] of [
+    ['POST', '/v1/sessions/no-such-session/keepalive'],
+    ['DELETE', '/v1/sessions/no-such-session'],
+    ['DELETE', '/v1/locks/deep-body'],
+    ['POST', '/v1/locks/deep-body/acquire'],
+    ['POST', '/v1/admin/transfer-leader'],
+  ] as const) {
+    it(`${method} ${path} with a deeply nested body: a follower answers as the leader does`, async () => {
+      const [leader, follower] = [await httpJson(`${leaderUrl}${path}`, method, deep), await httpJson(`${followerUrl}${path}`, method, deep)];
+      expect(leader.status).toBeLessThan(500);
+      expect([follower.status, follower.body.error]).toEqual([leader.status, leader.body.error]);
+      expect(follower.headers.get('retry-after')).toBeNull();
+    });
+  }
   it('still serves after all of that', async () => {
     expect((await post(followerUrl, '/v1/locks/after-bad-input/acquire', { owner: 'ok', ttlMs: 1000 })).status).toBe(200);
   });
