@@ -13,6 +13,8 @@ export interface LockServiceCounters {
   leaseTimeBases: number;
   /** Applied cancelWait entries that undid a grant nobody could receive (src/locks/undelivered-grants.ts). */
   grantsUndone: number;
+  /** What applied expire entries removed since this process started: holds whose lease (or session) ended, sessions, waiters whose wait ran out. */
+  expired: { holds: number; sessions: number; waits: number };
 }
 
 /** LockServiceOptions configure one member's lock service. */
@@ -47,7 +49,7 @@ export class LockService implements ReplicatedApp {
   private expireInFlight = false;
   protected readonly leaseClock: LeaseClock;
   private timer: TimerHandle | null = null;
-  readonly counters: LockServiceCounters = { applied: 0, expireProposals: 0, leaseTimeBases: 0, grantsUndone: 0 };
+  readonly counters: LockServiceCounters = { applied: 0, expireProposals: 0, leaseTimeBases: 0, grantsUndone: 0, expired: { holds: 0, sessions: 0, waits: 0 } };
 
   constructor(protected readonly opts: LockServiceOptions) {
     this.leaseClock = new LeaseClock(opts.clock);
@@ -89,6 +91,12 @@ export class LockService implements ReplicatedApp {
     const outcome = this.table.apply(command, { index, timeMs });
     this.counters.applied++;
     if (command.type === 'cancelWait' && outcome.result.ok && 'released' in outcome.result) this.counters.grantsUndone++;
+    if (outcome.result.ok && 'holdsExpired' in outcome.result) {
+      const expired = this.counters.expired;
+      expired.holds += outcome.result.holdsExpired;
+      expired.sessions += outcome.result.sessionsExpired;
+      expired.waits += outcome.result.waitersTimedOut;
+    }
     for (const event of outcome.events) this.waiters.get(event.waiterId)?.(event);
     return outcome.result;
   }

@@ -75,7 +75,14 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   const peers = new PeerHttp({ ...(security.ca !== undefined ? { ca: security.ca } : {}), signer: security.signer });
   const metrics = new NodeMetrics(host, opts.locks, { ...refusals, openConnections: () => openConnections(app) });
   registerLifecycleMetrics(metrics.registry, member);
-  const backend = new RaftLockBackend({ ...opts, host, clusterId: member.clusterId, health: member.health, peers });
+  const backend = new RaftLockBackend({
+    ...opts,
+    host,
+    clusterId: member.clusterId,
+    health: member.health,
+    peers,
+    onWaitEnded: (waitedMs, granted) => metrics.lockWaitSeconds.observe({ outcome: granted ? 'granted' : 'not_granted' }, waitedMs / 1000),
+  });
   void app.register(nodeApi, { backend, admin: opts.admin, metrics, security, refusals });
   app.addHook('onClose', async () => {
     peers.close();

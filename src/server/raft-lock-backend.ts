@@ -19,6 +19,8 @@ export interface RaftLockBackendOptions {
   readonly health: Pick<MemberHealth, 'problems'>;
   /** How this node calls other members (relays to the leader). */
   readonly peers: PeerHttp;
+  /** Hears each long-poll's wait (LockBackend.waitEnded). */
+  readonly onWaitEnded?: (waitedMs: number, granted: boolean) => void;
 }
 
 /**
@@ -38,6 +40,10 @@ export class RaftLockBackend implements LockBackend {
 
   isLeader(): boolean {
     return this.opts.host.isLeader();
+  }
+
+  waitEnded(waitedMs: number, granted: boolean): void {
+    this.opts.onWaitEnded?.(waitedMs, granted);
   }
 
   leader(): NodeId | null {

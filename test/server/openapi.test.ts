@@ -54,9 +54,13 @@ const quietHost = {
   commitIndex: 7,
   appliedIndex: 7,
   firstIndex: 1,
-  stats: { proposals: 0, proposalsFailed: 0, syncedEntries: 0, syncs: 0, snapshotsInstalled: 0, snapshotsTaken: 0 },
+  stats: { proposals: 0, proposalsFailed: 0, syncedEntries: 0, syncs: 0, snapshotsInstalled: 0, snapshotsTaken: 0, leaderChanges: 1 },
+  replicationLag: () => new Map([['n2', 0]]),
 } as unknown as RaftHost;
-const idleLocks = { stats: () => ({ locksHeld: 0, waiters: 0, sessions: 0, expiriesTotal: 0 }), counters: { grantsUndone: 0 } } as unknown as LockService;
+const idleLocks = {
+  stats: () => ({ locksHeld: 0, waiters: 0, sessions: 0, expiriesTotal: 0 }),
+  counters: { grantsUndone: 0, expired: { holds: 0, sessions: 0, waits: 0 } },
+} as unknown as LockService;
 
 let locks: InProcessLocks;
 let app: FastifyInstance;
