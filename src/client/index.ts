@@ -6,6 +6,7 @@ export {
   RaftLockClientError,
   LockHeldError,
   NotHolderError,
+  LimitMismatchError,
   NoLeaderError,
   UnavailableError,
   OutcomeUnknownError,
@@ -31,4 +32,5 @@ export type {
   ForceReleaseResult,
   NodeStatus,
   EndpointStatus,
+  LostSignal,
 } from './types.js';
