@@ -45,7 +45,7 @@ export class LockHandle {
   private state: 'held' | 'released' = 'held';
   private releasing: Promise<boolean> | undefined;
 
-  /** Built by RaftLockClient.acquire; do not construct yourself. */
+  /** Built by RaftLockClient.acquire; do not construct yourself. @internal */
   constructor(private readonly init: LockHandleInit) {
     if (!((init.keeper === undefined) !== (init.session === undefined))) throw new Error('invariant: a hold has either its own lease or a session');
     if (!(Number.isSafeInteger(init.token) && init.token >= 1)) throw new Error(`invariant: bad fencing token ${init.token}`);

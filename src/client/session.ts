@@ -35,7 +35,7 @@ export class Session {
   private readonly handles = new Set<LockHandle>();
   private closing: Promise<number> | undefined;
 
-  /** Built by RaftLockClient.session; do not construct yourself. */
+  /** Built by RaftLockClient.session; do not construct yourself. @internal */
   constructor(private readonly init: SessionInit) {
     this.id = init.id;
     this.ttlMs = init.ttlMs;
