@@ -1,8 +1,8 @@
 /**
  * `node dist/bench/group-commit.js [--clients 64] [--seconds 10] [--peer-security tls|secret|insecure] [--cpu-prof DIR] [--auth] [--https]`: how well the
  * Ready loop batches. N clients do acquire → release cycles against the
- * leader of a fresh 3-node cluster; raft_syncs_total and
- * raft_synced_entries_total are read from /metrics of the leader and one
+ * leader of a fresh 3-node cluster; raftlock_raft_syncs_total and
+ * raftlock_raft_synced_entries_total are read from /metrics of the leader and one
  * follower before and after, giving synced batches per second and entries
  * per batch (one batch = one fsync). With --cpu-prof, the nodes run under
  * `node --cpu-prof` (profiles written to DIR when they stop) and a summary of
@@ -28,7 +28,7 @@ async function readCounters(url: string, access: HttpAccess): Promise<Record<str
   try {
     const res = await conn.request('GET', '/metrics', undefined, 10_000);
     const out: Record<string, number> = {};
-    for (const name of ['raft_syncs_total', 'raft_synced_entries_total', 'raft_fsync_seconds_sum', 'raft_fsync_seconds_count', 'raft_proposals_total']) {
+    for (const name of ['raftlock_raft_syncs_total', 'raftlock_raft_synced_entries_total', 'raftlock_raft_fsync_seconds_sum', 'raftlock_raft_fsync_seconds_count', 'raftlock_raft_proposals_total']) {
       const m = new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(res.body);
       out[name] = m === null ? Number.NaN : Number(m[1]);
     }
@@ -81,9 +81,9 @@ async function main(): Promise<number> {
     if (result.kind !== 'locks') throw new Error('unexpected result');
     console.log(`group commit (peer security: ${peerSecurity}, ${security.label}): ${clients} clients, ${seconds} s against leader ${leader.id}: ${result.cyclesPerSec.toFixed(0)} cycles/s (${(2 * result.cyclesPerSec).toFixed(0)} writes/s), acquire p50 ${result.acquire.p50Ms.toFixed(2)} ms p99 ${result.acquire.p99Ms.toFixed(2)} ms, server CPU ${(result.serverCpuSec / seconds).toFixed(2)} cores`);
     for (const [role, id, x, y] of [['leader', leader.id, b[0], a[0]], ['follower', follower.id, b[1], a[1]]] as const) {
-      const syncs = y.raft_syncs_total! - x.raft_syncs_total!;
-      const entries = y.raft_synced_entries_total! - x.raft_synced_entries_total!;
-      const fsyncMs = ((y.raft_fsync_seconds_sum! - x.raft_fsync_seconds_sum!) / Math.max(1, y.raft_fsync_seconds_count! - x.raft_fsync_seconds_count!)) * 1000;
+      const syncs = y.raftlock_raft_syncs_total! - x.raftlock_raft_syncs_total!;
+      const entries = y.raftlock_raft_synced_entries_total! - x.raftlock_raft_synced_entries_total!;
+      const fsyncMs = ((y.raftlock_raft_fsync_seconds_sum! - x.raftlock_raft_fsync_seconds_sum!) / Math.max(1, y.raftlock_raft_fsync_seconds_count! - x.raftlock_raft_fsync_seconds_count!)) * 1000;
       console.log(
         `  ${role.padEnd(8)} ${id}: ${(syncs / seconds).toFixed(0)} sync batches/s, ${(entries / Math.max(1, syncs)).toFixed(2)} entries per batch, ${(entries / seconds).toFixed(0)} entries/s, mean batch write+fsync ${fsyncMs.toFixed(2)} ms, disk busy ${((syncs * fsyncMs) / (seconds * 10)).toFixed(0)}%`,
       );

@@ -71,11 +71,14 @@ export function endpointsFrom(flag: string | undefined, env: NodeJS.ProcessEnv):
   return endpoints;
 }
 
-/** intFlag parses a non-negative integer flag (milliseconds or a count). */
-export function intFlag(value: string | undefined, flag: string, fallback: number): number {
+/** intFlag parses a non-negative integer flag (milliseconds or a count), within `bounds` when given. */
+export function intFlag(value: string | undefined, flag: string, fallback: number, bounds: { min?: number; max?: number } = {}): number {
   if (value === undefined) return fallback;
   if (!/^[0-9]{1,10}$/.test(value)) throw new UsageError(`${flag} must be a non-negative integer, not ${JSON.stringify(value)}`);
-  return Number(value);
+  const n = Number(value);
+  const { min = 0, max = Number.MAX_SAFE_INTEGER } = bounds;
+  if (n < min || n > max) throw new UsageError(`${flag} must be ${max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `${min}..${max}`}, not ${n}`);
+  return n;
 }
 
 /** printHelp prints a command's usage and the endpoints help; exit 0. */

@@ -1,11 +1,18 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { API_BOUNDS } from '../api/contract.js';
 import { LockHeldError, RaftLockClient, type EndpointStatus, type LockHandle, type LockInfo } from '../client/index.js';
 import { UsageError, connectionFrom, endpointsOption, intFlag, messageOf, parse, printHelp, usageError, type Connection } from './cli-args.js';
 import type { CliIo } from './cli-io.js';
 
 const DEFAULT_TTL_MS = 15_000;
+/**
+ * LOCK_LOST_EXIT_CODE is `raftlock lock`'s exit code when the lock was lost while COMMAND ran (COMMAND was then
+ * stopped): sysexits' EX_TEMPFAIL, a failure worth retrying, and not 128 + a signal, which COMMAND's own death by
+ * that signal would give.
+ */
+export const LOCK_LOST_EXIT_CODE = 75;
 const DEFAULT_KILL_GRACE_MS = 5_000;
 /** A CLI command should fail fast when a member is down: shorter than the library's defaults. */
 const CLI_REQUEST_TIMEOUT_MS = 3_000;
@@ -16,9 +23,11 @@ const FORWARDED_SIGNALS = ['SIGTERM', 'SIGHUP'] as const;
 const LOCK_USAGE = `usage: raftlock lock NAME [--ttl MS] [--wait MS] [--kill-grace MS] [--endpoints URLS] -- COMMAND [ARGS...]
   Runs COMMAND while holding lock NAME (env RAFTLOCK_LOCK, RAFTLOCK_TOKEN = the fencing token),
   releases it when COMMAND exits, and exits with COMMAND's exit code. If the lock is lost,
-  COMMAND gets SIGTERM, then SIGKILL after --kill-grace (default ${DEFAULT_KILL_GRACE_MS} ms).
-  --ttl MS     lease, renewed every ttl/3 (default ${DEFAULT_TTL_MS})
-  --wait MS    how long to queue for the lock (default 0); exit 1 if not acquired in time`;
+  COMMAND gets SIGTERM, then SIGKILL after --kill-grace (default ${DEFAULT_KILL_GRACE_MS} ms), and the exit code is ${LOCK_LOST_EXIT_CODE}.
+  --ttl MS     lease, renewed every ttl/3 (default ${DEFAULT_TTL_MS}; ${API_BOUNDS.ttlMsMin}..${API_BOUNDS.ttlMsMax})
+  --wait MS    how long to queue for the lock (default 0; at most ${API_BOUNDS.waitMsMax}); exit 1 if not acquired in time
+Exit codes: COMMAND's (128 + N if signal N ended it), 1 lock not acquired, 2 bad usage,
+  ${LOCK_LOST_EXIT_CODE} lock lost while COMMAND ran, 127 COMMAND could not be started.`;
 const STATUS_USAGE = `usage: raftlock status [--json] [--endpoints URLS]
   Prints each endpoint's Raft status (id, role, term, leader, commit and applied index) and what the member
   knows is wrong with it (removed, diverged, cluster_id_rejected).`;
@@ -31,7 +40,9 @@ const RELEASE_USAGE = `usage: raftlock release NAME --force [--endpoints URLS]
  * lockCommand: `raftlock lock NAME [--ttl MS] [--wait MS] [--kill-grace MS]
  * [--endpoints URLS] -- COMMAND ARGS...`. Exit codes: COMMAND's own (128 +
  * signal number if a signal ended it), 1 if the lock was not acquired, 2 on
- * bad usage, 127 if COMMAND could not be started.
+ * bad usage (a --ttl or --wait outside the API's bounds too),
+ * LOCK_LOST_EXIT_CODE if the lock was lost while COMMAND ran, 127 if COMMAND
+ * could not be started.
  */
 export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   let parsed: { name: string; command: string[]; ttlMs: number; waitMs: number; killGraceMs: number; connection: Connection };
@@ -49,8 +60,8 @@ export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv, io: Cl
     parsed = {
       name,
       command,
-      ttlMs: intFlag(values.ttl, '--ttl', DEFAULT_TTL_MS),
-      waitMs: intFlag(values.wait, '--wait', 0),
+      ttlMs: intFlag(values.ttl, '--ttl', DEFAULT_TTL_MS, { min: API_BOUNDS.ttlMsMin, max: API_BOUNDS.ttlMsMax }),
+      waitMs: intFlag(values.wait, '--wait', 0, { max: API_BOUNDS.waitMsMax }),
       killGraceMs: intFlag(values['kill-grace'], '--kill-grace', DEFAULT_KILL_GRACE_MS),
       connection: connectionFrom(values, env),
     };
@@ -109,6 +120,7 @@ export async function runWhileHeld(lock: Pick<LockHandle, 'name' | 'token' | 'lo
       io.err(`raftlock: cannot run ${file}: ${end.error.message}\n`);
       return 127;
     }
+    if (lock.lost.aborted) return LOCK_LOST_EXIT_CODE;
     if (end.code !== null) return end.code;
     return 128 + (end.signal !== null ? (osConstants.signals[end.signal] ?? 0) : 0);
   } finally {

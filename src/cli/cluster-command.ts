@@ -12,7 +12,9 @@ import type { CliIo } from './cli-io.js';
 
 export const CLUSTER_USAGE = `usage: raftlock cluster [--nodes 3] [--data-dir ./data] [--http-base-port 4001] [--peer-base-port 5001]
                         [--host 127.0.0.1] [--log-level info]
-Starts a local cluster of \`raftlock serve\` processes in the foreground; Ctrl-C stops them all.
+Starts a local cluster of \`raftlock serve\` processes in the foreground; Ctrl-C (SIGINT), SIGTERM or SIGHUP stops
+them all. Exits 0 once stopped so, 1 if a member exits before the cluster is ready (a port in use, a data dir
+another process holds: the others are stopped too) or every member exits by itself, 2 on bad usage.
 When no member's data dir holds a store, it bootstraps a new cluster with a random cluster id; otherwise it
 restarts the cluster it finds (a member whose data dir lost its store refuses to start and says why).
 Peer traffic uses mutual TLS: when it bootstraps it makes a CA and a certificate per member for the new cluster
@@ -20,6 +22,10 @@ in DATA-DIR/certs, and reuses them afterwards (see \`raftlock certs\` to make th
 
 /** How long a member gets to shut down cleanly before it is killed. */
 const STOP_GRACE_MS = 10_000;
+/** How long the members get to become ready (serving, a leader known); a member that exits before then fails the cluster. */
+const READY_WAIT_MS = 60_000;
+/** Signals that stop the cluster: a terminal's Ctrl-C, `kill`, npm passing on either, a closed terminal. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** clusterCommand runs N members on this machine and stops them together. */
 export async function clusterCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
@@ -71,6 +77,8 @@ export async function clusterCommand(argv: string[], env: NodeJS.ProcessEnv, io:
     return 2;
   }
   // No log files: the members write to this terminal.
+  let phase: 'starting' | 'running' | 'stopping' = 'starting';
+  const failedAtStart: string[] = [];
   const launcher = new NodeLauncher({
     mainPath: fileURLToPath(new URL('./main.js', import.meta.url)),
     members,
@@ -79,23 +87,49 @@ export async function clusterCommand(argv: string[], env: NodeJS.ProcessEnv, io:
     security: { mode: 'tls', certDir },
     ...(bootstrap !== null ? { bootstrap } : {}),
     onExit: (node, exit) => {
-      if (!exit.expected) io.err(`raftlock cluster: ${node.id} exited (${exit.signal ?? exit.code}); the others keep running\n`);
+      if (exit.expected || phase === 'stopping') return;
+      const how = exit.signal ?? `code ${String(exit.code)}`;
+      if (phase === 'running') {
+        io.err(`raftlock cluster: ${node.id} exited (${how}); the others keep running\n`);
+        return;
+      }
+      // A member that cannot start (a port in use, a data dir another process holds) fails the whole cluster.
+      failedAtStart.push(`${node.id} (http ${node.host}:${node.httpPort}, peer ${node.host}:${node.peerPort}, data ${node.dataDir}) exited (${how})`);
+      stopAll();
     },
   });
-  launcher.startAll();
-  io.out(`raftlock cluster: ${nodes} nodes, data in ${dataDir}\n`);
-  for (const n of launcher.nodes) io.out(`  ${n.id}  ${n.httpUrl}  (peer ${n.host}:${n.peerPort}, pid ${n.child?.pid})\n`);
-  io.out(`endpoints: ${launcher.nodes.map((n) => n.httpUrl).join(',')}\nCtrl-C stops the cluster.\n`);
-  let stopping = false;
   const stopAll = (): void => {
-    if (stopping) return;
-    stopping = true;
+    if (phase === 'stopping') return;
+    phase = 'stopping';
     io.err('raftlock cluster: stopping all nodes\n');
     void launcher.terminateAll(STOP_GRACE_MS);
   };
-  process.once('SIGINT', stopAll);
-  process.once('SIGTERM', stopAll);
+  let signalled = false;
+  const onSignal = (): void => {
+    signalled = true;
+    stopAll();
+  };
+  for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
+  launcher.startAll();
+  io.out(`raftlock cluster: ${nodes} nodes, data in ${dataDir} (this process: pid ${process.pid})\n`);
+  for (const n of launcher.nodes) io.out(`  ${n.id}  ${n.httpUrl}  (peer ${n.host}:${n.peerPort}, pid ${n.child?.pid})\n`);
+  io.out(`endpoints: ${launcher.nodes.map((n) => n.httpUrl).join(',')}\nCtrl-C stops the cluster.\n`);
+  const notReady = await Promise.all(launcher.nodes.map((n) => launcher.waitReady(n.id, 'ready', READY_WAIT_MS).then(() => null, () => n.id)));
+  if (phase === 'starting') {
+    phase = 'running';
+    const late = notReady.filter((id) => id !== null);
+    if (late.length > 0) io.err(`raftlock cluster: ${late.join(', ')} not ready after ${READY_WAIT_MS} ms (no leader yet?); still running\n`);
+  }
   await Promise.all(launcher.nodes.map((n) => n.exit));
+  for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+  if (failedAtStart.length > 0) {
+    io.err(`raftlock cluster: failed to start: ${failedAtStart.join('; ')}. See the member's log above: is a port in use, or is the data dir another cluster's?\n`);
+    return 1;
+  }
+  if (!signalled) {
+    io.err('raftlock cluster: every member has exited\n');
+    return 1;
+  }
   return 0;
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { processIo, type CliIo } from './cli-io.js';
+import { packageVersion } from '../node/package-version.js';
 import { serveCommand } from './serve-command.js';
 
-const USAGE = `usage: raftlock <command> [flags]
+const USAGE = `usage: raftlock <command> [flags]    (raftlock --version prints the version)
 commands:
   serve      run one cluster member           (raftlock serve --help)
   cluster    run a local cluster of members   (raftlock cluster --help)
@@ -43,6 +44,10 @@ async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     processIo.out(`${USAGE}\n`);
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    processIo.out(`raftlock ${packageVersion()}\n`);
+    return 0;
   }
   const load = COMMANDS[name];
   if (load === undefined) {

@@ -27,7 +27,8 @@ most caught-up member before the node stops. With --http-cert, SIGHUP re-reads t
 connections (a pair that cannot be served is refused, and the node keeps the one it has).
 ${HTTP_SECURITY_USAGE}`;
 
-const FLAGS = [
+/** SERVE_STRING_FLAGS are serve's flags that take a value; `--insecure` is its one switch (SERVE_FLAGS has both). */
+const SERVE_STRING_FLAGS = [
   'id',
   'cluster-id',
   'initial-cluster-state',
@@ -47,6 +48,9 @@ const FLAGS = [
   ...HTTP_SECURITY_FLAGS,
 ] as const;
 
+/** SERVE_FLAGS are every flag `raftlock serve` takes (the README's configuration reference lists each). */
+export const SERVE_FLAGS: readonly string[] = [...SERVE_STRING_FLAGS, 'insecure'];
+
 /** serveCommand runs one member until SIGTERM/SIGINT. Exit codes: 2 usage, 1 refused to start or crashed. */
 export async function serveCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -55,7 +59,7 @@ export async function serveCommand(argv: string[], env: NodeJS.ProcessEnv, io: C
   }
   let raw: RawServeOptions;
   try {
-    const options = { ...Object.fromEntries(FLAGS.map((f) => [f, { type: 'string' as const }])), insecure: { type: 'boolean' as const } };
+    const options = { ...Object.fromEntries(SERVE_STRING_FLAGS.map((f) => [f, { type: 'string' as const }])), insecure: { type: 'boolean' as const } };
     const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options });
     const { insecure, ...strings } = values;
     raw = { ...(strings as RawServeOptions), ...(insecure === true ? { insecure: 'true' } : {}) };

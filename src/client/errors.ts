@@ -48,6 +48,16 @@ export class NotHolderError extends RaftLockClientError {
   }
 }
 
+/** LimitMismatchError: the semaphore is held with another `limit` than the acquire gave; `limit` is the one in force. */
+export class LimitMismatchError extends RaftLockClientError {
+  constructor(
+    message: string,
+    readonly limit: number | undefined,
+  ) {
+    super('limit_mismatch', message);
+  }
+}
+
 /** NoLeaderError: no endpoint could reach a leader before the retries ran out (no quorum, or an election that lasted). */
 export class NoLeaderError extends RaftLockClientError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -137,6 +147,7 @@ interface ErrorBody {
   readonly message?: unknown;
   readonly holders?: unknown;
   readonly reason?: unknown;
+  readonly limit?: unknown;
 }
 
 /**
@@ -152,6 +163,8 @@ export function errorFromResponse(status: number, body: unknown): RaftLockClient
       return new LockHeldError(message, Array.isArray(b.holders) ? (b.holders as HolderInfo[]) : [], typeof b.reason === 'string' ? b.reason : undefined);
     case 'not_holder':
       return new NotHolderError(message);
+    case 'limit_mismatch':
+      return new LimitMismatchError(message, typeof b.limit === 'number' ? b.limit : undefined);
     case 'session_not_found':
       return new SessionNotFoundError(message);
     case 'bad_request':

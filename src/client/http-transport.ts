@@ -144,6 +144,8 @@ export class HttpTransport {
 
     let maybeApplied = false;
     let last: RetryableFailure | undefined;
+    // A member that answered "no leader" outweighs members that could not be reached: that is a lost quorum.
+    let noLeader: RetryableFailure | undefined;
     let attempts = 0;
     // Bounded: at most maxAttempts iterations.
     for (; attempts < maxAttempts; attempts++) {
@@ -155,10 +157,11 @@ export class HttpTransport {
       const outcome = await this.attempt<T>(endpoint, opts, Math.min(this.options.requestTimeoutMs + waitMs, remainingMs));
       if (outcome.ok) return outcome.result;
       last = outcome.failure;
+      if (last.code === 'no_leader') noLeader = last;
       if (opts.write && last.maybeApplied) maybeApplied = true;
       if (opts.endpoint === undefined) this.rotateFrom(endpoint);
     }
-    throw finalError(opts, last, maybeApplied, attempts, monotonicNowMs() >= deadlineMs);
+    throw finalError(opts, last?.kind === 'connection' && noLeader !== undefined ? noLeader : last, maybeApplied, attempts, monotonicNowMs() >= deadlineMs);
   }
 
   /**

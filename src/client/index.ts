@@ -7,6 +7,7 @@ export {
   RaftLockClientError,
   LockHeldError,
   NotHolderError,
+  LimitMismatchError,
   NoLeaderError,
   UnavailableError,
   OutcomeUnknownError,
@@ -36,4 +37,5 @@ export type {
   LockListWatchEvent,
   WatchOptions,
   LeaderInfo,
+  LostSignal,
 } from './types.js';

@@ -1,6 +1,6 @@
-import { NotHolderError, RaftLockClientError } from './errors.js';
+import { NotHolderError, RaftLockClientError, type LockLostError, type SessionLostError } from './errors.js';
 import type { LeaseKeeper } from './lease-keeper.js';
-import type { CallSignal, LockMode } from './types.js';
+import type { CallSignal, LockMode, LostSignal } from './types.js';
 
 /** LockHandleInit is what RaftLockClient gives a new LockHandle (internal). */
 export interface LockHandleInit {
@@ -11,7 +11,7 @@ export interface LockHandleInit {
   /** The hold's own lease (a ttl lock); undefined for a lock held under a session. */
   readonly keeper?: LeaseKeeper;
   /** A session lock's session: its `lost` and keepalive stand for the lock's. */
-  readonly session?: { readonly id: string; readonly lost: AbortSignal; keepalive(options?: CallSignal): Promise<void> };
+  readonly session?: { readonly id: string; readonly lost: LostSignal<SessionLostError>; readonly remainingMs: number; keepalive(options?: CallSignal): Promise<void> };
   /** sendRelease sends the release call (same requestId on every retry). */
   readonly sendRelease: (signal: AbortSignal | undefined) => Promise<void>;
   /** onReleased runs once the hold is given up (a session forgets the handle). */
@@ -41,11 +41,11 @@ export class LockHandle {
    * renewals fail, or at once on a definitive not_holder. It never fires
    * after a successful release.
    */
-  readonly lost: AbortSignal;
+  readonly lost: LostSignal<LockLostError | SessionLostError>;
   private state: 'held' | 'released' = 'held';
   private releasing: Promise<boolean> | undefined;
 
-  /** Built by RaftLockClient.acquire; do not construct yourself. */
+  /** Built by RaftLockClient.acquire; do not construct yourself. @internal */
   constructor(private readonly init: LockHandleInit) {
     if (!((init.keeper === undefined) !== (init.session === undefined))) throw new Error('invariant: a hold has either its own lease or a session');
     if (!(Number.isSafeInteger(init.token) && init.token >= 1)) throw new Error(`invariant: bad fencing token ${init.token}`);
@@ -54,7 +54,7 @@ export class LockHandle {
     this.owner = init.owner;
     this.mode = init.mode;
     this.sessionId = init.session?.id;
-    this.lost = init.keeper?.lost ?? (init.session as NonNullable<LockHandleInit['session']>).lost;
+    this.lost = (init.keeper?.lost as LostSignal<LockLostError> | undefined) ?? (init.session as NonNullable<LockHandleInit['session']>).lost;
   }
 
   /** held is true until the hold is released or lost. */
@@ -62,10 +62,10 @@ export class LockHandle {
     return this.state === 'held' && !this.lost.aborted;
   }
 
-  /** remainingMs is how long the lease is certainly still held (Infinity for a session lock while its session lives). */
+  /** remainingMs is how long the lease is certainly still held: the hold's own lease, or its session's (0 once lost). */
   get remainingMs(): number {
     if (!this.held) return 0;
-    return this.init.keeper?.remainingMs ?? Infinity;
+    return this.init.keeper?.remainingMs ?? (this.init.session as NonNullable<LockHandleInit['session']>).remainingMs;
   }
 
   /**

@@ -2,7 +2,7 @@ import { RaftLockClientError, SessionLostError, SessionNotFoundError } from './e
 import type { HttpTransport } from './http-transport.js';
 import { LeaseKeeper, leaseGrantOf, type LeaseGrant } from './lease-keeper.js';
 import { runWithLock, type LockHandle } from './lock-handle.js';
-import type { CallSignal, HoldOptions } from './types.js';
+import type { CallSignal, HoldOptions, LostSignal } from './types.js';
 
 /** SessionInit is what RaftLockClient gives a new Session (internal). */
 export interface SessionInit {
@@ -30,12 +30,12 @@ export class Session {
   readonly ttlMs: number;
   readonly owner: string;
   /** lost fires (with a SessionLostError) when the session may have expired on the server. */
-  readonly lost: AbortSignal;
+  readonly lost: LostSignal<SessionLostError>;
   private readonly keeper: LeaseKeeper;
   private readonly handles = new Set<LockHandle>();
   private closing: Promise<number> | undefined;
 
-  /** Built by RaftLockClient.session; do not construct yourself. */
+  /** Built by RaftLockClient.session; do not construct yourself. @internal */
   constructor(private readonly init: SessionInit) {
     this.id = init.id;
     this.ttlMs = init.ttlMs;
@@ -51,7 +51,12 @@ export class Session {
       },
       init.first,
     );
-    this.lost = this.keeper.lost;
+    this.lost = this.keeper.lost as LostSignal<SessionLostError>;
+  }
+
+  /** remainingMs is how long the session is certainly still alive on the server (0 once lost): its keepalives' lease. */
+  get remainingMs(): number {
+    return this.keeper.remainingMs;
   }
 
   /** closed is true once close() started. */

@@ -142,3 +142,12 @@ export interface NodeStatus {
 
 /** EndpointStatus is one endpoint's status, or why it could not be read. */
 export type EndpointStatus = { readonly endpoint: string; readonly status: NodeStatus } | { readonly endpoint: string; readonly error: string };
+
+/**
+ * LostSignal is the `lost` signal of a lock or session: an AbortSignal whose
+ * `reason`, once it fired, is the typed error that says why (LockLostError
+ * or SessionLostError, with the failure as its `cause`).
+ */
+export interface LostSignal<E extends Error> extends AbortSignal {
+  readonly reason: E | undefined;
+}

@@ -36,15 +36,26 @@ function canBind(port: number): Promise<boolean> {
 
 /** freeLoopbackPort returns a 127.0.0.1 port below the ephemeral range that binds now and was not handed out before. */
 export async function freeLoopbackPort(): Promise<number> {
+  return (await freeLoopbackPorts(1))[0]!;
+}
+
+/**
+ * freeLoopbackPorts is a run of `count` consecutive free loopback ports (for
+ * `raftlock cluster --http-base-port`, which numbers its members' ports up
+ * from one base), in the same range and never handed out twice.
+ */
+export async function freeLoopbackPorts(count: number): Promise<number[]> {
+  if (!Number.isInteger(count) || count < 1 || count > 16) throw new RangeError(`freeLoopbackPorts: count ${count} is not 1..16`);
   for (let attempt = 0; attempt < 500; attempt++) {
-    const port = RANGE_LOW + Math.floor(Math.random() * (RANGE_HIGH - RANGE_LOW));
-    if (handedOut.has(port)) continue;
-    if (await canBind(port)) {
-      handedOut.add(port);
-      return port;
+    const base = RANGE_LOW + Math.floor(Math.random() * (RANGE_HIGH - RANGE_LOW - count));
+    const ports = Array.from({ length: count }, (_, i) => base + i);
+    if (ports.some((p) => handedOut.has(p))) continue;
+    if ((await Promise.all(ports.map(canBind))).every((ok) => ok)) {
+      for (const p of ports) handedOut.add(p);
+      return ports;
     }
   }
-  throw new Error(`no free loopback port found in ${RANGE_LOW}..${RANGE_HIGH}`);
+  throw new Error(`no ${count} free consecutive loopback ports found in ${RANGE_LOW}..${RANGE_HIGH}`);
 }
 
 /** MemberFiles are where one member keeps its data and its log. */

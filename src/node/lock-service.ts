@@ -14,6 +14,8 @@ export interface LockServiceCounters {
   leaseTimeBases: number;
   /** Applied cancelWait entries that undid a grant nobody could receive (src/locks/undelivered-grants.ts). */
   grantsUndone: number;
+  /** What applied expire entries removed since this process started: holds whose lease (or session) ended, sessions, waiters whose wait ran out. */
+  expired: { holds: number; sessions: number; waits: number };
 }
 
 /** How many lock names' modification indexes a member remembers (lock-watches.ts); older ones fold into a floor. */
@@ -53,7 +55,7 @@ export class LockService implements ReplicatedApp {
   private expireInFlight = false;
   protected readonly leaseClock: LeaseClock;
   private timer: TimerHandle | null = null;
-  readonly counters: LockServiceCounters = { applied: 0, expireProposals: 0, leaseTimeBases: 0, grantsUndone: 0 };
+  readonly counters: LockServiceCounters = { applied: 0, expireProposals: 0, leaseTimeBases: 0, grantsUndone: 0, expired: { holds: 0, sessions: 0, waits: 0 } };
   /** watches are the modification indexes of lock names and the blocking reads parked on them. */
   readonly watches: LockWatches;
 
@@ -98,6 +100,12 @@ export class LockService implements ReplicatedApp {
     const outcome = this.table.apply(command, { index, timeMs });
     this.counters.applied++;
     if (command.type === 'cancelWait' && outcome.result.ok && 'released' in outcome.result) this.counters.grantsUndone++;
+    if (outcome.result.ok && 'holdsExpired' in outcome.result) {
+      const expired = this.counters.expired;
+      expired.holds += outcome.result.holdsExpired;
+      expired.sessions += outcome.result.sessionsExpired;
+      expired.waits += outcome.result.waitersTimedOut;
+    }
     for (const event of outcome.events) this.waiters.get(event.waiterId)?.(event);
     this.opts.onApplied?.(command, outcome.result, index);
     this.watches.noteApplied(index, outcome.touched);

@@ -86,6 +86,8 @@ export interface HostStats {
   snapshotsTaken: number;
   snapshotsInstalled: number;
   lastSyncMs: number;
+  /** Times the leader this member knows changed to another known member (a new term's leader, seen or won). */
+  leaderChanges: number;
 }
 
 /** Readys handled per wake-up before the host yields to the event loop (and to the network). */
@@ -128,7 +130,7 @@ export class RaftHost {
   private unsyncedHardState: HardState | null = null;
   /** A snapshot is being written; the next is not taken until it is durable. */
   private snapshotInFlight = false;
-  readonly stats: HostStats = { proposals: 0, proposalsFailed: 0, syncs: 0, syncedEntries: 0, syncMsTotal: 0, snapshotsTaken: 0, snapshotsInstalled: 0, lastSyncMs: 0 };
+  readonly stats: HostStats = { proposals: 0, proposalsFailed: 0, syncs: 0, syncedEntries: 0, syncMsTotal: 0, snapshotsTaken: 0, snapshotsInstalled: 0, lastSyncMs: 0, leaderChanges: 0 };
   /** Where in each `snapshotEveryEntries` interval this member snapshots (snapshot-schedule.ts). */
   private readonly snapshotPhase: number;
   /** Observer for fsync latency (ms), set by the metrics layer. */
@@ -237,6 +239,20 @@ export class RaftHost {
   /** membershipView is the configuration in force here and, on the leader, each member's lag. */
   membershipView(): MembershipView {
     return this.membership.view();
+  }
+
+  /**
+   * replicationLag is, on the leader, how many log entries each other voter's acknowledged log is behind the
+   * leader's (its last index minus the follower's match index); empty on any other member, which does not know.
+   */
+  replicationLag(): Map<NodeId, number> {
+    const lag = new Map<NodeId, number>();
+    if (!this.isLeader()) return lag;
+    for (const peer of this.members()) {
+      const progress = peer === this.id ? null : this.node.progressOf(peer);
+      if (progress !== null) lag.set(peer, Math.max(0, this.node.lastIndex - progress.match));
+    }
+    return lag;
   }
   isLeader(): boolean {
     return this.node.role === 'leader';
@@ -457,6 +473,7 @@ export class RaftHost {
     const prev = this.lastSoft;
     if (prev.role === soft.role && prev.leader === soft.leader && prev.term === soft.term) return;
     this.lastSoft = soft;
+    if (soft.leader !== null && soft.leader !== prev.leader) this.stats.leaderChanges++;
     this.deps.logger.info({ role: soft.role, term: soft.term, leader: soft.leader }, 'raft state changed');
     // Reads waiting on a leadership this node no longer has cannot complete here; their callers retry elsewhere.
     if (prev.role === 'leader' && (soft.role !== 'leader' || soft.term !== prev.term)) this.reads.failAll(new NotLeaderError(soft.leader));

@@ -6,6 +6,8 @@ import type { AdminBackend } from './admin-backend.js';
 import { sendError, sendFailure } from './error-mapping.js';
 import { READ, onLeader } from './leader-forwarder.js';
 import type { BackendPluginOptions, LockBackend } from './lock-backend.js';
+import * as answers from './response-schemas.js';
+import { withErrors } from './response-schemas.js';
 import * as schema from './schemas.js';
 
 type TransferBody = { to?: string };
@@ -22,20 +24,24 @@ export async function adminRoutes(app: FastifyInstance, { backend, admin }: Back
   if (admin === undefined) return;
   app.post<{ Body: TransferBody }>(
     '/v1/admin/transfer-leader',
-    { schema: { body: schema.transferLeaderBody }, config: { role: 'admin' } },
+    { schema: { summary: 'Hand leadership to another voter', tags: ['admin'], body: schema.transferLeaderBody, response: withErrors({ 200: answers.transferAnswer }) }, config: { role: 'admin' } },
     onLeader(backend, READ, async (request, reply) => transferLeader(backend, admin, reply, request.body.to ?? null)),
   );
   // A backup holds every lock, owner and session: admin only.
-  app.get('/v1/snapshot', { config: { role: 'admin' } }, async (request, reply) => {
-    if (!backend.isLeader()) return notLeader(backend, reply);
-    try {
-      const image = await admin.backup();
-      const name = `raftlock-${image.header.clusterId}-${image.header.index}.backup`;
-      return reply.type('application/octet-stream').header('content-disposition', `attachment; filename="${name}"`).send(Buffer.concat(encodeBackup(image)));
-    } catch (err) {
-      return sendFailure(reply, err);
-    }
-  });
+  app.get(
+    '/v1/snapshot',
+    { schema: { summary: 'Download a backup, taken on the leader', tags: ['admin'], response: withErrors({ 200: answers.textAnswer('a backup file (raftlock snapshot restore reads it)', 'application/octet-stream', 'binary') }) }, config: { role: 'admin' } },
+    async (request, reply) => {
+      if (!backend.isLeader()) return notLeader(backend, reply);
+      try {
+        const image = await admin.backup();
+        const name = `raftlock-${image.header.clusterId}-${image.header.index}.backup`;
+        return reply.type('application/octet-stream').header('content-disposition', `attachment; filename="${name}"`).send(Buffer.concat(encodeBackup(image)));
+      } catch (err) {
+        return sendFailure(reply, err);
+      }
+    },
+  );
 }
 
 async function transferLeader(backend: LockBackend, admin: AdminBackend, reply: FastifyReply, to: string | null): Promise<FastifyReply> {

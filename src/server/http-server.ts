@@ -12,6 +12,7 @@ import { registerLifecycleMetrics } from './lifecycle-metrics.js';
 import type { LockBackend } from './lock-backend.js';
 import { NodeMetrics } from './metrics.js';
 import { metricsRoutes } from './metrics-routes.js';
+import { openApiRoutes } from './openapi-routes.js';
 import { PeerHttp } from './peer-http.js';
 import { RaftLockBackend } from './raft-lock-backend.js';
 import { RefusalLog } from './refusal-log.js';
@@ -46,12 +47,14 @@ export interface NodeApiOptions {
 /**
  * nodeApi is the fastify plugin of everything a node serves: authentication
  * first (its hooks must see every route, and it refuses a route that does not
- * declare its role), then metrics (whose latency hook covers the routes after
- * it), the per-principal cap on waiting requests, and the lock API with the
- * admin routes. A new plugin goes here or in api-routes.ts, after authPlugin.
+ * declare its role), the OpenAPI document (which describes the routes after
+ * it), then metrics (whose latency hook covers the routes after it), the
+ * per-principal cap on waiting requests, and the lock API with the admin
+ * routes. A new plugin goes here or in api-routes.ts, after authPlugin.
  */
 export async function nodeApi(app: FastifyInstance, opts: NodeApiOptions): Promise<void> {
   await app.register(authPlugin, { tokens: opts.security.tokens, signer: opts.security.signer, refusals: opts.refusals.auth });
+  await app.register(openApiRoutes);
   await app.register(metricsRoutes, { metrics: opts.metrics, role: opts.security.metricsRole });
   await app.register(waitQuotaPlugin, { maxWaitsPerPrincipal: opts.security.maxWaitsPerPrincipal, refusals: opts.refusals.limits });
   await app.register(apiRoutes, { backend: opts.backend, ...(opts.admin !== undefined ? { admin: opts.admin } : {}) });
@@ -75,7 +78,14 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   const peers = new PeerHttp({ ...(security.ca !== undefined ? { ca: security.ca } : {}), signer: security.signer });
   const metrics = new NodeMetrics(host, opts.locks, { ...refusals, openConnections: () => openConnections(app) });
   registerLifecycleMetrics(metrics.registry, member);
-  const backend = new RaftLockBackend({ ...opts, host, clusterId: member.clusterId, health: member.health, peers });
+  const backend = new RaftLockBackend({
+    ...opts,
+    host,
+    clusterId: member.clusterId,
+    health: member.health,
+    peers,
+    onWaitEnded: (waitedMs, granted) => metrics.lockWaitSeconds.observe({ outcome: granted ? 'granted' : 'not_granted' }, waitedMs / 1000),
+  });
   void app.register(nodeApi, { backend, admin: opts.admin, metrics, security, refusals });
   app.addHook('onClose', async () => {
     peers.close();

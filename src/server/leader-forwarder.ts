@@ -64,6 +64,8 @@ async function forwardToLeader(request: FastifyRequest, reply: FastifyReply, bac
   const leaderHttp = backend.httpUrlOf(leader);
   if (leaderHttp === undefined) return sendError(reply, 'no_leader', `the leader is ${leader}, whose HTTP address this node does not know (--peer-http)`);
   if (request.headers[FORWARDED_HEADER] !== undefined) return sendError(reply, 'no_leader', `this node is not the leader; it believes ${leader} is`);
+  const body = relayedBody(request);
+  if (body instanceof Error) return sendError(reply, 'bad_request', body.message);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), opts.waitMs + FORWARD_TIMEOUT_MS);
   const onClose = (): void => {
@@ -72,13 +74,12 @@ async function forwardToLeader(request: FastifyRequest, reply: FastifyReply, bac
   reply.raw.on('close', onClose);
   let sent = false;
   try {
-    const hasBody = request.method !== 'GET' && request.method !== 'HEAD' && request.body !== undefined;
     sent = true;
     const res = await backend.peers.send(leaderHttp, {
       method: request.method,
       path: request.url,
       headers: { [FORWARDED_HEADER]: '1' },
-      ...(hasBody ? { body: JSON.stringify(request.body) } : {}),
+      ...(body !== undefined ? { body } : {}),
       // The caller this node authenticated; a member's own internal call stays the member's.
       caller: request.identity ?? (request.member !== null ? 'member' : null),
       signal: controller.signal,
@@ -98,6 +99,20 @@ async function forwardToLeader(request: FastifyRequest, reply: FastifyReply, bac
   } finally {
     clearTimeout(timer);
     reply.raw.off('close', onClose);
+  }
+}
+
+/**
+ * relayedBody is the body to relay: none for a route that declares no body (the leader would ignore it, so a
+ * follower must not fail on it either), else the parsed body serialized again; an Error when it cannot be (nested
+ * too deeply for JSON.stringify: the caller's mistake, a 400, not an unreachable leader).
+ */
+function relayedBody(request: FastifyRequest): string | undefined | Error {
+  if (request.routeOptions.schema?.body === undefined || request.body === undefined) return undefined;
+  try {
+    return JSON.stringify(request.body);
+  } catch (err) {
+    return new Error(`the request body cannot be relayed to the leader: ${(err as Error).message}`);
   }
 }
 

@@ -78,6 +78,8 @@ export interface LockBackend {
   readonly watches: LockWatches;
   /** nowMs is the lease table's time now (the clock deadlines are in), to turn them into `expiresInMs`. */
   nowMs(): number;
+  /** waitEnded hears how long a queued acquire's long-poll waited here, in milliseconds, and whether it got the lock (for /metrics). */
+  waitEnded?(waitedMs: number, granted: boolean): void;
 }
 
 /** BackendPluginOptions are the options of every route plugin: the backend it serves, and a real member's admin side. */

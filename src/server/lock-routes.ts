@@ -8,6 +8,8 @@ import type { BackendPluginOptions, LockBackend } from './lock-backend.js';
 import { acquireWaiting, executeCancelWait } from './long-poll.js';
 import { scopeOf, type PrincipalScope } from './principal-scope.js';
 import { expiresInMs, grantedJson, isGranted, lockJson, lockListJson, lockShape, sendLockFailure, sendResult, viewContext, type ViewContext } from './response-views.js';
+import * as answers from './response-schemas.js';
+import { withErrors } from './response-schemas.js';
 import * as schema from './schemas.js';
 import { blockUntilChanged, sendIndexed, watchWaitMs, type WatchQuery } from './watch.js';
 
@@ -44,7 +46,7 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
 
   app.post<{ Params: NameParams; Body: AcquireBody }>(
     '/v1/locks/:name/acquire',
-    { schema: { params: schema.nameParams, body: schema.acquireBody }, config: { role: 'locker', waitMsOf: (request) => (request.body as AcquireBody).waitMs ?? 0 } },
+    { schema: { summary: 'Acquire a lock, at once or waiting up to waitMs (a long-poll)', tags: ['locks'], params: schema.nameParams, body: schema.acquireBody, response: withErrors({ 200: answers.grantedAnswer }) }, config: { role: 'locker', waitMsOf: (request) => (request.body as AcquireBody).waitMs ?? 0 } },
     onLeader(backend, { write: true, waitMsOf: (request) => request.body.waitMs ?? 0 }, (request, reply) =>
       acquire(backend, reply, scopeOf(request), request.params.name, request.body),
     ),
@@ -54,7 +56,7 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
   // The waiter id and owner are the stored (already scoped) ones, so they are used as they come.
   app.post<{ Params: NameParams; Body: { waiterId: string; owner?: string } }>(
     '/v1/locks/:name/cancel-wait',
-    { schema: { params: schema.nameParams, body: schema.cancelWaitBody }, config: { role: 'member' } },
+    { schema: { hide: true, params: schema.nameParams, body: schema.cancelWaitBody, response: withErrors({ 200: answers.cancelWaitAnswer }) }, config: { role: 'member' } },
     onLeader(backend, WRITE, async (request, reply) =>
       reply.send({ cancelled: await executeCancelWait(backend, request.params.name, request.body.waiterId, request.body.owner) }),
     ),
@@ -62,7 +64,7 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
 
   app.post<{ Params: NameParams; Body: HoldBody }>(
     '/v1/locks/:name/release',
-    { schema: { params: schema.nameParams, body: schema.releaseBody }, config: { role: 'locker' } },
+    { schema: { summary: 'Release a hold', tags: ['locks'], params: schema.nameParams, body: schema.releaseBody, response: withErrors({ 200: answers.releaseAnswer }) }, config: { role: 'locker' } },
     onLeader(backend, WRITE, async (request, reply) => {
       const result = await backend.execute({ type: 'release', ...scopedHold(request) });
       return sendResult(reply, result, at(request), (r) => ({ released: true, holdCount: 'holdCount' in r ? r.holdCount : 0 }));
@@ -71,7 +73,7 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
 
   app.post<{ Params: NameParams; Body: HoldBody }>(
     '/v1/locks/:name/renew',
-    { schema: { params: schema.nameParams, body: schema.renewBody }, config: { role: 'locker' } },
+    { schema: { summary: 'Renew a TTL hold', tags: ['locks'], params: schema.nameParams, body: schema.renewBody, response: withErrors({ 200: answers.renewAnswer }) }, config: { role: 'locker' } },
     onLeader(backend, WRITE, async (request, reply) => {
       const { ttlMs } = request.body;
       const result = await backend.execute({ type: 'renew', ...scopedHold(request), ...(ttlMs !== undefined ? { ttlMs } : {}) });
@@ -83,7 +85,7 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
   // With ?index=N it blocks until the lock changes after index N (watch.ts).
   app.get<{ Params: NameParams; Querystring: WatchQuery }>(
     '/v1/locks/:name',
-    { schema: { params: schema.nameParams, querystring: schema.watchQuery }, config: { role: 'reader', waitMsOf: (request) => watchWaitMs(request.query as WatchQuery) } },
+    { schema: { summary: 'Read one lock (linearizable); with ?index=N&wait=, a blocking read', tags: ['locks'], params: schema.nameParams, querystring: schema.watchQuery, response: withErrors({ 200: answers.lockAnswer }) }, config: { role: 'reader', waitMsOf: (request) => watchWaitMs(request.query as WatchQuery) } },
     onLeader(backend, { write: false, waitMsOf: (request) => watchWaitMs(request.query) }, async (request, reply) => {
       await backend.readBarrier();
       const { name } = request.params;
@@ -97,7 +99,7 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
   // With ?index=N it blocks until a lock with the prefix changes after index N (watch.ts).
   app.get<{ Querystring: ListQuery }>(
     '/v1/locks',
-    { schema: { querystring: schema.listQuery }, config: { role: 'admin', waitMsOf: (request) => watchWaitMs(request.query as ListQuery) } },
+    { schema: { summary: 'List locks by prefix, in name order; with ?index=N&wait=, a blocking read', tags: ['locks'], querystring: schema.listQuery, response: withErrors({ 200: answers.lockListAnswer }) }, config: { role: 'admin', waitMsOf: (request) => watchWaitMs(request.query as ListQuery) } },
     onLeader(backend, { write: false, waitMsOf: (request) => watchWaitMs(request.query) }, async (request, reply) => {
       const { prefix, limit, after } = request.query;
       const count = Math.min(limit === undefined ? LIST_LIMIT_DEFAULT : Number(limit), API_BOUNDS.listLimitMax);
@@ -111,7 +113,7 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
 
   app.post<{ Params: NameParams; Body: { token: number } }>(
     '/v1/locks/:name/check',
-    { schema: { params: schema.nameParams, body: schema.checkBody }, config: { role: 'locker' } },
+    { schema: { summary: 'Check a fencing token', tags: ['locks'], params: schema.nameParams, body: schema.checkBody, response: withErrors({ 200: answers.checkAnswer }) }, config: { role: 'locker' } },
     onLeader(backend, READ, async (request, reply) => {
       await backend.readBarrier();
       const check = backend.table().checkToken(request.params.name, request.body.token);
@@ -121,7 +123,7 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
 
   app.delete<{ Params: NameParams; Querystring: { requestId?: string } }>(
     '/v1/locks/:name',
-    { schema: { params: schema.nameParams, querystring: schema.forceReleaseQuery }, config: { role: 'admin' } },
+    { schema: { summary: 'Force-release a lock (every holder and waiter)', tags: ['locks'], params: schema.nameParams, querystring: schema.forceReleaseQuery, response: withErrors({ 200: answers.forceReleaseAnswer }) }, config: { role: 'admin' } },
     onLeader(backend, WRITE, async (request, reply) => {
       const { requestId } = request.query;
       const scope = scopeOf(request);

@@ -46,10 +46,18 @@ export async function acquireWaiting(
   };
   reply.raw.on('close', onClose);
   const at = () => viewContext(backend.nowMs(), showOwner);
+  const startMs = performance.now();
+  // Whether the wait got the lock; null when the acquire failed outright (no wait to count).
+  let granted: boolean | null = null;
+  const sendGrant = (hold: Parameters<typeof grantedJson>[0]): FastifyReply => {
+    granted = true;
+    return reply.send(grantedJson(hold, at()));
+  };
   try {
     const result = await backend.execute(command);
     if (!result.ok) return sendLockFailure(reply, result, at());
-    if (isGranted(result) && !clientGone) return reply.send(grantedJson(result, at()));
+    granted = false;
+    if (isGranted(result) && !clientGone) return sendGrant(result);
     const outcome: WaitOutcome = clientGone ? 'gone' : await done;
     // Also when the grant came first: a client gone before it was written can receive nothing.
     if (clientGone) {
@@ -59,15 +67,16 @@ export async function acquireWaiting(
     if (outcome === 'gone' || outcome === 'timeout') {
       const cancelled = await cancelWait(backend, name, waiterId);
       const held = backend.table().get(name)?.holders.find((h) => h.owner === command.owner);
-      if (!cancelled && held !== undefined) return reply.send(grantedJson({ name, ...held }, at()));
+      if (!cancelled && held !== undefined) return sendGrant({ name, ...held });
       return sendError(reply, 'lock_held', `lock ${name} was not granted within ${waitMs} ms`, { holders: holdersJson(backend.table().get(name), at()) });
     }
-    if (outcome.kind === 'granted') return reply.send(grantedJson(outcome, at()));
+    if (outcome.kind === 'granted') return sendGrant(outcome);
     return sendError(reply, 'lock_held', `lock ${name} was not granted (${outcome.reason})`, {
       reason: outcome.reason,
       holders: holdersJson(backend.table().get(name), at()),
     });
   } finally {
+    if (granted !== null) backend.waitEnded?.(performance.now() - startMs, granted);
     clearTimeout(timer);
     reply.raw.off('close', onClose);
     unsubscribe();

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { NodeMetrics } from './metrics.js';
+import { textAnswer, withErrors } from './response-schemas.js';
 
 /** MetricsPluginOptions give the plugin the node's registry and who may read it. */
 export interface MetricsPluginOptions {
@@ -20,7 +21,7 @@ export async function metricsRoutes(app: FastifyInstance, { metrics, role = 'non
       reply.elapsedTime / 1000,
     );
   });
-  app.get('/metrics', { config: { role } }, async (request, reply) => {
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['status'], response: withErrors({ 200: textAnswer('metrics in the Prometheus text format', 'text/plain') }) }, config: { role } }, async (request, reply) => {
     const text = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(text);
   });

@@ -22,6 +22,8 @@ export interface RaftLockBackendOptions {
   /** How this node calls other members (relays to the leader). */
   readonly peers: PeerHttp;
   readonly recentEvents: RecentEvents;
+  /** Hears each long-poll's wait (LockBackend.waitEnded). */
+  readonly onWaitEnded?: (waitedMs: number, granted: boolean) => void;
 }
 
 /**
@@ -43,6 +45,10 @@ export class RaftLockBackend implements LockBackend {
 
   isLeader(): boolean {
     return this.opts.host.isLeader();
+  }
+
+  waitEnded(waitedMs: number, granted: boolean): void {
+    this.opts.onWaitEnded?.(waitedMs, granted);
   }
 
   leader(): NodeId | null {

@@ -3,6 +3,8 @@ import { READ, WRITE, onLeader } from './leader-forwarder.js';
 import type { BackendPluginOptions } from './lock-backend.js';
 import { scopeOf } from './principal-scope.js';
 import { sendLockFailure, sendResult, sessionJson, sessionLeaseJson, viewContext, type ViewContext } from './response-views.js';
+import * as answers from './response-schemas.js';
+import { withErrors } from './response-schemas.js';
 import * as schema from './schemas.js';
 
 type SessionParams = { id: string };
@@ -18,7 +20,7 @@ export async function sessionRoutes(app: FastifyInstance, { backend }: BackendPl
 
   app.post<{ Body: { ttlMs: number; owner?: string; requestId?: string } }>(
     '/v1/sessions',
-    { schema: { body: schema.createSessionBody }, config: { role: 'locker' } },
+    { schema: { summary: 'Open a session', tags: ['sessions'], body: schema.createSessionBody, response: withErrors({ 200: answers.sessionCreatedAnswer }) }, config: { role: 'locker' } },
     onLeader(backend, WRITE, async (request, reply) => {
       const { ttlMs, owner, requestId } = request.body;
       const scope = scopeOf(request);
@@ -35,7 +37,7 @@ export async function sessionRoutes(app: FastifyInstance, { backend }: BackendPl
 
   app.post<{ Params: SessionParams }>(
     '/v1/sessions/:id/keepalive',
-    { schema: { params: schema.sessionParams }, config: { role: 'locker' } },
+    { schema: { summary: 'Keep a session alive', tags: ['sessions'], params: schema.sessionParams, response: withErrors({ 200: answers.keepaliveAnswer }) }, config: { role: 'locker' } },
     onLeader(backend, WRITE, async (request, reply) => {
       const { id } = request.params;
       if (!scopeOf(request).ownsSession(id)) return sessionNotFound(reply, id, at(request));
@@ -46,7 +48,7 @@ export async function sessionRoutes(app: FastifyInstance, { backend }: BackendPl
 
   app.get<{ Params: SessionParams }>(
     '/v1/sessions/:id',
-    { schema: { params: schema.sessionParams }, config: { role: 'locker' } },
+    { schema: { summary: 'Read a session', tags: ['sessions'], params: schema.sessionParams, response: withErrors({ 200: answers.sessionAnswer }) }, config: { role: 'locker' } },
     onLeader(backend, READ, async (request, reply) => {
       const { id } = request.params;
       if (!scopeOf(request).ownsSession(id)) return sessionNotFound(reply, id, at(request));
@@ -59,7 +61,7 @@ export async function sessionRoutes(app: FastifyInstance, { backend }: BackendPl
 
   app.delete<{ Params: SessionParams }>(
     '/v1/sessions/:id',
-    { schema: { params: schema.sessionParams }, config: { role: 'locker' } },
+    { schema: { summary: 'End a session, releasing its locks', tags: ['sessions'], params: schema.sessionParams, response: withErrors({ 200: answers.sessionDeletedAnswer }) }, config: { role: 'locker' } },
     onLeader(backend, WRITE, async (request, reply) => {
       const { id } = request.params;
       if (!scopeOf(request).ownsSession(id)) return sessionNotFound(reply, id, at(request));

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lockCommand, locksCommand, releaseCommand, statusCommand } from '../../src/cli/client-commands.js';
+import { LOCK_LOST_EXIT_CODE, lockCommand, locksCommand, releaseCommand, statusCommand } from '../../src/cli/client-commands.js';
 import { RaftLockClient } from '../../src/index.js';
 import { LockTestCluster } from './lock-test-cluster.js';
 
@@ -57,7 +57,9 @@ describe('raftlock lock', () => {
     const pending = lockCommand(['flaky', '--ttl', '300', '--', node, '-e', 'setInterval(() => {}, 1000)'], env(), c.io);
     await cluster.waitForRequests((r) => r.route === 'renew', 1);
     cluster.faultAll('renew', { kind: 'status', status: 503, error: 'no_leader' });
-    expect(await pending).toBe(128 + 15);
+    // Its own exit code, not the 143 of a command that died of SIGTERM.
+    expect(await pending).toBe(LOCK_LOST_EXIT_CODE);
+    expect(LOCK_LOST_EXIT_CODE).toBe(75);
     expect(c.err.join('')).toMatch(/lock flaky \(token 1\) lost: .*stopping the command \(SIGTERM/);
   });
 
@@ -68,7 +70,7 @@ describe('raftlock lock', () => {
     const pending = lockCommand(['stubborn', '--ttl', '300', '--kill-grace', '200', '--', node, '-e', script], { ...env(), URL: cluster.node(1).url }, c.io);
     await cluster.waitForRequests((r) => r.route === 'get' && r.name === 'stubborn', 1);
     await new RaftLockClient({ endpoints: cluster.urls, preferLeader: false }).forceRelease('stubborn');
-    expect(await pending).toBe(128 + 9);
+    expect(await pending).toBe(LOCK_LOST_EXIT_CODE);
   });
 
   it('exits 127 when the command cannot be started, and releases', async () => {
@@ -80,7 +82,8 @@ describe('raftlock lock', () => {
   });
 
   it('rejects bad usage with exit 2 and the usage text', async () => {
-    for (const argv of [['--bogus', 'x', '--', 'true'], ['x'], [], ['x', '--ttl', 'soon', '--', 'true']]) {
+    const outOfBounds = [['x', '--ttl', '50', '--', 'true'], ['x', '--ttl', '3600001', '--', 'true'], ['x', '--wait', '300001', '--', 'true']];
+    for (const argv of [['--bogus', 'x', '--', 'true'], ['x'], [], ['x', '--ttl', 'soon', '--', 'true'], ...outOfBounds]) {
       const c = capture();
       expect(await lockCommand(argv, env(), c.io)).toBe(2);
       expect(c.err.join('')).toMatch(/usage: raftlock lock NAME/);

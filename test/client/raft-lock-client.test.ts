@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   BadRequestError,
+  LimitMismatchError,
   LockHeldError,
   NoLeaderError,
   OutcomeUnknownError,
@@ -121,6 +122,15 @@ describe('typed errors', () => {
     await lock.release();
   });
 
+  it('409 limit_mismatch is a LimitMismatchError with the limit in force', async () => {
+    const lock = await client({ owner: 'a' }).acquire('sem', { ttlMs: 5_000, mode: 'shared', limit: 2 });
+    const err = await client({ owner: 'b' }).acquire('sem', { ttlMs: 5_000, mode: 'shared', limit: 3 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LimitMismatchError);
+    expect((err as LimitMismatchError).code).toBe('limit_mismatch');
+    expect((err as LimitMismatchError).limit).toBe(2);
+    await lock.release();
+  });
+
   it('400 bad_request is a BadRequestError and is not retried', async () => {
     const err = await client().acquire('x', { ttlMs: 5_000, limit: 3 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BadRequestError);
@@ -192,6 +202,15 @@ describe('retries', () => {
     expect(err).toBeInstanceOf(NoLeaderError);
     expect(acquiresOf('nl')).toHaveLength(5);
     expect(cluster.applied).toHaveLength(0);
+  });
+
+  it('gives NoLeaderError when the quorum is lost: one member says there is no leader, the others are down', async () => {
+    const urls = cluster.urls;
+    await cluster.stopNode(1);
+    await cluster.stopNode(2);
+    cluster.fault(0, '*', { kind: 'status', status: 503, error: 'no_leader' });
+    const err = await client({ endpoints: urls, maxRetries: 5 }).get('x').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoLeaderError);
   });
 
   it('gives UnavailableError (unreachable) when no endpoint accepts connections', async () => {

@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { API_BOUNDS } from '../../src/api/contract.js';
-import { RaftLockClient, SessionLostError, SessionNotFoundError, type Session } from '../../src/index.js';
+import { RaftLockClient, SessionLostError, SessionNotFoundError, type LockLostError, type Session } from '../../src/index.js';
 import { LockTestCluster } from './lock-test-cluster.js';
 
 let cluster: LockTestCluster;
@@ -56,7 +56,10 @@ describe('Session', () => {
     expect(cluster.sessions.has(s.id)).toBe(true);
     expect(cluster.holdersOf('by-session').map((h) => h.sessionId)).toEqual([s.id]);
     expect(cluster.requests.filter((r) => r.route === 'renew')).toHaveLength(0);
-    expect(lock.remainingMs).toBe(Infinity);
+    // A session lock lasts as long as its session certainly does.
+    expect(lock.remainingMs).toBeGreaterThan(0);
+    expect(lock.remainingMs).toBeLessThanOrEqual(ttlMs);
+    expect(Math.abs(lock.remainingMs - s.remainingMs)).toBeLessThan(50);
   });
 
   it('close deletes the session, releasing its locks, and stops keepalives', async () => {
@@ -101,12 +104,26 @@ describe('Session', () => {
     expect(await s.close()).toBe(0); // closing a lost session is not an error
   });
 
-  it('lost fires before the session can expire when keepalives fail', async () => {
+  it('lost fires before the session can expire when keepalives fail; its locks count down with it', async () => {
     const ttlMs = SESSION_TTL_MS;
     const s = await session(client(), ttlMs);
+    const lock = await s.acquire('counting-down');
     await cluster.waitForRequests((r) => r.route === 'keepalive', 1);
     cluster.faultAll('keepalive', { kind: 'status', status: 503, error: 'no_leader' });
+    // While keepalives fail, what the lock has left only shrinks (it once stayed Infinity until lost).
+    const seen: number[] = [];
+    while (!s.lost.aborted && seen.length < 200) {
+      seen.push(lock.remainingMs);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(seen.length).toBeGreaterThan(2);
+    expect(seen.every((ms) => Number.isFinite(ms) && ms <= ttlMs)).toBe(true);
+    expect(seen.at(-1)!).toBeLessThan(seen[0]!);
     await firedWithin(s.lost);
+    expect(lock.remainingMs).toBe(0);
+    expectTypeOf(lock.lost.reason).toEqualTypeOf<LockLostError | SessionLostError | undefined>();
+    expectTypeOf(s.lost.reason).toEqualTypeOf<SessionLostError | undefined>();
+    expect(lock.lost.reason).toBeInstanceOf(SessionLostError);
     const firedMs = Date.now();
     const lastGood = cluster.applied.filter((a) => a.route === 'keepalive').at(-1);
     expect(firedMs).toBeLessThan((lastGood?.atMs ?? 0) + ttlMs);

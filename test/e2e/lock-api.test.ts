@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProcessCluster, httpJson, waitFor, waitForLeader } from '../support/process-cluster.js';
+import { ProcessCluster, httpJson, metricValue, waitFor, waitForLeader } from '../support/process-cluster.js';
 
 /**
  * The HTTP contract of the lock service, end to end against a real 3-node
@@ -183,9 +183,23 @@ describe('status, health and metrics', () => {
       expect((await httpJson(`${n.httpUrl}/readyz`)).status).toBe(200);
     }
     const metrics = (await httpJson(`${leaderUrl}/metrics`)).body as string;
-    for (const name of ['raft_term', 'raft_role', 'raft_commit_index', 'raft_applied_index', 'raft_proposals_total', 'raft_fsync_seconds_bucket', 'raftlock_locks_held', 'raftlock_waiters', 'raftlock_sessions', 'raftlock_expiries_total', 'raftlock_http_request_seconds_bucket']) {
-      expect(metrics).toContain(name);
-    }
+    const names = ['raftlock_raft_term', 'raftlock_raft_role', 'raftlock_raft_commit_index', 'raftlock_raft_applied_index', 'raftlock_raft_proposals_total', 'raftlock_raft_fsync_seconds_bucket'];
+    names.push('raftlock_locks_held', 'raftlock_waiters', 'raftlock_sessions', 'raftlock_expiries_total', 'raftlock_http_request_seconds_bucket', 'raftlock_raft_leader_changes_total', 'raftlock_lock_wait_seconds_bucket');
+    for (const name of names) expect(metrics).toContain(name);
+    // Every series is raftlock's (Prometheus' naming: one prefix per application), but node's own process_ and nodejs_ ones.
+    const prefixes = new Set([...metrics.matchAll(/^([a-z]+)_/gm)].map((m) => m[1]));
+    expect([...prefixes].sort()).toEqual(['nodejs', 'process', 'raftlock']);
+  });
+
+  it('counts leader changes, the lag of each follower on the leader, lock waits and expiries by kind', async () => {
+    expect(await metricValue(leaderUrl, 'raftlock_raft_leader_changes_total')).toBeGreaterThanOrEqual(1);
+    const followers = cluster.nodes.filter((n) => n.httpUrl !== leaderUrl).map((n) => n.id);
+    for (const peer of followers) expect(await metricValue(leaderUrl, `raftlock_raft_replication_lag_entries{peer="${peer}"}`)).toBeGreaterThanOrEqual(0);
+    expect((await httpJson(`${followerUrl}/metrics`)).body).not.toContain('raftlock_raft_replication_lag_entries{');
+    // The lock routes above queued acquires that were granted (an expired lease handed over) and one that timed out.
+    expect(await metricValue(leaderUrl, 'raftlock_lock_wait_seconds_count{outcome="granted"}')).toBeGreaterThanOrEqual(1);
+    expect(await metricValue(leaderUrl, 'raftlock_lock_wait_seconds_count{outcome="not_granted"}')).toBeGreaterThanOrEqual(1);
+    expect(await metricValue(leaderUrl, 'raftlock_expiries_total{kind="hold"}')).toBeGreaterThanOrEqual(1);
   });
 });
 
@@ -226,6 +240,23 @@ describe('bad input gets 400 with a code and a message, on every route, and the 
         expect(res.body.error).toBe('bad_request');
         expect(typeof res.body.message).toBe('string');
       }
+    });
+  }
+  // Parsed fine (JSON.parse is not recursive) but too deep for JSON.stringify: a follower once answered 503 no_leader
+  // with Retry-After for these, inviting retries forever, where the leader answered at once.
+  const deep = `{"a":${'['.repeat(6_000)}${']'.repeat(6_000)}}`;
+  for (const [method, path] of [
+    ['POST', '/v1/sessions/no-such-session/keepalive'],
+    ['DELETE', '/v1/sessions/no-such-session'],
+    ['DELETE', '/v1/locks/deep-body'],
+    ['POST', '/v1/locks/deep-body/acquire'],
+    ['POST', '/v1/admin/transfer-leader'],
+  ] as const) {
+    it(`${method} ${path} with a deeply nested body: a follower answers as the leader does`, async () => {
+      const [leader, follower] = [await httpJson(`${leaderUrl}${path}`, method, deep), await httpJson(`${followerUrl}${path}`, method, deep)];
+      expect(leader.status).toBeLessThan(500);
+      expect([follower.status, follower.body.error]).toEqual([leader.status, leader.body.error]);
+      expect(follower.headers.get('retry-after')).toBeNull();
     });
   }
   it('still serves after all of that', async () => {

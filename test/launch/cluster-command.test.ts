@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freeLoopbackPorts } from '../../src/launch/loopback-port.js';
 import { certifiesMember } from '../../src/transport/tls-identity.js';
 import { MAIN, freePort, httpJson, waitFor } from '../support/process-cluster.js';
 
@@ -16,8 +18,10 @@ import { MAIN, freePort, httpJson, waitFor } from '../support/process-cluster.js
 let baseDir = '';
 const pids: number[] = [];
 
-afterEach(() => {
-  // Members first (by the PIDs the cluster printed), then the cluster command itself.
+let busy: Server | null = null;
+
+afterEach(async () => {
+  // Members first (by the PIDs the cluster printed), then the cluster command itself (and npm, when it ran it).
   for (const pid of pids.splice(0).reverse()) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -27,13 +31,29 @@ afterEach(() => {
   }
   if (baseDir !== '') rmSync(baseDir, { recursive: true, force: true });
   baseDir = '';
+  await new Promise<void>((done) => (busy === null ? done() : busy.close(() => done())));
+  busy = null;
 });
 
-/** runCluster starts `raftlock cluster --nodes 1` and resolves once its member answers with a leader; returns a stop function. */
-async function runCluster(dataDir: string, httpPort: number, peerPort: number): Promise<{ output: () => string; stop: () => Promise<number | null> }> {
-  const child: ChildProcess = spawn(process.execPath, [MAIN, 'cluster', '--nodes', '1', '--data-dir', dataDir, '--http-base-port', String(httpPort), '--peer-base-port', String(peerPort)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** alive says whether a process with this PID exists (signal 0 checks without sending). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The repo root, where package.json (and so `npm start`) is. */
+const REPO_ROOT = resolve(dirname(MAIN), '../../..');
+
+/**
+ * launch spawns `command args` (the cluster command, or npm running it), tracks its PID and every PID the cluster
+ * prints (its own and its members'), and gathers its output.
+ */
+function launch(command: string, args: string[]): { child: ChildProcess; output: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
+  const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   pids.push(child.pid!);
   let output = '';
   const onData = (d: Buffer): void => {
@@ -42,16 +62,29 @@ async function runCluster(dataDir: string, httpPort: number, peerPort: number): 
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, output: () => output, exited };
+}
+
+/** printedPids are the cluster process's own PID and its members', as it printed them. */
+function printedPids(output: string): { cluster: number; members: number[] } {
+  const cluster = Number(/this process: pid (\d+)\)/.exec(output)?.[1]);
+  const members = [...output.matchAll(/\(peer [^,]+, pid (\d+)\)/g)].map((m) => Number(m[1]));
+  return { cluster, members };
+}
+
+/** runCluster starts `raftlock cluster --nodes 1` and resolves once its member answers with a leader; returns a stop function. */
+async function runCluster(dataDir: string, httpPort: number, peerPort: number): Promise<{ output: () => string; stop: () => Promise<number | null> }> {
+  const run = launch(process.execPath, [MAIN, 'cluster', '--nodes', '1', '--data-dir', dataDir, '--http-base-port', String(httpPort), '--peer-base-port', String(peerPort)]);
   await waitFor('a leader', async () => {
     const s = await httpJson(`http://127.0.0.1:${httpPort}/v1/status`, 'GET', undefined, 1_000);
     return s.body.leader === 'n1' ? true : undefined;
   }, 30_000);
   return {
-    output: () => output,
+    output: run.output,
     stop: async () => {
-      child.kill('SIGINT');
-      return exited;
+      run.child.kill('SIGINT');
+      return (await run.exited).code;
     },
   };
 }
@@ -81,5 +114,42 @@ describe('raftlock cluster', () => {
     expect(await second.stop()).toBe(0);
     expect(readFileSync(join(certDir, 'ca.crt'), 'utf8')).toBe(caPem);
     expect(readFileSync(join(certDir, 'n1.crt'), 'utf8')).toBe(memberPem);
+  });
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`npm start: ${signal} to the npm process stops the cluster and all three members`, async () => {
+      baseDir = mkdtempSync(join(tmpdir(), 'raftlock-npm-start-'));
+      const [http, peer] = [await freeLoopbackPorts(3), await freeLoopbackPorts(3)];
+      // --ignore-scripts skips prestart (the build): the process tests run the build that is there.
+      const npm = launch('npm', ['start', '--ignore-scripts', '--', '--data-dir', baseDir, '--http-base-port', String(http[0]), '--peer-base-port', String(peer[0])]);
+      await waitFor('a leader on every member', async () => {
+        const all = await Promise.all(http.map((p) => httpJson(`http://127.0.0.1:${p}/v1/status`, 'GET', undefined, 1_000).catch(() => null)));
+        return all.every((s) => typeof s?.body.leader === 'string') ? true : undefined;
+      }, 60_000);
+      const { cluster, members } = printedPids(npm.output());
+      expect(members).toHaveLength(3);
+      expect(alive(cluster)).toBe(true);
+      npm.child.kill(signal);
+      await npm.exited;
+      await waitFor('the cluster and its members to exit', async () => ([cluster, ...members].some(alive) ? undefined : true), 30_000);
+      expect(npm.output()).toMatch(/stopping all nodes/);
+    });
+  }
+
+  it('a cluster whose members cannot start (a port in use) stops the rest and exits 1, saying why', async () => {
+    baseDir = mkdtempSync(join(tmpdir(), 'raftlock-busy-'));
+    const [http, peer] = [await freeLoopbackPorts(3), await freeLoopbackPorts(3)];
+    // It holds the port and drops every connection (the launcher's readiness probes among them).
+    busy = createServer((socket) => socket.destroy());
+    await new Promise<void>((done) => busy!.listen(http[1], '127.0.0.1', done));
+    const run = launch(process.execPath, [MAIN, 'cluster', '--data-dir', baseDir, '--http-base-port', String(http[0]), '--peer-base-port', String(peer[0])]);
+    const end = await run.exited;
+    expect(end.code).toBe(1);
+    expect(run.output()).toMatch(/EADDRINUSE/);
+    expect(run.output()).toMatch(new RegExp(`failed to start: n2 \\(http 127\\.0\\.0\\.1:${http[1]}, .*exited \\(code 1\\)`));
+    expect(run.output()).toMatch(/is a port in use/);
+    const { members } = printedPids(run.output());
+    expect(members).toHaveLength(3);
+    await waitFor('every member to exit', async () => (members.some(alive) ? undefined : true), 30_000);
   });
 });

@@ -86,11 +86,11 @@ describe('a durable 3-node cluster of real processes', () => {
     await cluster.kill(lagging.id, 'SIGKILL');
     const url = cluster.node(leader).httpUrl;
     for (let i = 0; i < 150; i++) await acquire(url, `compacted-${i}`, 'carol');
-    expect(await metricValue(url, 'raft_first_index')).toBeGreaterThan(50);
+    expect(await metricValue(url, 'raftlock_raft_first_index')).toBeGreaterThan(50);
     cluster.start(lagging.id);
     const target = (await status(url)).commitIndex;
     await waitFor('the lagging follower to catch up', async () => ((await status(lagging.httpUrl)).appliedIndex >= target ? true : undefined));
-    expect(await metricValue(lagging.httpUrl, 'raft_snapshots_installed_total')).toBeGreaterThanOrEqual(1);
+    expect(await metricValue(lagging.httpUrl, 'raftlock_raft_snapshots_installed_total')).toBeGreaterThanOrEqual(1);
     // The follower's state came through the snapshot: it can serve as leader with the same locks.
     await cluster.kill(leader, 'SIGKILL');
     const next = await waitForLeader(cluster, 20_000, [leader]);
