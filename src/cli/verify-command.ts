@@ -8,7 +8,7 @@ import { WORKLOAD_NAMES, type WorkloadName } from '../verify/harness/workload.js
 import type { CliIo } from './cli-io.js';
 
 /** VERIFY_USAGE is the help text of `raftlock verify`. */
-export const VERIFY_USAGE = `usage: raftlock verify [--nodes 3|5] [--nemesis partition,kill,pause,client-pause|all|none]
+export const VERIFY_USAGE = `usage: raftlock verify [--nodes 3|5] [--nemesis partition,kill,pause,client-pause,clock,member|all|none]
                        [--workload linearizable|fenced|control] [--time S] [--seed N] [--out DIR]
                        [--security secret|tls-auth] [--build PATH/TO/main.js] [--clients N] [--keys N] [--keep-data]
 Starts a local cluster of real raftlock processes behind fault-injecting TCP proxies, runs the workload while the
