@@ -11,7 +11,8 @@
  * member relays to the leader), with the run's admin token (run-security.ts). Every step is retried on the
  * transient refusals and on unanswered requests, within a deadline; the requests are idempotent by their answers
  * (a repeated remove finds no such member, a repeated add finds it a member, a repeated promote finds it a voter).
- * restoreAll() brings every original member back as a voter at the end of the run, or says why it could not.
+ * restoreAll() brings every original member back as a voter at the end of the run, or says why it could not (once
+ * any removal may have taken effect).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { httpCall, type CallResult, type HttpAccess } from './http-call.js';
@@ -31,6 +32,8 @@ export interface MemberReplacementOptions {
 export interface StepOutcome {
   readonly ok: boolean;
   readonly detail: string;
+  /** Not ok because a member refused for good (not a lost request or the deadline): the step changed nothing. */
+  readonly refused?: boolean;
 }
 
 /** MemberRow is one member as GET /v1/members lists it. */
@@ -72,6 +75,8 @@ export class MemberReplacement {
   private readonly wiped = new Set<string>();
   /** Each member's addresses as the configuration listed them before its first removal. */
   private readonly addresses = new Map<string, MemberAddresses>();
+  /** Whether a removal may have taken effect: only then does restoreAll check the configuration. */
+  private touched = false;
 
   constructor(private readonly o: MemberReplacementOptions) {}
 
@@ -88,11 +93,15 @@ export class MemberReplacement {
     await this.learnAddresses(id, deadlineMs);
     const removed = await this.retry(deadlineMs, id, 'DELETE', `/v1/members/${id}`, undefined, (r) => {
       if (r.kind === 'response' && r.status === 200) return 'done';
-      // A repeated removal (the first one's answer was lost) finds no such member.
-      if (r.kind === 'response' && r.status === 404 && r.body['reason'] === 'unknown_member') return 'done';
+      if (r.kind === 'response' && r.status === 404) {
+        // A repeated removal (the first one's answer was lost) finds no such member; a build without the route
+        // (verify --build of an older one) answers 404 without a reason.
+        return r.body['reason'] === 'unknown_member' ? 'done' : 'fail';
+      }
       const refusal = refusalOf(r);
       return refusal !== null && !TRANSIENT_REFUSALS.has(refusal) ? 'fail' : 'retry';
     });
+    if (removed.refused !== true) this.touched = true;
     if (!removed.ok) return { ok: false, detail: `remove ${id} failed: ${removed.detail}` };
     await this.wipe(id);
     return { ok: true, detail: `removed ${id} (${removed.detail}), killed it, wiped its data dir` };
@@ -151,6 +160,7 @@ export class MemberReplacement {
    * each in words (empty when all are voters).
    */
   async restoreAll(deadlineMs: number): Promise<string[]> {
+    if (!this.touched) return [];
     const ids = this.o.nodes.ids;
     let problems: string[] = ['the membership was never read'];
     for (let round = 0; round < MAX_ATTEMPTS && performance.now() < deadlineMs; round++) {
@@ -235,7 +245,7 @@ export class MemberReplacement {
         const verdict = judge(r);
         last = `${reasonOf(r)} from ${target}`;
         if (verdict === 'done') return { ok: true, detail: `${attempt + 1} attempt${attempt === 0 ? '' : 's'}` };
-        if (verdict === 'fail') return { ok: false, detail: last };
+        if (verdict === 'fail') return { ok: false, detail: last, refused: true };
       }
       await sleep(Math.min(RETRY_PAUSE_MS, deadlineMs - performance.now()));
     }
