@@ -149,7 +149,7 @@ export class MemberReplacement {
       if (r.kind === 'response' && r.status === 404) return 'fail';
       return refusal !== null && !TRANSIENT_REFUSALS.has(refusal) ? 'fail' : 'retry';
     });
-    if (!promoted.ok) return { ok: false, detail: `${steps.join(', ')}; promote ${id} failed: ${promoted.detail}` };
+    if (!promoted.ok) return { ok: false, detail: [...steps, `promote ${id} failed: ${promoted.detail}`].join(', ') };
     this.wiped.delete(id);
     steps.push(`caught up and promoted after ${Math.round(performance.now() - startedMs)} ms (${promoted.detail})`);
     return { ok: true, detail: steps.join(', ') };
@@ -198,7 +198,8 @@ export class MemberReplacement {
   /** learnAddresses keeps `id`'s addresses as the configuration lists them, the first time it is taken out. */
   private async learnAddresses(id: string, deadlineMs: number): Promise<void> {
     if (this.addresses.has(id)) return;
-    const row = (await this.members(id, Math.min(deadlineMs, performance.now() + REQUEST_TIMEOUT_MS * 2)))?.find((m) => m.id === id);
+    // Briefly: without the listing the member's own listeners do (addressesOf), and the removal needs the time.
+    const row = (await this.members(id, Math.min(deadlineMs, performance.now() + REQUEST_TIMEOUT_MS)))?.find((m) => m.id === id);
     if (row?.peerAddress != null && row.httpUrl != null) this.addresses.set(id, { peerAddress: row.peerAddress, httpUrl: row.httpUrl });
   }
 
@@ -214,6 +215,8 @@ export class MemberReplacement {
   private async members(avoid: string | null, deadlineMs: number): Promise<MemberRow[] | null> {
     let rows: MemberRow[] | null = null;
     await this.retry(deadlineMs, avoid, 'GET', '/v1/members', undefined, (r) => {
+      // A build without the route (verify --build of an older one) answers 404: asking again will not help.
+      if (r.kind === 'response' && r.status === 404) return 'fail';
       if (r.kind !== 'response' || r.status !== 200 || !Array.isArray(r.body['members'])) return 'retry';
       rows = r.body['members'] as MemberRow[];
       return 'done';

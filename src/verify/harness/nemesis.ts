@@ -165,10 +165,10 @@ export class Nemesis {
       record(spec.variant, [victim], `skipped: ${out.detail}`, true);
       return;
     }
+    let back: { ok: boolean; detail: string } = { ok: false, detail: 'not brought back yet' };
     const heal = async (): Promise<void> => {
       back = await members.bringBack(victim, performance.now() + MEMBER_BRING_BACK_MS);
     };
-    let back: { ok: boolean; detail: string } = { ok: false, detail: 'not brought back yet' };
     this.activeHeal = heal;
     await sleep(durationMs - (clock.nowMs() - startMs));
     await heal();
