@@ -12,7 +12,8 @@ export const VERIFY_USAGE = `usage: raftlock verify [--nodes 3|5] [--nemesis par
                        [--workload linearizable|fenced|control] [--time S] [--seed N] [--out DIR]
                        [--security secret|tls-auth] [--build PATH/TO/main.js] [--clients N] [--keys N] [--keep-data]
 Starts a local cluster of real raftlock processes behind fault-injecting TCP proxies, runs the workload while the
-seeded nemesis partitions, kills and pauses nodes (and pauses lock-holding clients), then heals, reads the final
+seeded nemesis partitions, kills and pauses nodes (and pauses lock-holding clients; steps clocks; member: removes a
+member, wipes it and adds it back), then heals (every member a voter again), reads the final
 state and checks the history: linearizability per lock, fencing, no lost acknowledgement, availability.
 Writes history.jsonl, nemesis.jsonl, node logs, verdict.json and timeline.html to --out.
 --security secret: peers prove a fresh random secret and MAC every frame, the API is plain HTTP without tokens.
