@@ -105,21 +105,20 @@ describe('MemberReplacement', () => {
     expect(readdirSync(join(base, 'n3'))).toEqual([]); // wiped
     expect(readdirSync(join(base, 'n2'))).toEqual(['CURRENT']);
     expect(replacement.outstanding).toEqual(['n3']);
-    // Requests never go to the member being replaced... here all URLs are one server; what matters is the order.
     expect(cluster.calls.filter((c) => !c.startsWith('GET'))).toEqual(['DELETE /v1/members/n3']);
 
     // Not caught up: the promotion is retried until the deadline, then reported, and nothing is lost.
     const started = performance.now();
-    const stuck = await replacement.bringBack('n3', performance.now() + 1_500);
-    expect(performance.now() - started).toBeLessThan(5_000);
+    const stuck = await replacement.bringBack('n3', performance.now() + 3_000);
+    expect(performance.now() - started).toBeLessThan(10_000); // bounded: the deadline plus one request's time
     expect(stuck.ok).toBe(false);
     expect(stuck.detail).toMatch(/promote n3 failed: .*409 membership_change_refused\/not_caught_up/);
     expect(cluster.rows).toContainEqual({ id: 'n3', suffrage: 'learner' });
-    expect(cluster.calls.filter((c) => c === 'POST /v1/members/n3/promote').length).toBeGreaterThan(2);
+    expect(cluster.calls.filter((c) => c === 'POST /v1/members/n3/promote').length).toBeGreaterThanOrEqual(2);
     expect(events).toEqual(['kill n3', 'rejoin n3', 'start n3']);
 
     // The final heal reports, in words, a member that is not a voter again.
-    const problems = await replacement.restoreAll(performance.now() + 1_000);
+    const problems = await replacement.restoreAll(performance.now() + 3_000);
     expect(problems).toEqual([expect.stringMatching(/^n3 is not a voter again: promote n3 failed: .*not_caught_up/)]);
 
     // Once it has caught up the same call restores it; the learner is not added twice or restarted.
