@@ -8,11 +8,12 @@ import { WORKLOAD_NAMES, type WorkloadName } from '../verify/harness/workload.js
 import type { CliIo } from './cli-io.js';
 
 /** VERIFY_USAGE is the help text of `raftlock verify`. */
-export const VERIFY_USAGE = `usage: raftlock verify [--nodes 3|5] [--nemesis partition,kill,pause,client-pause|all|none]
+export const VERIFY_USAGE = `usage: raftlock verify [--nodes 3|5] [--nemesis partition,kill,pause,client-pause,clock,member|all|none]
                        [--workload linearizable|fenced|control] [--time S] [--seed N] [--out DIR]
                        [--security secret|tls-auth] [--build PATH/TO/main.js] [--clients N] [--keys N] [--keep-data]
 Starts a local cluster of real raftlock processes behind fault-injecting TCP proxies, runs the workload while the
-seeded nemesis partitions, kills and pauses nodes (and pauses lock-holding clients), then heals, reads the final
+seeded nemesis partitions, kills and pauses nodes (and pauses lock-holding clients; steps clocks; member: removes a
+member, wipes it and adds it back), then heals (every member a voter again), reads the final
 state and checks the history: linearizability per lock, fencing, no lost acknowledgement, availability.
 Writes history.jsonl, nemesis.jsonl, node logs, verdict.json and timeline.html to --out.
 --security secret: peers prove a fresh random secret and MAC every frame, the API is plain HTTP without tokens.

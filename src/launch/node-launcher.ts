@@ -154,6 +154,8 @@ export class NodeLauncher {
   /** Children the launcher is ending: their exit is expected. */
   private readonly ending = new Set<ChildProcess>();
   private closed = false;
+  /** Members whose next start joins the running cluster again (rejoinOnNextStart). */
+  private readonly rejoining = new Set<string>();
   /** How the members secure peer traffic (the default's secret is drawn once, shared by all members). */
   readonly security: LaunchSecurity;
   /** How readiness probes reach the members over HTTPS (the CA that signs them), or undefined for plain HTTP. */
@@ -199,18 +201,32 @@ export class NodeLauncher {
    */
   commandLine(id: string): string[] {
     const node = this.node(id);
-    const bootstrap = node.starts === 0 ? this.opts.bootstrap : undefined;
+    const rejoins = this.rejoining.has(id);
+    const joins = node.joins === true || rejoins;
+    const bootstrap = node.starts === 0 || rejoins ? this.opts.bootstrap : undefined;
     // A founder's bootstrap configuration is the founders; a joining member and every restart list everyone.
-    const peers = bootstrap !== undefined && node.joins !== true ? this.nodes.filter((n) => n.joins !== true) : this.nodes;
+    const peers = bootstrap !== undefined && !joins ? this.nodes.filter((n) => n.joins !== true) : this.nodes;
     const args = serveArgs(node, peers, {
       peerAddress: this.opts.peerAddress ?? directPeerAddress,
       peerHttpUrl: this.opts.peerHttpUrl ?? ((_from, to) => httpUrlOf(to, this.scheme)),
       logLevel: this.opts.logLevel ?? 'info',
       securityArgs: [...securityArgs(id, this.security), ...(this.opts.api === undefined ? [] : apiSecurityArgs(id, this.opts.api))],
-      ...(bootstrap !== undefined ? { bootstrapClusterId: bootstrap.clusterId, ...(node.joins === true ? { joins: true } : {}) } : {}),
+      ...(bootstrap !== undefined ? { bootstrapClusterId: bootstrap.clusterId, ...(joins ? { joins: true } : {}) } : {}),
       extraArgs: this.opts.extraArgs ?? [],
     });
     return [this.opts.mainPath, 'serve', ...args];
+  }
+
+  /**
+   * rejoinOnNextStart makes the next start of stopped member `id` join the running cluster
+   * (`--initial-cluster-state existing --cluster-id`), as a member whose data dir was wiped and that was added back
+   * (`raftlock member add`) does; later starts carry neither flag. Needs `bootstrap` (the cluster id).
+   */
+  rejoinOnNextStart(id: string): void {
+    const node = this.node(id);
+    if (this.opts.bootstrap === undefined) throw new Error(`${id} cannot rejoin: the launcher knows no cluster id (no bootstrap option)`);
+    if (node.child !== null) throw new Error(`${id} is running; stop it and wipe its data dir before it rejoins`);
+    this.rejoining.add(id);
   }
 
   /** serveEnv is the environment every member starts with: the launcher's, with its peer security. */
@@ -232,6 +248,7 @@ export class NodeLauncher {
       { command: process.execPath, args: [...(this.opts.nodeArgs ?? []), ...this.commandLine(id)], env: { ...this.serveEnv(), ...options.env } },
       wrap,
     );
+    this.rejoining.delete(id);
     const log = this.logOf(node);
     node.starts++;
     writeNote(log, `start #${node.starts} of ${id}${wrap === undefined ? '' : ` under ${describeWrap(wrap)}`}`);

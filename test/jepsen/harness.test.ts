@@ -195,6 +195,7 @@ describe('planNemesis', () => {
     for (const v of ['isolate-one', 'isolate-leader', 'majority-minority', 'bridge', 'majorities-ring', 'one-way']) expect(seen).toContain(`partition:${v}`);
     for (const v of ['one', 'leader', 'minority', 'all']) expect(seen).toContain(`kill:${v}`);
     for (const v of ['leader', 'other']) expect(seen).toContain(`pause:${v}`);
+    for (const v of ['replace', 'replace-leader']) expect(seen).toContain(`member:${v}`);
     expect(seen).toContain('client-pause:holder');
   });
 
@@ -346,6 +347,22 @@ describe('verify runs against real processes', () => {
     }
     expect(readFileSync(join(out, 'timeline.html'), 'utf8')).toContain('<svg');
   }, 60_000);
+
+  it('under membership faults with tls-auth, a member is removed, wiped, added back and promoted with the admin token, and every checker passes', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'raftlock-jepsen-test-'));
+    const r = await runVerify({ nodes: 3, families: ['member'], workload: 'linearizable', timeS: 15, seed: 3, outDir: out, security: 'tls-auth' });
+    if (!r.valid) throw new Error(`run failed (folder kept: ${out}):\n${r.summary.join('\n')}`);
+    const faults = readFileSync(join(out, 'nemesis.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { family: string; skipped: boolean; targets: string[]; detail: string });
+    const replaced = faults.filter((f) => f.family === 'member' && !f.skipped);
+    expect(replaced.length, JSON.stringify(faults)).toBeGreaterThanOrEqual(1);
+    expect(replaced[0]!.detail).toMatch(/removed n\d .*wiped its data dir; added n\d as a learner.*started n\d empty \(existing\), caught up and promoted/);
+    // The replaced member's next start joined the running cluster with an empty store.
+    const log = readFileSync(join(out, 'nodes', `${replaced[0]!.targets[0]!}.log`), 'utf8');
+    expect(log).toContain('start #2 of');
+    expect(log).toContain('knows no configuration yet');
+    expect(r.verdict.violations).toEqual([]);
+    dirs.push(out);
+  }, 120_000);
 
   it('the unfenced negative control loses updates under client pauses (the nemesis bites)', async () => {
     const out = mkdtempSync(join(tmpdir(), 'raftlock-jepsen-test-'));

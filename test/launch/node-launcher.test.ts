@@ -51,6 +51,31 @@ describe('serveArgs', () => {
   });
 });
 
+describe('NodeLauncher.rejoinOnNextStart', () => {
+  it('makes the next start of a stopped member join with existing and the cluster id; other restarts carry no bootstrap flag', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'raftlock-rejoin-'));
+    try {
+      const members = await loopbackMembers(3, (id) => ({ dataDir: join(base, id) }));
+      const launcher = new NodeLauncher({ mainPath: MAIN, members, bootstrap: { clusterId: 'c-9' } });
+      const flags = (id: string): string[] => {
+        const line = launcher.commandLine(id);
+        const i = line.indexOf('--initial-cluster-state');
+        return i < 0 ? [] : line.slice(i, i + 4);
+      };
+      expect(flags('n2')).toEqual(['--initial-cluster-state', 'new', '--cluster-id', 'c-9']);
+      for (const n of launcher.nodes) n.starts = 1; // as after the first starts
+      expect(flags('n2')).toEqual([]);
+      launcher.rejoinOnNextStart('n2');
+      expect(flags('n2')).toEqual(['--initial-cluster-state', 'existing', '--cluster-id', 'c-9']);
+      expect(flags('n1')).toEqual([]);
+      expect(launcher.commandLine('n2').join(' ')).toMatch(/--peers n1=\S+,n2=\S+,n3=\S+/);
+      expect(() => new NodeLauncher({ mainPath: MAIN, members }).rejoinOnNextStart('n1')).toThrow(/knows no cluster id/);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('launch security', () => {
   it('gives a secret in the environment only, never on the command line', () => {
     expect(securityArgs('n1', { mode: 'secret', secret: 's'.repeat(32) })).toEqual([]);

@@ -40,7 +40,7 @@ function sendRequest(url: URL, options: RequestOptions, access: HttpAccess, onRe
  * httpCall sends one request to `baseUrl` + `path` and never throws: every
  * failure is a CallResult. `timeoutMs` bounds the whole exchange.
  */
-export function httpCall(baseUrl: string, method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number, access: HttpAccess = {}): Promise<CallResult> {
+export function httpCall(baseUrl: string, method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, timeoutMs: number, access: HttpAccess = {}): Promise<CallResult> {
   const url = new URL(path, baseUrl);
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise((resolve) => {

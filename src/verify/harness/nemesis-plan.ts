@@ -11,10 +11,10 @@ import { SeededRandom } from '../../raft/index.js';
 import type { CutMode } from './link-network.js';
 
 /** NemesisFamily is a group of faults selectable with --nemesis. */
-export type NemesisFamily = 'partition' | 'kill' | 'pause' | 'client-pause' | 'clock';
+export type NemesisFamily = 'partition' | 'kill' | 'pause' | 'client-pause' | 'clock' | 'member';
 
 /** NEMESIS_FAMILIES lists every family (what --nemesis all means). */
-export const NEMESIS_FAMILIES: readonly NemesisFamily[] = ['partition', 'kill', 'pause', 'client-pause', 'clock'];
+export const NEMESIS_FAMILIES: readonly NemesisFamily[] = ['partition', 'kill', 'pause', 'client-pause', 'clock', 'member'];
 
 /** PartitionVariant names a partition shape. */
 export type PartitionVariant = 'isolate-one' | 'isolate-leader' | 'majority-minority' | 'bridge' | 'majorities-ring' | 'one-way';
@@ -29,6 +29,13 @@ export type PauseVariant = 'leader' | 'other';
  * offset (itself random, drawn at every start).
  */
 export type ClockVariant = 'leader-ahead' | 'leader-behind' | 'one-ahead' | 'scatter';
+
+/**
+ * MemberVariant names whom a membership fault replaces (member-replacement.ts): the member is removed from the
+ * configuration, stopped, its data dir wiped; held out for the fault's duration; then added back as a learner with
+ * the same id and addresses, started empty (`existing`), and promoted once caught up.
+ */
+export type MemberVariant = 'replace' | 'replace-leader';
 
 /** FaultSpec is one planned fault with its random choices. */
 export type FaultSpec =
@@ -46,6 +53,7 @@ export type FaultSpec =
   | { readonly family: 'kill'; readonly variant: KillVariant; readonly pick: readonly number[] }
   | { readonly family: 'pause'; readonly variant: PauseVariant; readonly pick: readonly number[] }
   | { readonly family: 'client-pause'; readonly extraMs: number }
+  | { readonly family: 'member'; readonly variant: MemberVariant; readonly pick: readonly number[] }
   | {
       readonly family: 'clock';
       readonly variant: ClockVariant;
@@ -81,6 +89,7 @@ export const MAX_PLANNED_FAULTS = 10_000;
 const PARTITION_VARIANTS: readonly PartitionVariant[] = ['isolate-one', 'isolate-leader', 'majority-minority', 'bridge', 'majorities-ring', 'one-way'];
 const KILL_VARIANTS: readonly KillVariant[] = ['one', 'leader', 'minority', 'all'];
 const PAUSE_VARIANTS: readonly PauseVariant[] = ['leader', 'other'];
+const MEMBER_VARIANTS: readonly MemberVariant[] = ['replace', 'replace-leader'];
 const CLOCK_VARIANTS: readonly ClockVariant[] = ['leader-ahead', 'leader-behind', 'one-ahead', 'scatter'];
 /** Clock steps and offsets: a few seconds (more than a lease's safety margin), up to ten. */
 const CLOCK_STEP_MS: readonly [number, number] = [2_000, 10_000];
@@ -130,6 +139,12 @@ function planFault(rng: SeededRandom, family: NemesisFamily, nodeCount: number):
     case 'client-pause': {
       const extraMs = between(rng, 500, 2_500);
       return { spec: { family, extraMs }, durationMs: extraMs };
+    }
+    case 'member': {
+      const variant = choose(rng, MEMBER_VARIANTS);
+      const pick = permutation(rng, nodeCount);
+      // How long the member stays out of the configuration; adding it back and its catch-up come on top.
+      return { spec: { family, variant, pick }, durationMs: between(rng, 1_000, 5_000) };
     }
     case 'clock': {
       const variant = choose(rng, CLOCK_VARIANTS);

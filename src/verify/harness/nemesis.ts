@@ -5,7 +5,9 @@
  *
  * Partitions are shapes over directed links (see LinkNetwork); kills are kill -9
  * by PID followed by a restart on the same data; pauses are SIGSTOP/SIGCONT by
- * PID; client pauses freeze a lock-holding client past its lease (ClientPauses).
+ * PID; client pauses freeze a lock-holding client past its lease (ClientPauses); membership faults remove a
+ * member, wipe it and add it back as a new one (MemberReplacement), and the final heal makes every member a voter
+ * again (or says why not: membershipProblems).
  */
 import { appendFileSync } from 'node:fs';
 import type { FaultWindow } from '../availability.js';
@@ -13,6 +15,7 @@ import type { ClientPauses } from './client-pause.js';
 import type { ClockSkew } from './clock-skew.js';
 import type { LeaderMonitor } from './leader-monitor.js';
 import type { LinkNetwork } from './link-network.js';
+import { MemberReplacement } from './member-replacement.js';
 import type { FaultSpec, NemesisFamily, PlannedFault } from './nemesis-plan.js';
 import type { NodeProcesses } from './node-processes.js';
 import { sleep, type RunClock } from './run-clock.js';
@@ -57,6 +60,12 @@ export interface NemesisOptions {
 const MIN_FAULT_MS = 500;
 /** How long a client-pause request waits for a client that holds a lock. */
 const CLIENT_PAUSE_WAIT_MS = 3_000;
+/** How long taking a member out may take (its removal must commit). */
+const MEMBER_TAKE_OUT_MS = 15_000;
+/** How long bringing a member back may take during the fault phase (add, start, catch up, promote). */
+const MEMBER_BRING_BACK_MS = 30_000;
+/** How long the final heal may take to make every member a voter again. */
+const MEMBER_RESTORE_MS = 60_000;
 
 interface Applied {
   readonly variant: string;
@@ -71,8 +80,16 @@ export class Nemesis {
   readonly records: NemesisRecord[] = [];
   private stopped = false;
   private activeHeal: (() => Promise<void>) | null = null;
+  /** The membership faults' procedure; null when the plan has none (an older build has no member routes). */
+  private readonly members: MemberReplacement | null;
+  /** Why the final heal could not make every member a voter again (empty when it did, or without member faults). */
+  membershipProblems: string[] = [];
 
-  constructor(private readonly opts: NemesisOptions) {}
+  constructor(private readonly opts: NemesisOptions) {
+    this.members = opts.plan.some((f) => f.spec.family === 'member')
+      ? new MemberReplacement({ nodes: opts.nodes, access: opts.nodes.adminAccess, leaderHint: () => opts.monitor.current })
+      : null;
+  }
 
   /** windows are the executed faults as availability windows (skipped ones excluded). */
   windows(includeClientPauses = true): FaultWindow[] {
@@ -112,12 +129,51 @@ export class Nemesis {
     const durationMs = Math.min(fault.durationMs, endMs - clock.nowMs());
     if (durationMs < MIN_FAULT_MS) return;
     const startMs = clock.nowMs();
+    if (spec.family === 'member') {
+      await this.member(fault, spec, durationMs, leaderAtStart);
+      return;
+    }
     const applied = await this.apply(spec, leaderAtStart);
     this.activeHeal = applied.heal;
     await sleep(durationMs - (clock.nowMs() - startMs));
     await applied.heal();
     this.activeHeal = null;
     this.log({ seq: fault.seq, family: spec.family, variant: applied.variant, startMs, endMs: clock.nowMs(), targets: applied.targets, detail: applied.detail, skipped: false, leaderAtStart });
+  }
+
+  /**
+   * member replaces one member by an empty one (member-replacement.ts): takes it out, holds it out for the fault's
+   * duration, brings it back. A member still out from an earlier fault is brought back first, instead.
+   */
+  private async member(fault: PlannedFault, spec: FaultSpec & { family: 'member' }, durationMs: number, leaderAtStart: string | null): Promise<void> {
+    const { clock } = this.opts;
+    const members = this.members!;
+    const startMs = clock.nowMs();
+    const record = (variant: string, targets: string[], detail: string, skipped: boolean): void =>
+      this.log({ seq: fault.seq, family: 'member', variant, startMs, endMs: clock.nowMs(), targets, detail, skipped, leaderAtStart });
+    const outstanding = members.outstanding;
+    if (outstanding.length > 0) {
+      // Never take out a second member while one is still out: bring it back instead (a quorum of the rest must stay).
+      const notes: string[] = [];
+      for (const id of outstanding) notes.push((await members.bringBack(id, performance.now() + MEMBER_BRING_BACK_MS)).detail);
+      record('bring-back', outstanding, `skipped: ${outstanding.join(',')} still out from an earlier fault; ${notes.join('; ')}`, true);
+      return;
+    }
+    const victim = spec.variant === 'replace-leader' ? this.withLeaderFirst(spec.pick, leaderAtStart)[0]! : this.ordered(spec.pick)[0]!;
+    const out = await members.takeOut(victim, performance.now() + MEMBER_TAKE_OUT_MS);
+    if (!out.ok) {
+      record(spec.variant, [victim], `skipped: ${out.detail}`, true);
+      return;
+    }
+    let back: { ok: boolean; detail: string } = { ok: false, detail: 'not brought back yet' };
+    const heal = async (): Promise<void> => {
+      back = await members.bringBack(victim, performance.now() + MEMBER_BRING_BACK_MS);
+    };
+    this.activeHeal = heal;
+    await sleep(durationMs - (clock.nowMs() - startMs));
+    await heal();
+    this.activeHeal = null;
+    record(spec.variant, [victim], `${out.detail}; ${back.ok ? '' : 'NOT BACK YET: '}${back.detail}`, false);
   }
 
   private async clientPause(fault: PlannedFault, spec: FaultSpec & { family: 'client-pause' }, endMs: number, leaderAtStart: string | null): Promise<void> {
@@ -155,7 +211,9 @@ export class Nemesis {
     if (heal !== null) await heal().catch(() => {});
     this.opts.network.heal();
     this.opts.nodes.resumeAll();
+    // A wiped member restarts joining (its next start carries `existing`) and waits to be added back.
     for (const n of this.opts.nodes.nodes) if (n.child === null) this.opts.nodes.start(n.id);
+    if (this.members !== null) this.membershipProblems = await this.members.restoreAll(performance.now() + MEMBER_RESTORE_MS);
   }
 
   private log(r: NemesisRecord): void {
@@ -172,7 +230,7 @@ export class Nemesis {
     return obs.leader !== null && nodes.isUp(obs.leader) ? obs.leader : null;
   }
 
-  private apply(spec: Exclude<FaultSpec, { family: 'client-pause' }>, leader: string | null): Promise<Applied> {
+  private apply(spec: Exclude<FaultSpec, { family: 'client-pause' | 'member' }>, leader: string | null): Promise<Applied> {
     switch (spec.family) {
       case 'partition':
         return Promise.resolve(this.partition(spec, leader));

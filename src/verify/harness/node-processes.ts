@@ -81,6 +81,11 @@ export class NodeProcesses extends NodeLauncher {
     return this.runSecurity.access;
   }
 
+  /** adminAccess is the CA and admin token of the membership nemesis's requests (none without `tls-auth`). */
+  get adminAccess(): HttpAccess {
+    return this.runSecurity.adminAccess;
+  }
+
   /** create allocates ports and directories for `nodeCount` members (n1..nN); nothing runs yet. */
   static async create(opts: NodeProcessesOptions): Promise<NodeProcesses> {
     if (!(opts.nodeCount >= 1 && opts.nodeCount <= 9)) throw new Error(`node count ${opts.nodeCount} out of range`);

@@ -7,7 +7,8 @@
  *             TLS with certificates from a CA made for the run; each member
  *             serves HTTPS under its own member certificate; bearer tokens
  *             (the harness's clients hold one with the reader and locker
- *             roles: they use no admin route), and relays to the leader
+ *             roles: they use no admin route; the membership nemesis holds
+ *             an admin one), and relays to the leader
  *             signed with the auth file's clusterSecret.
  *
  * TLS passes the harness's TCP proxies unchanged, and names still check:
@@ -23,7 +24,7 @@ import { join } from 'node:path';
 import { caFiles } from '../../certs/cert-layout.js';
 import { ensureClusterCertificates } from '../../certs/cert-store.js';
 import type { LaunchApiSecurity, LaunchSecurity } from '../../launch/launch-security.js';
-import { authFileJson } from '../../server/auth-tokens.js';
+import { authFileJson, type IssuedToken } from '../../server/auth-tokens.js';
 import type { HttpAccess } from './http-call.js';
 
 /** RUN_SECURITY_MODES are what `--security` takes; the first is the default. */
@@ -41,10 +42,14 @@ export interface RunSecurity {
   readonly api?: LaunchApiSecurity;
   /** The CA and token of every harness request (empty for `secret`). */
   readonly access: HttpAccess;
+  /** The CA and admin token of the membership nemesis's requests (the same as `access` for `secret`). */
+  readonly adminAccess: HttpAccess;
 }
 
 /** The principal of the harness's clients; its owners are shown back to it without the prefix, as the checkers expect. */
 const CLIENT_PRINCIPAL = 'verify';
+/** The principal of the membership nemesis (member-replacement.ts), the one harness caller of admin routes. */
+const ADMIN_PRINCIPAL = 'verify-nemesis';
 /** The address every member certificate names for HTTPS: clients and relays dial members and proxies there. */
 const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost'];
 
@@ -59,17 +64,25 @@ export function isRunSecurityMode(value: string): value is RunSecurityMode {
  * (peer TLS and HTTPS both), and an auth file with a fresh token.
  */
 export async function prepareRunSecurity(mode: RunSecurityMode, dir: string, clusterId: string, ids: readonly string[]): Promise<RunSecurity> {
-  if (mode === 'secret') return { mode, access: {} };
+  if (mode === 'secret') return { mode, access: {}, adminAccess: {} };
   const certDir = join(dir, 'certs');
   await ensureClusterCertificates(certDir, clusterId, ids, LOOPBACK_HOSTS);
   const token = randomBytes(32).toString('hex');
+  const adminToken = randomBytes(32).toString('hex');
   const authFile = join(dir, 'auth.json');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(authFile, authFileJson([{ token, identity: { principal: CLIENT_PRINCIPAL, roles: ['reader', 'locker'] } }], randomBytes(32).toString('hex')), { mode: 0o600 });
+  const tokens: IssuedToken[] = [
+    { token, identity: { principal: CLIENT_PRINCIPAL, roles: ['reader', 'locker'] } },
+    // The workload's clients stay without admin; only the membership nemesis changes the configuration.
+    { token: adminToken, identity: { principal: ADMIN_PRINCIPAL, roles: ['admin'] } },
+  ];
+  writeFileSync(authFile, authFileJson(tokens, randomBytes(32).toString('hex')), { mode: 0o600 });
+  const ca = readFileSync(caFiles(certDir).cert, 'utf8');
   return {
     mode,
     peer: { mode: 'tls', certDir },
     api: { certDir, authFile },
-    access: { ca: readFileSync(caFiles(certDir).cert, 'utf8'), token },
+    access: { ca, token },
+    adminAccess: { ca, token: adminToken },
   };
 }

@@ -252,6 +252,7 @@ async function runPhases(o: VerifyOptions, setup: RunSetup, res: RunResources): 
     leaderAfterHealMs,
     tally: workload.tally,
     unexpectedExits: nodes.unexpectedExits,
+    membershipProblems: nemesis.membershipProblems,
     resourceWrites: workload.resource?.writes ?? [],
     resourceTotal: workload.resource?.total() ?? null,
     options: setup.judgeOptions,

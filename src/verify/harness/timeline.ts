@@ -31,6 +31,7 @@ const FAULT_COLORS: Readonly<Record<string, string>> = {
   kill: '#e05050',
   pause: '#5080e0',
   'client-pause': '#40b0a0',
+  member: '#a060c0',
 };
 
 function esc(s: string): string {

@@ -43,6 +43,8 @@ export interface JudgeInput {
   readonly tally: CounterTally | null;
   /** Nodes that exited without the nemesis killing them (crashes, or outside interference). */
   readonly unexpectedExits: readonly { id: string; atMs: number; code: number | null; signal: string | null }[];
+  /** Why the final heal could not make every member a voter again (membership faults); absent or empty: it did. */
+  readonly membershipProblems?: readonly string[];
   readonly resourceWrites: readonly ResourceWrite[];
   readonly resourceTotal: number | null;
   readonly options: JudgeOptions;
@@ -222,7 +224,7 @@ function judgeNoLostAck(input: JudgeInput, violations: Violation[]): NoLostAckRe
   return noLostAck;
 }
 
-/** judgeLiveness: no node exited by itself, and the healed cluster agreed on a leader. */
+/** judgeLiveness: no node exited by itself, the healed cluster agreed on a leader, and every member is a voter again. */
 function judgeLiveness(input: JudgeInput, violations: Violation[]): void {
   for (const e of input.unexpectedExits) {
     violations.push({
@@ -233,6 +235,9 @@ function judgeLiveness(input: JudgeInput, violations: Violation[]): void {
   }
   if (input.leaderAfterHealMs === null) {
     violations.push({ checker: 'liveness', kind: 'no_leader_after_heal', detail: 'the healed cluster did not agree on a leader' });
+  }
+  for (const problem of input.membershipProblems ?? []) {
+    violations.push({ checker: 'liveness', kind: 'membership_not_restored', detail: problem });
   }
 }
 
