@@ -140,7 +140,9 @@ function checkMembership(opts: RaftHostOptions, configuration: ConfState): void 
 }
 
 function logStart(opts: RaftHostOptions, created: boolean, clusterId: string): void {
-  if (created) {
+  if (created && opts.initialClusterState === 'existing') {
+    opts.logger.info({ clusterId, dataDir: opts.dataDir }, 'created an empty store to join the running cluster: the leader will send the configuration, a snapshot and the log');
+  } else if (created) {
     opts.logger.info({ clusterId, dataDir: opts.dataDir, members: Object.keys(opts.peers).sort() }, 'created a new store: first start of a founding member of a new cluster');
   } else if (opts.initialClusterState !== null) {
     opts.logger.info({ clusterId, initialClusterState: opts.initialClusterState }, 'found this member\'s store; --initial-cluster-state applies only to a first start and is ignored');
