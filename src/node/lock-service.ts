@@ -1,4 +1,4 @@
-import { LeaseTable, type CommandResult, type LockCommand, type LockEvent, type LockStats } from '../locks/index.js';
+import { LeaseTable, SNAPSHOT_STEP_RECORDS, type CommandResult, type LockCommand, type LockEvent, type LockStats } from '../locks/index.js';
 import type { SoftState } from '../raft/index.js';
 import { decodeCommand, encodeCommand } from './command-codec.js';
 import type { HostClock, HostScheduler, TimerHandle } from './host-io.js';
@@ -25,6 +25,8 @@ export interface LockServiceOptions {
   /** Only the monotonic clock is read (lease-clock.ts); the wall clock never decides a lease. */
   readonly clock: HostClock;
   readonly scheduler: HostScheduler;
+  /** Records per slice of a snapshot encoded between event-loop turns (default SNAPSHOT_STEP_RECORDS); the simulation makes it tiny. */
+  readonly snapshotStepRecords?: number;
 }
 
 /** CommandDone answers a submitted command: (null, result) once applied, or the error. */
@@ -108,6 +110,12 @@ export class LockService implements ReplicatedApp {
 
   snapshot(): Uint8Array {
     return this.table.snapshot();
+  }
+
+  snapshotEncoder(): { step(): Uint8Array | null } {
+    const encoder = this.table.snapshotEncoder();
+    const records = this.opts.snapshotStepRecords ?? SNAPSHOT_STEP_RECORDS;
+    return { step: () => encoder.step(records) };
   }
 
   restore(data: Uint8Array): void {
