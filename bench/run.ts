@@ -3,9 +3,10 @@
  *
  *   node dist/bench/run.js [--quick] [--scale | --no-scale] [--runs N] [--window-ms MS] [--warmup-ms MS]
  *                          [--systems raftlock,etcd,redis-aof,redis-nopersist] [--workloads uncontended-64,hot-16,...]
- *                          [--raftlock-client raw|lib] [--sessions N] [--scale-locks N] [--out DIR]
+ *                          [--raftlock-client raw|lib] [--lib-workloads uncontended-64,...] [--sessions N] [--scale-locks N] [--out DIR]
  *
- * `--workloads none --scale` runs only the 1M-lock scale test.
+ * `--workloads none --scale` runs only the 1M-lock scale test. The system `raftlock-lib` (raftlock through
+ * RaftLockClient) runs only on `--lib-workloads` (default uncontended-64), beside the minimal client's row.
  *
  * Every run gets fresh servers (fresh data directories) and a load process of
  * its own; the table, latest.json and latest.svg go to bench/results/. Exits
@@ -15,7 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ALL_SYSTEMS, type SystemName } from './lib/load-target.js';
+import { ALL_SYSTEMS, LIB_WORKLOADS_DEFAULT, type SystemName } from './lib/load-target.js';
 import { installSignalHandlers, runMain } from './lib/process-registry.js';
 import { statusKb } from './lib/proc-stats.js';
 import { aggregate, lockTable, sessionTable, svgChart, type LockRow, type Row, type RunRecord, type SessionRow } from './lib/report.js';
@@ -46,6 +47,7 @@ async function main(): Promise<number> {
       systems: { type: 'string' },
       workloads: { type: 'string' },
       'raftlock-client': { type: 'string', default: 'raw' },
+      'lib-workloads': { type: 'string', default: LIB_WORKLOADS_DEFAULT.join(',') },
       sessions: { type: 'string', default: '10000' },
       'scale-locks': { type: 'string', default: '1000000' },
       'retry-base-ms': { type: 'string', default: '2' },
@@ -81,6 +83,7 @@ async function main(): Promise<number> {
   }
   const workloadLabels = values.workloads === 'none' ? [] : values.workloads?.split(',') ?? ['uncontended-1', 'uncontended-16', 'uncontended-64', 'uncontended-256', 'hot-16', 'hot-64', `sessions-${sessions}`];
   const workloads = workloadLabels.map((l) => parseWorkload(l, sessions));
+  const libWorkloads = new Set(values['lib-workloads']?.split(',') ?? []);
   const versions = {
     node: process.version,
     etcd: tools.etcd ? toolVersion('etcd') : null,
@@ -97,6 +100,7 @@ async function main(): Promise<number> {
     const label = workloadLabel(workload);
     for (let run = 1; run <= runs; run++) {
       for (const system of systems) {
+        if (system === 'raftlock-lib' && !libWorkloads.has(label)) continue;
         const tag = `b${run}-${label}`;
         let sys;
         try {
@@ -201,6 +205,23 @@ function evaluateTargets(rows: readonly Row[], scale: ScaleResult | null): Targe
       name: 'uncontended 64 clients >= 5x etcd cycles/s with p99 <= 10 ms',
       met: e64 === undefined ? null : x >= 5 && u64.acquireP99Ms <= 10,
       detail: `raftlock ${u64.cyclesPerSec.toFixed(0)}/s vs etcd ${e64?.cyclesPerSec.toFixed(0) ?? '-'}/s = ${x.toFixed(2)}x; acquire p99 ${u64.acquireP99Ms.toFixed(2)} ms`,
+    });
+  }
+  const l64 = lock('raftlock-lib', 'uncontended-64');
+  if (u64 !== undefined && l64 !== undefined) {
+    out.push({
+      name: 'RaftLockClient at 64 clients costs at most 20% of the minimal client\'s cycles/s',
+      met: l64.cyclesPerSec >= 0.8 * u64.cyclesPerSec,
+      detail: `RaftLockClient ${l64.cyclesPerSec.toFixed(0)}/s vs minimal ${u64.cyclesPerSec.toFixed(0)}/s = ${((100 * l64.cyclesPerSec) / u64.cyclesPerSec).toFixed(0)}%; acquire p99 ${l64.acquireP99Ms.toFixed(2)} ms; server CPU ${l64.cpuUsPerCycle.toFixed(0)} vs ${u64.cpuUsPerCycle.toFixed(0)} µs/cycle`,
+    });
+  }
+  const cpuRows = rows.filter((r): r is LockRow => r.kind === 'locks' && r.system === 'raftlock' && r.workload.startsWith('uncontended'));
+  if (cpuRows.length > 0) {
+    const worst = cpuRows.reduce((a, b) => (b.cpuUsPerCycle > a.cpuUsPerCycle ? b : a));
+    out.push({
+      name: 'server CPU per acquire+release cycle <= 200 µs (three nodes summed, uncontended)',
+      met: cpuRows.every((r) => r.cpuUsPerCycle <= 200),
+      detail: cpuRows.map((r) => `${r.workload} ${r.cpuUsPerCycle.toFixed(0)} µs (${r.cpuUsPerCyclePerProcess.map((v) => v.toFixed(0)).join('/')})`).join(', ') + `; worst ${worst.workload}`,
     });
   }
   const h16 = lock('raftlock', 'hot-16');

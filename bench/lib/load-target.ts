@@ -1,8 +1,14 @@
-/** SystemName names one system under test; the two Redis variants differ only in persistence. */
-export type SystemName = 'raftlock' | 'etcd' | 'redis-aof' | 'redis-nopersist';
+/**
+ * SystemName names one system under test; the two Redis variants differ only in persistence. `raftlock-lib` is
+ * raftlock driven through the project's own client library (RaftLockClient) instead of the minimal HTTP client.
+ */
+export type SystemName = 'raftlock' | 'raftlock-lib' | 'etcd' | 'redis-aof' | 'redis-nopersist';
 
 /** ALL_SYSTEMS is every system, in report order (raftlock first: ratios are against it). */
-export const ALL_SYSTEMS: readonly SystemName[] = ['raftlock', 'etcd', 'redis-aof', 'redis-nopersist'];
+export const ALL_SYSTEMS: readonly SystemName[] = ['raftlock', 'raftlock-lib', 'etcd', 'redis-aof', 'redis-nopersist'];
+
+/** LIB_WORKLOADS_DEFAULT are the workloads `raftlock-lib` runs unless `--lib-workloads` says otherwise. */
+export const LIB_WORKLOADS_DEFAULT: readonly string[] = ['uncontended-64'];
 
 /** LoadTarget is what the load process needs to reach one running system. */
 export type LoadTarget =

@@ -95,14 +95,32 @@ export class RaftlockRawClient implements LockClient, SessionClient {
   }
 }
 
-/** RaftlockLibClient uses the project's client library (RaftLockClient: node:http keep-alive, a requestId per write, lease renewal timers), for comparison with the raw client. */
+/** SharedLibClient is one RaftLockClient per endpoint in the load process, shared by every bench client on it. */
+interface SharedLibClient {
+  readonly client: RaftLockClient;
+  users: number;
+}
+const sharedLibClients = new Map<string, SharedLibClient>();
+
+/**
+ * RaftlockLibClient uses the project's client library (RaftLockClient: node:http keep-alive, a requestId per write,
+ * lease renewal), for comparison with the raw client. All bench clients of one endpoint share one RaftLockClient, as
+ * the threads of an application would: its connection pool then has to serve the whole concurrency.
+ */
 export class RaftlockLibClient implements LockClient {
   readonly queues = true;
   private readonly client: RaftLockClient;
   private readonly handles = new Map<string, LockHandle>();
+  private closed = false;
 
-  constructor(url: string, private readonly owner: string, access: HttpAccess = {}) {
-    this.client = new RaftLockClient({ endpoints: [url], preferLeader: false, maxRetries: 0, owner, ...access });
+  constructor(private readonly url: string, private readonly owner: string, access: HttpAccess = {}) {
+    let shared = sharedLibClients.get(url);
+    if (shared === undefined) {
+      shared = { client: new RaftLockClient({ endpoints: [url], preferLeader: false, maxRetries: 0, ...access }), users: 0 };
+      sharedLibClients.set(url, shared);
+    }
+    shared.users++;
+    this.client = shared.client;
   }
 
   async open(): Promise<void> {
@@ -128,8 +146,15 @@ export class RaftlockLibClient implements LockClient {
   }
 
   close(): void {
-    for (const h of this.handles.values()) void h.release().catch(() => undefined);
+    if (this.closed) return;
+    this.closed = true;
+    const releases = [...this.handles.values()].map((h) => h.release().catch(() => undefined));
     this.handles.clear();
+    const shared = sharedLibClients.get(this.url);
+    if (shared !== undefined && --shared.users === 0) {
+      sharedLibClients.delete(this.url);
+      void Promise.all(releases).then(() => shared.client.close());
+    }
   }
 }
 

@@ -26,6 +26,10 @@ export interface LockRow {
   readonly acquireMaxMs: number;
   readonly cycleP50Ms: number;
   readonly serverCpuSec: number;
+  /** Server CPU (all processes) per acquire+release cycle of the window, in µs. */
+  readonly cpuUsPerCycle: number;
+  /** The same per server process, busiest first (for raftlock: the leader first), medians over runs. */
+  readonly cpuUsPerCyclePerProcess: readonly number[];
   readonly loadCpuSec: number;
   readonly peakRssMiB: number;
   readonly errors: number;
@@ -51,6 +55,10 @@ export interface SessionRow {
   /** Server CPU per second of wall time (1.0 = one core busy). */
   readonly serverCores: number;
   readonly serverCpuSec: number;
+  /** Server CPU (all processes) per keepalive of the window, in µs. */
+  readonly cpuUsPerKeepalive: number;
+  /** The same per server process, busiest first. */
+  readonly cpuUsPerKeepalivePerProcess: readonly number[];
   readonly loadCpuSec: number;
   readonly peakRssMiB: number;
   readonly lost: number;
@@ -89,6 +97,8 @@ export function aggregate(records: readonly RunRecord[]): Row[] {
         acquireMaxMs: m((r) => L(r).acquire.maxMs),
         cycleP50Ms: m((r) => L(r).cycle.p50Ms),
         serverCpuSec: m((r) => L(r).serverCpuSec),
+        cpuUsPerCycle: m((r) => perEvent(L(r).serverCpuSec, L(r).cycles)),
+        cpuUsPerCyclePerProcess: perProcessMedians(list.map((r) => busiestFirst(L(r).serverCpuSecPerProcess).map((sec) => perEvent(sec, L(r).cycles)))),
         loadCpuSec: m((r) => L(r).loadCpuSec),
         peakRssMiB: m((r) => r.peakRssMiB),
         errors: sum((r) => L(r).errors),
@@ -112,6 +122,8 @@ export function aggregate(records: readonly RunRecord[]): Row[] {
         keepaliveP99Ms: m((r) => S(r).keepalive.p99Ms),
         serverCores: m((r) => S(r).serverCpuSec / S(r).windowSec),
         serverCpuSec: m((r) => S(r).serverCpuSec),
+        cpuUsPerKeepalive: m((r) => perEvent(S(r).serverCpuSec, S(r).keepalives)),
+        cpuUsPerKeepalivePerProcess: perProcessMedians(list.map((r) => busiestFirst(S(r).serverCpuSecPerProcess).map((sec) => perEvent(sec, S(r).keepalives)))),
         loadCpuSec: m((r) => S(r).loadCpuSec),
         peakRssMiB: m((r) => r.peakRssMiB),
         lost: sum((r) => S(r).lost),
@@ -129,6 +141,23 @@ export function aggregate(records: readonly RunRecord[]): Row[] {
     return row;
   });
 }
+
+/** perEvent is CPU seconds per event in µs (NaN without events). */
+const perEvent = (cpuSec: number, events: number): number => (events > 0 ? (cpuSec * 1e6) / events : Number.NaN);
+
+/** busiestFirst sorts per-process CPU figures in decreasing order (a run's leader is not always the same PID index). */
+const busiestFirst = (values: readonly number[] | undefined): number[] => [...(values ?? [])].sort((a, b) => b - a);
+
+/** perProcessMedians is the median of each position over runs (runs with fewer processes leave that position out). */
+function perProcessMedians(perRun: readonly (readonly number[])[]): number[] {
+  const n = Math.max(0, ...perRun.map((r) => r.length));
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(median(perRun.flatMap((r) => (r[i] === undefined ? [] : [r[i]!]))));
+  return out;
+}
+
+/** perProcessText renders per-process figures as "a/b/c" (µs, no decimals). */
+const perProcessText = (values: readonly number[]): string => (values.length <= 1 ? '-' : values.map((v) => (Number.isFinite(v) ? Math.round(v).toString() : '-')).join('/'));
 
 const fmt = (v: number, digits = 2): string => {
   if (!Number.isFinite(v)) return '-';
@@ -149,10 +178,10 @@ export function table(headers: readonly string[], body: readonly (readonly strin
 export function lockTable(rows: readonly Row[]): string {
   const locks = rows.filter((r): r is LockRow => r.kind === 'locks');
   return table(
-    ['workload', 'system', 'cycles/s', 'x rl', 'acq p50 ms', 'p99 ms', 'p999 ms', 'max ms', 'p99 x rl', 'cyc p50 ms', 'srv CPU s', 'srv RSS MiB', 'load CPU s', 'overtake%', 'retry/acq', 'err', 'viol'],
+    ['workload', 'system', 'cycles/s', 'x rl', 'acq p50 ms', 'p99 ms', 'p999 ms', 'max ms', 'p99 x rl', 'cyc p50 ms', 'cpu µs/cyc', 'per node µs', 'srv CPU s', 'srv RSS MiB', 'load CPU s', 'overtake%', 'retry/acq', 'err', 'viol'],
     locks.map((r) => [
       r.workload, r.system, fmt(r.cyclesPerSec, 0), ratio(r.cyclesRatio), fmt(r.acquireP50Ms), fmt(r.acquireP99Ms), fmt(r.acquireP999Ms), fmt(r.acquireMaxMs),
-      ratio(r.p99Ratio), fmt(r.cycleP50Ms), fmt(r.serverCpuSec), fmt(r.peakRssMiB, 0), fmt(r.loadCpuSec), r.workload.startsWith('hot') ? fmt(r.overtakePct, 1) : '-',
+      ratio(r.p99Ratio), fmt(r.cycleP50Ms), fmt(r.cpuUsPerCycle, 0), perProcessText(r.cpuUsPerCyclePerProcess), fmt(r.serverCpuSec), fmt(r.peakRssMiB, 0), fmt(r.loadCpuSec), r.workload.startsWith('hot') ? fmt(r.overtakePct, 1) : '-',
       r.workload.startsWith('hot') ? fmt(r.retriesPerAcquire, 1) : '-', String(r.errors), String(r.violations),
     ]),
   );
@@ -163,15 +192,15 @@ export function sessionTable(rows: readonly Row[]): string {
   const sessions = rows.filter((r): r is SessionRow => r.kind === 'sessions');
   if (sessions.length === 0) return '';
   return table(
-    ['workload', 'system', 'sessions', 'setup s', 'keepalive/s', 'x rl', 'p50 ms', 'p99 ms', 'srv cores', 'cores x rl', 'srv RSS MiB', 'load CPU s', 'lost', 'err'],
+    ['workload', 'system', 'sessions', 'setup s', 'keepalive/s', 'x rl', 'p50 ms', 'p99 ms', 'srv cores', 'cores x rl', 'cpu µs/ka', 'per node µs', 'srv RSS MiB', 'load CPU s', 'lost', 'err'],
     sessions.map((r) => [
       r.workload, r.system, String(r.sessions), fmt(r.setupSec, 1), fmt(r.keepalivesPerSec, 0), ratio(r.keepalivesRatio), fmt(r.keepaliveP50Ms), fmt(r.keepaliveP99Ms),
-      fmt(r.serverCores), ratio(r.cpuRatio), fmt(r.peakRssMiB, 0), fmt(r.loadCpuSec), String(r.lost), String(r.errors),
+      fmt(r.serverCores), ratio(r.cpuRatio), fmt(r.cpuUsPerKeepalive, 0), perProcessText(r.cpuUsPerKeepalivePerProcess), fmt(r.peakRssMiB, 0), fmt(r.loadCpuSec), String(r.lost), String(r.errors),
     ]),
   );
 }
 
-const COLORS: Readonly<Record<SystemName, string>> = { raftlock: '#d95f02', etcd: '#1b9e77', 'redis-aof': '#7570b3', 'redis-nopersist': '#a6a6d8' };
+const COLORS: Readonly<Record<SystemName, string>> = { raftlock: '#d95f02', 'raftlock-lib': '#fc8d62', etcd: '#1b9e77', 'redis-aof': '#7570b3', 'redis-nopersist': '#a6a6d8' };
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 

@@ -72,7 +72,7 @@ export async function raftlockLeader(cluster: ProcessCluster, timeoutMs = 20_000
   return cluster.node(id);
 }
 
-async function startRaftlock(client: 'raw' | 'lib'): Promise<RunningSystem> {
+async function startRaftlock(name: 'raftlock' | 'raftlock-lib', client: 'raw' | 'lib'): Promise<RunningSystem> {
   const cluster = await startRaftlockCluster(['--log-level', 'warn']);
   try {
     const leader = await raftlockLeader(cluster);
@@ -82,7 +82,7 @@ async function startRaftlock(client: 'raw' | 'lib'): Promise<RunningSystem> {
       return s.body.appliedIndex >= 1 && s.body.role === 'leader' ? true : undefined;
     });
     return {
-      name: 'raftlock',
+      name,
       target: { protocol: 'raftlock', host: '127.0.0.1', port: leader.httpPort, client },
       pids: () => cluster.nodes.map((n) => n.child?.pid).filter((p): p is number => p !== undefined),
       stop: () => cluster.stop(),
@@ -245,7 +245,9 @@ async function startRedis(name: 'redis-aof' | 'redis-nopersist'): Promise<Runnin
 export async function startSystem(name: SystemName, raftlockClient: 'raw' | 'lib' = 'raw'): Promise<RunningSystem> {
   switch (name) {
     case 'raftlock':
-      return startRaftlock(raftlockClient);
+      return startRaftlock(name, raftlockClient);
+    case 'raftlock-lib':
+      return startRaftlock(name, 'lib');
     case 'etcd':
       return startEtcd();
     case 'redis-aof':

@@ -3,7 +3,7 @@ import { makeLockClient, makeSessionClient, type LockClient, type SessionClient 
 import type { LoadTarget } from './load-target.js';
 import { countOvertakes, findOverlaps, type HoldInterval } from './overlap-check.js';
 import { SampleBuffer, type LatencySummary } from './percentile.js';
-import { sumCpuSeconds } from './proc-stats.js';
+import { cpuSeconds } from './proc-stats.js';
 
 /** WorkloadSpec is one workload of the benchmark. */
 export type WorkloadSpec =
@@ -56,6 +56,8 @@ export interface LockRunResult {
   /** Failed attempts (retry-loop systems) per successful acquire. */
   readonly retriesPerAcquire: number;
   readonly serverCpuSec: number;
+  /** serverCpuSec per server process, in the order of LoadJob.serverPids. */
+  readonly serverCpuSecPerProcess: readonly number[];
   readonly loadCpuSec: number;
   readonly windowSec: number;
 }
@@ -72,6 +74,8 @@ export interface SessionRunResult {
   readonly errors: number;
   readonly errorSamples: readonly string[];
   readonly serverCpuSec: number;
+  /** serverCpuSec per server process, in the order of LoadJob.serverPids. */
+  readonly serverCpuSecPerProcess: readonly number[];
   readonly loadCpuSec: number;
   readonly windowSec: number;
 }
@@ -94,23 +98,26 @@ class ErrorLog {
   }
 }
 
-/** CpuWindow reads server and own CPU time at the start and end of the timed window. */
+/** CpuWindow reads server and own CPU time at the start and end of the timed window, per server process. */
 class CpuWindow {
-  private serverStart = 0;
+  private serverStart: number[] = [];
   private loadStart = 0;
   serverSec = 0;
+  /** CPU seconds of each server process in the window, in the order of the PIDs given (NaN for one that is gone). */
+  serverSecPerProcess: number[] = [];
   loadSec = 0;
   private ended = false;
   constructor(private readonly pids: readonly number[]) {}
   begin(): void {
-    this.serverStart = sumCpuSeconds(this.pids);
+    this.serverStart = this.pids.map(cpuSeconds);
     const u = process.cpuUsage();
     this.loadStart = (u.user + u.system) / 1e6;
   }
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.serverSec = sumCpuSeconds(this.pids) - this.serverStart;
+    this.serverSecPerProcess = this.pids.map((pid, i) => cpuSeconds(pid) - (this.serverStart[i] ?? Number.NaN));
+    this.serverSec = this.serverSecPerProcess.reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
     const u = process.cpuUsage();
     this.loadSec = (u.user + u.system) / 1e6 - this.loadStart;
   }
@@ -233,6 +240,7 @@ export async function runLockWorkload(job: LoadJob): Promise<LockRunResult> {
     grants: grants.length,
     retriesPerAcquire: acquires === 0 ? 0 : failedAttempts / acquires,
     serverCpuSec: cpu.serverSec,
+    serverCpuSecPerProcess: cpu.serverSecPerProcess,
     loadCpuSec: cpu.loadSec,
     windowSec: job.windowMs / 1000,
   };
@@ -336,6 +344,7 @@ export async function runSessionWorkload(job: LoadJob): Promise<SessionRunResult
     errors: errors.count,
     errorSamples: errors.samples,
     serverCpuSec: cpu.serverSec,
+    serverCpuSecPerProcess: cpu.serverSecPerProcess,
     loadCpuSec: cpu.loadSec,
     windowSec: job.windowMs / 1000,
   };

@@ -73,9 +73,13 @@ const LEADER_PROBE_INTERVAL_MS = 1_000;
 const LEADER_PROBE_TIMEOUT_MS = 2_000;
 /** Bound on an answer's body: every answer of the API is a small JSON object. */
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
-/** Bound on open connections per endpoint (one per call in flight) and on idle ones kept for reuse. */
+/**
+ * Bound on open connections per endpoint (one per call in flight). Idle ones are kept up to the same bound, so the
+ * pool settles at the application's peak concurrency: closing sockets a burst will need again costs a TCP handshake
+ * (and on HTTPS a TLS one) per call. The server's keep-alive timeout closes ones that stay idle.
+ */
 const MAX_SOCKETS_PER_ENDPOINT = 1024;
-const MAX_IDLE_SOCKETS_PER_ENDPOINT = 256;
+const MAX_IDLE_SOCKETS_PER_ENDPOINT = MAX_SOCKETS_PER_ENDPOINT;
 
 /** HttpAnswer is one HTTP response: its status and its body as text. */
 interface HttpAnswer {
@@ -102,6 +106,7 @@ export class HttpTransport {
   private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS_PER_ENDPOINT, maxFreeSockets: MAX_IDLE_SOCKETS_PER_ENDPOINT });
   private readonly httpsAgent: HttpsAgent;
   private readonly authorization: string | undefined;
+  private readonly targets: ReadonlyMap<string, RequestTarget>;
 
   constructor(private readonly options: TransportOptions) {
     if (options.endpoints.length === 0) throw new RaftLockClientError('bad_request', 'at least one endpoint is required');
@@ -114,6 +119,7 @@ export class HttpTransport {
       ...(options.ca !== undefined ? { ca: options.ca } : {}),
     });
     this.endpoints = options.endpoints.map(normalizeEndpoint);
+    this.targets = new Map(this.endpoints.map((e) => [e, requestTarget(e)]));
     if (!(options.maxRetries >= 0 && Number.isInteger(options.maxRetries))) throw new RaftLockClientError('bad_request', 'maxRetries must be a non-negative integer');
     if (!(options.requestTimeoutMs > 0 && options.callTimeoutMs > 0)) throw new RaftLockClientError('bad_request', 'timeouts must be positive');
   }
@@ -170,12 +176,11 @@ export class HttpTransport {
    */
   async discoverLeader(signal?: AbortSignal): Promise<string | null> {
     this.lastProbeAtMs = monotonicNowMs();
-    const timeout = AbortSignal.timeout(Math.min(this.options.requestTimeoutMs, LEADER_PROBE_TIMEOUT_MS));
-    const probeSignal = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+    const timeoutMs = Math.min(this.options.requestTimeoutMs, LEADER_PROBE_TIMEOUT_MS);
     const roles = await Promise.all(
       this.endpoints.map(async (endpoint) => {
         try {
-          const res = await this.send(endpoint, 'GET', '/v1/status', undefined, probeSignal);
+          const res = await this.send(endpoint, 'GET', '/v1/status', undefined, timeoutMs, signal);
           const body = parseJson(res.text) as { role?: unknown } | undefined;
           return res.status === 200 && body?.role === 'leader';
         } catch {
@@ -215,17 +220,9 @@ export class HttpTransport {
 
   /** attempt sends one HTTP request; definitive error answers throw, retryable failures return. */
   private async attempt<T>(endpoint: string, opts: CallOptions, timeoutMs: number): Promise<AttemptOutcome<T>> {
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new Error('attempt timed out'));
-    }, timeoutMs);
-    const onAbort = (): void => controller.abort(opts.signal?.reason);
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
     const attemptStartMs = monotonicNowMs();
     try {
-      const res = await this.send(endpoint, opts.method, opts.path, opts.body === undefined ? undefined : JSON.stringify(opts.body), controller.signal);
+      const res = await this.send(endpoint, opts.method, opts.path, opts.body === undefined ? undefined : JSON.stringify(opts.body), timeoutMs, opts.signal);
       const body = parseJson(res.text);
       if (res.status >= 200 && res.status < 300) {
         if (body === undefined) throw new RaftLockClientError('bad_response', `${endpoint} answered ${res.status} with a body that is not JSON`);
@@ -241,16 +238,13 @@ export class HttpTransport {
     } catch (err) {
       if (err instanceof RaftLockClientError) throw err;
       if (opts.signal?.aborted === true) throw opts.signal.reason;
-      if (timedOut) {
+      if (err instanceof AttemptTimeout) {
         return { ok: false, failure: { kind: 'attempt_timeout', code: 'attempt_timeout', message: `${endpoint} did not answer within ${Math.round(timeoutMs)} ms`, maybeApplied: true, cause: err } };
       }
       return {
         ok: false,
         failure: { kind: 'connection', code: 'unreachable', message: `${endpoint}: ${describeRequestError(err)}`, maybeApplied: !provablyNotSent(err), cause: err },
       };
-    } finally {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -260,13 +254,34 @@ export class HttpTransport {
     this.httpsAgent.destroy();
   }
 
-  /** send makes one HTTP request and collects the answer (bounded); rejects on connection errors and on `signal`. */
-  private send(endpoint: string, method: string, path: string, body: string | undefined, signal: AbortSignal): Promise<HttpAnswer> {
+  /**
+   * send makes one HTTP request and collects the answer (bounded); rejects on connection errors, with an
+   * AttemptTimeout after `timeoutMs`, and with `signal`'s reason when it aborts. The hot path allocates the request
+   * and its answer only: no URL is parsed (endpoints are parsed once) and no AbortController is made per attempt.
+   */
+  private send(endpoint: string, method: string, path: string, body: string | undefined, timeoutMs: number, signal: AbortSignal | undefined): Promise<HttpAnswer> {
     return new Promise<HttpAnswer>((resolve, reject) => {
-      const url = `${endpoint}${path}`;
-      const https = url.startsWith('https:');
+      const target = this.targets.get(endpoint);
+      if (target === undefined) throw new Error(`invariant: unknown endpoint ${endpoint}`);
       const headers: Record<string, string | number> = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
       if (this.authorization !== undefined) headers['authorization'] = this.authorization;
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        return true;
+      };
+      const fail = (err: unknown): void => {
+        if (settle()) reject(err);
+      };
+      const onAbort = (): void => {
+        if (settle()) {
+          req.destroy();
+          reject(signal?.reason);
+        }
+      };
       const onResponse = (res: IncomingMessage): void => {
         const chunks: Buffer[] = [];
         let bytes = 0;
@@ -278,14 +293,56 @@ export class HttpTransport {
           }
           chunks.push(chunk);
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
+        res.on('end', () => {
+          if (settle()) resolve({ status: res.statusCode ?? 0, text: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', fail);
       };
-      const req = (https ? httpsRequest : httpRequest)(url, { method, headers, agent: https ? this.httpsAgent : this.httpAgent, signal }, onResponse);
-      req.on('error', reject);
+      const req = (target.https ? httpsRequest : httpRequest)(
+        { protocol: target.protocol, hostname: target.hostname, port: target.port, path: target.basePath + path, method, headers, agent: target.https ? this.httpsAgent : this.httpAgent },
+        onResponse,
+      );
+      req.on('error', fail);
+      const timer = setTimeout(() => {
+        if (settle()) {
+          req.destroy();
+          reject(new AttemptTimeout(timeoutMs));
+        }
+      }, timeoutMs);
+      if (signal !== undefined) {
+        if (signal.aborted) {
+          onAbort();
+          return;
+        }
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
       req.end(body);
     });
   }
+}
+
+/** AttemptTimeout is how send says an attempt ran out of time (the request was destroyed). */
+class AttemptTimeout extends Error {
+  constructor(timeoutMs: number) {
+    super(`attempt timed out after ${Math.round(timeoutMs)} ms`);
+  }
+}
+
+/** RequestTarget is an endpoint parsed once for node:http's request options. */
+interface RequestTarget {
+  readonly https: boolean;
+  readonly protocol: string;
+  readonly hostname: string;
+  readonly port: number;
+  /** Path prefix of the endpoint (usually empty), before each call's path. */
+  readonly basePath: string;
+}
+
+function requestTarget(endpoint: string): RequestTarget {
+  const url = new URL(endpoint);
+  const https = url.protocol === 'https:';
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { https, protocol: url.protocol, hostname, port: url.port === '' ? (https ? 443 : 80) : Number(url.port), basePath: url.pathname.replace(/\/+$/, '') };
 }
 
 /** finalError is what a call throws when its attempts or its deadline ran out on retryable failures. */

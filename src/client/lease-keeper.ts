@@ -1,5 +1,6 @@
 import { RaftLockClientError } from './errors.js';
 import type { CallResult } from './http-transport.js';
+import { leaseTimers, type LeaseTimers, type LeaseWaker, type TimerEntry } from './lease-timers.js';
 import { monotonicNowMs } from './monotonic-clock.js';
 
 /**
@@ -63,30 +64,38 @@ export interface LeaseKeeperOptions {
  * successful renewal plus the remaining time it reported — even while a
  * renewal is still in flight — or at once on a definitive loss. Lost is
  * final: a renewal that succeeds afterwards does not revive it.
+ *
+ * Its renewal and its `lost` deadline are one entry in the process's shared
+ * LeaseTimers (whichever is due first), not two timers of its own; the
+ * controller that aborts an in-flight renewal exists only once one is sent.
  */
-export class LeaseKeeper {
+export class LeaseKeeper implements LeaseWaker {
   private readonly lostController = new AbortController();
-  /** Aborts an in-flight background renewal when the keeper stops or the lease is lost. */
-  private readonly stopController = new AbortController();
+  /** Aborts an in-flight renewal when the keeper stops or the lease is lost; made when first needed. */
+  private stopController: AbortController | undefined;
   /** lost fires when the lease may have expired; its reason is built by `lostReason`. */
   readonly lost: AbortSignal = this.lostController.signal;
   private lostAtMs: number;
-  private lostTimer: NodeJS.Timeout | undefined;
-  private renewTimer: NodeJS.Timeout | undefined;
+  /** When the next background renewal is due (Infinity: none scheduled). */
+  private renewAtMs = Infinity;
+  private wakeEntry: TimerEntry | undefined;
   private renewing = false;
   private stopped = false;
+  /** Whether `lost` is disarmed (the lease was given up on purpose). */
+  private disarmed = false;
 
   constructor(
     private readonly opts: LeaseKeeperOptions,
     first: LeaseGrant,
+    private readonly timers: LeaseTimers = leaseTimers,
   ) {
     // The renewal at ttl/3 must come before `lost` at ttl - margin.
     if (!(opts.safetyMarginMs >= 0 && opts.safetyMarginMs < (2 * opts.ttlMs) / 3)) {
       throw new Error(`invariant: safety margin ${opts.safetyMarginMs} ms must be below 2/3 of the ttl ${opts.ttlMs} ms`);
     }
     this.lostAtMs = this.lostAtFor(first);
-    this.armLostTimer();
-    if (opts.autoRenew) this.scheduleRenew(this.renewDelayAfter(first));
+    if (opts.autoRenew) this.renewAtMs = monotonicNowMs() + this.renewDelayAfter(first);
+    this.reschedule();
   }
 
   /** remainingMs is how long the lease is certainly still held (0 once lost). */
@@ -101,7 +110,8 @@ export class LeaseKeeper {
    */
   async renewNow(signal?: AbortSignal): Promise<void> {
     if (this.lost.aborted) throw this.lost.reason;
-    const combined = signal === undefined ? this.stopController.signal : AbortSignal.any([signal, this.stopController.signal]);
+    const stopSignal = this.stopSignal();
+    const combined = signal === undefined ? stopSignal : AbortSignal.any([signal, stopSignal]);
     let grant: LeaseGrant;
     try {
       grant = await this.opts.renew(Infinity, combined);
@@ -115,23 +125,55 @@ export class LeaseKeeper {
 
   /** stopRenewing ends background renewal; `lost` still fires when the last lease runs out. */
   stopRenewing(): void {
+    if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.renewTimer);
-    this.stopController.abort(new Error('renewal stopped'));
+    this.renewAtMs = Infinity;
+    // Only a renewal in flight needs telling (and an Error with its stack is not free).
+    this.stopController?.abort(new Error('renewal stopped'));
+    this.reschedule();
   }
 
   /** stop ends renewal and disarms `lost`: the lease was given up on purpose. */
   stop(): void {
+    this.disarmed = true;
     this.stopRenewing();
-    clearTimeout(this.lostTimer);
+    this.timers.cancel(this.wakeEntry);
+    this.wakeEntry = undefined;
   }
 
   /** fireLost marks the lease lost now (idempotent) and stops renewing. */
   fireLost(why: string, cause?: unknown): void {
     if (this.lost.aborted) return;
+    this.disarmed = true;
     this.stopRenewing();
-    clearTimeout(this.lostTimer);
+    this.timers.cancel(this.wakeEntry);
+    this.wakeEntry = undefined;
     this.lostController.abort(this.opts.lostReason(why, cause));
+  }
+
+  /** wake is called by the shared timer when this keeper's earliest deadline came: lose the lease or renew it. */
+  wake(): void {
+    this.wakeEntry = undefined;
+    if (this.lost.aborted || this.disarmed) return;
+    const nowMs = monotonicNowMs();
+    if (nowMs >= this.lostAtMs) {
+      // A renewal's success moves lostAtMs; reaching it means none came in time.
+      this.fireLost(`its lease may have expired: no renewal succeeded within ${this.opts.ttlMs - this.opts.safetyMarginMs} ms of the last one's start`);
+      return;
+    }
+    if (nowMs >= this.renewAtMs) {
+      this.renewAtMs = Infinity;
+      void this.renewInBackground();
+    }
+    this.reschedule();
+  }
+
+  private stopSignal(): AbortSignal {
+    if (this.stopController === undefined) {
+      this.stopController = new AbortController();
+      if (this.stopped) this.stopController.abort(new Error('renewal stopped'));
+    }
+    return this.stopController.signal;
   }
 
   private lostAtFor(grant: LeaseGrant): number {
@@ -143,21 +185,21 @@ export class LeaseKeeper {
     const lostAtMs = this.lostAtFor(grant);
     if (lostAtMs <= this.lostAtMs) return;
     this.lostAtMs = lostAtMs;
-    this.armLostTimer();
+    this.reschedule();
   }
 
-  private armLostTimer(): void {
-    clearTimeout(this.lostTimer);
-    const delayMs = this.lostAtMs - monotonicNowMs();
-    if (delayMs <= 0) {
+  /** reschedule puts this keeper's one wake-up at its earliest deadline (renewal or lost). */
+  private reschedule(): void {
+    if (this.lost.aborted || this.disarmed) return;
+    const dueMs = Math.min(this.renewAtMs, this.lostAtMs);
+    if (this.wakeEntry !== undefined && this.wakeEntry.waker !== null && this.wakeEntry.dueMs === dueMs) return;
+    this.timers.cancel(this.wakeEntry);
+    if (dueMs <= monotonicNowMs() && dueMs === this.lostAtMs) {
+      this.wakeEntry = undefined;
       this.fireLost(`its lease may have expired (no successful renewal for ${this.opts.ttlMs - this.opts.safetyMarginMs} ms)`);
       return;
     }
-    this.lostTimer = setTimeout(() => {
-      // A renewal's success re-arms the timer; reaching here means none came in time.
-      this.fireLost(`its lease may have expired: no renewal succeeded within ${this.opts.ttlMs - this.opts.safetyMarginMs} ms of the last one's start`);
-    }, delayMs);
-    this.lostTimer.unref();
+    this.wakeEntry = this.timers.schedule(this, dueMs);
   }
 
   /** renewDelayAfter: renew when a third of the ttl has passed since the grant's start (at once if already later). */
@@ -168,9 +210,8 @@ export class LeaseKeeper {
 
   private scheduleRenew(delayMs: number): void {
     if (this.stopped || this.lost.aborted) return;
-    clearTimeout(this.renewTimer);
-    this.renewTimer = setTimeout(() => void this.renewInBackground(), delayMs);
-    this.renewTimer.unref();
+    this.renewAtMs = monotonicNowMs() + delayMs;
+    this.reschedule();
   }
 
   private async renewInBackground(): Promise<void> {
@@ -178,7 +219,7 @@ export class LeaseKeeper {
     this.renewing = true;
     try {
       // Retrying beyond lostAtMs is pointless: by then the lease is lost anyway.
-      const grant = await this.opts.renew(this.lostAtMs, this.stopController.signal);
+      const grant = await this.opts.renew(this.lostAtMs, this.stopSignal());
       if (this.stopped || this.lost.aborted) return;
       this.accept(grant);
       this.scheduleRenew(this.renewDelayAfter(grant));

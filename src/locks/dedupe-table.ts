@@ -116,6 +116,11 @@ export class DedupeTable {
     if (!result.ok) entry.answers = 0;
   }
 
+  /** oldestFirst iterates the entries oldest first (a snapshot in slices); the table must not change meanwhile. */
+  oldestFirst(): IterableIterator<[string, DedupeEntry]> {
+    return this.entries.entries();
+  }
+
   /** forEach visits entries oldest first (for snapshots). */
   forEach(visit: (requestId: string, entry: DedupeEntry) => void): void {
     for (const [id, entry] of this.entries) visit(id, entry);

@@ -24,7 +24,7 @@ import { clearLockDelay } from './lock-delay.js';
 import { listLocks, listSessions, lockView, sessionView, waiterViews } from './read-views.js';
 import { ReplicatedState } from './replicated-state.js';
 import { createSession, deleteSession, keepalive } from './sessions.js';
-import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
+import { SnapshotEncoder, decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
 import type { ApplyContext, ApplyOutcome, CommandResult, LockCommand, LockStats, LockView, SessionView, TokenCheck, WaiterView } from './types.js';
 import { badRequest, dedupeKeyOf, validateCommand } from './validate-command.js';
 import { cancelWait, firstAnswers, noteRetry } from './undelivered-grants.js';
@@ -205,6 +205,15 @@ export class LeaseTable {
   snapshot(): Uint8Array {
     assert(!this.st.scope.isActive(), 'snapshot during apply');
     return encodeSnapshot(this.st.replicated);
+  }
+
+  /**
+   * snapshotEncoder writes the same bytes as snapshot() a slice of records per step (SnapshotEncoder), so a host can
+   * yield between slices. Nothing may be applied to the table until its last step has returned the bytes.
+   */
+  snapshotEncoder(): SnapshotEncoder {
+    assert(!this.st.scope.isActive(), 'snapshot during apply');
+    return new SnapshotEncoder(this.st.replicated);
   }
 
   // ---- applying ----------------------------------------------------------------

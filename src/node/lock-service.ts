@@ -1,4 +1,4 @@
-import { LeaseTable, type CommandResult, type LockCommand, type LockEvent, type LockStats } from '../locks/index.js';
+import { LeaseTable, SNAPSHOT_STEP_RECORDS, type CommandResult, type LockCommand, type LockEvent, type LockStats } from '../locks/index.js';
 import type { SoftState } from '../raft/index.js';
 import { decodeCommand, encodeCommand } from './command-codec.js';
 import type { HostClock, HostScheduler, TimerHandle } from './host-io.js';
@@ -33,6 +33,8 @@ export interface LockServiceOptions {
   readonly scheduler: HostScheduler;
   /** Observes every applied command and its result (the status page's recent expiries); must not throw or change the table. */
   readonly onApplied?: (command: LockCommand, result: CommandResult, index: number) => void;
+  /** Records per slice of a snapshot encoded between event-loop turns (default SNAPSHOT_STEP_RECORDS); the simulation makes it tiny. */
+  readonly snapshotStepRecords?: number;
 }
 
 /** CommandDone answers a submitted command: (null, result) once applied, or the error. */
@@ -127,6 +129,12 @@ export class LockService implements ReplicatedApp {
 
   snapshot(): Uint8Array {
     return this.table.snapshot();
+  }
+
+  snapshotEncoder(): { step(): Uint8Array | null } {
+    const encoder = this.table.snapshotEncoder();
+    const records = this.opts.snapshotStepRecords ?? SNAPSHOT_STEP_RECORDS;
+    return { step: () => encoder.step(records) };
   }
 
   restore(data: Uint8Array): void {

@@ -11,6 +11,7 @@ import {
   type Ready,
   type SoftState,
   type Snapshot,
+  type SnapshotMeta,
 } from '../raft/index.js';
 import { NotLeaderError, OutcomeUnknownError, OverloadedError, RaftLockError, refusalError } from './errors.js';
 import type { HostClock, HostScheduler, HostStore, HostTransport, TimerHandle } from './host-io.js';
@@ -25,6 +26,11 @@ export interface ReplicatedApp {
   /** applyTermStart: the empty entry a leader appends when it takes office (Raft §8) applied here. */
   applyTermStart(term: number, index: number): void;
   snapshot(): Uint8Array;
+  /**
+   * snapshotEncoder, if the app has one, encodes the same bytes as snapshot() in slices: each step returns the
+   * snapshot once done and null while some remains. The host applies nothing until the last step.
+   */
+  snapshotEncoder?(): { step(): Uint8Array | null };
   restore(data: Uint8Array): void;
 }
 
@@ -94,6 +100,15 @@ export interface HostStats {
 const MAX_READIES_PER_WAKE = 64;
 /** Rounds of takeCommitted per wake-up; each is bounded by the core's maxApplyBytes. */
 const MAX_APPLY_ROUNDS_PER_WAKE = 1000;
+/** Committed entries held back while a snapshot is encoded in slices; past this the rest is encoded at once. */
+const MAX_DEFERRED_APPLY_ENTRIES = 50_000;
+
+/** SnapshotEncoding is a snapshot being encoded in slices, and the committed entries that wait for it. */
+interface SnapshotEncoding {
+  readonly meta: SnapshotMeta;
+  readonly encoder: { step(): Uint8Array | null };
+  readonly deferred: Entry[];
+}
 
 /**
  * RaftHost is the edge that drives the pure core: it owns the tick timer, the
@@ -128,8 +143,12 @@ export class RaftHost {
   private lastSoft: SoftState;
   /** The newest hard state not yet written: only its commit index differs from what is durable. */
   private unsyncedHardState: HardState | null = null;
-  /** A snapshot is being written; the next is not taken until it is durable. */
+  /** A snapshot is being encoded or written; the next is not taken until it is durable. */
   private snapshotInFlight = false;
+  /** The snapshot being encoded in slices between event-loop turns, if any: applying waits for it. */
+  private encoding: SnapshotEncoding | null = null;
+  /** The index of the last entry the app applied (the core's applied index runs ahead while `encoding` defers). */
+  private appApplied: number;
   readonly stats: HostStats = { proposals: 0, proposalsFailed: 0, syncs: 0, syncedEntries: 0, syncMsTotal: 0, snapshotsTaken: 0, snapshotsInstalled: 0, lastSyncMs: 0, leaderChanges: 0 };
   /** Where in each `snapshotEveryEntries` interval this member snapshots (snapshot-schedule.ts). */
   private readonly snapshotPhase: number;
@@ -144,6 +163,7 @@ export class RaftHost {
     this.transport = deps.transport;
     this.scheduler = deps.scheduler;
     this.lastSnapshot = deps.snapshot;
+    this.appApplied = node.appliedIndex;
     this.proposals = new PendingProposals(deps.scheduler, deps.proposalTimeoutMs);
     this.reads = new PendingReads(deps.scheduler);
     this.persistedTerm = node.term;
@@ -225,7 +245,7 @@ export class RaftHost {
     return this.node.commitIndex;
   }
   get appliedIndex(): number {
-    return this.node.appliedIndex;
+    return this.appApplied;
   }
   get firstIndex(): number {
     return this.node.firstIndex;
@@ -410,14 +430,22 @@ export class RaftHost {
     // What advance() committed (a leader's own write completing a majority) is applied by the kick, after the next
     // Ready's write has been issued, for the same reason as above.
     this.kick();
-    this.reads.settle(this.node.appliedIndex);
+    this.reads.settle(this.appApplied);
     this.noticeSoftState(rd.softState);
     this.maybeSnapshot();
   }
 
   private applyEntries(entries: readonly Entry[]): void {
+    if (this.encoding !== null) {
+      // The snapshot being encoded must see the table at exactly its index: these wait, in log order.
+      for (const entry of entries) this.encoding.deferred.push(entry);
+      if (this.encoding.deferred.length > MAX_DEFERRED_APPLY_ENTRIES) this.finishEncodingNow();
+      return;
+    }
     const probe = this.deps.probe;
     for (const entry of entries) {
+      assert(entry.index === this.appApplied + 1, `applying entry ${entry.index} after ${this.appApplied}`);
+      this.appApplied = entry.index;
       // A config entry took effect when appended (thesis §4.1); applied, it answers its proposer with the configuration.
       let result: unknown = entry.config;
       if (entry.type === 'normal') {
@@ -438,7 +466,7 @@ export class RaftHost {
       this.applyEntries(entries);
       this.node.appliedTo(last.index);
     }
-    this.reads.settle(this.node.appliedIndex);
+    this.reads.settle(this.appApplied);
   }
 
   private send(messages: readonly Message[]): void {
@@ -461,7 +489,10 @@ export class RaftHost {
   }
 
   private installSnapshot(snapshot: Snapshot): void {
+    // Our own snapshot in slices first: the entries it holds back must apply (and answer) before the table is replaced.
+    if (this.encoding !== null) this.finishEncodingNow();
     this.deps.app.restore(snapshot.data);
+    this.appApplied = snapshot.meta.index;
     this.lastSnapshot = snapshot;
     this.stats.snapshotsInstalled++;
     this.deps.probe?.onSnapshotInstalled(snapshot);
@@ -485,19 +516,72 @@ export class RaftHost {
    * and stores it. The Ready loop does not wait for the store: a snapshot of many thousands of locks takes a synced
    * multi-megabyte write, and on a leader the loop must keep sending appends meanwhile, so that the followers' fsyncs
    * keep committing (a majority without the leader's own copy). Writes stay in call order in the store, so later
-   * entries are written after the snapshot; the log is compacted once the snapshot is durable. The serialization
-   * itself is synchronous: a 1M-lock table blocks this member for about 2.4 s (a leader then loses leadership).
+   * entries are written after the snapshot; the log is compacted once the snapshot is durable.
+   *
+   * The serialization runs in slices (the app's snapshotEncoder), one per event-loop turn, so ticks, heartbeats,
+   * appends and votes go on while a large table is encoded: one synchronous encode of 1M locks blocked the loop for
+   * 2.4 s and a leader lost its leadership. Meanwhile committed entries are not applied but held back in log order
+   * (consensus goes on, applying waits): the snapshot is the table at exactly one applied index. A table that fits
+   * in one slice is encoded at once, as before.
    */
   private maybeSnapshot(): void {
     if (this.snapshotInFlight) return;
     const applied = this.node.appliedIndex;
+    assert(applied === this.appApplied, `core applied ${applied}, app applied ${this.appApplied}, with no snapshot in slices`);
     const snapIndex = this.lastSnapshot?.meta.index ?? 0;
     if (applied < nextSnapshotIndex(snapIndex, this.snapshotPhase, this.deps.snapshotEveryEntries)) return;
     // A leader's snapshot stepped in since this Ready moved the log past what is applied here; wait for it to install.
     if (applied < this.node.firstIndex - 1 || !this.node.canSnapshotAt(applied)) return; // or a joining member's configuration is unknown there
     const meta = this.node.snapshotMetaAt(applied);
-    const snapshot: Snapshot = { meta, data: this.deps.app.snapshot() };
     this.snapshotInFlight = true;
+    const encoder = this.deps.app.snapshotEncoder?.();
+    if (encoder === undefined) return this.storeSnapshot({ meta, data: this.deps.app.snapshot() });
+    const data = encoder.step();
+    if (data !== null) return this.storeSnapshot({ meta, data });
+    this.encoding = { meta, encoder, deferred: [] };
+    this.scheduler.defer(() => this.encodeSlice());
+  }
+
+  /** encodeSlice encodes one more slice of the snapshot in progress, and comes back next turn until it is done. */
+  private encodeSlice(): void {
+    const encoding = this.encoding;
+    if (this.stopped || encoding === null) return;
+    try {
+      const data = encoding.encoder.step();
+      if (data === null) {
+        this.scheduler.defer(() => this.encodeSlice());
+        return;
+      }
+      this.finishEncoding(data);
+    } catch (err) {
+      this.fatal(err);
+    }
+  }
+
+  /** finishEncodingNow encodes what remains of the snapshot in progress at once (a bound or an install needs it done). */
+  private finishEncodingNow(): void {
+    const encoding = this.encoding;
+    assert(encoding !== null, 'no snapshot in slices to finish');
+    let data: Uint8Array | null = null;
+    // Bounded: each step encodes at least one record of a table that does not change meanwhile.
+    while (data === null) data = encoding.encoder.step();
+    this.finishEncoding(data);
+  }
+
+  /** finishEncoding stores the encoded snapshot, then applies the entries held back meanwhile. */
+  private finishEncoding(data: Uint8Array): void {
+    const encoding = this.encoding;
+    assert(encoding !== null, 'no snapshot in slices to finish');
+    this.encoding = null;
+    this.storeSnapshot({ meta: encoding.meta, data });
+    this.applyEntries(encoding.deferred);
+    this.reads.settle(this.appApplied);
+    this.kick();
+  }
+
+  /** storeSnapshot writes a snapshot taken here (one synced batch) and compacts the log once it is durable. */
+  private storeSnapshot(snapshot: Snapshot): void {
+    const meta = snapshot.meta;
     this.store.saveSnapshot(snapshot, (err) => {
       this.snapshotInFlight = false;
       if (this.stopped) return;

@@ -4,7 +4,8 @@ import { parseResponse } from '../../bench/lib/mini-http.js';
 import { countOvertakes, findOverlaps, type HoldInterval } from '../../bench/lib/overlap-check.js';
 import { SampleBuffer, median, percentile, summarize } from '../../bench/lib/percentile.js';
 import { RedisConnection, RespError, decodeReply, encodeCommand } from '../../bench/lib/resp.js';
-import { backoffMs } from '../../bench/lib/workloads.js';
+import { aggregate, type LockRow } from '../../bench/lib/report.js';
+import { backoffMs, type LockRunResult } from '../../bench/lib/workloads.js';
 
 describe('percentile', () => {
   it('is nearest-rank: observed values only, p100 is the max', () => {
@@ -185,5 +186,24 @@ describe('parseResponse (minimal HTTP client)', () => {
 
   it('throws on a response that is not HTTP', () => {
     expect(() => parseResponse(Buffer.from('SSH-2.0\r\n\r\n'))).toThrow(/status line/);
+  });
+});
+
+describe('aggregate (CPU per cycle)', () => {
+  const lockRun = (cycles: number, perProcess: number[]): LockRunResult => ({
+    kind: 'locks', cycles, cyclesPerSec: cycles, acquire: summarize(Float64Array.of(1)), cycle: summarize(Float64Array.of(2)), errors: 0, errorSamples: [], intervals: cycles, violations: 0,
+    violationSamples: [], overtakes: 0, grants: 0, retriesPerAcquire: 0, serverCpuSec: perProcess.reduce((a, b) => a + b, 0), serverCpuSecPerProcess: perProcess,
+    loadCpuSec: 0, windowSec: 1,
+  });
+  it('divides server CPU by cycles, per node busiest first, medians over runs', () => {
+    const rows = aggregate([
+      { system: 'raftlock', workload: 'uncontended-64', run: 1, result: lockRun(1000, [0.05, 0.2, 0.05]), peakRssMiB: 1, peakRssMiBPerProcess: [] },
+      { system: 'raftlock', workload: 'uncontended-64', run: 2, result: lockRun(2000, [0.1, 0.1, 0.6]), peakRssMiB: 1, peakRssMiBPerProcess: [] },
+      { system: 'raftlock', workload: 'uncontended-64', run: 3, result: lockRun(1000, [0.3, 0.1, 0.1]), peakRssMiB: 1, peakRssMiBPerProcess: [] },
+    ]);
+    const row = rows[0] as LockRow;
+    // Runs: 300 µs (200/50/50), 400 µs (300/50/50), 500 µs (300/100/100).
+    expect(row.cpuUsPerCycle).toBeCloseTo(400, 6);
+    expect(row.cpuUsPerCyclePerProcess.map((v) => Math.round(v))).toEqual([300, 50, 50]);
   });
 });

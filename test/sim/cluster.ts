@@ -31,6 +31,9 @@ import { describeMessage } from './describe-message.js';
 
 /** NodeFactory builds a RaftNode; broken variants substitute a subclass. */
 export type NodeFactory = (config: RaftConfig, durable: DurableState) => RaftNode;
+/** Records per snapshot slice in the simulation: small, so the sliced encoding (and what it defers) is exercised. */
+const SIM_SNAPSHOT_STEP_RECORDS = 3;
+
 /** LockServiceFactory builds a LockService; a broken variant substitutes a subclass. */
 export type LockServiceFactory = (options: LockServiceOptions) => LockService;
 
@@ -283,6 +286,8 @@ export class SimCluster implements SimLoop {
       expiryCheckMs: m.tickMs,
       clock: m.clock,
       scheduler,
+      // A few records per slice, so every snapshot of the run is encoded across turns with applying held back.
+      snapshotStepRecords: SIM_SNAPSHOT_STEP_RECORDS,
     });
     const snapshot = m.disk.snapshot;
     if (snapshot.meta.index > 0) locks.restore(snapshot.data);
