@@ -107,6 +107,7 @@ export const statusAnswer = answer('this member’s own view of the cluster', ['
   commitIndex: count,
   appliedIndex: count,
   members: { type: 'array', items: { type: 'string' } },
+  learners: { type: 'array', items: { type: 'string' } },
   clusterId: { type: 'string' },
   problems: errorAnswer.properties.problems,
 });

@@ -35,7 +35,7 @@ interface Operation {
 type Doc = { openapi: string; info: { version: string }; paths: Record<string, Record<string, Operation>> };
 
 const silent = pino({ level: 'silent' });
-const status = { id: 'n1', role: 'leader' as const, term: 3, leader: 'n1', commitIndex: 7, appliedIndex: 7, members: ['n1'], clusterId: 'c-1', problems: [] };
+const status = { id: 'n1', role: 'leader' as const, term: 3, leader: 'n1', commitIndex: 7, appliedIndex: 7, members: ['n1'], learners: [], clusterId: 'c-1', problems: [] };
 
 /** A member's admin side that hands leadership to n2 and takes a tiny backup. */
 const admin: AdminBackend = {
