@@ -8,8 +8,8 @@ import type { CliIo } from './cli-io.js';
 
 const DEFAULT_TTL_MS = 15_000;
 /**
- * LOCK_LOST_EXIT_CODE is `raftlock lock`'s exit code when the lock was lost while COMMAND ran (COMMAND was then
- * stopped): sysexits' EX_TEMPFAIL, a failure worth retrying, and not 128 + a signal, which COMMAND's own death by
+ * LOCK_LOST_EXIT_CODE is the exit code of `raftlock lock` and `raftlock elect` when the lock (the leadership) was
+ * lost while COMMAND ran (COMMAND was then stopped): sysexits' EX_TEMPFAIL, a failure worth retrying, and not 128 + a signal, which COMMAND's own death by
  * that signal would give.
  */
 export const LOCK_LOST_EXIT_CODE = 75;

@@ -1,7 +1,7 @@
 import { LockHeldError, type Leadership } from '../client/index.js';
 import { UsageError, connectionFrom, endpointsOption, intFlag, messageOf, parse, printHelp, usageError, type Connection } from './cli-args.js';
 import type { CliIo } from './cli-io.js';
-import { newClient, runWhileHeld } from './client-commands.js';
+import { LOCK_LOST_EXIT_CODE, newClient, runWhileHeld } from './client-commands.js';
 
 const DEFAULT_TTL_MS = 15_000;
 const DEFAULT_KILL_GRACE_MS = 5_000;
@@ -14,17 +14,20 @@ const ELECT_USAGE = `usage: raftlock elect NAME VALUE [--ttl MS] [--wait MS] [--
   With COMMAND: runs it while leader (env RAFTLOCK_LOCK = NAME, RAFTLOCK_TOKEN = the
   leadership's fencing token, RAFTLOCK_VALUE = VALUE), resigns when it exits and exits
   with its exit code. If leadership is lost, COMMAND gets SIGTERM, then SIGKILL after
-  --kill-grace (default ${DEFAULT_KILL_GRACE_MS} ms).
+  --kill-grace (default ${DEFAULT_KILL_GRACE_MS} ms), and the exit code is ${LOCK_LOST_EXIT_CODE}.
   Without COMMAND: stays leader until SIGINT/SIGTERM/SIGHUP (resigns, exits 0) or until
   leadership is lost (exits 1).
   --ttl MS     leadership lease, renewed every ttl/3 (default ${DEFAULT_TTL_MS})
-  --wait MS    give up after waiting this long to be elected (exit 1); default: wait until elected`;
+  --wait MS    give up after waiting this long to be elected (exit 1); default: wait until elected
+Exit codes: COMMAND's (128 + N if signal N ended it), 1 not elected or leadership lost without COMMAND,
+  2 bad usage, ${LOCK_LOST_EXIT_CODE} leadership lost while COMMAND ran, 127 COMMAND could not be started.`;
 
 /**
  * electCommand: `raftlock elect NAME VALUE [-- COMMAND ARGS...]`. Exit codes:
  * COMMAND's own (128 + signal number if a signal ended it), 0 when stopped by
  * a signal without COMMAND, 1 if not elected or leadership was lost without
- * COMMAND, 2 on bad usage, 127 if COMMAND could not be started.
+ * COMMAND, 2 on bad usage, LOCK_LOST_EXIT_CODE (75) if leadership was lost
+ * while COMMAND ran (runWhileHeld stopped it), 127 if COMMAND could not be started.
  */
 export async function electCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   let parsed: { name: string; value: string; command: string[]; ttlMs: number; waitMs: number | undefined; killGraceMs: number; connection: Connection };

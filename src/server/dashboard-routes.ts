@@ -4,6 +4,8 @@ import type { Identity } from './auth-tokens.js';
 import { READ, onLeader } from './leader-forwarder.js';
 import type { BackendPluginOptions, LockBackend, NodeStatus } from './lock-backend.js';
 import { scopeOf } from './principal-scope.js';
+import * as answers from './response-schemas.js';
+import { withErrors } from './response-schemas.js';
 import { holdersJson, sessionJson, viewContext, waiterJson } from './response-views.js';
 
 /** How long the member view waits for another member's status: a dead member must not stall the page's poll. */
@@ -36,7 +38,7 @@ interface MemberReport {
  * so it needs the admin role.
  */
 export async function dashboardRoutes(app: FastifyInstance, { backend }: BackendPluginOptions): Promise<void> {
-  app.get('/v1/dashboard/members', { config: { role: 'reader' } }, async (request) => {
+  app.get('/v1/dashboard/members', { schema: { summary: 'The status page’s view of every member, from the member asked', tags: ['status page'], response: withErrors({ 200: answers.dashboardMembersAnswer }) }, config: { role: 'reader' } }, async (request) => {
     const self = backend.status();
     const reports = await Promise.all(
       [...self.members, ...(self.learners ?? [])].map((id): Promise<MemberReport> | MemberReport => (id === self.id ? { id, reachable: true, status: self } : memberReport(backend, id, request))),
@@ -69,7 +71,7 @@ export async function dashboardRoutes(app: FastifyInstance, { backend }: Backend
 
   app.get(
     '/v1/dashboard/locks',
-    { config: { role: 'admin' } },
+    { schema: { summary: 'The status page’s view of the lease table, from the leader', tags: ['status page'], response: withErrors({ 200: answers.dashboardLocksAnswer }) }, config: { role: 'admin' } },
     onLeader(backend, READ, async (request, reply) => {
       await backend.readBarrier();
       const table = backend.table();

@@ -5,6 +5,8 @@ import { WRITE, onLeader } from './leader-forwarder.js';
 import type { BackendPluginOptions } from './lock-backend.js';
 import { acquire, scopedHold, type HoldBody, type NameParams } from './lock-routes.js';
 import { scopeOf } from './principal-scope.js';
+import * as answers from './response-schemas.js';
+import { withErrors } from './response-schemas.js';
 import { expiresInMs, sendResult, viewContext, type ViewContext } from './response-views.js';
 import * as schema from './schemas.js';
 import { blockUntilChanged, sendIndexed, watchWaitMs, type WatchQuery } from './watch.js';
@@ -33,7 +35,7 @@ export async function electionRoutes(app: FastifyInstance, { backend }: BackendP
 
   app.post<{ Params: NameParams; Body: CampaignBody }>(
     '/v1/elections/:name/campaign',
-    { schema: { params: schema.nameParams, body: schema.campaignBody }, config: { role: 'locker', waitMsOf: (request) => (request.body as CampaignBody).waitMs ?? 0 } },
+    { schema: { summary: 'Campaign: lead the election, at once or waiting up to waitMs (a long-poll)', tags: ['elections'], params: schema.nameParams, body: schema.campaignBody, response: withErrors({ 200: answers.campaignAnswer }) }, config: { role: 'locker', waitMsOf: (request) => (request.body as CampaignBody).waitMs ?? 0 } },
     onLeader(backend, { write: true, waitMsOf: (request) => request.body.waitMs ?? 0 }, (request, reply) =>
       acquire(backend, reply, scopeOf(request), request.params.name, { ...request.body, mode: 'exclusive' }),
     ),
@@ -41,7 +43,7 @@ export async function electionRoutes(app: FastifyInstance, { backend }: BackendP
 
   app.post<{ Params: NameParams; Body: ProclaimBody }>(
     '/v1/elections/:name/proclaim',
-    { schema: { params: schema.nameParams, body: schema.proclaimBody }, config: { role: 'locker' } },
+    { schema: { summary: 'Proclaim: change the leader’s value (fenced by its token)', tags: ['elections'], params: schema.nameParams, body: schema.proclaimBody, response: withErrors({ 200: answers.proclaimAnswer }) }, config: { role: 'locker' } },
     onLeader(backend, WRITE, async (request, reply) => {
       const result = await backend.execute({ type: 'proclaim', ...scopedHold(request), value: request.body.value });
       return sendResult(reply, result, at(request), () => ({ proclaimed: true, value: request.body.value }));
@@ -50,7 +52,7 @@ export async function electionRoutes(app: FastifyInstance, { backend }: BackendP
 
   app.post<{ Params: NameParams; Body: HoldBody }>(
     '/v1/elections/:name/resign',
-    { schema: { params: schema.nameParams, body: schema.releaseBody }, config: { role: 'locker' } },
+    { schema: { summary: 'Resign the leadership', tags: ['elections'], params: schema.nameParams, body: schema.releaseBody, response: withErrors({ 200: answers.resignAnswer }) }, config: { role: 'locker' } },
     onLeader(backend, WRITE, async (request, reply) => {
       const result = await backend.execute({ type: 'release', ...scopedHold(request) });
       return sendResult(reply, result, at(request), (r) => ({ resigned: 'holdCount' in r && r.holdCount === 0 }));
@@ -61,7 +63,7 @@ export async function electionRoutes(app: FastifyInstance, { backend }: BackendP
   // this member has followed (`changes`, oldest first), so an observer misses none (election-history.ts).
   app.get<{ Params: NameParams; Querystring: WatchQuery }>(
     '/v1/elections/:name',
-    { schema: { params: schema.nameParams, querystring: schema.watchQuery }, config: { role: 'reader', waitMsOf: (request) => watchWaitMs(request.query as WatchQuery) } },
+    { schema: { summary: 'Read the leader (linearizable); with ?index=N&wait=, a blocking read listing the changes after N', tags: ['elections'], params: schema.nameParams, querystring: schema.watchQuery, response: withErrors({ 200: answers.electionAnswer }) }, config: { role: 'reader', waitMsOf: (request) => watchWaitMs(request.query as WatchQuery) } },
     onLeader(backend, { write: false, waitMsOf: (request) => watchWaitMs(request.query) }, async (request, reply) => {
       await backend.readBarrier();
       const { name } = request.params;

@@ -4,6 +4,8 @@ import type { AdminBackend } from './admin-backend.js';
 import { sendError } from './error-mapping.js';
 import { READ, WRITE, onLeader } from './leader-forwarder.js';
 import type { BackendPluginOptions, LockBackend } from './lock-backend.js';
+import * as answers from './response-schemas.js';
+import { withErrors } from './response-schemas.js';
 
 /** A member id: the same rule as `--id`. */
 const MEMBER_ID = '^[A-Za-z0-9_-]{1,64}$';
@@ -51,11 +53,15 @@ interface MemberView {
  */
 export async function memberRoutes(app: FastifyInstance, { backend, admin }: BackendPluginOptions): Promise<void> {
   if (admin === undefined) return;
-  app.get('/v1/members', { config: { role: 'reader' } }, onLeader(backend, READ, async (_request, reply) => reply.send(membersView(backend, admin))));
+  app.get(
+    '/v1/members',
+    { schema: { summary: 'List the members (voters and learners) and, from the leader, each one’s lag', tags: ['members'], response: withErrors({ 200: answers.membersAnswer }) }, config: { role: 'reader' } },
+    onLeader(backend, READ, async (_request, reply) => reply.send(membersView(backend, admin))),
+  );
 
   app.post<{ Body: AddMemberBody }>(
     '/v1/members',
-    { schema: { body: addMemberBody }, config: { role: 'admin' } },
+    { schema: { summary: 'Add a member as a learner', tags: ['members'], body: addMemberBody, response: withErrors({ 201: answers.memberChangeAnswer }) }, config: { role: 'admin' } },
     onLeader(backend, WRITE, async (request, reply) => {
       const { id, peerAddress, httpUrl } = request.body;
       const config = admin.membership().configuration;
@@ -67,13 +73,13 @@ export async function memberRoutes(app: FastifyInstance, { backend, admin }: Bac
 
   app.post<{ Params: MemberParams }>(
     '/v1/members/:id/promote',
-    { schema: { params: memberParams }, config: { role: 'admin' } },
+    { schema: { summary: 'Make a caught-up learner a voter', tags: ['members'], params: memberParams, response: withErrors({ 200: answers.memberChangeAnswer }) }, config: { role: 'admin' } },
     onLeader(backend, WRITE, async (request, reply) => change(reply, backend, admin, { type: 'promote', id: request.params.id }, 200)),
   );
 
   app.delete<{ Params: MemberParams }>(
     '/v1/members/:id',
-    { schema: { params: memberParams }, config: { role: 'admin' } },
+    { schema: { summary: 'Remove a member (a leader hands leadership over first)', tags: ['members'], params: memberParams, response: withErrors({ 200: answers.memberChangeAnswer }) }, config: { role: 'admin' } },
     onLeader(backend, WRITE, async (request, reply) => change(reply, backend, admin, { type: 'remove', id: request.params.id }, 200)),
   );
 }

@@ -31,8 +31,11 @@ export async function openApiRoutes(app: FastifyInstance): Promise<void> {
       },
       tags: [
         { name: 'locks', description: 'exclusive and shared locks, semaphores, fencing tokens' },
+        { name: 'elections', description: 'leader election on an exclusive lock: campaign, proclaim, resign, observe' },
         { name: 'sessions', description: 'sessions whose locks end with them' },
         { name: 'status', description: 'a member’s own state, health and metrics' },
+        { name: 'status page', description: 'the status page (/ui) and the data it polls' },
+        { name: 'members', description: 'runtime membership change, one member at a time' },
         { name: 'admin', description: 'operators’ routes' },
       ],
     },

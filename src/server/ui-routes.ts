@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { assert } from '../raft/invariant.js';
 import type { BackendPluginOptions } from './lock-backend.js';
+import { textAnswer, withErrors } from './response-schemas.js';
 import { STATUS_PAGE_HTML } from './ui/status-page-html.js';
 import { STATUS_PAGE_SCRIPT } from './ui/status-page-script.js';
 import { STATUS_PAGE_STYLE } from './ui/status-page-style.js';
@@ -33,7 +34,7 @@ const CONTENT_SECURITY_POLICY = [
  * page asks for.
  */
 export async function uiRoutes(app: FastifyInstance, _opts: BackendPluginOptions): Promise<void> {
-  app.get('/ui', { config: { role: 'none' } }, async (_request, reply) =>
+  app.get('/ui', { schema: { summary: 'The status page (HTML); the data it shows needs a token where authentication is on', tags: ['status page'], response: withErrors({ 200: textAnswer('the status page', 'text/html') }) }, config: { role: 'none' } }, async (_request, reply) =>
     reply
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')

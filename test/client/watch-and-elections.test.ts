@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { API_BOUNDS } from '../../src/api/contract.js';
+import { LOCK_LOST_EXIT_CODE } from '../../src/cli/client-commands.js';
 import { electCommand } from '../../src/cli/elect-command.js';
 import { LockHeldError, NotHolderError, RaftLockClient, type LeaderInfo, type LockHandle, type LockWatchEvent } from '../../src/index.js';
 import { quickClient, useLockTestCluster, type LockTestCluster } from './lock-test-cluster.js';
@@ -181,12 +182,16 @@ describe('raftlock elect', () => {
   };
   const env = (): NodeJS.ProcessEnv => ({ ...process.env, RAFTLOCK_ENDPOINTS: clusterOfTest().urls.join(',') });
 
-  it('stops the command with SIGTERM when leadership is lost, and resigns nothing it no longer holds', async () => {
+  it('stops the command with SIGTERM when leadership is lost and exits 75, resigning nothing it no longer holds', async () => {
     const c = capture();
-    const pending = electCommand(['flaky-election', 'v1', '--ttl', '300', '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], env(), c.io);
+    // The command exits 0 on SIGTERM, and no SIGKILL comes within the test (--kill-grace): only SIGTERM can end it,
+    // and elect's exit code is the lost leadership's, not the command's.
+    const command = [process.execPath, '-e', "process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1000)"];
+    const pending = electCommand(['flaky-election', 'v1', '--ttl', '300', '--kill-grace', '600000', '--', ...command], env(), c.io);
     await clusterOfTest().waitForRequests((r) => r.route === 'renew', 1);
     clusterOfTest().faultAll('renew', { kind: 'status', status: 503, error: 'no_leader' });
-    expect(await pending).toBe(128 + 15);
+    expect(await pending).toBe(LOCK_LOST_EXIT_CODE);
+    expect(LOCK_LOST_EXIT_CODE).toBe(75);
     expect(c.out.join('')).toMatch(/^elected flaky-election token \d+ value v1\n$/);
     expect(c.err.join('')).toMatch(/stopping the command/);
     clusterOfTest().clearFaults();

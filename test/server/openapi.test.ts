@@ -5,6 +5,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LockService } from '../../src/node/lock-service.js';
+import type { RecentEvent } from '../../src/node/recent-events.js';
 import { packageVersion } from '../../src/node/package-version.js';
 import type { RaftHost } from '../../src/node/raft-host.js';
 import type { AdminBackend } from '../../src/server/admin-backend.js';
@@ -28,7 +29,7 @@ import { nodeRoutes } from '../support/node-routes.js';
  */
 
 interface Operation {
-  readonly responses: Record<string, { content?: Record<string, { schema: object }> }>;
+  readonly responses: Record<string, { content?: Record<string, { schema: object }>; headers?: Record<string, { schema: object }> }>;
   readonly 'x-raftlock-role': string;
   readonly security: unknown[];
 }
@@ -53,8 +54,17 @@ const admin: AdminBackend = {
     droppedFromNonMembers: 0,
   }),
   peerAddressOf: () => '127.0.0.1:1',
-  changeMembership: async (c) => ({ voters: ['n1'], learners: c.type === 'addLearner' ? [c.id] : [], members: c.type === 'addLearner' ? [{ id: c.id, peerAddress: c.peerAddress, httpUrl: c.httpUrl }] : [] }),
+  changeMembership: async (c) => {
+    if (c.id === 'n9') throw Object.assign(new Error('n9 is not a member'), { reason: 'unknown_member' });
+    return { voters: ['n1'], learners: c.type === 'addLearner' ? [c.id] : [], members: c.type === 'addLearner' ? [{ id: c.id, peerAddress: c.peerAddress, httpUrl: c.httpUrl }] : [] };
+  },
 };
+
+/** What the status page's history shows: one event of each kind. */
+const recentEvents: RecentEvent[] = [
+  { kind: 'expiry', wallTimeMs: 2_000, index: 6, holdsExpired: 1, sessionsExpired: 0, waitersTimedOut: 1 },
+  { kind: 'leader', wallTimeMs: 1_000, term: 3, leader: 'n1' },
+];
 
 /** A host and a lock service with nothing going on, for /metrics to read. */
 const quietHost = {
@@ -86,7 +96,7 @@ beforeAll(async () => {
     return payload;
   });
   await app.register(nodeApi, {
-    backend: { ...locks.backend(() => status), status: () => ({ ...status, members: ['n1', 'n2'] }) },
+    backend: { ...locks.backend(() => status), status: () => ({ ...status, members: ['n1', 'n2'] }), recentEvents: () => recentEvents },
     admin,
     metrics: new NodeMetrics(quietHost, idleLocks),
     security: { tokens: null, signer: null, metricsRole: 'none', maxWaitsPerPrincipal: 4 },
@@ -110,7 +120,7 @@ const RAW_HEADER_MAX = 8_192;
 const changedBySerializer: string[] = [];
 
 /** call sends a request to the in-process node, and notes an answer the serializer changed. */
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; type: string; text: string }> {
+async function call(method: string, path: string, body?: unknown): Promise<{ status: number; type: string; text: string; headers: Headers }> {
   const res = await fetch(`${base}${path}`, {
     method,
     ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
@@ -122,7 +132,7 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
     const before = Buffer.from(raw, 'base64').toString('utf8');
     if (!isDeepStrictEqual(JSON.parse(before), JSON.parse(text))) changedBySerializer.push(`${method} ${path}: ${before} became ${text}`);
   }
-  return { status: res.status, type: res.headers.get('content-type') ?? '', text };
+  return { status: res.status, type: res.headers.get('content-type') ?? '', text, headers: res.headers };
 }
 
 /** The document's path of a fastify route: `:name` becomes `{name}`. */
@@ -152,8 +162,22 @@ const CALLS: Record<string, () => Promise<Array<Awaited<ReturnType<typeof call>>
     await call('POST', '/v1/locks/doc-a/renew', { owner: 'w9', token: 1 }),
   ],
   'post /v1/locks/{name}/check': async () => [await call('POST', '/v1/locks/doc-a/check', { token: 1 }), await call('POST', '/v1/locks/free/check', { token: 5 }), await call('POST', '/v1/locks/doc-a/check', { token: 'one' })],
-  'get /v1/locks/{name}': async () => [await call('GET', '/v1/locks/doc-a'), await call('GET', '/v1/locks/sem'), await call('GET', '/v1/locks/free'), await call('GET', '/v1/locks/bad%20name')],
-  'get /v1/locks': async () => [await call('GET', '/v1/locks?prefix=doc-&limit=10'), await call('GET', '/v1/locks'), await call('GET', '/v1/locks?limit=0'), await call('GET', '/v1/locks?limit=ten')],
+  'get /v1/locks/{name}': async () => [
+    await call('GET', '/v1/locks/doc-a'),
+    await call('GET', '/v1/locks/sem'),
+    await call('GET', '/v1/locks/free'),
+    await call('GET', '/v1/locks/doc-a?index=0'),
+    await call('GET', '/v1/locks/free?index=999999&wait=1ms'),
+    await call('GET', '/v1/locks/bad%20name'),
+    await call('GET', '/v1/locks/doc-a?wait=1s'),
+  ],
+  'get /v1/locks': async () => [
+    await call('GET', '/v1/locks?prefix=doc-&limit=10'),
+    await call('GET', '/v1/locks'),
+    await call('GET', '/v1/locks?prefix=doc-&index=999999&wait=1ms'),
+    await call('GET', '/v1/locks?limit=0'),
+    await call('GET', '/v1/locks?limit=ten'),
+  ],
   'post /v1/locks/{name}/release': async () => [await call('POST', '/v1/locks/doc-a/release', { owner: 'w1', token: 1 }), await call('POST', '/v1/locks/doc-a/release', { owner: 'w1', token: 1 })],
   'delete /v1/locks/{name}': async () => [await call('DELETE', '/v1/locks/sem?requestId=r1'), await call('DELETE', '/v1/locks/sem?other=1')],
   'post /v1/sessions': async () => [await call('POST', '/v1/sessions', { ttlMs: 30_000, owner: 'svc' }), await call('POST', '/v1/sessions', { ttlMs: 1 })],
@@ -166,7 +190,57 @@ const CALLS: Record<string, () => Promise<Array<Awaited<ReturnType<typeof call>>
   'delete /v1/sessions/{id}': async () => withSession(async (id) => [await call('DELETE', `/v1/sessions/${id}`), await call('DELETE', `/v1/sessions/${id}`)]),
   'post /v1/admin/transfer-leader': async () => [await call('POST', '/v1/admin/transfer-leader', {}), await call('POST', '/v1/admin/transfer-leader', { to: 'n7' })],
   'get /v1/snapshot': async () => [await call('GET', '/v1/snapshot')],
+  'post /v1/elections/{name}/campaign': async () => [
+    await call('POST', '/v1/elections/chair/campaign', { owner: 'e1', value: 'v1', ttlMs: 60_000 }),
+    await call('POST', '/v1/elections/chair/campaign', { owner: 'e2', value: 'v2', ttlMs: 60_000 }),
+    await call('POST', '/v1/elections/chair/campaign', { owner: 'e2', value: 'v2', ttlMs: 60_000, waitMs: 50 }),
+    await call('POST', '/v1/elections/chair/campaign', { owner: 'e2', ttlMs: 60_000 }),
+  ],
+  'post /v1/elections/{name}/proclaim': async () => [
+    await call('POST', '/v1/elections/chair/proclaim', { owner: 'e1', token: chairToken(), value: 'v1b' }),
+    await call('POST', '/v1/elections/chair/proclaim', { owner: 'e2', token: chairToken(), value: 'v2b' }),
+  ],
+  'get /v1/elections/{name}': async () => {
+    const first = await call('GET', '/v1/elections/chair');
+    await call('POST', '/v1/elections/chair/proclaim', { owner: 'e1', token: chairToken(), value: 'v1c' });
+    // The member followed the election since the first read: a read past its index lists the change.
+    const after = await call('GET', `/v1/elections/chair?index=${(JSON.parse(first.text) as { index: number }).index}`);
+    expect(JSON.parse(after.text)).toMatchObject({ leader: { value: 'v1c' }, changes: [{ leader: { owner: 'e1', value: 'v1c' } }] });
+    return [first, after, await call('GET', '/v1/elections/nobody'), await call('GET', '/v1/elections/chair?index=0&wait=forever')];
+  },
+  'post /v1/elections/{name}/resign': async () => {
+    const token = chairToken();
+    return [await call('POST', '/v1/elections/chair/resign', { owner: 'e1', token }), await call('POST', '/v1/elections/chair/resign', { owner: 'e1', token })];
+  },
+  'get /v1/members': async () => [await call('GET', '/v1/members')],
+  'post /v1/members': async () => [
+    await call('POST', '/v1/members', { id: 'n3', peerAddress: '127.0.0.1:7003', httpUrl: 'http://127.0.0.1:8003' }),
+    await call('POST', '/v1/members', { id: 'n1', peerAddress: '127.0.0.1:7001', httpUrl: 'http://127.0.0.1:8001' }),
+    await call('POST', '/v1/members', { id: 'n 3' }),
+  ],
+  'post /v1/members/{id}/promote': async () => [await call('POST', '/v1/members/n3/promote'), await call('POST', '/v1/members/n9/promote'), await call('POST', '/v1/members/n%203/promote')],
+  'delete /v1/members/{id}': async () => [await call('DELETE', '/v1/members/n3'), await call('DELETE', '/v1/members/n9')],
+  'get /v1/dashboard/members': async () => [await call('GET', '/v1/dashboard/members')],
+  'get /v1/dashboard/locks': async () =>
+    withSession(async (id) => {
+      // A lock held in a session with a waiter queued behind it: every part of the page's lock view.
+      await call('POST', '/v1/locks/dash/acquire', { owner: 'd1', sessionId: id });
+      const held = JSON.parse((await call('GET', '/v1/locks/dash')).text) as { index: number };
+      const queued = call('POST', '/v1/locks/dash/acquire', { owner: 'd2', ttlMs: 60_000, waitMs: 8_000 });
+      // The queued acquire changes the lock (one more waiter): this read ends when it has.
+      const waited = JSON.parse((await call('GET', `/v1/locks/dash?index=${held.index}&wait=5s`)).text) as { waiters: number };
+      expect(waited.waiters).toBe(1);
+      const page = await call('GET', '/v1/dashboard/locks');
+      expect(JSON.parse(page.text)).toMatchObject({ locks: expect.arrayContaining([expect.objectContaining({ name: 'dash', queue: [expect.objectContaining({ owner: 'd2' })] })]), sessions: expect.arrayContaining([expect.objectContaining({ owner: 'svc' })]) });
+      await call('DELETE', `/v1/sessions/${id}`);
+      expect((await queued).status).toBe(200); // granted once the session's hold went
+      return [page];
+    }),
+  'get /ui': async () => [await call('GET', '/ui')],
 };
+
+/** chairToken is the fencing token of the election `chair`'s leader (0 when nobody leads). */
+const chairToken = (): number => (locks.backend(() => status).table().get('chair')?.holders[0]?.token ?? 0);
 
 async function withSession<T>(use: (id: string) => Promise<T>): Promise<T> {
   const created = await call('POST', '/v1/sessions', { ttlMs: 30_000 });
@@ -192,14 +266,13 @@ describe('GET /openapi.json', () => {
   it('describes every route a node serves except the internal cancel-wait, and each names its role', async () => {
     const served = (await nodeRoutes('none')).filter((r) => r.role !== 'member').map((r) => `${r.method.toLowerCase()} ${docPath(r.url)}`);
     const described = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
-    // nodeRoutes' app has no admin side: the admin routes are the only ones the document has beyond it.
-    expect(described.sort()).toEqual([...served, 'post /v1/admin/transfer-leader', 'get /v1/snapshot'].sort());
+    expect(described.sort()).toEqual(served.sort());
     expect(described.some((d) => d.includes('cancel-wait'))).toBe(false);
     const ops = Object.values(doc.paths).flatMap((o) => Object.values(o));
     for (const op of ops) {
       expect(['none', 'reader', 'locker', 'admin']).toContain(op['x-raftlock-role']);
       expect(op.security).toEqual(op['x-raftlock-role'] === 'none' ? [] : [{ bearer: [] }]);
-      expect(op.responses['200']).toBeDefined();
+      expect(Object.keys(op.responses).filter((s) => s.startsWith('2'))).not.toEqual([]);
       expect(op.responses['4XX']).toBeDefined();
     }
   });
@@ -213,6 +286,8 @@ describe('GET /openapi.json', () => {
     for (const key of Object.keys(CALLS)) {
       const op = described.find((d) => d.key === key)!.op;
       for (const res of await CALLS[key]!()) {
+        // A 500 is a crash (an answer its schema cannot serialize among them), never an answer the document means.
+        if (res.status === 500) failures.push(`${key}: 500 ${res.text}`);
         statuses.add(`${key} ${res.status}`);
         const response = declared(op, res.status);
         if (response === undefined) {
@@ -225,6 +300,10 @@ describe('GET /openapi.json', () => {
           continue;
         }
         if (!res.type.startsWith(contentType)) failures.push(`${key} ${res.status}: content-type ${res.type}, the document says ${contentType}`);
+        for (const [name, header] of Object.entries(response.headers ?? {})) {
+          const value = res.headers.get(name);
+          if (value === null || !ajv.validate(header.schema, value)) failures.push(`${key} ${res.status}: header ${name} is ${value}, the document says ${JSON.stringify(header.schema)}`);
+        }
         if (contentType !== 'application/json') continue;
         const validate: ValidateFunction = ajv.compile(media.schema);
         if (!validate(JSON.parse(res.text))) failures.push(`${key} ${res.status}: ${res.text} does not match: ${ajv.errorsText(validate.errors)}`);
@@ -245,6 +324,19 @@ describe('GET /openapi.json', () => {
       'post /v1/admin/transfer-leader 400',
       'get /v1/snapshot 200',
       'get /metrics 200',
+      'get /v1/locks/{name} 200',
+      'post /v1/elections/{name}/campaign 200',
+      'post /v1/elections/{name}/campaign 409',
+      'post /v1/elections/{name}/proclaim 200',
+      'post /v1/elections/{name}/resign 200',
+      'post /v1/elections/{name}/resign 409',
+      'get /v1/elections/{name} 400',
+      'post /v1/members 201',
+      'post /v1/members 409',
+      'post /v1/members/{id}/promote 404',
+      'delete /v1/members/{id} 200',
+      'get /v1/dashboard/locks 200',
+      'get /ui 200',
     ]) {
       expect(statuses).toContain(reached);
     }
@@ -259,7 +351,7 @@ describe('GET /openapi.json', () => {
     const mismatch = JSON.parse((await call('POST', '/v1/locks/fields/acquire', { owner: 'g', ttlMs: 60_000, mode: 'shared', limit: 3 })).text);
     expect(mismatch).toMatchObject({ error: 'limit_mismatch', limit: 2 });
     const lock = JSON.parse((await call('GET', '/v1/locks/fields')).text);
-    expect(lock).toEqual({ name: 'fields', holders: [{ owner: 'f', token: granted.token, mode: 'shared', expiresInMs: expect.any(Number), holdCount: 1 }], waiters: 0, lastToken: granted.token, limit: 2 });
+    expect(lock).toEqual({ name: 'fields', holders: [{ owner: 'f', token: granted.token, mode: 'shared', expiresInMs: expect.any(Number), holdCount: 1 }], waiters: 0, lastToken: granted.token, limit: 2, index: expect.any(Number) });
     const s = JSON.parse((await call('GET', '/v1/status')).text);
     expect(s).toEqual({ ...status, members: ['n1', 'n2'] });
     expect(changedBySerializer.slice(before)).toEqual([]);
