@@ -25,7 +25,7 @@ export class Leadership {
   readonly lost: AbortSignal;
   private currentValue: string;
 
-  /** Built by RaftLockClient.campaign; do not construct yourself. */
+  /** Built by RaftLockClient.campaign; do not construct yourself. @internal */
   constructor(
     private readonly hold: LockHandle,
     value: string,
