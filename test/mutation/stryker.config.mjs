@@ -10,6 +10,8 @@
  */
 const config = {
   testRunner: 'vitest',
+  plugins: ['@stryker-mutator/vitest-runner', './test/mutation/ignore-invariants.mjs'],
+  ignorers: ['invariant-assertions'],
   vitest: { configFile: 'test/mutation/vitest.mutation.config.ts', related: true },
   // Each mutant runs only the tests that executed its code in the dry run.
   coverageAnalysis: 'perTest',
