@@ -37,3 +37,18 @@ export class Driver {
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
+
+/** X is an exclusive acquire of `name` by `owner` (1 s lease, no wait), with `extra` fields. */
+export const X = (name: string, owner: string, extra: Partial<Extract<LockCommand, { type: 'acquire' }>> = {}): LockCommand => ({
+  type: 'acquire',
+  name,
+  owner,
+  mode: 'exclusive',
+  ttlMs: 1_000,
+  waitMs: 0,
+  ...extra,
+});
+
+/** S is a shared acquire, like X. */
+export const S = (name: string, owner: string, extra: Partial<Extract<LockCommand, { type: 'acquire' }>> = {}): LockCommand =>
+  X(name, owner, { mode: 'shared', ...extra });

@@ -1,24 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { LeaseTable, type LockCommand } from '../../src/locks/index.js';
 import { DedupeTable } from '../../src/locks/dedupe-table.js';
-import { Driver } from './helpers.js';
+import { Driver, S as shared, X as acquire } from './helpers.js';
 
 /**
  * Rules of the lease table that mutation testing (npm run mutate) found
  * unchecked: each test names the rule it holds the table to.
  */
-
-const acquire = (name: string, owner: string, extra: Partial<Extract<LockCommand, { type: 'acquire' }>> = {}): LockCommand => ({
-  type: 'acquire',
-  name,
-  owner,
-  mode: 'exclusive',
-  ttlMs: 1_000,
-  waitMs: 0,
-  ...extra,
-});
-const shared = (name: string, owner: string, extra: Partial<Extract<LockCommand, { type: 'acquire' }>> = {}): LockCommand =>
-  acquire(name, owner, { mode: 'shared', ...extra });
 
 /** The gauges a table keeps up to date during applies (they bound its deadline index). */
 function gauges(table: LeaseTable): Record<string, number> {

@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { API_BOUNDS, DEDUPE_TTL_MS, MAX_CLOCK_RATE_ERROR, retryHorizonMsMax } from '../../src/api/contract.js';
 import { DEFAULT_LEASE_TABLE_LIMITS, InvariantError, LeaseTable, SnapshotCorruptError, type LockCommand } from '../../src/locks/index.js';
-import { Driver, sameBytes } from './helpers.js';
+import { Driver, S, X, sameBytes } from './helpers.js';
 
-const X = (name: string, owner: string, extra: Partial<Extract<LockCommand, { type: 'acquire' }>> = {}): LockCommand => ({
-  type: 'acquire',
-  name,
-  owner,
-  mode: 'exclusive',
-  ttlMs: 1_000,
-  waitMs: 0,
-  ...extra,
-});
-const S = (name: string, owner: string, extra: Partial<Extract<LockCommand, { type: 'acquire' }>> = {}): LockCommand =>
-  X(name, owner, { mode: 'shared', ...extra });
 
 function token(out: { result: unknown }): number {
   const r = out.result as { ok: boolean; token?: number };
