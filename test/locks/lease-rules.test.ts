@@ -82,19 +82,29 @@ describe('lease expiry, lock-delay and extension', () => {
     expect(d.table.session('s')).toBeNull();
   });
 
-  it('keeps the gauges of holds, waiters and lock-delays equal to a recount of the state after every apply', () => {
+  it('keeps the gauges of holds, waiters and lock-delays equal to a recount after every apply, and seq only grows', () => {
     const d = new Driver();
     const t0 = d.timeMs;
     const steps: LockCommand[] = [
       acquire('L', 'a', { ttlMs: 1_000, lockDelayMs: 3_000 }),
       shared('S', 'x', { ttlMs: 2_000, lockDelayMs: 500 }),
       shared('S', 'y', { ttlMs: 1_000, lockDelayMs: 4_000 }),
+      // Two delays on one lock, the later end second: one lock-delay, moved later.
+      shared('T', 'p', { ttlMs: 1_000, lockDelayMs: 1_000 }),
+      shared('T', 'q', { ttlMs: 1_000, lockDelayMs: 3_000 }),
       acquire('L', 'b', { waitMs: 10_000 }),
       { type: 'createSession', sessionId: 's', ttlMs: 1_500 },
       acquire('M', 'c', { ttlMs: undefined, sessionId: 's' }),
       { type: 'release', name: 'S', owner: 'x', token: 2 },
     ];
-    const check = (): void => expect(gauges(d.table)).toEqual(gauges(LeaseTable.restore(d.table.snapshot())));
+    // seq orders deadlines that fall on the same ms (FIFO among equals): every new hold, waiter or delay takes a larger one.
+    let lastSeq = 0;
+    const check = (): void => {
+      expect(gauges(d.table)).toEqual(gauges(LeaseTable.restore(d.table.snapshot())));
+      const seq = d.table['st'].replicated.seq;
+      expect(seq).toBeGreaterThanOrEqual(lastSeq);
+      lastSeq = seq;
+    };
     for (const cmd of steps) {
       d.apply(cmd);
       check();
