@@ -70,6 +70,7 @@ export function extendLeases(st: LeaseState, byMs: number): ExpireOk {
   const nowMs = state.nowMs;
   for (const rec of state.locks.values()) {
     rec.forEachHold((hold) => {
+      // Stryker disable next-line ConditionalExpression: a session hold's expiresAtMs is 0 (holds.ts), never after now
       if (hold.sessionId === null && hold.expiresAtMs > nowMs) hold.expiresAtMs += byMs;
     });
     extendLockDelay(st, rec, byMs);

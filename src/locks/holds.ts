@@ -48,6 +48,7 @@ export function grant(st: LeaseState, rec: LockRecord, p: GrantParams): HoldFiel
   assert(token > rec.lastToken, 'fencing tokens must strictly increase');
   rec.lastToken = token;
   const seq = ++state.seq;
+  // Stryker disable next-line ConditionalExpression: a session hold's own expiresAtMs is never read (isHoldLive, holdExpiresAtMs and the deadlines use its session's)
   const expiresAtMs = p.sessionId === null ? state.nowMs + p.ttlMs : 0;
   assert((p.sessionId === null) === (p.ttlMs > 0), 'a hold has exactly one of ttl and session');
   let hold: HoldFields;
@@ -62,6 +63,7 @@ export function grant(st: LeaseState, rec: LockRecord, p: GrantParams): HoldFiel
     rec.lockDelayMs = p.lockDelayMs;
     rec.seq = seq;
     rec.mode = p.mode;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: limit 0 is a record's default; writing it changes nothing
     if (p.limit > 0) rec.ensureExt().limit = p.limit;
     if (p.value !== null) {
       assert(p.mode === MODE_EXCLUSIVE, 'only an exclusive hold carries a value');
@@ -104,8 +106,10 @@ export function renewLease(st: LeaseState, rec: LockRecord, hold: HoldFields, tt
  */
 export function removeHold(st: LeaseState, rec: LockRecord, hold: HoldFields, expiredAtMs: number | null): void {
   const state = st.replicated;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: with lockDelayMs 0 the delay would end at the passed deadline, never after now: none starts either way
   if (expiredAtMs !== null && hold.lockDelayMs > 0) {
     const untilMs = expiredAtMs + hold.lockDelayMs;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: a lock-delay that has already ended is cleared by the settle of this same apply (the record is touched)
     if (untilMs > state.nowMs) startLockDelay(st, rec, untilMs);
   }
   if (hold.sessionId === null) {
@@ -168,6 +172,7 @@ function removeExtraHold(rec: LockRecord, h: Holder): void {
 export function release(st: LeaseState, name: string, owner: string, token: number): CommandResult {
   const rec = st.replicated.locks.get(name);
   const hold = rec === undefined ? null : rec.holdByToken(token);
+  // Stryker disable next-line ConditionalExpression: hold is null whenever rec is undefined; that test is for the type checker
   if (rec === undefined || hold === null || hold.owner !== owner) return { ok: false, error: 'not_holder', name };
   st.scope.touch(rec);
   hold.holdCount--;
@@ -182,6 +187,7 @@ export function renew(st: LeaseState, name: string, owner: string, token: number
   const state = st.replicated;
   const rec = state.locks.get(name);
   const hold = rec === undefined ? null : rec.holdByToken(token);
+  // Stryker disable next-line ConditionalExpression: hold is null whenever rec is undefined; that test is for the type checker
   if (rec === undefined || hold === null || hold.owner !== owner || !state.isHoldLive(hold)) {
     return { ok: false, error: 'not_holder', name };
   }
@@ -220,6 +226,7 @@ export function checkToken(state: ReplicatedState, name: string, token: number):
   let valid = false;
   let current = 0;
   rec.forEachHold((hold) => {
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: holds are visited in grant order, so tokens ascend and the last is the largest
     if (hold.token > current) current = hold.token;
     if (hold.token === token && state.isHoldLive(hold)) valid = true;
   });

@@ -10,10 +10,10 @@ import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { API_BOUNDS } from '../../src/api/contract.js';
 import { LeaseTable, SnapshotCorruptError, type LockCommand } from '../../src/locks/index.js';
-import { Driver, exclusiveAcquire, sameBytes } from './helpers.js';
+import { Driver, X, sameBytes } from './helpers.js';
 
 const campaign = (name: string, owner: string, value: string, extra: Partial<Extract<LockCommand, { type: 'acquire' }>> = {}): LockCommand =>
-  exclusiveAcquire(name, owner, { value, ...extra });
+  X(name, owner, { value, ...extra });
 const formatOf = (bytes: Uint8Array): string => (Buffer.from(bytes).toString('latin1').match(/raftlock\.leases\.v\d/) ?? [''])[0];
 
 describe('election values in snapshots', () => {

@@ -38,7 +38,17 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
-/** exclusiveAcquire is an acquire of `name` by `owner`: exclusive, a 1 s lease, no wait, unless `extra` says otherwise. */
-export function exclusiveAcquire(name: string, owner: string, extra: Partial<Extract<LockCommand, { type: 'acquire' }>> = {}): LockCommand {
-  return { type: 'acquire', name, owner, mode: 'exclusive', ttlMs: 1_000, waitMs: 0, ...extra };
-}
+/** X is an exclusive acquire of `name` by `owner` (1 s lease, no wait), with `extra` fields. */
+export const X = (name: string, owner: string, extra: Partial<Extract<LockCommand, { type: 'acquire' }>> = {}): LockCommand => ({
+  type: 'acquire',
+  name,
+  owner,
+  mode: 'exclusive',
+  ttlMs: 1_000,
+  waitMs: 0,
+  ...extra,
+});
+
+/** S is a shared acquire, like X. */
+export const S = (name: string, owner: string, extra: Partial<Extract<LockCommand, { type: 'acquire' }>> = {}): LockCommand =>
+  X(name, owner, { mode: 'shared', ...extra });

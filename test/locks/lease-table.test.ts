@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { API_BOUNDS, DEDUPE_TTL_MS, MAX_CLOCK_RATE_ERROR, retryHorizonMsMax } from '../../src/api/contract.js';
 import { DEFAULT_LEASE_TABLE_LIMITS, InvariantError, LeaseTable, SnapshotCorruptError, type LockCommand } from '../../src/locks/index.js';
-import { Driver, exclusiveAcquire, sameBytes } from './helpers.js';
+import { Driver, S, X, sameBytes } from './helpers.js';
 
-const X = exclusiveAcquire;
-const S = (name: string, owner: string, extra: Partial<Extract<LockCommand, { type: 'acquire' }>> = {}): LockCommand =>
-  X(name, owner, { mode: 'shared', ...extra });
 
 function token(out: { result: unknown }): number {
   const r = out.result as { ok: boolean; token?: number };

@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import { LeaseTable, type LockCommand } from '../../src/locks/index.js';
+import { DedupeTable } from '../../src/locks/dedupe-table.js';
+import { Driver, S as shared, X as acquire } from './helpers.js';
+
+/**
+ * Rules of the lease table that mutation testing (npm run mutate) found
+ * unchecked: each test names the rule it holds the table to.
+ */
+
+/** The gauges a table keeps up to date during applies (they bound its deadline index). */
+function gauges(table: LeaseTable): Record<string, number> {
+  const st = table['st'];
+  return { locksHeld: st.locksHeld, waiters: st.waiters, ttlHolds: st.ttlHolds, lockDelays: st.lockDelays };
+}
+
+describe('grants and waiters', () => {
+  it('grants a queued semaphore waiter only with holders of its own limit', () => {
+    const d = new Driver();
+    d.apply(acquire('L', 'w'));
+    d.apply(shared('L', 'a', { limit: 2, waitMs: 60_000 }));
+    d.apply(shared('L', 'b', { limit: 3, waitMs: 60_000 }));
+    const rel = d.apply({ type: 'release', name: 'L', owner: 'w', token: 1 });
+    expect(rel.events.filter((e) => e.kind === 'granted').map((e) => (e as { owner: string }).owner)).toEqual(['a']);
+    expect(d.table.get('L')).toMatchObject({ holders: [{ owner: 'a' }], waiters: 1 });
+  });
+
+  it('grants the queue head in the apply that touches the lock at the exact end of its lock-delay', () => {
+    const d = new Driver();
+    const t0 = d.timeMs;
+    d.apply(acquire('L', 'a', { ttlMs: 1_000, lockDelayMs: 2_000 }));
+    d.apply(acquire('L', 'b', { waitMs: 60_000 }));
+    d.timeMs = t0 + 1_000;
+    d.apply({ type: 'expire' }); // a's lease ends: lock-delay until t0 + 3000
+    d.timeMs = t0 + 3_000;
+    // Not an expire: a newcomer's acquire settles the lock first, and the delay is over.
+    const c = d.apply(acquire('L', 'c'));
+    expect(c.events).toMatchObject([{ kind: 'granted', owner: 'b' }]);
+    expect(c.result).toMatchObject({ ok: false, error: 'lock_held', holders: [{ owner: 'b' }] });
+  });
+});
+
+describe('lease expiry, lock-delay and extension', () => {
+  it('a later lock-delay end is never shortened by a hold that expires after it with a shorter delay', () => {
+    const d = new Driver();
+    const t0 = d.timeMs;
+    d.apply(shared('L', 'a', { ttlMs: 1_000, lockDelayMs: 5_000 }));
+    d.apply(shared('L', 'b', { ttlMs: 1_000, lockDelayMs: 1_000 }));
+    d.timeMs = t0 + 1_000;
+    expect(d.apply({ type: 'expire' }).result).toMatchObject({ holdsExpired: 2 });
+    expect(d.table.get('L')).toMatchObject({ lockDelayUntilMs: t0 + 6_000 });
+    d.timeMs = t0 + 3_000;
+    expect(d.apply(acquire('L', 'c')).result).toMatchObject({ error: 'lock_held', lockDelayUntilMs: t0 + 6_000 });
+  });
+
+  it('extendLeases clears a lock-delay that ends exactly now instead of extending it', () => {
+    const d = new Driver();
+    const t0 = d.timeMs;
+    d.apply(acquire('L', 'a', { ttlMs: 1_000, lockDelayMs: 2_000 }));
+    d.timeMs = t0 + 1_000;
+    d.apply({ type: 'expire' });
+    d.timeMs = t0 + 3_000;
+    d.apply({ type: 'extendLeases', byMs: 5_000 });
+    expect(d.apply(acquire('L', 'b')).result).toMatchObject({ ok: true, owner: 'b' });
+  });
+
+  it('extendLeases does not revive a lease or a session whose deadline is exactly now: they are dead and expire', () => {
+    const d = new Driver();
+    const t0 = d.timeMs;
+    d.apply(acquire('L', 'a', { ttlMs: 1_000 }));
+    d.apply({ type: 'createSession', sessionId: 's', ttlMs: 1_000 });
+    d.apply(acquire('M', 'b', { ttlMs: undefined, sessionId: 's' }));
+    d.timeMs = t0 + 1_000;
+    expect(d.apply({ type: 'extendLeases', byMs: 5_000 }).result).toEqual({
+      ok: true,
+      holdsExpired: 2,
+      sessionsExpired: 1,
+      waitersTimedOut: 0,
+    });
+    expect(d.table.get('L')).toBeNull();
+    expect(d.table.get('M')).toBeNull();
+    expect(d.table.session('s')).toBeNull();
+  });
+
+  it('keeps the gauges of holds, waiters and lock-delays equal to a recount after every apply, and seq only grows', () => {
+    const d = new Driver();
+    const t0 = d.timeMs;
+    const steps: LockCommand[] = [
+      acquire('L', 'a', { ttlMs: 1_000, lockDelayMs: 3_000 }),
+      shared('S', 'x', { ttlMs: 2_000, lockDelayMs: 500 }),
+      shared('S', 'y', { ttlMs: 1_000, lockDelayMs: 4_000 }),
+      // Two delays on one lock, the later end second: one lock-delay, moved later.
+      shared('T', 'p', { ttlMs: 1_000, lockDelayMs: 1_000 }),
+      shared('T', 'q', { ttlMs: 1_000, lockDelayMs: 3_000 }),
+      acquire('L', 'b', { waitMs: 10_000 }),
+      { type: 'createSession', sessionId: 's', ttlMs: 1_500 },
+      acquire('M', 'c', { ttlMs: undefined, sessionId: 's' }),
+      { type: 'release', name: 'S', owner: 'x', token: 2 },
+    ];
+    // seq orders deadlines that fall on the same ms (FIFO among equals): every new hold, waiter or delay takes a larger one.
+    let lastSeq = 0;
+    const check = (): void => {
+      expect(gauges(d.table)).toEqual(gauges(LeaseTable.restore(d.table.snapshot())));
+      const seq = d.table['st'].replicated.seq;
+      expect(seq).toBeGreaterThanOrEqual(lastSeq);
+      lastSeq = seq;
+    };
+    for (const cmd of steps) {
+      d.apply(cmd);
+      check();
+    }
+    for (const atMs of [1_000, 1_500, 2_000, 4_000, 5_000, 20_000]) {
+      d.timeMs = t0 + atMs;
+      d.apply({ type: 'expire' });
+      check();
+    }
+    expect(gauges(d.table)).toEqual({ locksHeld: 0, waiters: 0, ttlHolds: 0, lockDelays: 0 });
+  });
+});
+
+describe('sessions', () => {
+  it('ending a session removes its own hold of a shared lock, never another holder of it', () => {
+    for (const end of ['delete', 'expire'] as const) {
+      const d = new Driver();
+      d.apply({ type: 'createSession', sessionId: 's', ttlMs: 1_000 });
+      d.apply(shared('L', 'a', { ttlMs: undefined, sessionId: 's' }));
+      d.apply(shared('L', 'x', { ttlMs: 60_000 }));
+      if (end === 'delete') d.apply({ type: 'deleteSession', sessionId: 's' });
+      else d.expireAfter(1_000);
+      expect(d.table.get('L')?.holders.map((h) => h.owner)).toEqual(['x']);
+    }
+  });
+});
+
+describe('exactly-once', () => {
+  it('a waiter without a requestId never changes the stored result of a request whose id equals its waiter id', () => {
+    for (const outcome of ['granted', 'timeout'] as const) {
+      const d = new Driver();
+      d.apply(acquire('L', 'w')); // index 1
+      const first = d.apply({ type: 'createSession', sessionId: 's', ttlMs: 60_000, requestId: '3' }); // index 2
+      // Index 3: its waiter id is '3', the index, as it has no requestId.
+      expect(d.apply(acquire('L', 'a', { waitMs: 5_000 })).result).toMatchObject({ queued: true, waiterId: '3' });
+      if (outcome === 'granted') d.apply({ type: 'release', name: 'L', owner: 'w', token: 1 });
+      else d.expireAfter(5_000);
+      expect(d.apply({ type: 'createSession', sessionId: 's', ttlMs: 60_000, requestId: '3' }).result).toBe(first.result);
+    }
+  });
+
+  it('the dedupe table evicts by age and answers retryAfterMs correctly across the compaction of its order', () => {
+    const ttlMs = 100_000;
+    const table = new DedupeTable(20_000, ttlMs);
+    const result = { ok: true as const, cancelled: false };
+    // One id per ms: 10,000 ids at times 0..9999.
+    for (let i = 0; i < 10_000; i++) table.remember(`r${i}`, result, i, 0);
+    table.evictExpired(6_000 + ttlMs); // evicts r0..r6000: enough to compact the order
+    expect(table.size).toBe(3_999);
+    expect(table.get('r6000')).toBeUndefined();
+    expect(table.get('r6001')).toBeDefined();
+    expect(table.retryAfterMs(6_000 + ttlMs)).toBe(1);
+    expect(table.retryAfterMs(ttlMs)).toBe(6_001);
+    // An id evicted before the compaction and remembered again stays until its own ttl.
+    table.remember('r5', result, 10_000, 0);
+    table.evictExpired(9_000 + ttlMs);
+    expect(table.size).toBe(999 + 1); // r9001..r9999 and r5
+    expect(table.get('r5')).toBeDefined();
+    expect(table.retryAfterMs(9_000 + ttlMs)).toBe(1);
+    table.evictExpired(10_000 + ttlMs);
+    expect(table.size).toBe(0);
+  });
+});
