@@ -14,8 +14,8 @@ import type { RaftHost } from './raft-host.js';
 
 /** BackupSource is the member a backup is taken on. */
 export interface BackupSource {
-  readonly host: Pick<RaftHost, 'id' | 'leader' | 'isLeader' | 'members' | 'readBarrier'>;
-  readonly core: Pick<CoreView, 'appliedIndex' | 'termAt'>;
+  readonly host: Pick<RaftHost, 'id' | 'leader' | 'isLeader' | 'members' | 'readBarrier' | 'appliedIndex'>;
+  readonly core: Pick<CoreView, 'termAt'>;
   readonly locks: Pick<LockService, 'snapshot' | 'lockTable'>;
   readonly clusterId: string;
   readonly readTimeoutMs: number;
@@ -26,9 +26,11 @@ export async function takeBackup(s: BackupSource): Promise<BackupImage> {
   if (!s.host.isLeader()) throw new NotLeaderError(s.host.leader);
   await s.host.readBarrier(s.readTimeoutMs);
   // From here on synchronous: nothing applies between reading the index and serializing the table.
-  // The core counts an entry applied only at the end of its Ready, but the table may already hold it: the image
-  // reflects the larger of the two indexes (between them lie only entries that do not change the table).
-  const index = Math.max(s.core.appliedIndex, s.locks.lockTable.appliedIndex);
+  // The host's applied index is the last entry handed to the app (not the core's, which runs ahead while a
+  // snapshot is encoded in slices and entries wait): the table holds every entry up to it, and entries past the
+  // table's own index (config entries, no-ops) do not change the table.
+  const index = s.host.appliedIndex;
+  assert(index >= s.locks.lockTable.appliedIndex, () => `the table applied ${s.locks.lockTable.appliedIndex}, past the host's ${index}`);
   const term = s.core.termAt(index);
   assert(term !== null && index >= 1, () => `no term for the backup's index ${index}`);
   const data = s.locks.snapshot();
