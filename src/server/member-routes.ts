@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { parseHostPort } from '../node/node-config.js';
 import { isLearnerIn, isVoterIn, memberIds, recordOf, type ConfChange, type ConfState, type MemberProgress, type NodeId } from '../raft/index.js';
 import type { AdminBackend } from './admin-backend.js';
 import { sendError } from './error-mapping.js';
@@ -66,8 +67,15 @@ export async function memberRoutes(app: FastifyInstance, { backend, admin }: Bac
       const { id, peerAddress, httpUrl } = request.body;
       const config = admin.membership().configuration;
       if (isVoterIn(config, id) || isLearnerIn(config, id)) return sendError(reply, 'membership_change_refused', `${id} is already a member`, { reason: 'already_member' });
-      const url = new URL(httpUrl); // the schema checked its shape; URL parsing also checks the host and port
-      return change(reply, backend, admin, { type: 'addLearner', id, peerAddress, httpUrl: url.origin }, 201);
+      // The schema checked the shapes; the address must also parse as the transport will read it, and the URL as a URL.
+      let origin: string;
+      try {
+        parseHostPort(peerAddress, 'peerAddress');
+        origin = new URL(httpUrl).origin;
+      } catch (err) {
+        return sendError(reply, 'bad_request', `${(err as Error).message}`);
+      }
+      return change(reply, backend, admin, { type: 'addLearner', id, peerAddress, httpUrl: origin }, 201);
     }),
   );
 

@@ -75,6 +75,10 @@ describe('membership change on a running cluster', () => {
       expect((await cli('member', 'add', 'n2', '--peer-address', '127.0.0.1:1', '--http-url', 'http://127.0.0.1:1')).output).toContain('already a member');
       const badAddress = await httpJson(`${n1.httpUrl}/v1/members`, 'POST', { id: 'n5', peerAddress: 'no port', httpUrl: 'http://x:1' });
       expect([badAddress.status, badAddress.body.error]).toEqual([400, 'bad_request']);
+      const badPort = await httpJson(`${n1.httpUrl}/v1/members`, 'POST', { id: 'n5', peerAddress: '127.0.0.1:99999', httpUrl: 'http://127.0.0.1:1' });
+      expect([badPort.status, badPort.body.message]).toEqual([400, expect.stringContaining('port 99999 is out of range')]);
+      const badUrl = await httpJson(`${n1.httpUrl}/v1/members`, 'POST', { id: 'n5', peerAddress: '127.0.0.1:1', httpUrl: 'http://[::1' });
+      expect(badUrl.status).toBe(400);
 
       const added = await cli('member', 'add', 'n4', '--peer-address', `127.0.0.1:${n4.peerPort}`, '--http-url', n4.httpUrl);
       expect(added.output).toContain('added learner n4: voters n1,n2,n3; learners n4');
