@@ -16,6 +16,9 @@ HTTPS endpoints signed by a private CA: --ca FILE or RAFTLOCK_CA.`;
 /** endpointsOption is the flags every command that talks to the cluster takes. */
 export const endpointsOption = { endpoints: { type: 'string' }, token: { type: 'string' }, ca: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
+/** holdCommandOptions are the flags of the commands that run a COMMAND while they hold something (lock, elect). */
+export const holdCommandOptions = { ...endpointsOption, ttl: { type: 'string' }, wait: { type: 'string' }, 'kill-grace': { type: 'string' } } as const;
+
 /** Connection is how a command reaches the cluster: endpoints, and the bearer token and CA if any. */
 export interface Connection {
   readonly endpoints: string[];

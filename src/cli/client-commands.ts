@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { API_BOUNDS } from '../api/contract.js';
 import { LockHeldError, RaftLockClient, type EndpointStatus, type LockHandle, type LockInfo } from '../client/index.js';
-import { UsageError, connectionFrom, endpointsOption, intFlag, messageOf, parse, printHelp, usageError, type Connection } from './cli-args.js';
+import { UsageError, connectionFrom, endpointsOption, holdCommandOptions, intFlag, messageOf, parse, printHelp, usageError, type Connection } from './cli-args.js';
 import type { CliIo } from './cli-io.js';
 
 const DEFAULT_TTL_MS = 15_000;
@@ -47,12 +47,7 @@ const RELEASE_USAGE = `usage: raftlock release NAME --force [--endpoints URLS]
 export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   let parsed: { name: string; command: string[]; ttlMs: number; waitMs: number; killGraceMs: number; connection: Connection };
   try {
-    const { values, positionals } = parse(argv, {
-      ...endpointsOption,
-      ttl: { type: 'string' },
-      wait: { type: 'string' },
-      'kill-grace': { type: 'string' },
-    });
+    const { values, positionals } = parse(argv, holdCommandOptions);
     if (values.help === true) return printHelp(io, LOCK_USAGE);
     const [name, ...command] = positionals;
     if (name === undefined) throw new UsageError('missing lock NAME');

@@ -1,5 +1,5 @@
 import { LockHeldError, type Leadership } from '../client/index.js';
-import { UsageError, connectionFrom, endpointsOption, intFlag, messageOf, parse, printHelp, usageError, type Connection } from './cli-args.js';
+import { UsageError, connectionFrom, holdCommandOptions, intFlag, messageOf, parse, printHelp, usageError, type Connection } from './cli-args.js';
 import type { CliIo } from './cli-io.js';
 import { LOCK_LOST_EXIT_CODE, newClient, runWhileHeld } from './client-commands.js';
 
@@ -32,12 +32,7 @@ Exit codes: COMMAND's (128 + N if signal N ended it), 1 not elected or leadershi
 export async function electCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   let parsed: { name: string; value: string; command: string[]; ttlMs: number; waitMs: number | undefined; killGraceMs: number; connection: Connection };
   try {
-    const { values, positionals } = parse(argv, {
-      ...endpointsOption,
-      ttl: { type: 'string' },
-      wait: { type: 'string' },
-      'kill-grace': { type: 'string' },
-    });
+    const { values, positionals } = parse(argv, holdCommandOptions);
     if (values.help === true) return printHelp(io, ELECT_USAGE);
     const [name, value, ...command] = positionals;
     if (name === undefined) throw new UsageError('missing election NAME');

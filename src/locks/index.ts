@@ -4,7 +4,8 @@
  */
 export { LeaseTable, MAX_HOLDERS_IN_RESULT, MAX_HOLD_COUNT, MAX_LIST_LIMIT } from './lease-table.js';
 export { DEFAULT_LEASE_TABLE_LIMITS, checkLimits, type LeaseTableLimits } from './limits.js';
-export { READABLE_SNAPSHOT_FORMATS, SNAPSHOT_FORMAT, SNAPSHOT_STEP_RECORDS, SnapshotCorruptError, SnapshotEncoder } from './snapshot-codec.js';
+export { READABLE_SNAPSHOT_FORMATS, SNAPSHOT_FORMAT, SnapshotCorruptError } from './snapshot-codec.js';
+export { SNAPSHOT_STEP_RECORDS, SnapshotEncoder } from './snapshot-encoder.js';
 export { validateCommand } from './validate-command.js';
 export { InvariantError } from '../raft/invariant.js';
 export type * from './types.js';
