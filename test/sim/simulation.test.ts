@@ -16,7 +16,13 @@ import { LIVENESS_BOUND_MS, runSchedule, type ProfileName, type ScheduleResult }
  * SIM_FC_SEED to explore others.
  */
 const FC_SEED = Number(process.env['SIM_FC_SEED'] ?? 7_2024);
-const RUNS_PER_BLOCK = 100;
+/**
+ * Schedules per block. `npm run mutate` sets SIM_RUNS_PER_BLOCK=30 (the same
+ * profiles and fast-check seeds, 450 schedules, ~6 s): a surviving mutant runs
+ * every test that covers it, and the full 1,500 would cost 20 s per survivor.
+ */
+const RUNS_PER_BLOCK = Number(process.env['SIM_RUNS_PER_BLOCK'] ?? 100);
+const FULL_RUN = RUNS_PER_BLOCK === 100;
 const BLOCKS: readonly { profile: ProfileName; blocks: number }[] = [
   { profile: 'mixed', blocks: 10 },
   { profile: 'crashy', blocks: 2 },
@@ -76,7 +82,7 @@ describe('deterministic cluster simulation (the real host and lease table)', () 
   it('covered both sizes and exercised every fault and protocol path', () => {
     const expected = BLOCKS.reduce((n, b) => n + b.blocks * RUNS_PER_BLOCK, 0);
     expect(totals.schedules).toBe(expected);
-    expect(totals.schedules).toBeGreaterThanOrEqual(1000);
+    if (FULL_RUN) expect(totals.schedules).toBeGreaterThanOrEqual(1000);
     expect(totals.nodes3).toBeGreaterThan(expected / 4);
     expect(totals.nodes5).toBeGreaterThan(expected / 4);
     // Guards against a silently toothless simulation (e.g. a schedule that never crashes or never snapshots).
