@@ -15,8 +15,9 @@ const config = {
   vitest: { configFile: 'test/mutation/vitest.mutation.config.ts', related: true },
   // Each mutant runs only the tests that executed its code in the dry run.
   coverageAnalysis: 'perTest',
-  // The machine has 2 cores shared with other work.
-  concurrency: 2,
+  // The machine has 2 cores shared with other work; MUTATE_CONCURRENCY=1 when
+  // several scopes run at once.
+  concurrency: Number(process.env['MUTATE_CONCURRENCY'] ?? 2),
   // Added to the slowest normal run time x timeoutFactor: a loaded machine
   // must not turn a slow but correct run into a "timeout" kill.
   timeoutMS: 10_000,
