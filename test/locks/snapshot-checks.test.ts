@@ -1,0 +1,137 @@
+/**
+ * What restore refuses: a snapshot that is not one this table wrote (a torn
+ * file, a foreign format, state no apply can reach) throws
+ * SnapshotCorruptError, so the host rebuilds from its peers instead of
+ * serving a table that differs from theirs. Each case below breaks one rule
+ * of the layout in src/locks/snapshot-codec.ts in a snapshot that restores
+ * fine before the change.
+ */
+import { pack, unpack } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import { LeaseTable, SnapshotCorruptError } from '../../src/locks/index.js';
+import { Driver, S, X, sameBytes } from './helpers.js';
+
+// Fields of the top-level array, of one hold and of one waiter (snapshot-codec.ts).
+const TOP = { format: 0, limits: 1, nowMs: 2, appliedIndex: 3, sessions: 7, locks: 8, dedupe: 9, answers: 10 } as const;
+const LIMIT = { waitersPerLockMax: 7, holdersPerLockMax: 8, dedupeEntriesMax: 9 } as const;
+const HOLD_FIELDS = 8;
+const WAITER_FIELDS = 10;
+const H = { token: 1, ttlMs: 3, holdCount: 4, sessionId: 5 } as const;
+const W = { ttlMs: 4, sessionId: 5, deduped: 9 } as const;
+
+/**
+ * busy: lock L (shared, limit 3) held by a (own lease) and b (session s), with
+ * waiters w (own lease, requestId w1, retried: 2 counted answers, so v2) and v
+ * (session t); lock D in lock-delay only, with nobody holding or waiting.
+ */
+function busy(): Driver {
+  const d = new Driver();
+  d.apply({ type: 'createSession', sessionId: 's', ttlMs: 60_000 });
+  d.apply({ type: 'createSession', sessionId: 't', ttlMs: 60_000 });
+  d.apply(S('L', 'a', { limit: 3, ttlMs: 60_000, requestId: 'ra' }));
+  d.apply(S('L', 'b', { limit: 3, ttlMs: undefined, sessionId: 's' }));
+  d.apply(X('L', 'w', { waitMs: 30_000, ttlMs: 60_000, requestId: 'w1' }));
+  d.apply(X('L', 'w', { waitMs: 30_000, ttlMs: 60_000, requestId: 'w1' }));
+  d.apply(X('L', 'v', { waitMs: 30_000, ttlMs: undefined, sessionId: 't' }));
+  d.apply(X('D', 'z', { ttlMs: 1_000, lockDelayMs: 50_000 }));
+  d.expireAfter(1_000);
+  return d;
+}
+
+type Top = unknown[];
+const locksOf = (top: Top): unknown[] => top[TOP.locks] as unknown[];
+/** lockAt is the index of lock `name`'s first field in the locks array (L comes first, then D). */
+// L: 7 fields before its holds, 2 holds, its waiter count, 2 waiters; then D.
+const lockAt = (_top: Top, name: 'L' | 'D'): number => (name === 'L' ? 0 : 7 + 2 * HOLD_FIELDS + 1 + 2 * WAITER_FIELDS);
+const holdAt = (top: Top, i: number): number => lockAt(top, 'L') + 7 + i * HOLD_FIELDS;
+const waiterAt = (top: Top, i: number): number => lockAt(top, 'L') + 7 + 2 * HOLD_FIELDS + 1 + i * WAITER_FIELDS;
+
+describe('restore refuses a snapshot this table could not have written', () => {
+  const d = busy();
+  const good = d.table.snapshot();
+  const base = unpack(good) as Top;
+
+  it('reads the layout this test assumes, and restores it unchanged', () => {
+    expect(base[TOP.format]).toBe('raftlock.leases.v2');
+    expect(base).toHaveLength(11);
+    const locks = locksOf(base);
+    expect(locks.slice(0, 7)).toEqual(['L', 1, expect.any(Number), 3, 0, 0, 2]);
+    expect(locks[holdAt(base, 0)]).toBe('a');
+    expect(locks[holdAt(base, 1)]).toBe('b');
+    expect(locks[holdAt(base, 1) + H.sessionId]).toBe('s');
+    expect(locks[waiterAt(base, 0) - 1]).toBe(2);
+    expect(locks.slice(waiterAt(base, 0), waiterAt(base, 0) + 2)).toEqual(['w1', 'w']);
+    expect(locks[waiterAt(base, 1) + 1]).toBe('v');
+    expect(locks[waiterAt(base, 1) + W.sessionId]).toBe('t');
+    expect(locks.slice(lockAt(base, 'D'), lockAt(base, 'D') + 7)).toEqual(['D', 0, expect.any(Number), 0, expect.any(Number), expect.any(Number), 0]);
+    expect(locks[lockAt(base, 'D') + 7]).toBe(0);
+    expect(locks).toHaveLength(lockAt(base, 'D') + 8);
+    expect(base[TOP.answers]).toEqual(['w1', 2]);
+    // The unchanged array, packed again, restores to the same table.
+    expect(sameBytes(LeaseTable.restore(pack(base)).snapshot(), good)).toBe(true);
+  });
+
+  const lock = (top: Top): unknown[] => locksOf(top);
+  const limits = (top: Top): unknown[] => top[TOP.limits] as unknown[];
+  const sessions = (top: Top): unknown[] => top[TOP.sessions] as unknown[];
+  const dedupe = (top: Top): unknown[] => top[TOP.dedupe] as unknown[];
+  const answers = (top: Top): unknown[] => top[TOP.answers] as unknown[];
+  // [what is broken, the part of the error message that names the rule, how to break it]
+  const cases: [string, string, (top: Top) => void][] = [
+    ['an unknown format', 'unknown snapshot format', (t) => (t[TOP.format] = 'raftlock.leases.v9')],
+    ['a format that is not a string', 'snapshot[0]: string expected', (t) => (t[TOP.format] = 3)],
+    ['limits of the wrong length', 'bad limits', (t) => limits(t).pop()],
+    ['limits that are not an array', 'bad limits', (t) => (t[TOP.limits] = 5)],
+    ['a negative limit', 'bad limits', (t) => (limits(t)[0] = -1)],
+    ['a fractional limit', 'bad limits', (t) => (limits(t)[0] = 1.5)],
+    ['a limit that is not a number', 'bad limits', (t) => (limits(t)[0] = '1')],
+    ['limits the table refuses (ttlMsMin 0)', 'bad limits', (t) => (limits(t)[0] = 0)],
+    ['a clock that is not a number', 'snapshot[2]: number expected', (t) => (t[TOP.nowMs] = 'now')],
+    ['a clock that is not finite', 'snapshot[2]: number expected', (t) => (t[TOP.nowMs] = Infinity)],
+    ['a negative applied index', 'snapshot[3]: non-negative integer expected', (t) => (t[TOP.appliedIndex] = -1)],
+    ['a fractional applied index', 'snapshot[3]: non-negative integer expected', (t) => (t[TOP.appliedIndex] = 2.5)],
+    ['a field after the last list', 'trailing fields', (t) => t.push([])],
+    ['a missing last list', 'truncated', (t) => t.pop()],
+    ['a session twice', 'duplicate session', (t) => sessions(t).push(...sessions(t).slice(0, 5))],
+    ['a session id that is not a string', 'sessions[0]: string expected', (t) => (sessions(t)[0] = 7)],
+    ['a session owner that is neither a string nor null', 'sessions[1]: string or null expected', (t) => (sessions(t)[1] = 7)],
+    ['a lock twice', 'duplicate lock', (t) => lock(t).push(...lock(t).slice(lockAt(t, 'D')))],
+    ['a lock cut short', 'truncated', (t) => lock(t).pop()],
+    ['a mode that is no mode', 'locks[1]: mode expected', (t) => (lock(t)[1] = 2)],
+    ['more holders than holdersPerLockMax', 'too many holders', (t) => (limits(t)[LIMIT.holdersPerLockMax] = 1)],
+    ['more waiters than waitersPerLockMax', 'too many waiters', (t) => (limits(t)[LIMIT.waitersPerLockMax] = 1)],
+    ['an exclusive lock with two holders', 'exclusive lock with several holders', (t) => ((lock(t)[1] = 0), (lock(t)[3] = 0))],
+    ['a lock without holders in shared mode', 'free lock with a mode or limit', (t) => (lock(t)[lockAt(t, 'D') + 1] = 1)],
+    ['a lock without holders with a semaphore limit', 'free lock with a mode or limit', (t) => (lock(t)[lockAt(t, 'D') + 3] = 2)],
+    ['a free lock (no holder, waiter or lock-delay)', 'free lock record', (t) => (lock(t)[lockAt(t, 'D') + 4] = 0)],
+    ['a hold with token 0', 'bad hold', (t) => (lock(t)[holdAt(t, 0) + H.token] = 0)],
+    ['a hold with a token above the lock\'s last token', 'bad hold', (t) => (lock(t)[holdAt(t, 0) + H.token] = (lock(t)[2] as number) + 1)],
+    ['a hold with a hold count of 0', 'bad hold', (t) => (lock(t)[holdAt(t, 0) + H.holdCount] = 0)],
+    ['a hold with neither a lease nor a session', 'hold needs exactly one of ttl and session', (t) => (lock(t)[holdAt(t, 0) + H.ttlMs] = 0)],
+    ['a hold with both a lease and a session', 'hold needs exactly one of ttl and session', (t) => (lock(t)[holdAt(t, 1) + H.ttlMs] = 1_000)],
+    ['a hold of an unknown session', 'unknown session', (t) => (lock(t)[holdAt(t, 1) + H.sessionId] = 'nope')],
+    ['a session holding one lock twice', 'session holds a lock twice', (t) => ((lock(t)[holdAt(t, 0) + H.sessionId] = 's'), (lock(t)[holdAt(t, 0) + H.ttlMs] = 0))],
+    ['a waiter with neither a lease nor a session', 'waiter needs exactly one of ttl and session', (t) => (lock(t)[waiterAt(t, 0) + W.ttlMs] = 0)],
+    ['a waiter with both a lease and a session', 'waiter needs exactly one of ttl and session', (t) => (lock(t)[waiterAt(t, 1) + W.ttlMs] = 1_000)],
+    ['a waiter of an unknown session', 'unknown session', (t) => (lock(t)[waiterAt(t, 1) + W.sessionId] = 'nope')],
+    ['a waiter whose deduped flag is not a boolean', 'boolean expected', (t) => (lock(t)[waiterAt(t, 0) + W.deduped] = 1)],
+    ['a stored result that is not an object', 'bad result', (t) => (dedupe(t)[2] = 5)],
+    ['a stored result without ok', 'bad result', (t) => (dedupe(t)[2] = { name: 'L' })],
+    ['a stored result that is null', 'bad result', (t) => (dedupe(t)[2] = null)],
+    ['a request id twice', 'duplicate dedupe entry', (t) => dedupe(t).push(...dedupe(t).slice(0, 3))],
+    ['more request ids than dedupeEntriesMax', 'dedupe table over its bound', (t) => (limits(t)[LIMIT.dedupeEntriesMax] = 1)],
+    ['answers of an unknown request id', 'bad answers entry', (t) => (answers(t)[0] = 'nope')],
+    ['answers of a refused request', 'bad answers entry', (t) => (dedupe(t)[dedupe(t).indexOf('w1') + 2] = { ok: false, error: 'lock_held', name: 'L', holders: [] })],
+    ['a count of 0 answers', 'bad answers entry', (t) => (answers(t)[1] = 0)],
+    ['answers of one request twice', 'bad answers entry', (t) => answers(t).push('w1', 1)],
+  ];
+  for (const [what, rule, breakIt] of cases) {
+    it(`refuses ${what}`, () => {
+      const top = structuredClone(base);
+      breakIt(top);
+      const restore = (): LeaseTable => LeaseTable.restore(pack(top));
+      expect(restore).toThrow(SnapshotCorruptError);
+      expect(restore).toThrow(rule);
+    });
+  }
+});
