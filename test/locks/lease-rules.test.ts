@@ -1,5 +1,6 @@
+import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { LeaseTable, type LockCommand } from '../../src/locks/index.js';
+import { LeaseTable, MAX_HOLD_COUNT, MAX_HOLDERS_IN_RESULT, type LockCommand } from '../../src/locks/index.js';
 import { DedupeTable } from '../../src/locks/dedupe-table.js';
 import { Driver, S as shared, X as acquire } from './helpers.js';
 
@@ -166,5 +167,60 @@ describe('exactly-once', () => {
     expect(table.retryAfterMs(9_000 + ttlMs)).toBe(1);
     table.evictExpired(10_000 + ttlMs);
     expect(table.size).toBe(0);
+  });
+});
+
+describe('acquire', () => {
+  it('refuses a reentrant acquire past MAX_HOLD_COUNT holds and keeps the count at the bound', () => {
+    const d = new Driver();
+    d.apply(acquire('L', 'a'));
+    // One hold short of the bound, set in the snapshot: a million applies would take too long.
+    const top = unpack(d.table.snapshot()) as unknown[];
+    const lock = top[8] as unknown[];
+    expect(lock.slice(0, 8)).toEqual(['L', 0, 1, 0, 0, 0, 1, 'a']);
+    lock[7 + 4] = MAX_HOLD_COUNT - 1; // the hold's holdCount
+    d.table = LeaseTable.restore(pack(top));
+    expect(d.apply(acquire('L', 'a')).result).toMatchObject({ ok: true, token: 1, holdCount: MAX_HOLD_COUNT });
+    expect(d.apply(acquire('L', 'a')).result).toEqual({ ok: false, error: 'bad_request', message: 'too many reentrant holds' });
+    expect(d.table.get('L')?.holders[0]?.holdCount).toBe(MAX_HOLD_COUNT);
+  });
+
+  it('a reentrant acquire without a value keeps the value the hold has', () => {
+    const d = new Driver();
+    d.apply(acquire('L', 'a', { value: 'v' }));
+    expect(d.apply(acquire('L', 'a')).result).toMatchObject({ ok: true, holdCount: 2, value: 'v' });
+    expect(d.table.get('L')?.holders[0]?.value).toBe('v');
+    expect(d.apply(acquire('L', 'a', { value: 'w' })).result).toMatchObject({ ok: true, holdCount: 3, value: 'w' });
+  });
+
+  it('lock_held names at most MAX_HOLDERS_IN_RESULT holders, the first in grant order', () => {
+    const d = new Driver();
+    const owners = Array.from({ length: MAX_HOLDERS_IN_RESULT + 1 }, (_, i) => `o${String(i).padStart(2, '0')}`);
+    for (const o of owners) d.apply(shared('L', o));
+    const held = d.apply(acquire('L', 'x')).result as { error: string; holders: { owner: string }[] };
+    expect(held.error).toBe('lock_held');
+    expect(held.holders.map((h) => h.owner)).toEqual(owners.slice(0, MAX_HOLDERS_IN_RESULT));
+  });
+});
+
+describe('apply', () => {
+  it('a retry answered from the dedupe table, and a dedupe_full refusal, report no events and touch no lock', () => {
+    const d = Driver.withLimits({ dedupeEntriesMax: 1 });
+    const first = d.apply(acquire('L', 'a', { requestId: 'r1' }));
+    expect(first.touched).toEqual(['L']);
+    expect(d.apply(acquire('L', 'a', { requestId: 'r1' }))).toEqual({ result: first.result, events: [], touched: [] });
+    const full = d.apply(acquire('M', 'b', { requestId: 'r2' }));
+    expect(full).toEqual({ result: { ok: false, error: 'dedupe_full', retryAfterMs: expect.any(Number) }, events: [], touched: [] });
+  });
+
+  it('the token floor never goes down: a record freed after one with newer tokens keeps the newer floor', () => {
+    const d = new Driver();
+    const floor = (): unknown => (unpack(d.table.snapshot()) as unknown[])[4];
+    d.apply(acquire('A', 'a')); // token 1
+    d.apply(acquire('B', 'b')); // token 2
+    d.apply({ type: 'release', name: 'B', owner: 'b', token: 2 });
+    expect(floor()).toBe(2);
+    d.apply({ type: 'release', name: 'A', owner: 'a', token: 1 });
+    expect(floor()).toBe(2);
   });
 });

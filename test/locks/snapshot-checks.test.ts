@@ -8,7 +8,7 @@
  */
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { LeaseTable, SnapshotCorruptError } from '../../src/locks/index.js';
+import { InvariantError, LeaseTable, SnapshotCorruptError } from '../../src/locks/index.js';
 import { Driver, S, X, sameBytes } from './helpers.js';
 
 // Fields of the top-level array, of one hold and of one waiter (snapshot-codec.ts).
@@ -125,6 +125,13 @@ describe('restore refuses a snapshot this table could not have written', () => {
     ['a count of 0 answers', 'bad answers entry', (t) => (answers(t)[1] = 0)],
     ['answers of one request twice', 'bad answers entry', (t) => answers(t).push('w1', 1)],
   ];
+  it('refuses a snapshot that passes the format checks but breaks a lock invariant (two holders under a limit of 1)', () => {
+    const top = structuredClone(base);
+    lock(top)[3] = 1;
+    expect(() => LeaseTable.restore(pack(top))).toThrow(InvariantError);
+    expect(() => LeaseTable.restore(pack(top))).toThrow('more holders than the limit');
+  });
+
   for (const [what, rule, breakIt] of cases) {
     it(`refuses ${what}`, () => {
       const top = structuredClone(base);
