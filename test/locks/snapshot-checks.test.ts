@@ -8,7 +8,7 @@
  */
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { InvariantError, LeaseTable, SnapshotCorruptError } from '../../src/locks/index.js';
+import { InvariantError, LeaseTable, SnapshotCorruptError, type LockCommand } from '../../src/locks/index.js';
 import { Driver, S, X, sameBytes } from './helpers.js';
 
 // Fields of the top-level array, of one hold and of one waiter (snapshot-codec.ts).
@@ -92,6 +92,10 @@ describe('restore refuses a snapshot this table could not have written', () => {
     ['a fractional applied index', 'snapshot[3]: non-negative integer expected', (t) => (t[TOP.appliedIndex] = 2.5)],
     ['a field after the last list', 'trailing fields', (t) => t.push([])],
     ['a missing last list', 'truncated', (t) => t.pop()],
+    ['sessions that are not an array', 'sessions is not an array', (t) => (t[TOP.sessions] = 5)],
+    ['locks that are not an array', 'locks is not an array', (t) => (t[TOP.locks] = 5)],
+    ['a dedupe list that is not an array', 'dedupe is not an array', (t) => (t[TOP.dedupe] = 5)],
+    ['answers that are not an array', 'answers is not an array', (t) => (t[TOP.answers] = 5)],
     ['a session twice', 'duplicate session', (t) => sessions(t).push(...sessions(t).slice(0, 5))],
     ['a session id that is not a string', 'sessions[0]: string expected', (t) => (sessions(t)[0] = 7)],
     ['a session owner that is neither a string nor null', 'sessions[1]: string or null expected', (t) => (sessions(t)[1] = 7)],
@@ -132,6 +136,11 @@ describe('restore refuses a snapshot this table could not have written', () => {
     expect(() => LeaseTable.restore(pack(top))).toThrow('more holders than the limit');
   });
 
+  it('refuses bytes that are not msgpack, and msgpack that is not an array', () => {
+    expect(() => LeaseTable.restore(Uint8Array.of(0x92, 0x01))).toThrow('not msgpack');
+    expect(() => LeaseTable.restore(pack('raftlock.leases.v2'))).toThrow('snapshot is not an array');
+  });
+
   for (const [what, rule, breakIt] of cases) {
     it(`refuses ${what}`, () => {
       const top = structuredClone(base);
@@ -141,4 +150,53 @@ describe('restore refuses a snapshot this table could not have written', () => {
       expect(restore).toThrow(rule);
     });
   }
+});
+
+describe('a restored table is the same table', () => {
+  /** expectTwins applies each command to the table and to its restored copy, at the same index and time: the outcomes must agree. */
+  function expectTwins(d: Driver, commands: LockCommand[], stepMs: number): void {
+    const copy = LeaseTable.restore(d.table.snapshot());
+    for (const cmd of commands) {
+      d.timeMs += stepMs;
+      const index = d.index + 1;
+      const fromCopy = copy.apply(cmd, { index, timeMs: d.timeMs });
+      expect(d.apply(cmd), JSON.stringify(cmd)).toEqual(fromCopy);
+      expect(sameBytes(copy.snapshot(), d.table.snapshot())).toBe(true);
+    }
+  }
+
+  it('ends a session\'s waiters in the order they queued, not in lock-table order', () => {
+    const d = new Driver();
+    d.apply({ type: 'createSession', sessionId: 's', ttlMs: 60_000 });
+    d.apply(X('A', 'x', { ttlMs: 60_000 })); // record A comes first in the table...
+    d.apply(X('B', 'y', { ttlMs: 60_000 }));
+    d.apply(X('B', 'o', { ttlMs: undefined, sessionId: 's', waitMs: 30_000 })); // ...but the session waits for B first
+    d.apply(X('A', 'o', { ttlMs: undefined, sessionId: 's', waitMs: 30_000 }));
+    const copy = LeaseTable.restore(d.table.snapshot());
+    const end: LockCommand = { type: 'deleteSession', sessionId: 's' };
+    const fromCopy = copy.apply(end, { index: d.index + 1, timeMs: d.timeMs });
+    expect(fromCopy.touched).toEqual(['B', 'A']);
+    expect(d.apply(end)).toEqual(fromCopy);
+  });
+
+  it('answers the commands that follow a restore exactly as the original does', () => {
+    const d = busy();
+    const release = (name: string, owner: string): LockCommand => {
+      const token = d.table.get(name)!.holders.find((h) => h.owner === owner)!.token;
+      return { type: 'release', name, owner, token };
+    };
+    expectTwins(
+      d,
+      [
+        X('L', 'w', { waitMs: 30_000, ttlMs: 60_000, requestId: 'w1' }), // a retry: its stored answer
+        { type: 'cancelWait', name: 'L', waiterId: 'w1', owner: 'w' }, // one of two attempts gone: stays queued
+        release('L', 'a'),
+        { type: 'deleteSession', sessionId: 's' }, // b's hold goes: w is granted, v waits on
+        { type: 'keepalive', sessionId: 't' },
+        { type: 'expire' },
+      ],
+      10,
+    );
+    expectTwins(d, [{ type: 'expire' }, { type: 'expire' }, X('D', 'n')], 30_000);
+  });
 });
