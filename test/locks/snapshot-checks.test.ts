@@ -8,6 +8,7 @@
  */
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
+import { API_BOUNDS } from '../../src/api/contract.js';
 import { InvariantError, LeaseTable, SnapshotCorruptError, type LockCommand } from '../../src/locks/index.js';
 import { Driver, S, X, sameBytes } from './helpers.js';
 
@@ -198,5 +199,27 @@ describe('a restored table is the same table', () => {
       10,
     );
     expectTwins(d, [{ type: 'expire' }, { type: 'expire' }, X('D', 'n')], 30_000);
+  });
+});
+
+describe('restore takes a table at its bounds', () => {
+  it('restores exactly holdersPerLockMax holders, waitersPerLockMax waiters, dedupeEntriesMax ids and the longest value', () => {
+    const d = Driver.withLimits({ holdersPerLockMax: 2, waitersPerLockMax: 1, dedupeEntriesMax: 2 });
+    d.apply(S('L', 'a', { requestId: 'r1' }));
+    d.apply(S('L', 'b', { requestId: 'r2' }));
+    d.apply(X('L', 'w', { waitMs: 5_000 }));
+    const longest = 'v'.repeat(API_BOUNDS.electionValueLengthMax);
+    d.apply(X('E', 'c', { value: longest }));
+    const bytes = d.table.snapshot();
+    const restored = LeaseTable.restore(bytes);
+    expect(sameBytes(restored.snapshot(), bytes)).toBe(true);
+    expect(restored.get('L')).toMatchObject({ holders: [{ owner: 'a' }, { owner: 'b' }], waiters: 1 });
+    expect(restored.dedupeSize).toBe(2);
+    expect(restored.get('E')?.holders[0]?.value).toBe(longest);
+    // One character more is no value this table could have stored.
+    const top = unpack(bytes) as unknown[];
+    expect(top.at(-1)).toEqual(['E', null, longest]);
+    top[top.length - 1] = ['E', null, `${longest}v`];
+    expect(() => LeaseTable.restore(pack(top))).toThrow(SnapshotCorruptError);
   });
 });
