@@ -139,6 +139,8 @@ describe('restore refuses a snapshot this table could not have written', () => {
 
   it('refuses bytes that are not msgpack, and msgpack that is not an array', () => {
     expect(() => LeaseTable.restore(Uint8Array.of(0x92, 0x01))).toThrow('not msgpack');
+    // The host tells corruption from a bug by these.
+    expect(() => LeaseTable.restore(Uint8Array.of(0x92, 0x01))).toThrow(expect.objectContaining({ name: 'SnapshotCorruptError', code: 'snapshot_corrupt' }));
     expect(() => LeaseTable.restore(pack('raftlock.leases.v2'))).toThrow('snapshot is not an array');
   });
 
