@@ -26,6 +26,7 @@ const SUITES = {
       'election-counter',
       'host-membership',
       'leader-hand-off',
+      'lease-clock',
       'lock-watches',
       'member-health',
       'node-config',
