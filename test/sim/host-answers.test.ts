@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { LockCommand } from '../../src/locks/index.js';
 import type { NodeId } from '../../src/raft/index.js';
 import type { SimCluster } from './cluster.js';
-import { quietCluster } from './quiet-cluster.js';
+import { electedLeader, quietCluster } from './quiet-cluster.js';
 
 /**
  * The real RaftHost over the simulation's I/O, one behaviour at a time: how a request's outcome reaches its caller
@@ -16,14 +16,6 @@ function session(i: number): LockCommand {
   return { type: 'createSession', sessionId: `s${i}`, owner: 'o', ttlMs: 60_000 };
 }
 
-/** elected runs the cluster until it has a leader whose no-op applied everywhere; returns the leader. */
-function elected(cluster: SimCluster): NodeId {
-  cluster.runUntil(cluster.nowMs + 3_000, () => cluster.leader() !== null);
-  const leader = cluster.leader();
-  if (leader === null) throw new Error('no leader elected');
-  cluster.runUntil(cluster.nowMs + 200);
-  return leader;
-}
 
 function follower(cluster: SimCluster, leader: NodeId): NodeId {
   return cluster.ids.find((id) => id !== leader)!;
@@ -32,7 +24,7 @@ function follower(cluster: SimCluster, leader: NodeId): NodeId {
 describe('RaftHost: how an outcome reaches its caller', () => {
   it('a refused proposal or read is answered after the call returns (never inside it), once, and counted', () => {
     const cluster = quietCluster();
-    const leader = elected(cluster);
+    const leader = electedLeader(cluster);
     const f = follower(cluster, leader);
     const host = cluster.member(f).host!;
     const answers: Answer[] = [];
@@ -53,7 +45,7 @@ describe('RaftHost: how an outcome reaches its caller', () => {
 
   it('bounds the pending proposals: past maxPendingProposals a proposal is answered overloaded, not queued', () => {
     const cluster = quietCluster();
-    const leader = elected(cluster);
+    const leader = electedLeader(cluster);
     const host = cluster.member(leader).host!;
     const answers: Answer[] = [];
     // The simulation's bound is 1,000 (production's proposal queue), all proposed in one turn.
@@ -68,7 +60,7 @@ describe('RaftHost: how an outcome reaches its caller', () => {
 
   it('stop answers what is pending (outcome_unknown, shutting_down) and refuses what comes after', async () => {
     const cluster = quietCluster();
-    const leader = elected(cluster);
+    const leader = electedLeader(cluster);
     const host = cluster.member(leader).host!;
     const answers: string[] = [];
     cluster.submit(leader, session(1), (err) => answers.push(`propose:${(err as { code?: string } | null)?.code}:${err?.message}`));
@@ -86,7 +78,7 @@ describe('RaftHost: how an outcome reaches its caller', () => {
 
   it('a read on the leader is served once everything committed before it applied here', () => {
     const cluster = quietCluster();
-    const leader = elected(cluster);
+    const leader = electedLeader(cluster);
     const host = cluster.member(leader).host!;
     const acked: number[] = [];
     for (let i = 0; i < 5; i++) cluster.submit(leader, session(i), (err) => err === null && acked.push(i));
@@ -102,7 +94,7 @@ describe('RaftHost: how an outcome reaches its caller', () => {
 describe('RaftHost: what it counts and reports', () => {
   it('counts proposals, synced writes and entries and their fsync time, and one leader change per member per election', () => {
     const cluster = quietCluster();
-    const leader = elected(cluster);
+    const leader = electedLeader(cluster);
     for (const id of cluster.ids) expect(cluster.member(id).host!.stats.leaderChanges).toBe(1);
     const before = new Map(cluster.ids.map((id) => [id, { ...cluster.member(id).host!.stats }]));
     const observed = new Map<NodeId, number[]>(cluster.ids.map((id) => [id, []]));
@@ -135,7 +127,7 @@ describe('RaftHost: what it counts and reports', () => {
 
   it('reports replication lag on the leader only: each other voter, growing for one cut off, 0 once caught up', () => {
     const cluster = quietCluster();
-    const leader = elected(cluster);
+    const leader = electedLeader(cluster);
     const [f1, f2] = cluster.ids.filter((id) => id !== leader) as [NodeId, NodeId];
     const host = cluster.member(leader).host!;
     expect([...host.replicationLag().keys()].sort()).toEqual([f1, f2].sort());
@@ -155,7 +147,7 @@ describe('RaftHost: what it counts and reports', () => {
 
   it('takes snapshots at its phase and compacts; a member cut off catches up by installing the leader\'s snapshot', () => {
     const cluster = quietCluster({ snapshotEvery: 5 });
-    const leader = elected(cluster);
+    const leader = electedLeader(cluster);
     const f = follower(cluster, leader);
     cluster.network.isolate(f);
     const acked: number[] = [];

@@ -6,7 +6,7 @@ import { encodeCommand } from '../../src/node/command-codec.js';
 import type { HostScheduler, TimerHandle } from '../../src/node/host-io.js';
 import type { NodeId } from '../../src/raft/index.js';
 import type { SimCluster } from './cluster.js';
-import { quietCluster } from './quiet-cluster.js';
+import { electedLeader, quietCluster } from './quiet-cluster.js';
 
 /**
  * The real LockService on the real host over the simulation's I/O: expiry is proposed by the leader only, once its
@@ -15,13 +15,6 @@ import { quietCluster } from './quiet-cluster.js';
 
 const SILENT = { info() {}, warn() {}, error() {}, debug() {} };
 
-function elected(cluster: SimCluster): NodeId {
-  cluster.runUntil(cluster.nowMs + 3_000, () => cluster.leader() !== null);
-  const leader = cluster.leader();
-  if (leader === null) throw new Error('no leader elected');
-  cluster.runUntil(cluster.nowMs + 200);
-  return leader;
-}
 
 /** run submits `command` on `id` and runs the cluster until it is answered. */
 function run(cluster: SimCluster, id: NodeId, command: LockCommand): CommandResult {
@@ -40,7 +33,7 @@ const acquire = (owner: string, ttlMs: number, extra: Partial<LockCommand> = {})
 describe('LockService on the host: expiry, time and counters', () => {
   it('the leader alone takes a time base, proposes expire once a lease passed, and every member counts what expired', () => {
     const cluster = quietCluster();
-    const leader = elected(cluster);
+    const leader = electedLeader(cluster);
     const locks = (id: NodeId) => cluster.member(id).locks!;
     for (const id of cluster.ids) expect(locks(id).counters.leaseTimeBases).toBe(id === leader ? 1 : 0);
     const appliedBefore = new Map(cluster.ids.map((id) => [id, locks(id).counters.applied]));
@@ -64,7 +57,7 @@ describe('LockService on the host: expiry, time and counters', () => {
 
   it('on the leader table time runs with its monotonic clock; elsewhere it is the newest applied stamp', () => {
     const cluster = quietCluster();
-    const leader = elected(cluster);
+    const leader = electedLeader(cluster);
     const f = cluster.ids.find((id) => id !== leader)!;
     run(cluster, leader, acquire('a', 10_000));
     cluster.runUntil(cluster.nowMs + 100);
@@ -81,7 +74,7 @@ describe('LockService on the host: expiry, time and counters', () => {
 
   it('a detached service proposes no expiry', () => {
     const cluster = quietCluster();
-    const leader = elected(cluster);
+    const leader = electedLeader(cluster);
     const locks = cluster.member(leader).locks!;
     expect(run(cluster, leader, acquire('a', 1_000)).ok).toBe(true);
     locks.detach();
@@ -93,7 +86,7 @@ describe('LockService on the host: expiry, time and counters', () => {
 
   it('execute resolves with the result, and rejects with the host\'s refusal on a follower', async () => {
     const cluster = quietCluster();
-    const leader = elected(cluster);
+    const leader = electedLeader(cluster);
     const f = cluster.ids.find((id) => id !== leader)!;
     const ok = cluster.member(leader).locks!.execute(acquire('a', 10_000));
     const refused = cluster.member(f).locks!.execute(acquire('b', 10_000));
@@ -106,7 +99,7 @@ describe('LockService on the host: expiry, time and counters', () => {
 describe('LockService: waiters', () => {
   it('wakes the registered waiter with its grant; one registration per id; the bound on open long-polls', () => {
     const cluster = quietCluster();
-    const leader = elected(cluster);
+    const leader = electedLeader(cluster);
     const locks = cluster.member(leader).locks!;
     const granted = run(cluster, leader, acquire('a', 10_000)) as { token: number };
     const events: LockEvent[] = [];

@@ -1,4 +1,4 @@
-import { RaftNode, SeededRandom } from '../../src/raft/index.js';
+import { RaftNode, SeededRandom, type NodeId } from '../../src/raft/index.js';
 import { LockService } from '../../src/node/lock-service.js';
 import { SimCluster, type ClusterOptions } from './cluster.js';
 
@@ -33,4 +33,13 @@ export function quietCluster(overrides: Partial<ClusterOptions> = {}): SimCluste
     trace: null,
     ...overrides,
   });
+}
+
+/** electedLeader runs `cluster` until it has a leader whose no-op had time to apply everywhere; returns the leader. */
+export function electedLeader(cluster: SimCluster): NodeId {
+  cluster.runUntil(cluster.nowMs + 3_000, () => cluster.leader() !== null);
+  const leader = cluster.leader();
+  if (leader === null) throw new Error('no leader elected');
+  cluster.runUntil(cluster.nowMs + 200);
+  return leader;
 }
