@@ -34,6 +34,7 @@ const SUITES = {
       'peer-refusal-tap',
       'pending-proposals',
       'pending-reads',
+      'raft-host-durability',
       'recent-events',
       'snapshot-schedule',
       'take-backup',
