@@ -168,6 +168,24 @@ describe('RaftHost durability order (a single voter, writes completed by hand)',
     expect(host.stats.syncs).toBeGreaterThanOrEqual(1);
   });
 
+  it('does not sync a change of the commit index alone: it rides with the next write (like etcd\'s MustSync)', () => {
+    const { host, scheduler, store } = leaderHost();
+    host.submit(new Uint8Array([1]), () => {});
+    scheduler.drain();
+    const first = store.saves.shift()!;
+    const index = first.batch.entries.at(-1)!.index;
+    first.done(null);
+    scheduler.drain();
+    scheduler.tick(3);
+    expect(host.commitIndex).toBe(index);
+    // Only the commit index changed: no write of its own.
+    expect(store.saves).toEqual([]);
+    host.submit(new Uint8Array([2]), () => {});
+    scheduler.drain();
+    expect(store.saves).toHaveLength(1);
+    expect(store.saves[0]!.batch.hardState).toMatchObject({ commit: index, vote: 'n1' });
+  });
+
   it('a failed write is fatal: reported once, nothing applied or answered, the loop stops', () => {
     const { host, scheduler, store, app, fatal } = leaderHost();
     const answers: unknown[] = [];
