@@ -3,6 +3,7 @@
 //   npm run mutate -- src/locks
 //   npm run mutate -- src/node/lease-clock.ts src/node/pending-requests.ts
 //   npm run mutate -- src/server/lock-routes.ts
+//   npm run mutate -- src/node/raft-host.ts:363-512   (a line range of one file)
 // Each scope keeps its own incremental file and report under the git-ignored
 // reports/mutation/<scope>/, so a rerun tests only mutants whose code or
 // covering tests changed. Shared settings: test/mutation/stryker.config.mjs.
@@ -26,11 +27,17 @@ const SUITES = {
       'election-counter',
       'host-membership',
       'leader-hand-off',
+      'lease-clock',
+      'lock-watches',
       'member-health',
       'node-config',
       'peer-refusal-tap',
       'pending-proposals',
+      'pending-reads',
+      'raft-host-durability',
+      'recent-events',
       'snapshot-schedule',
+      'take-backup',
     ].map((name) => `test/node/${name}.test.ts`),
   ],
   // The route plugins run in-process under test/client (real plugins over one
@@ -52,17 +59,22 @@ function suiteOf(path) {
   return key;
 }
 
-const paths = process.argv.slice(2).map((arg) => relative(process.cwd(), resolve(arg)).replaceAll('\\', '/'));
+/** A file with a line range (`file.ts:10-80`, Stryker's own syntax): only that part of the file is mutated. */
+const LINE_RANGE = /\.ts:\d+-\d+$/;
+const paths = process.argv.slice(2).map((arg) => {
+  const range = LINE_RANGE.test(arg) ? arg.slice(arg.lastIndexOf(':')) : '';
+  return relative(process.cwd(), resolve(arg.slice(0, arg.length - range.length))).replaceAll('\\', '/') + range;
+});
 if (paths.length === 0) usage('name what to mutate');
 const mutate = [];
 const tests = new Set();
 for (const path of paths) {
-  if (path.endsWith('.ts')) mutate.push(path);
+  if (path.endsWith('.ts') || LINE_RANGE.test(path)) mutate.push(path);
   else mutate.push(`${path}/**/*.ts`, `!${path}/**/index.ts`);
   for (const glob of SUITES[suiteOf(path)]) tests.add(glob);
 }
 
-const scope = paths.join('+').replaceAll('/', '_');
+const scope = paths.join('+').replaceAll('/', '_').replaceAll(':', '_');
 const reportDir = `reports/mutation/${scope}`;
 mkdirSync(reportDir, { recursive: true });
 // Read by test/mutation/vitest.mutation.config.ts in every Stryker worker.

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { RaftNode, SeededRandom } from '../../src/raft/index.js';
 import { LockService } from '../../src/node/lock-service.js';
 import type { CommandResult } from '../../src/locks/index.js';
-import { SimCluster } from './cluster.js';
+import { quietCluster } from './quiet-cluster.js';
 
 /** A state machine bug: the lease table throws while applying the first lock command. */
 class ThrowsOnApply extends LockService {
@@ -17,30 +16,7 @@ class ThrowsOnApply extends LockService {
  */
 describe('RaftHost: a throw while applying is fatal', () => {
   it('reports the throw through onFatal and stops the member', () => {
-    const cluster = new SimCluster({
-      ids: ['n1', 'n2', 'n3'],
-      spareIds: [],
-      maxPromoteLagEntries: 1000,
-      random: new SeededRandom(11),
-      createNode: (c, d) => new RaftNode(c, d),
-      createLockService: (o) => new ThrowsOnApply(o),
-      lockNames: ['x'],
-      minDelayMs: 1,
-      maxDelayMs: 5,
-      tickMs: [10, 10, 10],
-      electionTicks: 10,
-      maxAppendBytes: 64 * 1024,
-      maxInflightAppends: 4,
-      snapshotEvery: 1000,
-      fastDiskMaxMs: 2,
-      slowDiskProbability: 0,
-      slowDiskMinMs: 1,
-      slowDiskMaxMs: 1,
-      clockOffsetMs: [0, 0, 0],
-      clockRateError: [0, 0, 0],
-      checkTableTime: true,
-      trace: null,
-    });
+    const cluster = quietCluster({ createLockService: (o) => new ThrowsOnApply(o) });
     cluster.runUntil(2_000, () => cluster.leader() !== null);
     const leader = cluster.leader();
     expect(leader).not.toBeNull();
