@@ -60,4 +60,19 @@ describe('Progress edge rules (Raft §5.3)', () => {
     expect(pr.inflightCount()).toBe(1);
     expect(pr.isPaused()).toBe(false);
   });
+
+  it('a probe never moves nextIndex below match + 1, whatever the conflict hint says: that prefix is known to match (§5.3)', () => {
+    const pr = new Progress(7, 8);
+    pr.maybeUpdate(4);
+    pr.sentAppend(6, 0); // probe with prevLogIndex 6
+    expect(pr.maybeDecrTo(6, 1)).toBe(true);
+    expect(pr).toMatchObject({ state: 'probe', match: 4, next: 5 });
+  });
+
+  it('a follower starts with nothing in flight and is not counted active until it is heard from (thesis §6.2)', () => {
+    const pr = new Progress(5, 4);
+    expect(pr.inflightCount()).toBe(0);
+    expect(pr.recentActive).toBe(false);
+  });
 });
+
