@@ -136,7 +136,7 @@ describe('RaftHost durability order (a single voter, writes completed by hand)',
     host.submit(new Uint8Array([7]), (err, result) => answers.push(err ?? result));
     scheduler.drain();
     expect(store.saves).toHaveLength(1);
-    const index = store.saves[0]!.batch.entries.at(-1)!.index;
+    const index = store.saves[0]!.batch.entries!.at(-1)!.index;
     // Written but not yet durable: not applied, not answered, however long the loop runs.
     scheduler.tick(3);
     expect(app.applied).toEqual([]);
@@ -163,8 +163,8 @@ describe('RaftHost durability order (a single voter, writes completed by hand)',
     scheduler.drain();
     expect(store.saves).toHaveLength(1);
     // Both waiting proposals share the second write (group commit), right after the first one's entries.
-    const second = store.saves[0]!.batch.entries.map((e) => e.index);
-    expect(second).toEqual([first.batch.entries.at(-1)!.index + 1, first.batch.entries.at(-1)!.index + 2]);
+    const second = store.saves[0]!.batch.entries!.map((e) => e.index);
+    expect(second).toEqual([first.batch.entries!.at(-1)!.index + 1, first.batch.entries!.at(-1)!.index + 2]);
     expect(host.stats.syncs).toBeGreaterThanOrEqual(1);
   });
 
@@ -173,7 +173,7 @@ describe('RaftHost durability order (a single voter, writes completed by hand)',
     host.submit(new Uint8Array([1]), () => {});
     scheduler.drain();
     const first = store.saves.shift()!;
-    const index = first.batch.entries.at(-1)!.index;
+    const index = first.batch.entries!.at(-1)!.index;
     first.done(null);
     scheduler.drain();
     scheduler.tick(3);
