@@ -380,7 +380,7 @@ export class RaftHost {
     // the write and the applying: the followers' fsyncs, not the leader's, are the longer pole of a commit.
     if (rd.earlyMessages.length > 0) {
       this.send(rd.earlyMessages);
-      this.transport.flush?.();
+      this.transport.flush();
     }
     // Like etcd's MustSync: entries, a snapshot, a term or a vote must be durable before anything depends on them, but
     // a change of the commit index alone need not be (a restarted node learns it again from the leader). It rides
@@ -421,7 +421,7 @@ export class RaftHost {
       }
       this.finishReady(rd);
       // A follower's append response (or a vote) leaves as soon as its write is durable, not at the turn's end.
-      if (rd.messages.length > 0) this.transport.flush?.();
+      if (rd.messages.length > 0) this.transport.flush();
     } catch (e) {
       this.fatal(e);
     }
