@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { HttpAccess } from './lib/load-target.js';
 import { HttpConnection } from './lib/mini-http.js';
-import { formatSummary, summarizeProfile } from './lib/profile-summary.js';
+import { formatAreas, formatSummary, hrtimeUs, summarizeAreas, summarizeProfile, type ProfileWindow } from './lib/profile-summary.js';
 import { installSignalHandlers, runMain } from './lib/process-registry.js';
 import { runLoad } from './lib/run-load.js';
 import { securitySetup } from './lib/security-setup.js';
@@ -67,11 +67,19 @@ async function main(): Promise<number> {
     const roles = new Map(cluster.nodes.map((n) => [n.child?.pid ?? -1, `${n.id === leader.id ? 'leader' : 'follower'} ${n.id}`]));
     const windowMs = seconds * 1000;
     // The counters are read at the window's edges while the load runs (1 s warm-up first).
+    // The profiles are cut to the same window (their samples carry the monotonic clock hrtimeUs reads).
+    const window = { fromUs: 0, toUs: 0 };
     const before = new Promise<[Record<string, number>, Record<string, number>]>((resolve, reject) =>
-      setTimeout(() => Promise.all([readCounters(leader.httpUrl, access), readCounters(follower.httpUrl, access)]).then(resolve, reject), 1_000),
+      setTimeout(() => {
+        window.fromUs = hrtimeUs();
+        Promise.all([readCounters(leader.httpUrl, access), readCounters(follower.httpUrl, access)]).then(resolve, reject);
+      }, 1_000),
     );
     const after = new Promise<[Record<string, number>, Record<string, number>]>((resolve, reject) =>
-      setTimeout(() => Promise.all([readCounters(leader.httpUrl, access), readCounters(follower.httpUrl, access)]).then(resolve, reject), 1_000 + windowMs),
+      setTimeout(() => {
+        window.toUs = hrtimeUs();
+        Promise.all([readCounters(leader.httpUrl, access), readCounters(follower.httpUrl, access)]).then(resolve, reject);
+      }, 1_000 + windowMs),
     );
     const result = await runLoad(
       { target: { protocol: 'raftlock', host: '127.0.0.1', port: leader.httpPort, client: 'raw', access }, workload: { kind: 'uncontended', clients }, warmupMs: 1_000, windowMs, serverPids: pids, tag: 'gc', retry: { baseMs: 2, capMs: 64 } },
@@ -80,6 +88,8 @@ async function main(): Promise<number> {
     const [b, a] = await Promise.all([before, after]);
     if (result.kind !== 'locks') throw new Error('unexpected result');
     console.log(`group commit (peer security: ${peerSecurity}, ${security.label}): ${clients} clients, ${seconds} s against leader ${leader.id}: ${result.cyclesPerSec.toFixed(0)} cycles/s (${(2 * result.cyclesPerSec).toFixed(0)} writes/s), acquire p50 ${result.acquire.p50Ms.toFixed(2)} ms p99 ${result.acquire.p99Ms.toFixed(2)} ms, server CPU ${(result.serverCpuSec / seconds).toFixed(2)} cores`);
+    const perNode = result.serverCpuSecPerProcess.map((sec, i) => `${roles.get(pids[i]!)} ${((sec * 1e6) / Math.max(1, result.cycles)).toFixed(0)}`);
+    console.log(`  server CPU per cycle (/proc, window): ${((result.serverCpuSec * 1e6) / Math.max(1, result.cycles)).toFixed(0)} µs (${perNode.join(', ')}); cycle p50 ${result.cycle.p50Ms.toFixed(2)} ms`);
     for (const [role, id, x, y] of [['leader', leader.id, b[0], a[0]], ['follower', follower.id, b[1], a[1]]] as const) {
       const syncs = y.raftlock_raft_syncs_total! - x.raftlock_raft_syncs_total!;
       const entries = y.raftlock_raft_synced_entries_total! - x.raftlock_raft_synced_entries_total!;
@@ -93,11 +103,20 @@ async function main(): Promise<number> {
       return 1;
     }
     if (profDir !== null) {
+      // The cycles the load completed in its window, as for the /proc figure above.
+      const cycles = result.cycles;
+      const cut: ProfileWindow = window;
+      console.log(`profile window (hrtime µs): ${cut.fromUs} ${cut.toUs}`);
       // A profile is written when the process exits normally: SIGTERM, not the SIGKILL of cluster.stop().
       for (const n of cluster.nodes) await cluster.kill(n.id, 'SIGTERM');
       for (const [pid, role] of roles) {
         const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.`));
-        console.log(file === undefined ? `${role}: no profile in ${profDir}` : formatSummary(`${role} (${join(profDir, file)})`, summarizeProfile(join(profDir, file))));
+        if (file === undefined) {
+          console.log(`${role}: no profile in ${profDir}`);
+          continue;
+        }
+        console.log(formatSummary(`${role} (${join(profDir, file)})`, summarizeProfile(join(profDir, file))));
+        console.log(formatAreas(`${role} by area, in the load window`, summarizeAreas(join(profDir, file), cut), cycles));
       }
     }
     return 0;

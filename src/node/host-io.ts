@@ -55,6 +55,8 @@ export interface HostTransport {
   open(): Promise<{ port: number }>;
   /** send queues messages; it never blocks and never throws for an unreachable peer. */
   send(messages: readonly Message[]): void;
+  /** flush writes what send() queued so far now, rather than when the transport would batch it (a no-op if it does not batch). */
+  flush(): void;
   /**
    * setPeers tells the transport the members this node must now reach (itself excluded), whenever the configuration
    * in its log changes: it dials a new one and drops one no longer listed, except the peers it was started with (they

@@ -43,6 +43,10 @@ export class ObservedTransport implements HostTransport {
     this.inner.send(messages);
   }
 
+  flush(): void {
+    this.inner.flush();
+  }
+
   setPeers(members: readonly MemberRecord[]): void {
     this.inner.setPeers(members);
   }

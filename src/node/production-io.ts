@@ -54,6 +54,10 @@ export class TcpHostTransport implements HostTransport {
   }
 
   /** setPeers dials new members and drops removed ones; a member in `--peers` is dialed at that address (it may be a proxy's). */
+  flush(): void {
+    this.bound().flush();
+  }
+
   setPeers(members: readonly MemberRecord[]): void {
     const peers = new Map<NodeId, PeerAddress>();
     for (const m of members) {

@@ -164,7 +164,7 @@ export class RaftHost {
     this.scheduler = deps.scheduler;
     this.lastSnapshot = deps.snapshot;
     this.appApplied = node.appliedIndex;
-    this.proposals = new PendingProposals(deps.scheduler, deps.proposalTimeoutMs);
+    this.proposals = new PendingProposals(deps.scheduler, deps.clock, deps.proposalTimeoutMs);
     this.reads = new PendingReads(deps.scheduler);
     this.persistedTerm = node.term;
     this.persistedVote = node.vote;
@@ -376,8 +376,12 @@ export class RaftHost {
   private handleReady(rd: Ready): void {
     this.deps.probe?.onReady(rd);
     this.membership.syncPeers(); // before this Ready's messages: they may go to a member its entries just added
-    // The core decided which messages need not wait for this Ready's write (thesis §10.2.1).
-    this.send(rd.earlyMessages);
+    // The core decided which messages need not wait for this Ready's write (thesis §10.2.1). They leave now, before
+    // the write and the applying: the followers' fsyncs, not the leader's, are the longer pole of a commit.
+    if (rd.earlyMessages.length > 0) {
+      this.send(rd.earlyMessages);
+      this.transport.flush();
+    }
     // Like etcd's MustSync: entries, a snapshot, a term or a vote must be durable before anything depends on them, but
     // a change of the commit index alone need not be (a restarted node learns it again from the leader). It rides
     // with the next synced write, saving an fsync per commit on every node.
@@ -416,6 +420,8 @@ export class RaftHost {
         this.persistedVote = hardState.vote;
       }
       this.finishReady(rd);
+      // A follower's append response (or a vote) leaves as soon as its write is durable, not at the turn's end.
+      if (rd.messages.length > 0) this.transport.flush();
     } catch (e) {
       this.fatal(e);
     }

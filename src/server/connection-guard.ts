@@ -83,10 +83,16 @@ export function guardConnections(server: HttpServer, limits: ConnectionLimits, r
     socket.once('close', () => remove(key, c));
   });
 
+  // A connection's socket as requests see it (the TLS socket over HTTPS): found by key once, then without building one.
+  const bySocket = new WeakMap<Socket, Connection>();
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    const key = socketKey(request.socket);
-    const c = key === null ? undefined : connections.get(key);
-    if (c === undefined) return;
+    let c = bySocket.get(request.socket);
+    if (c === undefined) {
+      const key = socketKey(request.socket);
+      c = key === null ? undefined : connections.get(key);
+      if (c === undefined) return;
+      bySocket.set(request.socket, c);
+    }
     c.active++;
     c.served = true;
     response.once('close', () => {

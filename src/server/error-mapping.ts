@@ -17,6 +17,6 @@ export function sendError(reply: FastifyReply, code: ErrorCode, message: string,
 /** sendFailure maps a thrown error: typed RaftLockErrors to their code, anything else to 500 internal (a bug, logged). */
 export function sendFailure(reply: FastifyReply, err: unknown): FastifyReply {
   if (err instanceof RaftLockError) return sendError(reply, err.code, err.message);
-  reply.log.error({ err }, 'unexpected error');
+  reply.log.error({ err, reqId: reply.request.id }, 'unexpected error');
   return sendError(reply, 'internal', 'internal error; see the node log');
 }

@@ -37,14 +37,16 @@ export function onLeader<R extends RouteGenericInterface>(
   route: LeaderRoute<NoInfer<R>>,
   handler: (request: FastifyRequest<R>, reply: FastifyReply) => Promise<FastifyReply>,
 ): (request: FastifyRequest<R>, reply: FastifyReply) => Promise<FastifyReply> {
+  // No closure per request: the relay's arguments are built only when a request is relayed.
+  const relay = (request: FastifyRequest<R>, reply: FastifyReply): Promise<FastifyReply> =>
+    forwardToLeader(request, reply, backend, { write: route.write, waitMs: route.waitMsOf?.(request) ?? 0 });
   return async (request, reply) => {
-    const relay = (): Promise<FastifyReply> => forwardToLeader(request, reply, backend, { write: route.write, waitMs: route.waitMsOf?.(request) ?? 0 });
-    if (!backend.isLeader()) return relay();
+    if (!backend.isLeader()) return relay(request, reply);
     try {
       return await handler(request, reply);
     } catch (err) {
       const leader = backend.leader();
-      if (err instanceof RaftLockError && err.code === 'not_leader' && leader !== null && leader !== backend.id) return relay();
+      if (err instanceof RaftLockError && err.code === 'not_leader' && leader !== null && leader !== backend.id) return relay(request, reply);
       return sendFailure(reply, err);
     }
   };
@@ -91,7 +93,7 @@ async function forwardToLeader(request: FastifyRequest, reply: FastifyReply, bac
     }
     return reply.code(res.status).type('application/json; charset=utf-8').send(res.text);
   } catch (err) {
-    if (isCertificateRefusal(err)) request.log.warn({ err, leader }, 'relay to the leader refused: its HTTPS certificate is not trusted here');
+    if (isCertificateRefusal(err)) request.log.warn({ err, leader, reqId: request.id }, 'relay to the leader refused: its HTTPS certificate is not trusted here');
     if (opts.write && sent && !neverSent(err)) {
       return sendError(reply, 'outcome_unknown', `the leader ${leader} did not answer; the write may or may not have taken effect — retry with the same requestId`);
     }

@@ -262,10 +262,28 @@ export class PeerTransport {
     // One flush per event-loop turn: everything sent in this turn shares frames and one write per peer.
     this.flushImmediate = setImmediate(() => {
       this.flushImmediate = null;
-      const peers = [...this.dirty];
-      this.dirty.clear();
-      for (const p of peers) p.flush();
+      this.flushDirty();
     });
+  }
+
+  /**
+   * flush writes what send() queued now instead of at the turn's end. A host calls it once it has sent what it must
+   * send before going on: a setImmediate scheduled from inside a setImmediate (the host's Ready loop) runs only in the
+   * next loop iteration, after another poll phase, so a leader's appends left one iteration late.
+   */
+  flush(): void {
+    if (this.flushImmediate !== null) {
+      clearImmediate(this.flushImmediate);
+      this.flushImmediate = null;
+    }
+    this.flushDirty();
+  }
+
+  private flushDirty(): void {
+    if (this.dirty.size === 0) return;
+    const peers = [...this.dirty];
+    this.dirty.clear();
+    for (const p of peers) p.flush();
   }
 
   /** onConnection admits a TCP connection while fewer than maxPendingHandshakes are unauthenticated (in TLS or in the hello). */

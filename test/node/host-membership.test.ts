@@ -11,6 +11,7 @@ function recordingTransport(): { transport: HostTransport; told: MemberRecord[][
     bind() {},
     open: () => Promise.resolve({ port: 0 }),
     send() {},
+    flush() {},
     setPeers: (members) => void told.push([...members]),
     close: () => Promise.resolve(),
   };

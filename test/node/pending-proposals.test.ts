@@ -3,8 +3,12 @@ import { PendingProposals } from '../../src/node/pending-requests.js';
 import type { HostScheduler, TimerHandle } from '../../src/node/host-io.js';
 import { OutcomeUnknownError, ProposalDroppedError } from '../../src/node/errors.js';
 
-/** ManualScheduler runs timers only when the test says so. */
+/** ManualScheduler runs timers only when the test says so; its clock moves only when the test says so. */
 class ManualScheduler implements HostScheduler {
+  nowMs = 0;
+  monotonicMs(): number {
+    return this.nowMs;
+  }
   private next = 1;
   readonly timers = new Map<number, () => void>();
   defer(fn: () => void): void {
@@ -38,26 +42,29 @@ type Answer = { err: Error | null; result?: unknown };
 describe('PendingProposals: keyed by (term, index)', () => {
   it("an older proposal's timer does not touch a newer proposal at the same index", () => {
     const s = new ManualScheduler();
-    const p = new PendingProposals(s, 1_000);
+    const p = new PendingProposals(s, s, 1_000);
     const old: Answer[] = [];
     const fresh: Answer[] = [];
     p.add(7, 2, (err, result) => old.push({ err, result }));
     const oldTimer = [...s.timers.keys()][0]!;
+    s.nowMs = 500;
     p.add(7, 3, (err, result) => fresh.push({ err, result }));
     // The older entry was overwritten under term 3: its proposer learns its entry is gone, at once.
     expect(old).toHaveLength(1);
     expect(old[0]!.err).toBeInstanceOf(ProposalDroppedError);
-    // Its timer was cancelled; even if it ran, the new proposal keeps waiting.
+    // The timer runs at the older one's deadline: the new proposal (its deadline later) keeps waiting.
+    s.nowMs = 1_000;
     s.fire(oldTimer);
     expect(fresh).toEqual([]);
     expect(p.size).toBe(1);
+    expect(s.timers.size).toBe(1);
     p.settle(7, 3, 'ok');
     expect(fresh).toEqual([{ err: null, result: 'ok' }]);
   });
 
   it('an entry of another term at the proposal index answers the proposer proposal_dropped, not the result', () => {
     const s = new ManualScheduler();
-    const p = new PendingProposals(s, 1_000);
+    const p = new PendingProposals(s, s, 1_000);
     const answers: Answer[] = [];
     p.add(4, 5, (err, result) => answers.push({ err, result }));
     expect(p.settle(4, 6, 'someone else')).toBe(false);
@@ -68,9 +75,10 @@ describe('PendingProposals: keyed by (term, index)', () => {
 
   it('a proposal whose entry never applies is answered outcome_unknown by its own timer', () => {
     const s = new ManualScheduler();
-    const p = new PendingProposals(s, 1_000);
+    const p = new PendingProposals(s, s, 1_000);
     const answers: Answer[] = [];
     p.add(9, 1, (err) => answers.push({ err }));
+    s.nowMs = 1_000;
     s.fire([...s.timers.keys()][0]!);
     expect(answers[0]!.err).toBeInstanceOf(OutcomeUnknownError);
     expect(p.size).toBe(0);
@@ -78,10 +86,75 @@ describe('PendingProposals: keyed by (term, index)', () => {
     expect(p.settle(9, 1, 'late')).toBe(false);
   });
 
+  it('one timer answers timed-out proposals oldest first, and re-arms for the next deadline', () => {
+    const s = new ManualScheduler();
+    const p = new PendingProposals(s, s, 1_000);
+    const answered: number[] = [];
+    p.add(1, 1, () => answered.push(1));
+    s.nowMs = 100;
+    p.add(2, 1, () => answered.push(2));
+    s.nowMs = 200;
+    p.add(3, 1, (err) => {
+      answered.push(3);
+      // A caller that proposes again from its callback gets a deadline and a timer of its own.
+      if (err !== null) p.add(4, 2, () => answered.push(4));
+    });
+    expect(s.timers.size).toBe(1);
+    s.nowMs = 1_100;
+    s.fire([...s.timers.keys()][0]!);
+    expect(answered).toEqual([1, 2]);
+    expect(p.size).toBe(1);
+    s.nowMs = 1_200;
+    s.fire([...s.timers.keys()][0]!);
+    expect(answered).toEqual([1, 2, 3]);
+    expect(p.size).toBe(1);
+    expect(s.timers.size).toBe(1);
+    s.nowMs = 2_199;
+    s.fire([...s.timers.keys()][0]!);
+    expect(answered).toEqual([1, 2, 3]);
+    s.nowMs = 2_200;
+    s.fire([...s.timers.keys()][0]!);
+    expect(answered).toEqual([1, 2, 3, 4]);
+    expect(s.timers.size).toBe(0);
+  });
+
   it('refuses a proposal at an index a newer term already holds (an index is reused only under a higher term)', () => {
-    const p = new PendingProposals(new ManualScheduler(), 1_000);
+    const p = new PendingProposals(new ManualScheduler(), new ManualScheduler(), 1_000);
     p.add(3, 4, () => {});
     expect(() => p.add(3, 4, () => {})).toThrow(/pending/);
     expect(() => p.add(3, 2, () => {})).toThrow(/pending/);
+  });
+});
+
+/** How a proposal's outcome reaches its caller once a snapshot or a shutdown overtakes it. */
+describe('PendingProposals: snapshots and shutdown', () => {
+  it('a snapshot at index i fails the proposals at or below i, and keeps those above waiting', () => {
+    const s = new ManualScheduler();
+    const p = new PendingProposals(s, s, 1_000);
+    const answers: string[] = [];
+    for (const index of [4, 5, 6]) p.add(index, 1, (err, result) => answers.push(`${index}:${err?.message ?? String(result)}`));
+    p.failThrough(5, new OutcomeUnknownError('covered by a snapshot'));
+    expect(answers).toEqual(['4:covered by a snapshot', '5:covered by a snapshot']);
+    expect(p.size).toBe(1);
+    expect(p.settle(6, 1, 'applied')).toBe(true);
+    expect(answers).toEqual(['4:covered by a snapshot', '5:covered by a snapshot', '6:applied']);
+    // The shared timer, when it runs past every deadline, finds nobody left to answer and stays disarmed.
+    s.nowMs = 1_000;
+    s.fire([...s.timers.keys()][0]!);
+    expect(answers).toHaveLength(3);
+    expect(s.timers.size).toBe(0);
+  });
+
+  it('failAll answers every proposal once, and disarms the timer', () => {
+    const s = new ManualScheduler();
+    const p = new PendingProposals(s, s, 1_000);
+    const answers: string[] = [];
+    p.add(1, 1, (err) => answers.push(`1:${err?.message}`));
+    p.add(2, 1, (err) => answers.push(`2:${err?.message}`));
+    expect(s.timers.size).toBe(1);
+    p.failAll(new Error('stopping'));
+    expect(answers).toEqual(['1:stopping', '2:stopping']);
+    expect(s.timers.size).toBe(0);
+    expect(p.size).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PendingProposals, PendingReads } from '../../src/node/pending-requests.js';
+import { PendingReads } from '../../src/node/pending-requests.js';
 import type { HostScheduler, TimerHandle } from '../../src/node/host-io.js';
 import { NotLeaderError, OutcomeUnknownError } from '../../src/node/errors.js';
 
@@ -93,35 +93,5 @@ describe('PendingReads: a read is served only at or past its confirmed read inde
     const reads = new PendingReads(new ManualScheduler());
     reads.add('a', 500, () => null, () => {});
     expect(() => reads.add('a', 500, () => null, () => {})).toThrow(/reused/);
-  });
-});
-
-/** How a proposal's outcome reaches its caller once a snapshot or a shutdown overtakes it. */
-describe('PendingProposals: snapshots and shutdown', () => {
-  it('a snapshot at index i fails the proposals at or below i, and keeps those above waiting', () => {
-    const s = new ManualScheduler();
-    const p = new PendingProposals(s, 1_000);
-    const answers: string[] = [];
-    for (const index of [4, 5, 6]) p.add(index, 1, (err, result) => answers.push(`${index}:${err?.message ?? String(result)}`));
-    p.failThrough(5, new OutcomeUnknownError('covered by a snapshot'));
-    expect(answers).toEqual(['4:covered by a snapshot', '5:covered by a snapshot']);
-    expect(p.size).toBe(1);
-    expect(p.settle(6, 1, 'applied')).toBe(true);
-    expect(answers).toEqual(['4:covered by a snapshot', '5:covered by a snapshot', '6:applied']);
-    // Every answered proposal's timer is gone.
-    expect(s.timers.size).toBe(0);
-  });
-
-  it('failAll answers every proposal once, and their timers never fire', () => {
-    const s = new ManualScheduler();
-    const p = new PendingProposals(s, 1_000);
-    const answers: string[] = [];
-    p.add(1, 1, (err) => answers.push(`1:${err?.message}`));
-    p.add(2, 1, (err) => answers.push(`2:${err?.message}`));
-    expect([...s.timers.values()].map((t) => t.ms)).toEqual([1_000, 1_000]);
-    p.failAll(new Error('stopping'));
-    expect(answers).toEqual(['1:stopping', '2:stopping']);
-    expect(s.timers.size).toBe(0);
-    expect(p.size).toBe(0);
   });
 });

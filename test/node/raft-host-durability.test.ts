@@ -73,6 +73,7 @@ class NoPeers implements HostTransport {
   send(messages: readonly Message[]): void {
     this.sent.push(...messages);
   }
+  flush(): void {}
   setPeers(): void {}
   close(): Promise<void> {
     return Promise.resolve();

@@ -125,6 +125,9 @@ export class SimTransport implements HostTransport {
     );
   }
 
+  /** flush: the simulated network delivers each send on its own drawn delay; nothing is batched to write out. */
+  flush(): void {}
+
   setPeers(members: readonly MemberRecord[]): void {
     this.peers = new Set([...this.startingPeers, ...members.map((m) => m.id)]);
   }
