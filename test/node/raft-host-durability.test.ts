@@ -92,6 +92,13 @@ class RecordingApp implements ReplicatedApp {
   restore(): void {}
 }
 
+/** lastIndexOf is the index of a write's last entry (the test wrote entries into it). */
+function lastIndexOf(batch: SaveBatch): number {
+  const last = batch.entries?.at(-1);
+  if (last === undefined) throw new Error('the write holds no entries');
+  return last.index;
+}
+
 const SILENT = { info() {}, warn() {}, error() {}, debug() {} };
 
 /** startedHost starts host n1 of `voters` over held writes, a recording transport and a step scheduler. */
@@ -145,7 +152,7 @@ describe('RaftHost durability order (a single voter, writes completed by hand)',
     host.submit(new Uint8Array([7]), (err, result) => answers.push(err ?? result));
     scheduler.drain();
     expect(store.saves).toHaveLength(1);
-    const index = store.saves[0]!.batch.entries.at(-1)!.index;
+    const index = lastIndexOf(store.saves[0]!.batch);
     // Written but not yet durable: not applied, not answered, however long the loop runs.
     scheduler.tick(3);
     expect(app.applied).toEqual([]);
@@ -172,8 +179,8 @@ describe('RaftHost durability order (a single voter, writes completed by hand)',
     scheduler.drain();
     expect(store.saves).toHaveLength(1);
     // Both waiting proposals share the second write (group commit), right after the first one's entries.
-    const second = store.saves[0]!.batch.entries.map((e) => e.index);
-    expect(second).toEqual([first.batch.entries.at(-1)!.index + 1, first.batch.entries.at(-1)!.index + 2]);
+    const second = (store.saves[0]!.batch.entries ?? []).map((e) => e.index);
+    expect(second).toEqual([lastIndexOf(first.batch) + 1, lastIndexOf(first.batch) + 2]);
     expect(host.stats.syncs).toBeGreaterThanOrEqual(1);
   });
 
@@ -182,7 +189,7 @@ describe('RaftHost durability order (a single voter, writes completed by hand)',
     host.submit(new Uint8Array([1]), () => {});
     scheduler.drain();
     const first = store.saves.shift()!;
-    const index = first.batch.entries.at(-1)!.index;
+    const index = lastIndexOf(first.batch);
     first.done(null);
     scheduler.drain();
     scheduler.tick(3);
