@@ -217,6 +217,23 @@ describe('RaftHost durability order (a single voter, writes completed by hand)',
     expect(host.term).toBe(5);
   });
 
+  it('writes a vote cast in the term it already holds (a vote alone) before the vote answer goes out', () => {
+    const { scheduler, store, transport } = startedHost(['n1', 'n2', 'n3']);
+    // A message of a higher term moves n1 to term 4 with no vote and no leader; that term is written first.
+    transport.handlers!.onMessage({ type: 'voteResponse', from: 'n2', to: 'n1', term: 4, reject: true });
+    scheduler.drain();
+    expect(store.saves.map((w) => w.batch.hardState)).toMatchObject([{ term: 4, vote: null }]);
+    store.saves.shift()!.done(null);
+    scheduler.drain();
+    transport.handlers!.onMessage({ type: 'vote', from: 'n3', to: 'n1', term: 4, lastLogIndex: 0, lastLogTerm: 0, transfer: true });
+    scheduler.drain();
+    expect(store.saves.map((w) => w.batch.hardState)).toMatchObject([{ term: 4, vote: 'n3' }]);
+    expect(transport.sent.filter((m) => m.type === 'voteResponse')).toEqual([]);
+    store.saves.shift()!.done(null);
+    scheduler.drain();
+    expect(transport.sent.filter((m) => m.type === 'voteResponse').map((m) => [m.to, (m as { reject: boolean }).reject])).toEqual([['n3', false]]);
+  });
+
   it('writes a new term alone (no vote, no entries) before the answer sent in that term', () => {
     const { scheduler, store, transport } = startedHost(['n1', 'n2', 'n3']);
     transport.handlers!.onMessage({ type: 'append', from: 'n2', to: 'n1', term: 4, prevLogIndex: 0, prevLogTerm: 0, entries: [], commit: 0 });
