@@ -113,7 +113,8 @@ describe('RaftHost: what it counts and reports', () => {
       expect(s.syncedEntries - b.syncedEntries).toBe(7);
       expect(s.syncs - b.syncs).toBeGreaterThanOrEqual(1);
       expect(ms).toHaveLength(s.syncs - b.syncs);
-      expect(ms.every((x) => x >= 1)).toBe(true);
+      // Each write takes 1-2 ms here (a few queue behind one another): the time is measured from its issue.
+      expect(ms.every((x) => x >= 1 && x <= 50)).toBe(true);
       expect(s.syncMsTotal - b.syncMsTotal).toBe(ms.reduce((a, x) => a + x, 0));
       expect(s.lastSyncMs).toBe(ms[ms.length - 1]);
     }
