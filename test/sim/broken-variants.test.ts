@@ -132,5 +132,5 @@ describe('the simulation finds broken variants', () => {
         if (!r.ok) throw r.error!;
       }
     }
-  });
+  }, 300_000);
 });
