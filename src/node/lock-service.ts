@@ -1,6 +1,7 @@
 import { LeaseTable, SNAPSHOT_STEP_RECORDS, type CommandResult, type LockCommand, type LockEvent, type LockStats } from '../locks/index.js';
 import type { SoftState } from '../raft/index.js';
 import { decodeCommand, encodeCommand } from './command-codec.js';
+import { OverloadedError } from './errors.js';
 import type { HostClock, HostScheduler, TimerHandle } from './host-io.js';
 import { LeaseClock } from './lease-clock.js';
 import { LockWatches } from './lock-watches.js';
@@ -18,6 +19,9 @@ export interface LockServiceCounters {
   /** What applied expire entries removed since this process started: holds whose lease (or session) ended, sessions, waiters whose wait ran out. */
   expired: { holds: number; sessions: number; waits: number };
 }
+
+/** Keepalives that may wait for one leadership confirmation round; more are refused as overloaded. */
+const MAX_CONFIRMS_WAITING = 100_000;
 
 /** How many lock names' modification indexes a member remembers (lock-watches.ts); older ones fold into a floor. */
 const WATCH_TRACKED_NAMES_MAX = 100_000;
@@ -60,6 +64,9 @@ export class LockService implements ReplicatedApp {
   private host: RaftHost | null = null;
   private readonly waiters = new Map<string, (event: LockEvent) => void>();
   private expireInFlight = false;
+  /** Keepalives waiting for the next leadership confirmation, and whether one is in flight (confirmLeadership). */
+  private confirmNext: ((err: Error | null) => void)[] = [];
+  private confirmInFlight = false;
   protected readonly leaseClock: LeaseClock;
   private timer: TimerHandle | null = null;
   readonly counters: LockServiceCounters = { applied: 0, expireProposals: 0, leaseTimeBases: 0, grantsUndone: 0, expired: { holds: 0, sessions: 0, waits: 0 } };
@@ -184,7 +191,25 @@ export class LockService implements ReplicatedApp {
    * an in-memory keepalive is answered only then (the simulation's broken variants override it).
    */
   protected confirmLeadership(done: (err: Error | null) => void): void {
-    this.requireHost().requestRead(this.opts.keepaliveConfirmTimeoutMs ?? 5_000, done);
+    if (this.confirmNext.length >= MAX_CONFIRMS_WAITING) return this.opts.scheduler.defer(() => done(new OverloadedError('the keepalive confirmations')));
+    this.confirmNext.push(done);
+    if (!this.confirmInFlight) this.startConfirmRound();
+  }
+
+  /**
+   * startConfirmRound asks one ReadIndex round for every keepalive waiting: at most one round is in flight, and a
+   * keepalive that arrives meanwhile waits for the next one, which is requested after it arrived (one heartbeat round
+   * per batch instead of one per keepalive).
+   */
+  private startConfirmRound(): void {
+    const batch = this.confirmNext;
+    this.confirmNext = [];
+    this.confirmInFlight = true;
+    this.requireHost().requestRead(this.opts.keepaliveConfirmTimeoutMs ?? 5_000, (err) => {
+      this.confirmInFlight = false;
+      for (const done of batch) done(err);
+      if (this.confirmNext.length > 0) this.startConfirmRound();
+    });
   }
 
   /**
