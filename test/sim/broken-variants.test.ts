@@ -25,7 +25,7 @@ import type { VariantName } from './broken-variants.js';
  *       bound of 600 is three times the worst of those five starts - commit-safety (the single-server bug
  *       from raft-dev, 2015: a new leader's change and the deposed leader's uncommitted one move two voters apart,
  *       and a node holding the deposed change could win an election without an entry committed under the other)
- *   (g) no-session-restart,     mixed:          5 (from start seeds 1, 1001, ... 4001: 5, 1, 1, 6, 5) - lost-session (a
+ *   (g) no-session-restart,     mixed:          1 (from start seeds 1, 1001, ... 4001 before confirmations were batched: 5, 1, 1, 6, 5) - lost-session (a
  *       new leader skips the reset of every session to a full ttl: a keepalive the crashed or deposed leader held
  *       only in memory is lost, and a session-keeper that stalled after its answer loses its session early)
  *   (h) keepalive-without-confirm, isolate-leader: 5 (from start seeds 1, 1001, ... 4001: 5, 5, 29, 35, 10) -
