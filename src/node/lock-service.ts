@@ -23,6 +23,9 @@ export interface LockServiceCounters {
 /** Keepalives that may wait for one leadership confirmation round; more are refused as overloaded. */
 const MAX_CONFIRMS_WAITING = 100_000;
 
+/** The least time between the starts of two keepalive confirmation rounds: at most this much added latency. */
+const CONFIRM_ROUND_GAP_MS = 2;
+
 /** How many lock names' modification indexes a member remembers (lock-watches.ts); older ones fold into a floor. */
 const WATCH_TRACKED_NAMES_MAX = 100_000;
 
@@ -40,7 +43,7 @@ export interface LockServiceOptions {
   readonly onApplied?: (command: LockCommand, result: CommandResult, index: number) => void;
   /** How long a keepalive answered from memory waits for the quorum's confirmation of leadership (default 5,000). */
   readonly keepaliveConfirmTimeoutMs?: number;
-  /** Checkpoint in-memory keepalives once a stored session expiry is this close (default 500 ms of table time). */
+  /** Checkpoint in-memory keepalives once a stored session expiry is this close (default 1,000 ms of table time). */
   readonly sessionCheckpointLookaheadMs?: number;
   /** Records per slice of a snapshot encoded between event-loop turns (default SNAPSHOT_STEP_RECORDS); the simulation makes it tiny. */
   readonly snapshotStepRecords?: number;
@@ -67,6 +70,7 @@ export class LockService implements ReplicatedApp {
   /** Keepalives waiting for the next leadership confirmation, and whether one is in flight (confirmLeadership). */
   private confirmNext: ((err: Error | null) => void)[] = [];
   private confirmInFlight = false;
+  private confirmStartedMs = Number.NEGATIVE_INFINITY;
   protected readonly leaseClock: LeaseClock;
   private timer: TimerHandle | null = null;
   readonly counters: LockServiceCounters = { applied: 0, expireProposals: 0, leaseTimeBases: 0, grantsUndone: 0, expired: { holds: 0, sessions: 0, waits: 0 } };
@@ -83,7 +87,7 @@ export class LockService implements ReplicatedApp {
         propose: (command, done) => this.submit(command, done),
         confirmLeadership: (done) => this.confirmLeadership(done),
       },
-      opts.sessionCheckpointLookaheadMs ?? 500,
+      opts.sessionCheckpointLookaheadMs ?? 1_000,
     );
     this.watches = new LockWatches({ maxWatches: opts.maxWaiters, maxTrackedNames: WATCH_TRACKED_NAMES_MAX });
   }
@@ -193,22 +197,32 @@ export class LockService implements ReplicatedApp {
   protected confirmLeadership(done: (err: Error | null) => void): void {
     if (this.confirmNext.length >= MAX_CONFIRMS_WAITING) return this.opts.scheduler.defer(() => done(new OverloadedError('the keepalive confirmations')));
     this.confirmNext.push(done);
-    if (!this.confirmInFlight) this.startConfirmRound();
+    if (!this.confirmInFlight) this.scheduleConfirmRound();
+  }
+
+  /** scheduleConfirmRound starts the next round at once, or once CONFIRM_ROUND_GAP_MS passed since the last one began. */
+  private scheduleConfirmRound(): void {
+    const waitMs = this.confirmStartedMs + CONFIRM_ROUND_GAP_MS - this.opts.clock.monotonicMs();
+    if (waitMs <= 0) return this.startConfirmRound();
+    this.confirmInFlight = true;
+    this.opts.scheduler.after(waitMs, () => this.startConfirmRound());
   }
 
   /**
    * startConfirmRound asks one ReadIndex round for every keepalive waiting: at most one round is in flight, and a
    * keepalive that arrives meanwhile waits for the next one, which is requested after it arrived (one heartbeat round
-   * per batch instead of one per keepalive).
+   * per batch instead of one per keepalive), and rounds begin at least CONFIRM_ROUND_GAP_MS apart: the followers
+   * answer each round, so back-to-back rounds cost them about what a log entry per keepalive did.
    */
   private startConfirmRound(): void {
     const batch = this.confirmNext;
     this.confirmNext = [];
     this.confirmInFlight = true;
+    this.confirmStartedMs = this.opts.clock.monotonicMs();
     this.requireHost().requestRead(this.opts.keepaliveConfirmTimeoutMs ?? 5_000, (err) => {
       this.confirmInFlight = false;
       for (const done of batch) done(err);
-      if (this.confirmNext.length > 0) this.startConfirmRound();
+      if (this.confirmNext.length > 0) this.scheduleConfirmRound();
     });
   }
 

@@ -105,7 +105,9 @@ describe('SessionKeepalives', () => {
     confirms.shift()!(null);
     expect(k.prepareExpiry(1_800)).toBe(false);
     proposals.shift()!.done(new Error('outcome unknown'));
-    expect(k.prepareExpiry(1_800)).toBe(false);
+    expect(k.prepareExpiry(1_800)).toBe(false); // due again, but checkpoints are a quarter lookahead apart
+    expect(proposals).toEqual([]);
+    expect(k.prepareExpiry(1_925)).toBe(false);
     expect(proposals.map((p) => p.command)).toEqual([{ type: 'checkpointSessions', sessions: [['a', 2_800]] }]);
     k.drop();
     expect(k.leads(2)).toBe(false);
