@@ -23,7 +23,7 @@ import { checkLimits, DEFAULT_LEASE_TABLE_LIMITS, type LeaseTableLimits } from '
 import { clearLockDelay } from './lock-delay.js';
 import { listLocks, listSessions, lockView, sessionView, waiterViews } from './read-views.js';
 import { ReplicatedState } from './replicated-state.js';
-import { createSession, deleteSession, keepalive } from './sessions.js';
+import { checkpointSessions, createSession, deleteSession, keepalive, restartSessionLeases } from './sessions.js';
 import { decodeSnapshot } from './snapshot-codec.js';
 import { SnapshotEncoder, encodeSnapshot } from './snapshot-encoder.js';
 import type { ApplyContext, ApplyOutcome, CommandResult, LockCommand, LockStats, LockView, SessionView, TokenCheck, WaiterView } from './types.js';
@@ -33,6 +33,7 @@ import { assertQueue, dropDeadWaiters, endWaiter, settle } from './waiter-queue.
 
 export { MAX_HOLD_COUNT, MAX_HOLDERS_IN_RESULT } from './acquire.js';
 export { MAX_LIST_LIMIT } from './read-views.js';
+export { CHECKPOINT_SESSIONS_MAX } from './validate-command.js';
 
 /**
  * LeaseTable applies LockCommands from the Raft log and answers read-only
@@ -163,6 +164,11 @@ export class LeaseTable {
     return sessionView(this.st.replicated, id);
   }
 
+  /** sessionLease is a session's ttl and stored expiry (no copy: the leader reads it per keepalive), or null. */
+  sessionLease(id: string): { readonly ttlMs: number; readonly expiresAtMs: number } | null {
+    return this.st.replicated.sessions.get(id) ?? null;
+  }
+
   /** waiters lists up to `limit` waiters of lock `name` in queue order (the order of their grants). */
   waiters(name: string, limit: number): WaiterView[] {
     return waiterViews(this.st.replicated, name, limit);
@@ -245,6 +251,10 @@ export class LeaseTable {
         return expireDue(st);
       case 'extendLeases':
         return extendLeases(st, cmd.byMs);
+      case 'checkpointSessions':
+        return checkpointSessions(st, cmd.sessions);
+      case 'restartSessionLeases':
+        return restartSessionLeases(st);
     }
   }
 

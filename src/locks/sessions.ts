@@ -7,7 +7,7 @@ import { assert } from '../raft/invariant.js';
 import { removeHold } from './holds.js';
 import type { LeaseState } from './lease-state.js';
 import { Session, type HoldFields } from './lock-records.js';
-import type { CommandResult } from './types.js';
+import type { CommandResult, SessionLeasesOk } from './types.js';
 import { badRequest } from './validate-command.js';
 import { endWaiter } from './waiter-queue.js';
 
@@ -29,6 +29,44 @@ export function keepalive(st: LeaseState, sessionId: string): CommandResult {
   s.expiresAtMs = state.nowMs + s.ttlMs;
   st.deadlines.addSession(s);
   return { ok: true, sessionId, ttlMs: s.ttlMs, expiresAtMs: s.expiresAtMs };
+}
+
+/**
+ * checkpointSessions raises each named session's expiry to the given table time (never lowers it). The leader
+ * answered those keepalives from memory; it writes them here before any expiry could need them. A session whose
+ * stored expiry has passed but that is still in the table is raised too: the leader vouches that a keepalive it
+ * confirmed kept it alive, and until 'expire' removes a session nothing else has been told it ended.
+ */
+export function checkpointSessions(st: LeaseState, entries: readonly (readonly [string, number])[]): SessionLeasesOk {
+  const sessions = st.replicated.sessions;
+  let moved = 0;
+  for (const [id, expiresAtMs] of entries) {
+    const s = sessions.get(id);
+    if (s === undefined || expiresAtMs <= s.expiresAtMs) continue;
+    s.expiresAtMs = expiresAtMs;
+    st.deadlines.addSession(s);
+    moved++;
+  }
+  return { ok: true, sessionsExtended: moved };
+}
+
+/**
+ * restartSessionLeases gives every session at least its full ttlMs from the table's time: a new leader's first
+ * command, since its predecessor may have answered keepalives it never wrote to the log. Sessions whose stored
+ * expiry has passed are included for the same reason (only 'expire' ends a session, and none ran since).
+ */
+export function restartSessionLeases(st: LeaseState): SessionLeasesOk {
+  const state = st.replicated;
+  let moved = 0;
+  for (const s of state.sessions.values()) {
+    const floorMs = state.nowMs + s.ttlMs;
+    if (s.expiresAtMs >= floorMs) continue;
+    s.expiresAtMs = floorMs;
+    moved++;
+  }
+  // Every moved deadline: index them afresh rather than push one stale entry each.
+  if (moved > 0) st.deadlines.rebuild(state);
+  return { ok: true, sessionsExtended: moved };
 }
 
 /** deleteSession ends a session on request: its holds are released and its waiters dropped. */

@@ -130,6 +130,25 @@ export interface ExtendLeasesCommand {
   readonly byMs: number;
 }
 
+/**
+ * CheckpointSessionsCommand writes the leader's in-memory keepalives into the log (src/node/session-keepalives.ts):
+ * each named session's expiry becomes at least the given table time. Sessions gone meanwhile are skipped.
+ */
+export interface CheckpointSessionsCommand {
+  readonly type: 'checkpointSessions';
+  /** [sessionId, expiresAtMs] pairs, at most CHECKPOINT_SESSIONS_MAX. */
+  readonly sessions: readonly (readonly [string, number])[];
+}
+
+/**
+ * RestartSessionLeasesCommand is a new leader's first command after its term's no-op: every session's expiry
+ * becomes at least the table's time + its ttlMs. Keepalives the previous leader answered from memory may not have
+ * reached the log; this covers them (etcd's lessor promotes every lease to a full TTL the same way).
+ */
+export interface RestartSessionLeasesCommand {
+  readonly type: 'restartSessionLeases';
+}
+
 /** LockCommand is one entry of the lock state machine's log. */
 export type LockCommand =
   | AcquireCommand
@@ -142,7 +161,9 @@ export type LockCommand =
   | DeleteSessionCommand
   | CancelWaitCommand
   | ExpireCommand
-  | ExtendLeasesCommand;
+  | ExtendLeasesCommand
+  | CheckpointSessionsCommand
+  | RestartSessionLeasesCommand;
 
 /** LockCommandType is the `type` tag of a LockCommand. */
 export type LockCommandType = LockCommand['type'];
@@ -280,6 +301,12 @@ export interface SessionOk {
   readonly sessionId: string;
   readonly ttlMs: number;
   readonly expiresAtMs: number;
+}
+
+/** SessionLeasesOk answers checkpointSessions and restartSessionLeases: how many sessions' expiries moved. */
+export interface SessionLeasesOk {
+  readonly ok: true;
+  readonly sessionsExtended: number;
 }
 
 /** DeleteSessionOk reports how many holds and waiters the session lost. */
@@ -438,6 +465,7 @@ export type CommandResult =
   | DeleteSessionOk
   | CancelWaitOk
   | ExpireOk
+  | SessionLeasesOk
   | LockError;
 
 // ---- Events -----------------------------------------------------------------

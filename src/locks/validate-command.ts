@@ -2,6 +2,9 @@ import { API_BOUNDS } from '../api/contract.js';
 import type { LeaseTableLimits } from './limits.js';
 import type { BadRequestError, LockCommand } from './types.js';
 
+/** CHECKPOINT_SESSIONS_MAX bounds the sessions one checkpointSessions entry names. */
+export const CHECKPOINT_SESSIONS_MAX = 1_000;
+
 /**
  * validateCommand checks the shape and ranges of a command that came out of the
  * log. The HTTP layer validates too, but the table must never throw on bad
@@ -67,9 +70,24 @@ export function validateCommand(cmd: unknown, limits: LeaseTableLimits): string 
       return null;
     case 'extendLeases':
       return int(c, 'byMs', 0, limits.extendMsMax);
+    case 'checkpointSessions':
+      return checkpointEntries(c['sessions'], limits);
+    case 'restartSessionLeases':
+      return null;
     default:
       return 'unknown command type';
   }
+}
+
+/** checkpointEntries checks checkpointSessions' [sessionId, expiresAtMs] pairs. */
+function checkpointEntries(v: unknown, limits: LeaseTableLimits): string | null {
+  if (!Array.isArray(v) || v.length === 0 || v.length > CHECKPOINT_SESSIONS_MAX) return `sessions must be an array of 1 to ${CHECKPOINT_SESSIONS_MAX} entries`;
+  for (const e of v as unknown[]) {
+    if (!Array.isArray(e) || e.length !== 2) return 'each session entry must be [sessionId, expiresAtMs]';
+    const bad = str({ id: e[0] }, 'id', limits.idLengthMax) ?? int({ expiresAtMs: e[1] }, 'expiresAtMs', 0, Number.MAX_SAFE_INTEGER);
+    if (bad !== null) return bad;
+  }
+  return null;
 }
 
 /** dedupeKeyOf returns the requestId of a command the exactly-once table covers, else null. */

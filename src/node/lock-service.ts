@@ -1,10 +1,12 @@
 import { LeaseTable, SNAPSHOT_STEP_RECORDS, type CommandResult, type LockCommand, type LockEvent, type LockStats } from '../locks/index.js';
 import type { SoftState } from '../raft/index.js';
 import { decodeCommand, encodeCommand } from './command-codec.js';
+import { OverloadedError } from './errors.js';
 import type { HostClock, HostScheduler, TimerHandle } from './host-io.js';
 import { LeaseClock } from './lease-clock.js';
 import { LockWatches } from './lock-watches.js';
 import type { Logger, RaftHost, ReplicatedApp } from './raft-host.js';
+import { SessionKeepalives } from './session-keepalives.js';
 
 /** LockServiceCounters are monotonic counters for /metrics. */
 export interface LockServiceCounters {
@@ -17,6 +19,12 @@ export interface LockServiceCounters {
   /** What applied expire entries removed since this process started: holds whose lease (or session) ended, sessions, waiters whose wait ran out. */
   expired: { holds: number; sessions: number; waits: number };
 }
+
+/** Keepalives that may wait for one leadership confirmation round; more are refused as overloaded. */
+const MAX_CONFIRMS_WAITING = 100_000;
+
+/** The least time between the starts of two keepalive confirmation rounds: at most this much added latency. */
+const CONFIRM_ROUND_GAP_MS = 2;
 
 /** How many lock names' modification indexes a member remembers (lock-watches.ts); older ones fold into a floor. */
 const WATCH_TRACKED_NAMES_MAX = 100_000;
@@ -33,6 +41,10 @@ export interface LockServiceOptions {
   readonly scheduler: HostScheduler;
   /** Observes every applied command and its result (the status page's recent expiries); must not throw or change the table. */
   readonly onApplied?: (command: LockCommand, result: CommandResult, index: number) => void;
+  /** How long a keepalive answered from memory waits for the quorum's confirmation of leadership (default 5,000). */
+  readonly keepaliveConfirmTimeoutMs?: number;
+  /** Checkpoint in-memory keepalives once a stored session expiry is this close (default 1,000 ms of table time). */
+  readonly sessionCheckpointLookaheadMs?: number;
   /** Records per slice of a snapshot encoded between event-loop turns (default SNAPSHOT_STEP_RECORDS); the simulation makes it tiny. */
   readonly snapshotStepRecords?: number;
 }
@@ -55,14 +67,28 @@ export class LockService implements ReplicatedApp {
   private host: RaftHost | null = null;
   private readonly waiters = new Map<string, (event: LockEvent) => void>();
   private expireInFlight = false;
+  /** Keepalives waiting for the next leadership confirmation, and whether one is in flight (confirmLeadership). */
+  private confirmNext: ((err: Error | null) => void)[] = [];
+  private confirmInFlight = false;
+  private confirmStartedMs = Number.NEGATIVE_INFINITY;
   protected readonly leaseClock: LeaseClock;
   private timer: TimerHandle | null = null;
   readonly counters: LockServiceCounters = { applied: 0, expireProposals: 0, leaseTimeBases: 0, grantsUndone: 0, expired: { holds: 0, sessions: 0, waits: 0 } };
   /** watches are the modification indexes of lock names and the blocking reads parked on them. */
   readonly watches: LockWatches;
+  /** The leader's keepalives answered from memory and their checkpoints (session-keepalives.ts). */
+  readonly keepalives: SessionKeepalives;
 
   constructor(protected readonly opts: LockServiceOptions) {
     this.leaseClock = new LeaseClock(opts.clock);
+    this.keepalives = new SessionKeepalives(
+      {
+        table: () => this.table,
+        propose: (command, done) => this.submit(command, done),
+        confirmLeadership: (done) => this.confirmLeadership(done),
+      },
+      opts.sessionCheckpointLookaheadMs ?? 1_000,
+    );
     this.watches = new LockWatches({ maxWatches: opts.maxWaiters, maxTrackedNames: WATCH_TRACKED_NAMES_MAX });
   }
 
@@ -123,6 +149,7 @@ export class LockService implements ReplicatedApp {
     const host = this.host;
     if (host === null || !host.isLeader() || host.term !== term) return;
     this.leaseClock.startTerm(term, this.table.nowMs);
+    this.keepalives.startTerm(term, this.table.nowMs);
     this.counters.leaseTimeBases++;
     this.maybeProposeExpire();
   }
@@ -144,10 +171,69 @@ export class LockService implements ReplicatedApp {
 
   // ---- Proposals ---------------------------------------------------------------------
 
-  /** submit replicates a command stamped with this leader's table time (lease-clock.ts) and calls `done` with its result. */
+  /**
+   * submit replicates a command stamped with this leader's table time (lease-clock.ts) and calls `done` with its
+   * result. A keepalive on a leader with a time base is answered from memory instead (session-keepalives.ts): no
+   * log entry, once a quorum confirmed the leadership; before the base it goes through the log as before.
+   */
   submit(command: LockCommand, done: CommandDone): void {
     const host = this.requireHost();
-    host.submit(encodeCommand(this.stampMs(command, host.term), command), done as (err: Error | null, result?: unknown) => void);
+    const term = host.term;
+    if (command.type === 'keepalive' && host.isLeader() && this.keepalives.leads(term)) {
+      this.keepalives.keepalive(command.sessionId, this.stampMs(command, term), done);
+      return;
+    }
+    this.submitStamped(this.stampMs(command, term), command, done);
+  }
+
+  private submitStamped(stampMs: number, command: LockCommand, done: CommandDone): void {
+    this.requireHost().submit(encodeCommand(stampMs, command), done as (err: Error | null, result?: unknown) => void);
+  }
+
+  /**
+   * confirmLeadership calls `done(null)` once a quorum confirmed after this call that this node leads (ReadIndex);
+   * an in-memory keepalive is answered only then (the simulation's broken variants override it).
+   */
+  protected confirmLeadership(done: (err: Error | null) => void): void {
+    if (this.confirmNext.length >= MAX_CONFIRMS_WAITING) return this.opts.scheduler.defer(() => done(new OverloadedError('the keepalive confirmations')));
+    this.confirmNext.push(done);
+    if (!this.confirmInFlight) this.scheduleConfirmRound();
+  }
+
+  /** scheduleConfirmRound starts the next round at once, or once CONFIRM_ROUND_GAP_MS passed since the last one began. */
+  private scheduleConfirmRound(): void {
+    const waitMs = this.confirmStartedMs + CONFIRM_ROUND_GAP_MS - this.opts.clock.monotonicMs();
+    if (waitMs <= 0) return this.startConfirmRound();
+    this.confirmInFlight = true;
+    this.opts.scheduler.after(waitMs, () => this.startConfirmRound());
+  }
+
+  /**
+   * startConfirmRound asks one ReadIndex round for every keepalive waiting: at most one round is in flight, and a
+   * keepalive that arrives meanwhile waits for the next one, which is requested after it arrived (one heartbeat round
+   * per batch instead of one per keepalive), and rounds begin at least CONFIRM_ROUND_GAP_MS apart: the followers
+   * answer each round, so back-to-back rounds cost them about what a log entry per keepalive did.
+   */
+  private startConfirmRound(): void {
+    const batch = this.confirmNext;
+    this.confirmNext = [];
+    this.confirmInFlight = true;
+    this.confirmStartedMs = this.opts.clock.monotonicMs();
+    this.requireHost().requestRead(this.opts.keepaliveConfirmTimeoutMs ?? 5_000, (err) => {
+      this.confirmInFlight = false;
+      for (const done of batch) done(err);
+      if (this.confirmNext.length > 0) this.scheduleConfirmRound();
+    });
+  }
+
+  /**
+   * sessionExpiresAtMs is a session's expiry as this node knows it: on the leader, with the keepalives it answered
+   * from memory; elsewhere the table's (which lags them: a follower's view is informational). Null when unknown.
+   */
+  sessionExpiresAtMs(sessionId: string): number | null {
+    const host = this.host;
+    if (host !== null && host.isLeader() && this.keepalives.leads(host.term)) return this.keepalives.expiresAtMs(sessionId);
+    return this.table.sessionLease(sessionId)?.expiresAtMs ?? null;
   }
 
   /** stampMs is the table time a command proposed now carries (the simulation's broken variants override it). */
@@ -178,6 +264,7 @@ export class LockService implements ReplicatedApp {
     if (soft.role === 'leader') return;
     this.expireInFlight = false;
     this.leaseClock.stop();
+    this.keepalives.drop();
   }
 
   /**
@@ -189,17 +276,23 @@ export class LockService implements ReplicatedApp {
     return this.leaseClock.hasBase(term) ? this.leaseClock.stampMs(term) : null;
   }
 
-  /** maybeProposeExpire runs on every expiry check: a leader proposes `expire` once table time passes a deadline. */
+  /**
+   * maybeProposeExpire runs on every expiry check: a leader proposes `expire` once table time passes a deadline,
+   * when its in-memory keepalives allow (the session reset of its term applied, no checkpoint in flight, no
+   * keepalive that is only in memory on a session whose stored expiry is due). The expire is stamped with the very
+   * time that check used, so it expires nothing the check did not look at.
+   */
   private maybeProposeExpire(): void {
     const host = this.host;
-    if (host === null || !host.isLeader() || this.expireInFlight) return;
+    if (host === null || !host.isLeader() || !this.keepalives.leads(host.term)) return;
     const nowMs = this.tableTimeForExpiry(host.term);
     if (nowMs === null) return;
+    if (!this.keepalives.prepareExpiry(nowMs) || this.expireInFlight) return;
     const deadline = this.table.nextDeadlineMs();
     if (deadline === null || deadline > nowMs) return;
     this.expireInFlight = true;
     this.counters.expireProposals++;
-    this.submit({ type: 'expire' }, (err) => {
+    this.submitStamped(nowMs, { type: 'expire' }, (err) => {
       this.expireInFlight = false;
       // Stryker disable next-line all: a debug log line; the retry is the next expiry check either way
       if (err !== null) this.opts.logger.debug({ err }, 'expire proposal failed');

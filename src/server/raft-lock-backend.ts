@@ -1,4 +1,4 @@
-import type { CommandResult, LockCommand, LockEvent } from '../locks/index.js';
+import type { CommandResult, LockCommand, LockEvent, SessionView } from '../locks/index.js';
 import type { LockService } from '../node/lock-service.js';
 import type { LockWatches } from '../node/lock-watches.js';
 import type { MemberHealth } from '../node/member-health.js';
@@ -87,7 +87,26 @@ export class RaftLockBackend implements LockBackend {
 
   table(): LockTableView {
     // Not cached: installing a snapshot replaces the LockService's table.
-    return this.opts.locks.lockTable;
+    const locks = this.opts.locks;
+    const table = locks.lockTable;
+    // A leader's sessions live longer than the table says by the keepalives it answered from memory
+    // (src/node/session-keepalives.ts): show those expiries.
+    const withKeepalives = (v: SessionView): SessionView => ({ ...v, expiresAtMs: locks.sessionExpiresAtMs(v.sessionId) ?? v.expiresAtMs });
+    return {
+      get: (name) => table.get(name),
+      list: (prefix, limit, after) => table.list(prefix, limit, after),
+      checkToken: (name, token) => table.checkToken(name, token),
+      waiters: (name, limit) => table.waiters(name, limit),
+      stats: () => table.stats(),
+      get size() {
+        return table.size;
+      },
+      session: (id) => {
+        const v = table.session(id);
+        return v === null ? null : withKeepalives(v);
+      },
+      sessions: (limit) => table.sessions(limit).map(withKeepalives),
+    };
   }
 
   registerWaiter(waiterId: string, onEvent: (event: LockEvent) => void): (() => void) | null {

@@ -302,6 +302,27 @@ export class ReferenceLockTable {
         for (const s of this.sessions) if (s.expiresAtMs > this.nowMs) s.expiresAtMs += cmd.byMs;
         return this.expireDue();
       }
+      case 'checkpointSessions': {
+        let moved = 0;
+        for (const [id, atMs] of cmd.sessions) {
+          const s = this.sessions.find((x) => x.id === id);
+          if (s !== undefined && atMs > s.expiresAtMs) {
+            s.expiresAtMs = atMs;
+            moved++;
+          }
+        }
+        return { ok: true, sessionsExtended: moved };
+      }
+      case 'restartSessionLeases': {
+        let moved = 0;
+        for (const s of this.sessions) {
+          if (s.expiresAtMs < this.nowMs + s.ttlMs) {
+            s.expiresAtMs = this.nowMs + s.ttlMs;
+            moved++;
+          }
+        }
+        return { ok: true, sessionsExtended: moved };
+      }
     }
   }
 

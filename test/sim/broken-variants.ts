@@ -1,6 +1,7 @@
 import { RaftNode, type DurableState, type RaftConfig, type Ready } from '../../src/raft/index.js';
 import { LockService, type LockServiceOptions } from '../../src/node/lock-service.js';
 import type { LockCommand } from '../../src/locks/index.js';
+import type { CommandDone } from '../../src/node/lock-service.js';
 import type { LockServiceFactory, NodeFactory } from './cluster.js';
 
 /**
@@ -83,6 +84,29 @@ export class WallClockStamps extends LockService {
   }
 }
 
+/**
+ * KeepaliveWithoutConfirm answers a keepalive from memory at once, without the quorum round that confirms this
+ * node still leads after the keepalive arrived (issue 14). A deposed leader that has not noticed yet then answers
+ * keepalives after its successor reset every session from its base, and the successor expires them while their
+ * clients still rely on them.
+ */
+export class KeepaliveWithoutConfirm extends LockService {
+  protected override confirmLeadership(done: (err: Error | null) => void): void {
+    this.opts.scheduler.defer(() => done(null));
+  }
+}
+
+/**
+ * NoSessionRestart skips the reset of every session to a full ttl when a new leader takes office (issue 14): the
+ * keepalives its predecessor answered from memory and had not checkpointed die with that leader.
+ */
+export class NoSessionRestart extends LockService {
+  override submit(command: LockCommand, done: CommandDone): void {
+    if (command.type === 'restartSessionLeases') return this.opts.scheduler.defer(() => done(null, { ok: true, sessionsExtended: 0 }));
+    super.submit(command, done);
+  }
+}
+
 /** The old extension: two election timeouts at the simulation's 10 ticks of ~10 ms. */
 const OLD_LEASE_EXTENSION_MS = 200;
 
@@ -94,7 +118,9 @@ export type VariantName =
   | 'send-before-durable'
   | 'wall-clock-stamps'
   | 'two-conf-changes'
-  | 'conf-change-before-noop';
+  | 'conf-change-before-noop'
+  | 'keepalive-without-confirm'
+  | 'no-session-restart';
 
 /** VARIANT_NAMES lists every variant, correct first. */
 export const VARIANT_NAMES: readonly VariantName[] = [
@@ -105,6 +131,8 @@ export const VARIANT_NAMES: readonly VariantName[] = [
   'wall-clock-stamps',
   'two-conf-changes',
   'conf-change-before-noop',
+  'keepalive-without-confirm',
+  'no-session-restart',
 ];
 
 /** Variant is how the cluster builds each member's core and lock service. */
@@ -133,6 +161,10 @@ export function variant(name: VariantName): Variant {
       return { createNode: (c, d) => new TwoConfChangesInFlight(c, d), createLockService: correctLocks };
     case 'conf-change-before-noop':
       return { createNode: (c, d) => new ConfChangeBeforeNoop(c, d), createLockService: correctLocks };
+    case 'keepalive-without-confirm':
+      return { createNode: correctNode, createLockService: (o) => new KeepaliveWithoutConfirm(o) };
+    case 'no-session-restart':
+      return { createNode: correctNode, createLockService: (o) => new NoSessionRestart(o) };
   }
 }
 

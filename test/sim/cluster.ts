@@ -29,6 +29,9 @@ import { SimClock, SimScheduler, SimStore, SimTransport, type SimLoop } from './
 import { violated } from './sim-violation.js';
 import { describeMessage } from './describe-message.js';
 
+/** How close a stored session expiry comes before the leader checkpoints its in-memory keepalives (production: 500). */
+const SIM_CHECKPOINT_LOOKAHEAD_MS = 20;
+
 /** NodeFactory builds a RaftNode; broken variants substitute a subclass. */
 export type NodeFactory = (config: RaftConfig, durable: DurableState) => RaftNode;
 /** Records per snapshot slice in the simulation: small, so the sliced encoding (and what it defers) is exercised. */
@@ -104,7 +107,7 @@ export class SimCluster implements SimLoop {
   readonly network: SimNetwork;
   readonly checker: InvariantChecker;
   readonly locksChecker: LockChecker;
-  readonly stats = { messagesSent: 0, messagesDropped: 0, messagesToUnknownPeers: 0, crashes: 0, restarts: 0, submits: 0, reads: 0, transfers: 0, snapshotsTaken: 0, joins: 0, confChangesProposed: 0 };
+  readonly stats = { messagesSent: 0, messagesDropped: 0, messagesToUnknownPeers: 0, crashes: 0, restarts: 0, submits: 0, reads: 0, transfers: 0, snapshotsTaken: 0, joins: 0, confChangesProposed: 0, keepalivesInMemory: 0 };
   private readonly queue = new EventQueue<SimEvent>(MAX_QUEUED_EVENTS);
   private readonly members: SimMember[];
   private readonly byId = new Map<NodeId, SimMember>();
@@ -216,6 +219,7 @@ export class SimCluster implements SimLoop {
       this.dispatch(ev.item);
       if (this.fatalError !== null) throw this.fatalError;
       this.checker.afterEvent();
+      this.noteTermBases();
       if (stop?.()) return;
     }
     this.nowMs = Math.max(this.nowMs, endMs);
@@ -288,6 +292,9 @@ export class SimCluster implements SimLoop {
       scheduler,
       // A few records per slice, so every snapshot of the run is encoded across turns with applying held back.
       snapshotStepRecords: SIM_SNAPSHOT_STEP_RECORDS,
+      // Checkpoint in-memory keepalives only when a stored expiry is nearly due: the widest window in which only
+      // the leader's memory holds them, so crashes, deposed leaders and the expiry gate meet them often.
+      sessionCheckpointLookaheadMs: SIM_CHECKPOINT_LOOKAHEAD_MS,
     });
     const snapshot = m.disk.snapshot;
     if (snapshot.meta.index > 0) locks.restore(snapshot.data);
@@ -421,8 +428,23 @@ export class SimCluster implements SimLoop {
     const m = this.member(id);
     if (!m.alive) return false;
     this.stats.submits++;
-    m.locks!.submit(command, done);
+    const locks = m.locks!;
+    const inMemoryBefore = locks.keepalives.counters.inMemory;
+    const arrival = { term: m.node!.term, event: this.events };
+    locks.submit(command, (err, result) => {
+      if (inMemory && err === null && result?.ok === true) this.locksChecker.noteKeepaliveFromMemory(id, arrival.term, arrival.event);
+      done(err, result);
+    });
+    const inMemory = locks.keepalives.counters.inMemory > inMemoryBefore;
+    if (inMemory) this.stats.keepalivesInMemory++;
     return true;
+  }
+
+  /** noteTermBases tells the lock checker when a leader took its term's lease time base (it may then reset sessions). */
+  private noteTermBases(): void {
+    for (const m of this.members) {
+      if (m.alive && m.locks!.keepalives.leads(m.node!.term)) this.locksChecker.noteTermBase(m.node!.term, this.events);
+    }
   }
 
   /** tableNowMs is member `id`'s lease-table time now, as its HTTP layer reads it to answer `expiresInMs` (it is up). */

@@ -61,7 +61,9 @@ export class LockChecker {
   private readonly lastToken = new Map<string, number>();
   private readonly released = new Set<string>();
   private readonly queued = new Map<string, QueuedAcquire[]>();
-  readonly stats = { grantsSeen: 0, waiterGrants: 0, grantsAcked: 0, releasesAcked: 0, expiries: 0, waitsCancelled: 0, grantsUndone: 0 };
+  /** The event after which each term's leader took its lease time base, in term order. */
+  private readonly termBases: { term: number; event: number }[] = [];
+  readonly stats = { grantsSeen: 0, waiterGrants: 0, grantsAcked: 0, releasesAcked: 0, expiries: 0, waitsCancelled: 0, grantsUndone: 0, sessionCheckpoints: 0, sessionRestarts: 0 };
 
   constructor(
     private readonly lockNames: readonly string[],
@@ -135,6 +137,29 @@ export class LockChecker {
     else s.ending = true;
   }
 
+  /** noteTermBase: the leader of `term` took its lease time base at event `event` (recorded once per term). */
+  noteTermBase(term: number, event: number): void {
+    const last = this.termBases[this.termBases.length - 1];
+    if (last !== undefined && last.term >= term) return;
+    this.termBases.push({ term, event });
+  }
+
+  /**
+   * noteKeepaliveFromMemory: `member`, leading `term` when the keepalive arrived at event `arrivalEvent`, answered it
+   * from memory (no log entry). That is safe only if no later term's leader had taken its base before the arrival:
+   * that leader reset every session from its base, before the keepalive, so nothing in the log or in its memory
+   * covers the ttl the client was promised from the keepalive (issue 14). The quorum round before the answer makes
+   * it impossible: a later term was elected by a quorum that no longer acknowledges this term's heartbeats.
+   */
+  noteKeepaliveFromMemory(member: string, term: number, arrivalEvent: number): void {
+    for (let i = this.termBases.length - 1; i >= 0 && this.termBases[i]!.term > term; i--) {
+      const base = this.termBases[i]!;
+      if (base.event < arrivalEvent) {
+        violated('stale-keepalive', `${member} answered a keepalive from memory in term ${term}, but term ${base.term}'s leader had taken its base (event ${base.event}) before the keepalive arrived (event ${arrivalEvent})`);
+      }
+    }
+  }
+
   // ---- What the table did -----------------------------------------------------------------
 
   /** onFirstApply checks the table right after an entry was applied for the first time; `nowMs` is virtual time. */
@@ -144,6 +169,8 @@ export class LockChecker {
       violated('table-time-ahead', `table time ${tableNowMs} ms is ahead of real time ${nowMs} ms by more than the ${MAX_CLOCK_RATE_ERROR} rate bound (entry ${entry.index}, term ${entry.term})`);
     }
     if (command.type === 'expire' && 'holdsExpired' in result) this.stats.expiries += result.holdsExpired;
+    if (command.type === 'checkpointSessions') this.stats.sessionCheckpoints++;
+    if (command.type === 'restartSessionLeases') this.stats.sessionRestarts++;
     if (command.type === 'cancelWait' && result.ok && 'cancelled' in result && result.cancelled) {
       if ('released' in result) this.stats.grantsUndone++;
       else this.stats.waitsCancelled++;

@@ -80,7 +80,7 @@ type AttemptAnswer = (attempt: Attempt, result: CommandResult, tableNowMs: numbe
  * keeps a retried createSession or renew honest (issue 11, hole 3). (The library's default margin is larger;
  * checking the least one checks the bound itself.)
  */
-function believedUntilMs(attemptSentMs: number, ttlMs: number, remainingMs = ttlMs): number {
+export function believedUntilMs(attemptSentMs: number, ttlMs: number, remainingMs = ttlMs): number {
   return attemptSentMs + Math.min(Math.max(0, remainingMs), ttlMs) - leaseSafetyMarginMsMin(ttlMs);
 }
 

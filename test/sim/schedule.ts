@@ -5,6 +5,7 @@ import { scheduleMembership, type MembershipProfile, type MembershipWorkload } f
 import { variant as makeVariant, type VariantName } from './broken-variants.js';
 import { SimViolation, violated } from './sim-violation.js';
 import { LOCK_NAMES, LockWorkload } from './lock-workload.js';
+import { SessionKeepers } from './session-keepers.js';
 
 /**
  * LIVENESS_BOUND_MS is how long (virtual ms) after the faults stop a cluster
@@ -242,6 +243,7 @@ export function runSchedule(o: ScheduleOptions): ScheduleResult {
   const clientRandom = root.fork();
   const faultRandom = root.fork();
   const membershipRandom = root.fork();
+  const keeperRandom = root.fork();
 
   const ids: NodeId[] = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
   const spareIds: NodeId[] = Array.from({ length: SPARES }, (_, i) => `n${o.nodes + i + 1}`);
@@ -256,6 +258,7 @@ export function runSchedule(o: ScheduleOptions): ScheduleResult {
   try {
     scheduleFaults(cluster, faultRandom, profile, safetyMs);
     scheduleClients(cluster, clientRandom, profile, safetyMs);
+    new SessionKeepers(cluster, keeperRandom).start(safetyMs);
     membership = scheduleMembership(cluster, membershipRandom, profile.membership, { ids, spareIds }, safetyMs);
     cluster.runUntil(safetyMs);
     livenessMs = runLiveness(cluster, safetyMs);
