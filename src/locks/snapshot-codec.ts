@@ -45,8 +45,11 @@ export const READABLE_SNAPSHOT_FORMATS: readonly string[] = Object.freeze([SNAPS
 
 /** packr is the one msgpack encoder of snapshots (snapshot-encoder.ts); its options are part of the format. */
 export const packr = new Packr({ useRecords: false, variableMapSize: true });
-// Stryker disable next-line BooleanLiteral: msgpackr decodes maps as objects anyway when useRecords is false; stated so as not to depend on that default
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+const unpackr = new Unpackr({
+  useRecords: false,
+  // Stryker disable next-line BooleanLiteral: msgpackr decodes maps as objects anyway when useRecords is false; stated so as not to depend on that default
+  mapsAsObjects: true,
+});
 
 /**
  * SnapshotCorruptError: the bytes are not a lease table snapshot of this
@@ -214,9 +217,9 @@ function decodeDedupe(dr: Reader, state: ReplicatedState): void {
     const atMs = dr.num();
     const result = dr.any();
     check(
-      // Stryker disable next-line ConditionalExpression: no decoded msgpack value but an object has a boolean `ok`, so the typeof test only names the case
-      typeof result === 'object' &&
-        result !== null &&
+      result !== null &&
+        // Stryker disable next-line ConditionalExpression: no decoded msgpack value but an object has a boolean `ok`, so the typeof test only names the case
+        typeof result === 'object' &&
         typeof (result as { ok?: unknown }).ok === 'boolean',
       'bad result',
     );
@@ -288,9 +291,9 @@ class Reader {
   num(): number {
     const v = this.any();
     if (
+      !Number.isFinite(v) ||
       // Stryker disable next-line ConditionalExpression: Number.isFinite is false for every non-number, so the typeof test only narrows the type
-      typeof v !== 'number' ||
-      !Number.isFinite(v)
+      typeof v !== 'number'
     ) {
       this.fail('number expected');
     }
