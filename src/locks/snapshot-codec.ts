@@ -46,6 +46,7 @@ export const READABLE_SNAPSHOT_FORMATS: readonly string[] = Object.freeze([SNAPS
 /** packr is the one msgpack encoder of snapshots (snapshot-encoder.ts); its options are part of the format. */
 export const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({
+  // Stryker disable next-line BooleanLiteral: useRecords shapes what is packed; this decoder only reads what packr (useRecords false) wrote
   useRecords: false,
   // Stryker disable next-line BooleanLiteral: msgpackr decodes maps as objects anyway when useRecords is false; stated so as not to depend on that default
   mapsAsObjects: true,
