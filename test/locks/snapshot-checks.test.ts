@@ -225,3 +225,41 @@ describe('restore takes a table at its bounds', () => {
     expect(() => LeaseTable.restore(pack(top))).toThrow(SnapshotCorruptError);
   });
 });
+
+describe('restore refuses election values this table could not have written', () => {
+  // E: held by c1 (value a); waiters q2 (exclusive, value b), q3 (exclusive, no value), q4 (shared). D: lock-delay only.
+  const d = new Driver();
+  d.apply(X('E', 'c1', { value: 'a', ttlMs: 60_000 }));
+  d.apply(X('E', 'c2', { value: 'b', waitMs: 30_000, ttlMs: 60_000, requestId: 'q2' }));
+  d.apply(X('E', 'c3', { waitMs: 30_000, ttlMs: 60_000, requestId: 'q3' }));
+  d.apply(S('E', 'c4', { waitMs: 30_000, ttlMs: 60_000, requestId: 'q4' }));
+  d.apply(X('D', 'z', { ttlMs: 1_000, lockDelayMs: 50_000 }));
+  d.expireAfter(1_000);
+  const base = unpack(d.table.snapshot()) as unknown[];
+  const withValues = (values: unknown): Uint8Array => pack([...base.slice(0, -1), values]);
+
+  it('puts each value back on the hold or waiter it names', () => {
+    expect(base[0]).toBe('raftlock.leases.v3');
+    expect(base.at(-1)).toEqual(['E', null, 'a', 'E', 'q2', 'b']);
+    const moved = ['E', null, 'a', 'E', 'q3', 'c'];
+    expect((unpack(LeaseTable.restore(withValues(moved)).snapshot()) as unknown[]).at(-1)).toEqual(moved);
+  });
+
+  const cases: [string, string, unknown][] = [
+    ['values that are not an array', 'values is not an array', 5],
+    ['a value of an unknown lock', 'value of an unknown lock', ['X', null, 'v']],
+    ['a value longer than the contract allows', 'value of an unknown lock', ['E', null, 'v'.repeat(API_BOUNDS.electionValueLengthMax + 1)]],
+    ['a value of a lock nobody holds', 'bad hold value', ['D', null, 'v']],
+    ['two values of one hold', 'bad hold value', ['E', null, 'a', 'E', null, 'b']],
+    ['a value of a waiter the queue lacks', 'bad waiter value', ['E', 'nope', 'v']],
+    ['a value of a shared waiter', 'bad waiter value', ['E', 'q4', 'v']],
+    ['two values of one waiter', 'bad waiter value', ['E', 'q2', 'b', 'E', 'q2', 'c']],
+  ];
+  for (const [what, rule, values] of cases) {
+    it(`refuses ${what}`, () => {
+      const restore = (): LeaseTable => LeaseTable.restore(withValues(values));
+      expect(restore).toThrow(SnapshotCorruptError);
+      expect(restore).toThrow(rule);
+    });
+  }
+});
