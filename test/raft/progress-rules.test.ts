@@ -43,6 +43,7 @@ describe('Progress edge rules (Raft §5.3)', () => {
     pr.sentAppend(9, 4);
     expect(pr.isPaused()).toBe(true);
     pr.becomeProbe(); // e.g. the follower became unreachable
+    expect(pr).toMatchObject({ state: 'probe', next: 2 }); // probing resumes right after what is known to match
     expect(pr.inflightCount()).toBe(0);
     pr.maybeUpdate(2);
     pr.becomeReplicate();
