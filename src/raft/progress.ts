@@ -71,8 +71,10 @@ export class Progress {
         this.inflight.push(lastIndex);
         assert(this.inflight.length <= this.maxInflight, 'in-flight window overflow');
       }
+    } else if (
       // Stryker disable next-line ConditionalExpression: snapshot state is always paused, so sendAppend never calls this in it
-    } else if (this.state === 'probe') {
+      this.state === 'probe'
+    ) {
       this.probeSent = true;
     }
   }

@@ -75,5 +75,13 @@ describe('Progress edge rules (Raft §5.3)', () => {
     expect(pr.inflightCount()).toBe(0);
     expect(pr.recentActive).toBe(false);
   });
+
+  it('after a snapshot the follower acknowledged beyond, probing resumes right after its match, not after the snapshot (§5.3, §7)', () => {
+    const pr = new Progress(3, 8);
+    pr.becomeSnapshot(20);
+    pr.maybeUpdate(25); // its reply reports entries past the snapshot
+    pr.becomeProbe();
+    expect(pr).toMatchObject({ state: 'probe', match: 25, next: 26 });
+  });
 });
 
