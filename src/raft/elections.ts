@@ -66,6 +66,7 @@ export function handleVoteResponse(s: RaftState, m: VoteResponseMessage): void {
 }
 
 export function handleTimeoutNow(s: RaftState, m: Message): void {
+  // Stryker disable next-line ConditionalExpression: only a follower knows a leader other than itself (candidates know none), so the sender test alone refuses the rest
   if (s.currentRole !== 'follower' || m.from !== s.leaderId || !s.isVoter(s.id)) return;
   // Thesis §3.10: the transferee campaigns at once, skipping PreVote, and its votes bypass the leader lease.
   campaign(s, 'vote', true);

@@ -125,4 +125,33 @@ describe('stale terms (Raft §5.1, thesis §9.6 and §6.2)', () => {
     expect(rd.messages).toEqual([expect.objectContaining({ type: 'preVoteResponse', to: 'c', term: 5, reject: true })]);
     expect(f.term).toBe(5);
   });
+
+  it('with CheckQuorum, a stale RequestVote is dropped: nothing answers it, so nothing tells its sender our term early', () => {
+    const f = standaloneNode('b', ABC, { term: 5, entries: entriesOf([1, 3]) });
+    f.step(voteMsg('c', 'b', 4, 9, 4));
+    expect(cycle(f).messages).toEqual([]);
+  });
+
+  it('without PreVote and CheckQuorum a stale AppendEntries is dropped, as etcd does (the stale leader learns our term from RequestVotes)', () => {
+    const f = standaloneNode('b', ABC, { term: 5, entries: entriesOf([1, 3]) }, VANILLA);
+    f.step({ type: 'heartbeat', from: 'a', to: 'b', term: 4, commit: 0, context: null });
+    expect(cycle(f).messages).toEqual([]);
+  });
+
+  it('leader lease: a follower hearing from a live leader ignores pre-votes too, not only votes (thesis §4.2.3)', () => {
+    const c = new ScriptedCluster(ABC);
+    c.elect('a');
+    const b = c.node('b');
+    b.step(voteMsg('c', 'b', b.term + 1, 100, b.term, { preVote: true }));
+    expect(c.take(isVoteResponse)).toEqual([]);
+    expect(b).toMatchObject({ leader: 'a', role: 'follower' });
+  });
+
+  it('a new leader\'s first entry is a normal, empty entry of its own term (Raft §8 no-op)', () => {
+    const c = new ScriptedCluster(ABC);
+    c.elect('a');
+    const a = c.node('a');
+    expect(a.entries(a.lastIndex, a.lastIndex)).toEqual([{ index: a.lastIndex, term: a.term, type: 'normal', data: new Uint8Array(0) }]);
+  });
 });
+

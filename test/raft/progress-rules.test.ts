@@ -43,6 +43,7 @@ describe('Progress edge rules (Raft §5.3)', () => {
     pr.sentAppend(9, 4);
     expect(pr.isPaused()).toBe(true);
     pr.becomeProbe(); // e.g. the follower became unreachable
+    expect(pr).toMatchObject({ state: 'probe', next: 2 }); // probing resumes right after what is known to match
     expect(pr.inflightCount()).toBe(0);
     pr.maybeUpdate(2);
     pr.becomeReplicate();
@@ -73,6 +74,14 @@ describe('Progress edge rules (Raft §5.3)', () => {
     const pr = new Progress(5, 4);
     expect(pr.inflightCount()).toBe(0);
     expect(pr.recentActive).toBe(false);
+  });
+
+  it('after a snapshot the follower acknowledged beyond, probing resumes right after its match, not after the snapshot (§5.3, §7)', () => {
+    const pr = new Progress(3, 8);
+    pr.becomeSnapshot(20);
+    pr.maybeUpdate(25); // its reply reports entries past the snapshot
+    pr.becomeProbe();
+    expect(pr).toMatchObject({ state: 'probe', match: 25, next: 26 });
   });
 });
 
