@@ -155,3 +155,18 @@ describe('stale terms (Raft §5.1, thesis §9.6 and §6.2)', () => {
   });
 });
 
+describe('PreVote and the leader lease (thesis §9.6, §4.2.3)', () => {
+  it('the vote after a won pre-vote is an ordinary vote: it does not bypass the voters\' leader lease (thesis §4.2.3, §9.6)', () => {
+    const a = standaloneNode('a', ABC, { term: 3, entries: entriesOf([1, 3]) }, { preVote: true, checkQuorum: true });
+    ticksToCampaign(a);
+    expect(a.role).toBe('preCandidate');
+    const preVotes = cycle(a).messages.filter((m) => m.type === 'preVote');
+    expect(preVotes.length).toBeGreaterThan(0);
+    a.step({ type: 'preVoteResponse', from: 'b', to: 'a', term: 4, reject: false });
+    expect(a).toMatchObject({ role: 'candidate', term: 4 });
+    const votes = cycle(a).messages.filter((m) => m.type === 'vote');
+    expect(votes.map((m) => m.to).sort()).toEqual(['b', 'c']);
+    // Only a leader's TimeoutNow (thesis §3.10) may ask voters to ignore their lease; a pre-vote winner may not.
+    for (const v of votes) expect(v).toMatchObject({ transfer: false });
+  });
+});
