@@ -1,36 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PendingProposals } from '../../src/node/pending-requests.js';
-import type { HostScheduler, TimerHandle } from '../../src/node/host-io.js';
+import { ManualScheduler } from './manual-scheduler.js';
 import { OutcomeUnknownError, ProposalDroppedError } from '../../src/node/errors.js';
 
-/** ManualScheduler runs timers only when the test says so; its clock moves only when the test says so. */
-class ManualScheduler implements HostScheduler {
-  nowMs = 0;
-  monotonicMs(): number {
-    return this.nowMs;
-  }
-  private next = 1;
-  readonly timers = new Map<number, () => void>();
-  defer(fn: () => void): void {
-    fn();
-  }
-  after(_ms: number, fn: () => void): TimerHandle {
-    const timerId = this.next++;
-    this.timers.set(timerId, fn);
-    return { timerId };
-  }
-  every(): TimerHandle {
-    throw new Error('not used');
-  }
-  cancel(timer: TimerHandle): void {
-    this.timers.delete(timer.timerId);
-  }
-  fire(timerId: number): void {
-    const fn = this.timers.get(timerId);
-    this.timers.delete(timerId);
-    fn?.();
-  }
-}
 
 type Answer = { err: Error | null; result?: unknown };
 

@@ -1,33 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PendingReads } from '../../src/node/pending-requests.js';
-import type { HostScheduler, TimerHandle } from '../../src/node/host-io.js';
+import { ManualScheduler } from './manual-scheduler.js';
 import { NotLeaderError, OutcomeUnknownError } from '../../src/node/errors.js';
 
-/** ManualScheduler runs timers only when the test says so, and remembers each timer's delay. */
-class ManualScheduler implements HostScheduler {
-  private next = 1;
-  readonly timers = new Map<number, { ms: number; fn: () => void }>();
-  defer(fn: () => void): void {
-    fn();
-  }
-  after(ms: number, fn: () => void): TimerHandle {
-    const timerId = this.next++;
-    this.timers.set(timerId, { ms, fn });
-    return { timerId };
-  }
-  every(): TimerHandle {
-    throw new Error('not used');
-  }
-  cancel(timer: TimerHandle): void {
-    this.timers.delete(timer.timerId);
-  }
-  /** fireAll runs every timer still armed (a timer that was cancelled never runs). */
-  fireAll(): void {
-    const armed = [...this.timers.values()];
-    this.timers.clear();
-    for (const t of armed) t.fn();
-  }
-}
 
 /**
  * ReadIndex (thesis §6.4): a read is answered only once its node has applied its read index, which the core
