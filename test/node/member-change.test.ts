@@ -48,10 +48,17 @@ function clientLoop(endpoints: string[]): { done: { ops: number; failures: strin
   };
 }
 
+/**
+ * members reads the leader's member view through `url`. A 503 no_leader is the API's retryable answer when the node's
+ * idea of the leader is stale (a forward goes one hop only), so it is asked again until the leader answers (10 s).
+ */
 async function members(url: string): Promise<{ leader: string; members: MemberRow[] }> {
-  const r = await httpJson(`${url}/v1/members`, 'GET', undefined, 5_000);
-  if (r.status !== 200) throw new Error(`GET /v1/members: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
+  return waitFor('GET /v1/members answered by the leader', async () => {
+    const r = await httpJson(`${url}/v1/members`, 'GET', undefined, 5_000);
+    if (r.status === 503) return undefined;
+    if (r.status !== 200) throw new Error(`GET /v1/members: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body as { leader: string; members: MemberRow[] };
+  }, 10_000);
 }
 
 describe('membership change on a running cluster', () => {
