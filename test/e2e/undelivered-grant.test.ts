@@ -85,14 +85,22 @@ async function grantsUndone(): Promise<number> {
   return Number(m[1]);
 }
 
+/** leaderTerm is the term of the member at leaderUrl while it still leads, else null. */
+async function leaderTerm(): Promise<number | null> {
+  const status = (await httpJson(`${leaderUrl}/v1/status`)).body as { role: string; term: number };
+  return status.role === 'leader' ? status.term : null;
+}
+
 describe('a grant to a client that has gone', () => {
   it('is undone: the lock is free again within seconds, not held for its TTL', async () => {
     let undone = 0;
     let rounds = 0;
+    let deposedRounds = 0;
     // Bounded: at most ROUNDS_MAX rounds.
     for (let i = 0; i < ROUNDS_MAX && undone < UNDONE_WANTED; i++, rounds++) {
       const path = `/v1/locks/gone-${i}`;
       const undoneBefore = await grantsUndone();
+      const termBefore = await leaderTerm();
       const holder = await post(`${path}/acquire`, { owner: 'holder', ttlMs: TTL_MS });
       expect(holder.status).toBe(200);
       const waiting = send(await openConnection(leaderUrl), `${path}/acquire`, { owner: 'gone', ttlMs: TTL_MS, waitMs: 30_000, requestId: `gone-${i}` });
@@ -104,20 +112,31 @@ describe('a grant to a client that has gone', () => {
       expect(waiting.received).toBe(0);
       expect(await release.answer).toMatch(/^HTTP\/1\.1 200/);
       const startedMs = Date.now();
-      await waitFor(
-        `${path} free again`,
-        async () => {
-          const v = (await httpJson(`${leaderUrl}${path}`)).body as { holders: unknown[]; waiters: number };
-          return v.holders.length === 0 && v.waiters === 0 ? true : undefined;
-        },
-        FREE_WITHIN_MS,
-      );
+      try {
+        await waitFor(
+          `${path} free again`,
+          async () => {
+            const v = (await httpJson(`${leaderUrl}${path}`)).body as { holders: unknown[]; waiters: number };
+            return v.holders.length === 0 && v.waiters === 0 ? true : undefined;
+          },
+          FREE_WITHIN_MS,
+        );
+      } catch (err) {
+        // Undoing the grant is the job of the leader that saw the connection close. If that member lost its
+        // leadership meanwhile (a loaded machine can starve its heartbeats), the grant is held until its TTL, as
+        // documented: such a round proves nothing either way and is not counted. Any other timeout fails the test.
+        if ((await leaderTerm().catch(() => null)) === termBefore) throw err;
+        deposedRounds++;
+        leaderUrl = cluster.node(await waitForLeader(cluster)).httpUrl;
+        continue;
+      }
       expect(Date.now() - startedMs).toBeLessThan(FREE_WITHIN_MS);
       // The retry of the gone request learns how its acquire ended: cancelled, as a waiter or as an undone grant.
       const retry = await post(`${path}/acquire`, { owner: 'gone', ttlMs: TTL_MS, waitMs: 30_000, requestId: `gone-${i}` });
       expect([retry.status, retry.body.reason]).toEqual([409, 'cancelled']);
       undone += (await grantsUndone()) - undoneBefore;
     }
-    expect(undone, `grants undone in ${rounds} rounds`).toBeGreaterThanOrEqual(UNDONE_WANTED);
+    expect(undone, `grants undone in ${rounds} rounds (${deposedRounds} not counted: the leader changed)`).toBeGreaterThanOrEqual(UNDONE_WANTED);
+    expect(deposedRounds, 'rounds lost to a leader change').toBeLessThanOrEqual(ROUNDS_MAX / 2);
   });
 });
