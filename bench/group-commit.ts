@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/group-commit.js [--clients 64] [--seconds 10] [--peer-security tls|secret|insecure] [--cpu-prof DIR] [--auth] [--https]`: how well the
+ * `node dist/bench/group-commit.js [--clients 64] [--seconds 10] [--peer-security tls|secret|insecure] [--cpu-prof DIR] [--auth] [--https] [--client raw|lib]`: how well the
  * Ready loop batches. N clients do acquire → release cycles against the
  * leader of a fresh 3-node cluster; raftlock_raft_syncs_total and
  * raftlock_raft_synced_entries_total are read from /metrics of the leader and one
@@ -9,6 +9,8 @@
  * where each one's time went is printed (bench/lib/profile-summary.ts).
  * --auth and --https run the cluster with bearer-token authentication and
  * HTTPS on (bench/lib/security-setup.ts), to measure what they cost.
+ * --client lib drives the load through RaftLockClient instead of the minimal
+ * client, to see where the library's extra server cost goes.
  */
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -47,6 +49,7 @@ async function main(): Promise<number> {
       'cpu-prof': { type: 'string' },
       auth: { type: 'boolean', default: false },
       https: { type: 'boolean', default: false },
+      client: { type: 'string', default: 'raw' },
     },
     strict: true,
   });
@@ -54,6 +57,8 @@ async function main(): Promise<number> {
   const clients = Number(values.clients);
   const seconds = Number(values.seconds);
   if (!(clients >= 1 && clients <= 1024 && seconds > 0 && seconds <= 600)) throw new Error('--clients 1..1024, --seconds 0..600');
+  const client = values.client;
+  if (client !== 'raw' && client !== 'lib') throw new Error('--client raw|lib');
   const profDir = values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']);
   if (profDir !== null) mkdirSync(profDir, { recursive: true });
   const peerSecurity = parsePeerSecurityMode(values['peer-security']);
@@ -82,12 +87,12 @@ async function main(): Promise<number> {
       }, 1_000 + windowMs),
     );
     const result = await runLoad(
-      { target: { protocol: 'raftlock', host: '127.0.0.1', port: leader.httpPort, client: 'raw', access }, workload: { kind: 'uncontended', clients }, warmupMs: 1_000, windowMs, serverPids: pids, tag: 'gc', retry: { baseMs: 2, capMs: 64 } },
+      { target: { protocol: 'raftlock', host: '127.0.0.1', port: leader.httpPort, client, access }, workload: { kind: 'uncontended', clients }, warmupMs: 1_000, windowMs, serverPids: pids, tag: 'gc', retry: { baseMs: 2, capMs: 64 } },
       windowMs + 60_000,
     );
     const [b, a] = await Promise.all([before, after]);
     if (result.kind !== 'locks') throw new Error('unexpected result');
-    console.log(`group commit (peer security: ${peerSecurity}, ${security.label}): ${clients} clients, ${seconds} s against leader ${leader.id}: ${result.cyclesPerSec.toFixed(0)} cycles/s (${(2 * result.cyclesPerSec).toFixed(0)} writes/s), acquire p50 ${result.acquire.p50Ms.toFixed(2)} ms p99 ${result.acquire.p99Ms.toFixed(2)} ms, server CPU ${(result.serverCpuSec / seconds).toFixed(2)} cores`);
+    console.log(`group commit (peer security: ${peerSecurity}, ${security.label}, ${client} client): ${clients} clients, ${seconds} s against leader ${leader.id}: ${result.cyclesPerSec.toFixed(0)} cycles/s (${(2 * result.cyclesPerSec).toFixed(0)} writes/s), acquire p50 ${result.acquire.p50Ms.toFixed(2)} ms p99 ${result.acquire.p99Ms.toFixed(2)} ms, server CPU ${(result.serverCpuSec / seconds).toFixed(2)} cores`);
     const perNode = result.serverCpuSecPerProcess.map((sec, i) => `${roles.get(pids[i]!)} ${((sec * 1e6) / Math.max(1, result.cycles)).toFixed(0)}`);
     console.log(`  server CPU per cycle (/proc, window): ${((result.serverCpuSec * 1e6) / Math.max(1, result.cycles)).toFixed(0)} µs (${perNode.join(', ')}); cycle p50 ${result.cycle.p50Ms.toFixed(2)} ms`);
     for (const [role, id, x, y] of [['leader', leader.id, b[0], a[0]], ['follower', follower.id, b[1], a[1]]] as const) {
