@@ -125,6 +125,7 @@ function optionalId(c: Record<string, unknown>, key: string, limits: LeaseTableL
 
 function int(c: Record<string, unknown>, key: string, min: number, max: number): string | null {
   const v = c[key];
+  // Stryker disable next-line ConditionalExpression: Number.isSafeInteger is false for every non-number, so the typeof test only narrows the type
   if (typeof v !== 'number' || !Number.isSafeInteger(v)) return `${key} must be an integer`;
   if (v < min || v > max) return `${key} must be in [${min}, ${max}]`;
   return null;
