@@ -84,14 +84,9 @@ export function limitsToArray(limits: LeaseTableLimits): number[] {
 /** limitsFromArray decodes limitsToArray's output; null when malformed. */
 export function limitsFromArray(values: unknown): LeaseTableLimits | null {
   if (!Array.isArray(values) || values.length !== LIMIT_KEYS.length) return null;
-  const out: Record<string, number> = {};
-  for (let i = 0; i < LIMIT_KEYS.length; i++) {
-    const v: unknown = values[i];
-    // Stryker disable next-line ConditionalExpression,LogicalOperator: checkLimits below refuses every value this lets through (non-numbers, fractions, negatives); the typeof test is for the type checker
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return null;
-    out[LIMIT_KEYS[i]!] = v;
-  }
-  return checkLimits(out as unknown as LeaseTableLimits) === null ? (out as unknown as LeaseTableLimits) : null;
+  // checkLimits refuses any value that is not a non-negative safe integer, whatever its type.
+  const limits = Object.fromEntries(LIMIT_KEYS.map((k, i): [string, unknown] => [k, values[i]])) as unknown as LeaseTableLimits;
+  return checkLimits(limits) === null ? limits : null;
 }
 
 /** checkLimits returns why `limits` are unusable, or null when they are fine. */
