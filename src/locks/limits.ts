@@ -84,20 +84,17 @@ export function limitsToArray(limits: LeaseTableLimits): number[] {
 /** limitsFromArray decodes limitsToArray's output; null when malformed. */
 export function limitsFromArray(values: unknown): LeaseTableLimits | null {
   if (!Array.isArray(values) || values.length !== LIMIT_KEYS.length) return null;
-  const out: Record<string, number> = {};
-  for (let i = 0; i < LIMIT_KEYS.length; i++) {
-    const v: unknown = values[i];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return null;
-    out[LIMIT_KEYS[i]!] = v;
-  }
-  return checkLimits(out as unknown as LeaseTableLimits) === null ? (out as unknown as LeaseTableLimits) : null;
+  // checkLimits refuses any value that is not a non-negative safe integer, whatever its type.
+  const limits = Object.fromEntries(LIMIT_KEYS.map((k, i): [string, unknown] => [k, values[i]])) as unknown as LeaseTableLimits;
+  return checkLimits(limits) === null ? limits : null;
 }
 
 /** checkLimits returns why `limits` are unusable, or null when they are fine. */
 export function checkLimits(l: LeaseTableLimits): string | null {
   for (const k of LIMIT_KEYS) {
     const v = l[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return `${k} must be a non-negative integer`;
+    // Number.isSafeInteger is false for every non-number too (limits may come from untyped callers).
+    if (!Number.isSafeInteger(v) || v < 0) return `${k} must be a non-negative integer`;
   }
   if (l.ttlMsMin < 1 || l.ttlMsMin > l.ttlMsMax) return 'need 1 <= ttlMsMin <= ttlMsMax';
   if (l.sessionTtlMsMin < 1 || l.sessionTtlMsMin > l.sessionTtlMsMax) return 'need 1 <= sessionTtlMsMin <= sessionTtlMsMax';

@@ -125,9 +125,14 @@ function optionalId(c: Record<string, unknown>, key: string, limits: LeaseTableL
 
 function int(c: Record<string, unknown>, key: string, min: number, max: number): string | null {
   const v = c[key];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) return `${key} must be an integer`;
+  if (!isSafeInteger(v)) return `${key} must be an integer`;
   if (v < min || v > max) return `${key} must be in [${min}, ${max}]`;
   return null;
+}
+
+/** isSafeInteger is Number.isSafeInteger as a type guard: it is false for every non-number. */
+function isSafeInteger(v: unknown): v is number {
+  return Number.isSafeInteger(v);
 }
 
 function optionalInt(c: Record<string, unknown>, key: string, min: number, max: number): string | null {

@@ -82,6 +82,7 @@ describe('restore refuses a snapshot this table could not have written', () => {
     ['an unknown format', 'unknown snapshot format', (t) => (t[TOP.format] = 'raftlock.leases.v9')],
     ['a format that is not a string', 'snapshot[0]: string expected', (t) => (t[TOP.format] = 3)],
     ['limits of the wrong length', 'bad limits', (t) => limits(t).pop()],
+    ['limits with a value too many', 'bad limits', (t) => limits(t).push(1)],
     ['limits that are not an array', 'bad limits', (t) => (t[TOP.limits] = 5)],
     ['a negative limit', 'bad limits', (t) => (limits(t)[0] = -1)],
     ['a fractional limit', 'bad limits', (t) => (limits(t)[0] = 1.5)],
