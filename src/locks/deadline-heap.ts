@@ -56,11 +56,10 @@ export class DeadlineHeap<T> {
   pop(): void {
     if (this.count === 0) return;
     const last = --this.count;
-    // Stryker disable next-line ConditionalExpression,EqualityOperator: with last 0 the move would copy entry 0 onto itself
-    if (last > 0) this.move(last, 0);
+    // With one entry left (last 0) this moves entry 0 onto itself and sifts an empty heap: both no-ops.
+    this.move(last, 0);
     this.targets[last] = undefined;
-    // Stryker disable next-line ConditionalExpression,EqualityOperator: with last 0 the heap is empty and siftDown(0) returns at once
-    if (last > 0) this.siftDown(0);
+    this.siftDown(0);
   }
 
   /** clear drops every entry and releases the arrays. */
@@ -92,8 +91,12 @@ export class DeadlineHeap<T> {
   private less(a: number, b: number): boolean {
     const da = this.deadlines[a]!;
     const db = this.deadlines[b]!;
-    // Stryker disable next-line EqualityOperator: two entries with equal deadline and seq are one deadline pushed twice (a renew to the same ms, a promoted holder): the first due pops, its twin is stale
-    return da < db || (da === db && this.seqs[a]! < this.seqs[b]!);
+    return (
+      da < db ||
+      (da === db &&
+        // Stryker disable next-line EqualityOperator: equal deadline and seq is one deadline pushed twice (a renew to the same ms, a promoted holder): the first to pop is due, its twin then stale
+        this.seqs[a]! < this.seqs[b]!)
+    );
   }
 
   private move(from: number, to: number): void {

@@ -81,8 +81,11 @@ export class Deadlines {
   popDue(state: ReplicatedState): Due | null {
     const heap = this.heap;
     // Bounded: every iteration pops one entry.
-    // Stryker disable next-line ConditionalExpression,EqualityOperator: an empty heap's top deadline is Infinity, never <= nowMs (finite), which ends the loop as well
-    while (heap.size > 0 && heap.topDeadlineMs() <= state.nowMs) {
+    while (
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: an empty heap's top deadline is Infinity, never <= nowMs (finite), which ends the loop as well
+      heap.size > 0 &&
+      heap.topDeadlineMs() <= state.nowMs
+    ) {
       const live = this.isTopLive(state);
       const kind = heap.topKind();
       const target = heap.topTarget();

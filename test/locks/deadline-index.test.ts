@@ -24,9 +24,10 @@ describe('deadline index', () => {
     d.apply({ type: 'createSession', sessionId: 's', ttlMs: 10_000 });
     // An exclusive lock held under the session (its record has an owner but no lease of its own).
     d.apply(acquire('held-by-session', 'o', { ttlMs: undefined, sessionId: 's' }));
-    // A shared lock: a TTL hold first, then a hold under the session.
+    // A shared lock: a TTL hold first, then a hold under the session and a second TTL hold.
     d.apply(shared('shared', 'a', { ttlMs: 3_000 }));
     d.apply(shared('shared', 'o', { ttlMs: undefined, sessionId: 's' }));
+    d.apply(shared('shared', 'p', { ttlMs: 4_000 }));
     // A lock whose hold expired into a lock-delay: a free record with a delay and a waiter.
     d.apply(acquire('delayed', 'b', { ttlMs: 1_000, lockDelayMs: 5_000 }));
     d.apply(acquire('delayed', 'c', { waitMs: 20_000 }));
@@ -35,9 +36,17 @@ describe('deadline index', () => {
     expect(d.table.get('delayed')).toMatchObject({ holders: [], waiters: 1, lockDelayUntilMs: t0 + 6_000 });
 
     d.reload();
-    // Live deadlines: the shared TTL hold, the session, the waiter and the lock-delay.
-    expect(index(d.table)).toEqual({ entries: 4, live: 4 });
+    // Live deadlines: the two shared TTL holds, the session, the waiter and the lock-delay.
+    expect(index(d.table)).toEqual({ entries: 5, live: 5 });
     expect(d.table.nextDeadlineMs()).toBe(t0 + 3_000);
+    // And each of them still ends when it should.
+    d.timeMs = t0 + 4_000;
+    expect(d.apply({ type: 'expire' }).result).toMatchObject({ holdsExpired: 2, sessionsExpired: 0 });
+    expect(d.table.get('shared')?.holders).toMatchObject([{ owner: 'o', sessionId: 's' }]);
+    expect(d.table.nextDeadlineMs()).toBe(t0 + 6_000);
+    d.timeMs = t0 + 6_000;
+    expect(d.apply({ type: 'expire' }).events).toMatchObject([{ kind: 'granted', name: 'delayed', owner: 'c' }]);
+    expect(d.table.nextDeadlineMs()).toBe(t0 + 7_000);
   });
 
   it('is rebuilt once stale entries pass 2x the live deadlines + STALE_SLACK, not before, and then holds only the live ones', () => {
