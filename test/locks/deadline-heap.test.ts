@@ -42,4 +42,50 @@ describe('DeadlineHeap', () => {
       { numRuns: 200 },
     );
   });
+
+  it('keeps (deadline, seq) order past its initial capacity, pushed or heapified', () => {
+    // 100 entries: several times the 16 slots a new heap starts with. Pushed in
+    // reverse order, so every push has to sift to the top.
+    const pushed = new DeadlineHeap<number>();
+    const appended = new DeadlineHeap<number>();
+    for (let i = 99; i >= 0; i--) {
+      pushed.push(1_000 + Math.floor(i / 2), i, 1 + (i % 5), i);
+      appended.appendUnordered(1_000 + Math.floor(i / 2), i, 1 + (i % 5), i);
+    }
+    appended.heapify();
+    for (const heap of [pushed, appended]) {
+      expect(heap.size).toBe(100);
+      const popped: [number, number, number, number][] = [];
+      for (let n = 0; n < 100; n++) {
+        popped.push([heap.topDeadlineMs(), heap.topSeq(), heap.topKind(), heap.topTarget()]);
+        heap.pop();
+      }
+      expect(popped).toEqual(Array.from({ length: 100 }, (_, i) => [1_000 + Math.floor(i / 2), i, 1 + (i % 5), i]));
+      expect(heap.size).toBe(0);
+    }
+  });
+
+  it('pop on an empty heap changes nothing: the heap stays empty and usable', () => {
+    const heap = new DeadlineHeap<string>();
+    heap.pop();
+    heap.push(5, 1, 1, 'a');
+    heap.pop();
+    heap.pop();
+    expect(heap.size).toBe(0);
+    expect(heap.topDeadlineMs()).toBe(Infinity);
+    heap.push(7, 2, 2, 'b');
+    expect([heap.size, heap.topDeadlineMs(), heap.topSeq(), heap.topTarget()]).toEqual([1, 7, 2, 'b']);
+  });
+
+  it('clear drops every entry: what is pushed afterwards is all there is', () => {
+    const heap = new DeadlineHeap<string>();
+    for (let i = 0; i < 40; i++) heap.push(100 + i, i, 1, `old${i}`);
+    heap.clear();
+    expect(heap.size).toBe(0);
+    expect(heap.topDeadlineMs()).toBe(Infinity);
+    heap.push(500, 1, 3, 'new');
+    expect([heap.size, heap.topDeadlineMs(), heap.topTarget()]).toEqual([1, 500, 'new']);
+    heap.pop();
+    expect(heap.size).toBe(0);
+  });
 });
