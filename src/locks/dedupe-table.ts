@@ -129,9 +129,4 @@ export class DedupeTable {
   oldestFirst(): IterableIterator<[string, DedupeEntry]> {
     return this.entries.entries();
   }
-
-  /** forEach visits entries oldest first (for snapshots). */
-  forEach(visit: (requestId: string, entry: DedupeEntry) => void): void {
-    for (const [id, entry] of this.entries) visit(id, entry);
-  }
 }

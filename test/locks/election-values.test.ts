@@ -78,6 +78,8 @@ describe('proclaim', () => {
     const t2 = (d.apply(campaign('e', 'c2', 'b')).result as { token: number }).token;
     expect(t2).toBeGreaterThan(t1);
     expect(d.apply({ type: 'proclaim', name: 'e', owner: 'c1', token: t1, value: 'stale' }).result).toEqual({ ok: false, error: 'not_holder', name: 'e' });
+    // A lock nobody holds or waits for has no hold to proclaim into.
+    expect(d.apply({ type: 'proclaim', name: 'none', owner: 'c1', token: t1, value: 'v' }).result).toEqual({ ok: false, error: 'not_holder', name: 'none' });
     const first = d.apply({ type: 'proclaim', name: 'e', owner: 'c2', token: t2, value: 'b2', requestId: 'p' });
     expect(first.result).toEqual({ ok: true, name: 'e', token: t2, value: 'b2' });
     d.apply({ type: 'proclaim', name: 'e', owner: 'c2', token: t2, value: 'b3' });

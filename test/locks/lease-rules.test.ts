@@ -41,6 +41,50 @@ describe('grants and waiters', () => {
   });
 });
 
+describe('one wait per identity', () => {
+  it('a waiter whose wait ends at this very time no longer waits: its owner may acquire again', () => {
+    const d = new Driver();
+    const t0 = d.timeMs;
+    d.apply(acquire('L', 'x', { ttlMs: 10_000 }));
+    d.apply(acquire('L', 'v', { waitMs: 60_000 })); // ahead of w, so w is not a dead queue head the acquire drops first
+    expect(d.apply(acquire('L', 'w', { waitMs: 1_000 })).result).toMatchObject({ ok: true, queued: true });
+    d.timeMs = t0 + 999;
+    expect(d.apply(acquire('L', 'w')).result).toMatchObject({ ok: false, error: 'already_waiting' });
+    d.timeMs = t0 + 1_000; // no expire has run yet: the waiter is still in the queue, but its wait is over
+    expect(d.apply(acquire('L', 'w')).result).toMatchObject({ ok: false, error: 'lock_held' });
+  });
+});
+
+describe('fencing tokens of a shared lock', () => {
+  it('each holder renews and releases by its own token, never by another holder’s', () => {
+    const d = new Driver();
+    const tokenOf = (r: { result: unknown }): number => (r.result as { token: number }).token;
+    const ta = tokenOf(d.apply(shared('L', 'a', { limit: 3 })));
+    const tb = tokenOf(d.apply(shared('L', 'b', { limit: 3 })));
+    const tc = tokenOf(d.apply(shared('L', 'c', { limit: 3 })));
+    expect(d.apply({ type: 'release', name: 'L', owner: 'b', token: tc }).result).toEqual({ ok: false, error: 'not_holder', name: 'L' });
+    expect(d.apply({ type: 'renew', name: 'L', owner: 'b', token: tc }).result).toEqual({ ok: false, error: 'not_holder', name: 'L' });
+    expect(d.apply({ type: 'renew', name: 'L', owner: 'c', token: tc }).result).toMatchObject({ ok: true, token: tc });
+    expect(d.apply({ type: 'release', name: 'L', owner: 'c', token: tc }).result).toEqual({ ok: true, name: 'L', holdCount: 0 });
+    expect(d.apply({ type: 'release', name: 'L', owner: 'b', token: tb }).result).toEqual({ ok: true, name: 'L', holdCount: 0 });
+    expect(d.table.get('L')?.holders.map((h) => [h.owner, h.token])).toEqual([['a', ta]]);
+  });
+});
+
+describe('forceRelease', () => {
+  it('of a lock in lock-delay with no holder removes no hold and frees the lock at once', () => {
+    const d = new Driver();
+    d.apply(acquire('L', 'a', { ttlMs: 1_000, lockDelayMs: 2_000 }));
+    d.expireAfter(1_000); // a's lease ends: lock-delay until 2 s later
+    expect(d.table.get('L')).toMatchObject({ holders: [], waiters: 0 });
+    expect(d.apply({ type: 'forceRelease', name: 'L' }).result).toEqual({ ok: true, name: 'L', holdersRemoved: 0, waitersRemoved: 0 });
+    expect(d.table.get('L')).toBeNull();
+    expect(d.table.stats()).toMatchObject({ locksHeld: 0, waiters: 0 });
+    expect(gauges(d.table)).toEqual(gauges(LeaseTable.restore(d.table.snapshot())));
+    expect(d.apply(acquire('L', 'b')).result).toMatchObject({ ok: true, queued: false, owner: 'b' });
+  });
+});
+
 describe('lease expiry, lock-delay and extension', () => {
   it('a later lock-delay end is never shortened by a hold that expires after it with a shorter delay', () => {
     const d = new Driver();

@@ -57,6 +57,28 @@ describe('checkpointSessions', () => {
   });
 });
 
+describe('checkpointSessions and restartSessionLeases count only the sessions they move', () => {
+  it('a checkpoint at the stored expiry, or a restart when every session has its full ttl, moves none', () => {
+    const d = new Driver();
+    const t0 = d.timeMs;
+    d.apply({ type: 'createSession', sessionId: 's', ttlMs: 1_000 });
+    expect(d.apply({ type: 'checkpointSessions', sessions: [['s', t0 + 1_000]] }).result).toEqual({ ok: true, sessionsExtended: 0 });
+    expect(d.apply({ type: 'restartSessionLeases' }).result).toEqual({ ok: true, sessionsExtended: 0 });
+    expect(d.table.session('s')?.expiresAtMs).toBe(t0 + 1_000);
+  });
+});
+
+describe('sessionLease (what the leader reads per keepalive)', () => {
+  it('is the session’s ttl and stored expiry, or null for a session the table does not have', () => {
+    const d = new Driver();
+    const t0 = d.timeMs;
+    d.apply({ type: 'createSession', sessionId: 's', ttlMs: 1_000 });
+    d.apply({ type: 'checkpointSessions', sessions: [['s', t0 + 4_000]] });
+    expect(d.table.sessionLease('s')).toMatchObject({ ttlMs: 1_000, expiresAtMs: t0 + 4_000 });
+    expect(d.table.sessionLease('unknown')).toBeNull();
+  });
+});
+
 describe('restartSessionLeases', () => {
   it('gives every session at least its full ttl from the table’s time, the dead-but-present ones too', () => {
     const d = new Driver();
