@@ -114,6 +114,54 @@ describe('leader progress states (Raft §5.3, etcd probe/replicate/snapshot)', (
   });
 });
 
+describe('leader progress states, continued (Raft §5.3, §7)', () => {
+  it('a late acknowledgement below the snapshot being sent does not end the snapshot state: the leader keeps waiting for it', () => {
+    const { c, snapshot } = snapshotPendingForC();
+    const a = c.node('a');
+    const matchBefore = a.progressOf('c')!.match;
+    expect(matchBefore + 1).toBeLessThan(snapshot.meta.index);
+    a.step({ type: 'appendResponse', from: 'c', to: 'a', term: a.term, reject: false, index: matchBefore + 1, hintIndex: 0, hintTerm: 0 });
+    expect(a.progressOf('c')).toMatchObject({ state: 'snapshot', match: matchBefore + 1 });
+    expect(c.take((m) => m.to === 'c' && (isAppend(m) || m.type === 'snapshot'))).toEqual([]);
+  });
+
+  it('a stale acknowledgement does not turn a probed follower back to pipelined replication (§5.3: matchIndex did not move)', () => {
+    const c = new ScriptedCluster(ABC);
+    c.elect('a');
+    const a = c.node('a');
+    a.reportUnreachable('b');
+    const match = a.progressOf('b')!.match;
+    a.step({ type: 'appendResponse', from: 'b', to: 'a', term: a.term, reject: false, index: match - 1, hintIndex: 0, hintTerm: 0 });
+    expect(a.progressOf('b')?.state).toBe('probe');
+    proposeEach(c, 'a', ['x', 'y']);
+    expect(appendsTo(c, 'b').map((m) => m.entries.length)).toEqual([1]);
+  });
+
+  it('a heartbeat answer from a follower that holds the whole log gets no AppendEntries (only a follower behind is repaired, §5.3)', () => {
+    const c = new ScriptedCluster(ABC);
+    c.elect('a');
+    c.tick('a', HT);
+    expect(c.deliver((m) => m.type === 'heartbeat')).toBe(2);
+    expect(c.deliver((m) => m.type === 'heartbeatResponse')).toBe(2);
+    expect(c.take((m) => isAppend(m))).toEqual([]);
+  });
+
+  it('committing part of the uncommitted entries keeps counting the rest against maxUncommittedBytes (etcd maxUncommittedEntriesSize)', () => {
+    const c = new ScriptedCluster(ABC, { maxUncommittedBytes: 100 });
+    c.elect('a');
+    const a = c.node('a');
+    proposeEach(c, 'a', ['x'.repeat(40), 'y'.repeat(40)]);
+    const toB = appendsTo(c, 'b');
+    expect(toB).toHaveLength(2);
+    c.drop(() => true);
+    c.node('b').step(toB[0]!); // only x reaches a majority
+    expect(c.deliver((m) => isAppendResponse(m) && m.from === 'b')).toBe(1);
+    expect(a.commitIndex).toBe(a.lastIndex - 1);
+    expect(a.propose(enc('z'.repeat(40))).ok).toBe(true); // y and z: 80 bytes uncommitted
+    expect(a.propose(enc('w'.repeat(40)))).toEqual({ ok: false, reason: 'overloaded', leader: 'a' });
+  });
+});
+
 describe('leadership transfer edges (thesis §3.10)', () => {
   it('a lagging transferee gets TimeoutNow only once its log matches the leader, not on an earlier acknowledgement', () => {
     const c = cMissedThreeEntries({ maxAppendBytes: 1 }); // one entry per AppendEntries: c catches up in steps

@@ -141,4 +141,19 @@ describe('ReadIndex (thesis §6.4)', () => {
       { index: 5, context: 'r2' },
     ]);
   });
+
+  it('reads pending when a leader loses its term are dropped: a later term of the same node never confirms them (thesis §6.4)', () => {
+    const c = new ScriptedCluster(ABC, { preVote: false, checkQuorum: false });
+    c.elect('a');
+    const a = c.node('a');
+    expect(a.readIndex('r1').ok).toBe(true);
+    c.drop(() => true); // its heartbeat round is lost
+    a.step({ type: 'vote', from: 'c', to: 'a', term: a.term + 1, lastLogIndex: 0, lastLogTerm: 0, transfer: false });
+    expect(a.role).toBe('follower');
+    c.drop(() => true);
+    c.elect('a');
+    expect(a.readIndex('r2').ok).toBe(true);
+    c.deliverAll();
+    expect(c.readStates.get('a')!.map((r) => r.context)).toEqual(['r2']);
+  });
 });
