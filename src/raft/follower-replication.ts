@@ -32,7 +32,8 @@ export function handleAppend(s: RaftState, m: AppendMessage): void {
     return;
   }
   // Raft §5.3 "optimization": tell the leader where our log may match, skipping a conflicting term at once.
-  const hint = s.raftLog.findConflictByTerm(Math.min(m.prevLogIndex, s.raftLog.lastIndex()), m.prevLogTerm);
+  // findConflictByTerm clamps the index to our last entry, for a log shorter than prevLogIndex.
+  const hint = s.raftLog.findConflictByTerm(m.prevLogIndex, m.prevLogTerm);
   respond(true, m.prevLogIndex, hint.index, hint.term);
 }
 
@@ -45,6 +46,7 @@ export function handleHeartbeat(s: RaftState, m: HeartbeatMessage): void {
 export function handleSnapshot(s: RaftState, m: SnapshotMessage): void {
   const meta = m.meta;
   let index: number;
+  // Stryker disable next-line EqualityOperator: at meta.index = commit the next branch answers the same (a committed entry matches the leader's, Log Matching)
   if (meta.index <= s.raftLog.committed) {
     index = s.raftLog.committed;
   } else if (s.raftLog.matchTerm(meta.index, meta.term)) {

@@ -13,6 +13,7 @@ import {
   type ReadState,
   type Ready,
   type Snapshot,
+  type SnapshotMessage,
 } from '../../src/raft/index.js';
 
 /** MemoryDisk is what one node has made durable; the scripted harness persists every Ready at once. */
@@ -294,3 +295,32 @@ export function termsOf(n: RaftNode): number[] {
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** cMissedThreeEntries: 'a' leads a, b, c and committed three entries while c was down; c is still down (crash). */
+export function cMissedThreeEntries(overrides: Partial<RaftConfig> = {}): ScriptedCluster {
+  const c = new ScriptedCluster(['a', 'b', 'c'], overrides);
+  c.elect('a');
+  c.crash('c');
+  for (let i = 0; i < 3; i++) {
+    c.node('a').propose(enc(`p${i}`));
+    c.drain();
+  }
+  c.deliverAll();
+  return c;
+}
+
+/**
+ * snapshotPendingForC: as cMissedThreeEntries, then 'a' compacts its log and c comes back, so a falls back to sending
+ * c a snapshot (Raft §7). The snapshot message is taken off the network undelivered: the host is "still sending" it.
+ */
+export function snapshotPendingForC(): { c: ScriptedCluster; snapshot: SnapshotMessage } {
+  const c = cMissedThreeEntries();
+  c.compact('a');
+  c.reconnect('c');
+  c.node('a').propose(enc('after'));
+  c.deliver((m) => m.to === 'c');
+  c.deliver((m) => m.from === 'c'); // c's rejection makes a fall back to a snapshot
+  const snapshots = c.take((m) => m.type === 'snapshot');
+  if (snapshots.length !== 1 || c.node('a').progressOf('c')?.state !== 'snapshot') throw new Error('a did not fall back to one snapshot for c');
+  return { c, snapshot: snapshots[0] as SnapshotMessage };
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type NodeId } from '../../src/raft/index.js';
+import { ReadIndexQueue } from '../../src/raft/read-index.js';
 import { ScriptedCluster, enc } from './harness.js';
 import { isAppend } from './messages.js';
 
@@ -114,5 +115,45 @@ describe('ReadIndex (thesis §6.4)', () => {
     c.deliverAll();
     expect(c.readStates.get('a')!.map((r) => r.context)).toEqual(['r1', 'r2']);
     expect(a.readIndex('r3').ok).toBe(true);
+  });
+
+  it('reads deferred until the leader commits in its term count toward maxPendingReads too (every queue has a bound)', () => {
+    const c = new ScriptedCluster(ABC, { maxPendingReads: 2 });
+    c.campaign('a');
+    for (const type of ['preVote', 'preVoteResponse', 'vote', 'voteResponse'] as const) c.deliver((m) => m.type === type);
+    const a = c.node('a');
+    expect(a.role).toBe('leader');
+    expect(a.commitIndex).toBeLessThan(a.lastIndex); // its no-op is not committed: reads wait (thesis §6.4 step 1)
+    expect(a.readIndex('r1').ok).toBe(true);
+    expect(a.readIndex('r2').ok).toBe(true);
+    expect(a.readIndex('r3')).toEqual({ ok: false, reason: 'overloaded', leader: 'a' });
+    c.deliverAll();
+    expect(c.readStates.get('a')!.map((r) => r.context)).toEqual(['r1', 'r2']);
+  });
+
+  it('the read queue refuses a read whose index is below an earlier one: read states are released in index order (thesis §6.4)', () => {
+    const q = new ReadIndexQueue();
+    q.add('r1', 5, 'a');
+    q.add('r2', 5, 'a');
+    expect(() => q.add('r3', 4, 'a')).toThrow(/read indexes must not go back/);
+    expect(q.ack('r2', 'b', ABC)).toEqual([
+      { index: 5, context: 'r1' },
+      { index: 5, context: 'r2' },
+    ]);
+  });
+
+  it('reads pending when a leader loses its term are dropped: a later term of the same node never confirms them (thesis §6.4)', () => {
+    const c = new ScriptedCluster(ABC, { preVote: false, checkQuorum: false });
+    c.elect('a');
+    const a = c.node('a');
+    expect(a.readIndex('r1').ok).toBe(true);
+    c.drop(() => true); // its heartbeat round is lost
+    a.step({ type: 'vote', from: 'c', to: 'a', term: a.term + 1, lastLogIndex: 0, lastLogTerm: 0, transfer: false });
+    expect(a.role).toBe('follower');
+    c.drop(() => true);
+    c.elect('a');
+    expect(a.readIndex('r2').ok).toBe(true);
+    c.deliverAll();
+    expect(c.readStates.get('a')!.map((r) => r.context)).toEqual(['r2']);
   });
 });
