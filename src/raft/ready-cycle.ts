@@ -28,11 +28,14 @@ export class ReadyCycle {
       s.messages.length > 0 ||
       s.readStates.length > 0 ||
       s.raftLog.hasUnsentEntries() ||
+      // Stryker disable next-line ConditionalExpression: restore() sets it in the step that raises the commit (asserted) and queues the appendResponse, all three taken by one ready()
       s.raftLog.pendingSnapshot !== null ||
       s.raftLog.hasNextCommitted() ||
       !sameHardState(s.hardState(), this.lastHandedHardState) ||
       soft.role !== this.lastHandedSoftState.role ||
+      // Stryker disable next-line ConditionalExpression: the leader changes with the role, the term, or in followLeader, whose caller (step) queues a response in the same step
       soft.leader !== this.lastHandedSoftState.leader ||
+      // Stryker disable next-line ConditionalExpression: the soft term is the hard term (currentTerm), so a term change is a hard-state change, tested above
       soft.term !== this.lastHandedSoftState.term
     );
   }
@@ -52,6 +55,7 @@ export class ReadyCycle {
       entries: s.raftLog.takeUnsentEntries(),
       earlyMessages: early,
       messages: afterDurable,
+      // Stryker disable next-line ConditionalExpression: takeNextCommitted itself hands out nothing while a snapshot is pending (hasNextCommitted); the check only spells the rule out here
       committedEntries: snapshot === null ? s.raftLog.takeNextCommitted(s.cfg.maxApplyBytes) : [],
       readStates: s.readStates,
     };
