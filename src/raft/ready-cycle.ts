@@ -110,7 +110,10 @@ export class ReadyCycle {
   private splitMessages(hardState: HardState): { early: Message[]; afterDurable: Message[] } {
     const s = this.s;
     const last = this.lastHandedHardState;
-    const termAndVoteDurable = hardState.term === last.term && hardState.vote === last.vote;
+    const termAndVoteDurable =
+      hardState.term === last.term &&
+      // Stryker disable next-line ConditionalExpression: a leader's vote is itself, set with the term when it campaigned, so at a leader an unchanged term means an unchanged vote; kept as the rule's statement
+      hardState.vote === last.vote;
     if (!termAndVoteDurable || s.currentRole !== 'leader') return { early: [], afterDurable: s.messages };
     const early: Message[] = [];
     const afterDurable: Message[] = [];

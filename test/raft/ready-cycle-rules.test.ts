@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Entry, Message, NodeId, RaftNode } from '../../src/raft/index.js';
-import { clusterWithLaggingC, cycle, enc, standaloneNode } from './harness.js';
-import { appendMsg } from './messages.js';
+import { DEFAULT_LIMITS, type Entry, type Message, type NodeId, type RaftNode } from '../../src/raft/index.js';
+import { ScriptedCluster, clusterWithLaggingC, cycle, enc, standaloneNode } from './harness.js';
+import { appendMsg, voteMsg } from './messages.js';
 
 /**
  * The Ready/advance contract (ready-cycle.ts): what a Ready must hand out and which messages may leave before its
@@ -78,6 +78,19 @@ describe('what may leave before a Ready is durable', () => {
     expect(typesTo(rd.messages)).toEqual([['appendResponse', 'b']]);
   });
 
+  it('a leader that steps down sends nothing early, not even the heartbeats it queued while it led', () => {
+    const c = new ScriptedCluster(ABC); // CheckQuorum on
+    c.elect('a');
+    const a = c.node('a');
+    // No Ready taken and no follower heard from: the heartbeats queue up until the CheckQuorum round deposes a.
+    for (let i = 0; i < 2 * DEFAULT_LIMITS.electionTicks && a.role === 'leader'; i++) a.tick();
+    expect(a.role).toBe('follower');
+    const rd = a.ready();
+    expect(rd.hardState).toBe(null); // same term and vote: only the role changed
+    expect(rd.earlyMessages).toEqual([]);
+    expect(rd.messages.filter((m) => m.type === 'heartbeat').length).toBeGreaterThan(0);
+  });
+
   it('a follower sends nothing before its write is durable', () => {
     const b = standaloneNode('b', ABC, { term: 2 });
     b.step(appendMsg('a', 'b', 2, 0, 0, [{ index: 1, term: 2, type: 'normal', data: enc('x') }], 0));
@@ -98,6 +111,16 @@ describe('what a Ready hands out', () => {
     expect(a.hasReady()).toBe(false);
     a.advance(rd);
     expect(a.hasReady()).toBe(true);
+  });
+
+  it('a vote granted in the current term is handed out as hard state, with the answer held until it is durable (Raft Figure 2)', () => {
+    const b = standaloneNode('b', ABC, { term: 2 });
+    cycle(b);
+    b.step(voteMsg('c', 'b', 2, 0, 0));
+    const rd = b.ready();
+    expect(rd.hardState).toEqual({ term: 2, vote: 'c', commit: 0 });
+    expect(rd.earlyMessages).toEqual([]);
+    expect(rd.messages.map((m) => [m.type, m.to, m.type === 'voteResponse' ? m.reject : null])).toEqual([['voteResponse', 'c', false]]);
   });
 
   it('a pre-candidate that loses its pre-election hands out its return to follower, though nothing else changed', () => {
