@@ -258,21 +258,6 @@ export class ScriptedCluster {
   }
 }
 
-/**
- * clusterWithLaggingC is a cluster a, b, c led by 'a' in which 'c' missed `missed` proposals while crashed, then came
- * back (reconnected, not yet caught up); with compact, 'a' first compacted them away so that 'c' needs a snapshot.
- */
-export function clusterWithLaggingC(opts: { missed?: number; compact?: boolean } = {}): ScriptedCluster {
-  const c = new ScriptedCluster(['a', 'b', 'c']);
-  c.elect('a');
-  c.crash('c');
-  for (let i = 0; i < (opts.missed ?? 3); i++) c.node('a').propose(enc(`p${i}`));
-  c.deliverAll();
-  if (opts.compact === true) c.compact('a');
-  c.reconnect('c');
-  return c;
-}
-
 /** standaloneNode builds one node outside any cluster, from a durable state, for scripts that step messages by hand. */
 export function standaloneNode(
   id: NodeId,
@@ -309,3 +294,16 @@ export function termsOf(n: RaftNode): number[] {
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** cMissedThreeEntries: 'a' leads a, b, c and committed three entries while c was down; c is still down (crash). */
+export function cMissedThreeEntries(overrides: Partial<RaftConfig> = {}): ScriptedCluster {
+  const c = new ScriptedCluster(['a', 'b', 'c'], overrides);
+  c.elect('a');
+  c.crash('c');
+  for (let i = 0; i < 3; i++) {
+    c.node('a').propose(enc(`p${i}`));
+    c.drain();
+  }
+  c.deliverAll();
+  return c;
+}

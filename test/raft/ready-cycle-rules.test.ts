@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type Entry, type Message, type NodeId, type RaftNode } from '../../src/raft/index.js';
-import { ScriptedCluster, clusterWithLaggingC, cycle, enc, standaloneNode } from './harness.js';
+import { ScriptedCluster, cMissedThreeEntries, cycle, enc, standaloneNode } from './harness.js';
 import { appendMsg, voteMsg } from './messages.js';
 
 /**
@@ -50,8 +50,10 @@ describe('what may leave before a Ready is durable', () => {
   });
 
   it('a leader sends its snapshots and TimeoutNow early too: neither acknowledges anything of the receiver', () => {
-    const c = clusterWithLaggingC({ compact: true });
+    const c = cMissedThreeEntries();
     const a = c.node('a');
+    c.compact('a');
+    c.reconnect('c');
     c.readyLog = [];
     c.tick('a'); // heartbeat; c's answer shows it behind the compaction point
     c.deliverAll();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvariantError, type NodeId, type SnapshotMessage } from '../../src/raft/index.js';
-import { ScriptedCluster, clusterWithLaggingC, cycle, dec, enc, entriesOf, standaloneNode } from './harness.js';
+import { ScriptedCluster, cycle, dec, enc, entriesOf, standaloneNode } from './harness.js';
 import { isAppendResponse } from './messages.js';
 
 const ABC: NodeId[] = ['a', 'b', 'c'];
@@ -123,8 +123,14 @@ describe('log compaction (Raft §7)', () => {
   });
 
   it('a failed snapshot send (reportSnapshot false) is retried after the next heartbeat', () => {
-    const c = clusterWithLaggingC({ compact: true });
+    const c = new ScriptedCluster(ABC);
+    c.elect('a');
     const a = c.node('a');
+    c.crash('c');
+    for (let i = 0; i < 3; i++) a.propose(enc(`p${i}`));
+    c.deliverAll();
+    c.compact('a');
+    c.reconnect('c');
     a.propose(enc('after'));
     c.deliver((m) => m.to === 'c');
     c.deliver((m) => m.from === 'c'); // c's rejection makes a fall back to a snapshot

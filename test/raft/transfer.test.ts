@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type NodeId } from '../../src/raft/index.js';
-import { ScriptedCluster, clusterWithLaggingC, dec, enc } from './harness.js';
+import { ScriptedCluster, dec, enc } from './harness.js';
 
 const ABC: NodeId[] = ['a', 'b', 'c'];
 const ET = DEFAULT_LIMITS.electionTicks;
@@ -31,8 +31,13 @@ describe('leadership transfer (thesis §3.10)', () => {
   });
 
   it('a transfer to a lagging follower first catches it up, refusing proposals as transferring meanwhile', () => {
-    const c = clusterWithLaggingC();
+    const c = new ScriptedCluster(ABC);
+    c.elect('a');
     const a = c.node('a');
+    c.crash('c');
+    for (let i = 0; i < 3; i++) a.propose(enc(`p${i}`));
+    c.deliverAll();
+    c.reconnect('c');
     expect(a.transferLeadership('c')).toBe(true);
     expect(a.transferee).toBe('c');
     expect(a.propose(enc('during'))).toEqual({ ok: false, reason: 'transferring', leader: 'a' });
