@@ -13,6 +13,7 @@ import {
   type ReadState,
   type Ready,
   type Snapshot,
+  type SnapshotMessage,
 } from '../../src/raft/index.js';
 
 /** MemoryDisk is what one node has made durable; the scripted harness persists every Ready at once. */
@@ -306,4 +307,20 @@ export function cMissedThreeEntries(overrides: Partial<RaftConfig> = {}): Script
   }
   c.deliverAll();
   return c;
+}
+
+/**
+ * snapshotPendingForC: as cMissedThreeEntries, then 'a' compacts its log and c comes back, so a falls back to sending
+ * c a snapshot (Raft §7). The snapshot message is taken off the network undelivered: the host is "still sending" it.
+ */
+export function snapshotPendingForC(): { c: ScriptedCluster; snapshot: SnapshotMessage } {
+  const c = cMissedThreeEntries();
+  c.compact('a');
+  c.reconnect('c');
+  c.node('a').propose(enc('after'));
+  c.deliver((m) => m.to === 'c');
+  c.deliver((m) => m.from === 'c'); // c's rejection makes a fall back to a snapshot
+  const snapshots = c.take((m) => m.type === 'snapshot');
+  if (snapshots.length !== 1 || c.node('a').progressOf('c')?.state !== 'snapshot') throw new Error('a did not fall back to one snapshot for c');
+  return { c, snapshot: snapshots[0] as SnapshotMessage };
 }
