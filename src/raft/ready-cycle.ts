@@ -28,11 +28,14 @@ export class ReadyCycle {
       s.messages.length > 0 ||
       s.readStates.length > 0 ||
       s.raftLog.hasUnsentEntries() ||
+      // Stryker disable next-line ConditionalExpression: restore() sets it in the step that raises the commit (asserted) and queues the appendResponse, all three taken by one ready()
       s.raftLog.pendingSnapshot !== null ||
       s.raftLog.hasNextCommitted() ||
       !sameHardState(s.hardState(), this.lastHandedHardState) ||
       soft.role !== this.lastHandedSoftState.role ||
+      // Stryker disable next-line ConditionalExpression: the leader changes with the role, the term, or in followLeader, whose caller (step) queues a response in the same step
       soft.leader !== this.lastHandedSoftState.leader ||
+      // Stryker disable next-line ConditionalExpression: the soft term is the hard term (currentTerm), so a term change is a hard-state change, tested above
       soft.term !== this.lastHandedSoftState.term
     );
   }
@@ -52,6 +55,7 @@ export class ReadyCycle {
       entries: s.raftLog.takeUnsentEntries(),
       earlyMessages: early,
       messages: afterDurable,
+      // Stryker disable next-line ConditionalExpression: takeNextCommitted itself hands out nothing while a snapshot is pending (hasNextCommitted); the check only spells the rule out here
       committedEntries: snapshot === null ? s.raftLog.takeNextCommitted(s.cfg.maxApplyBytes) : [],
       readStates: s.readStates,
     };
@@ -106,7 +110,10 @@ export class ReadyCycle {
   private splitMessages(hardState: HardState): { early: Message[]; afterDurable: Message[] } {
     const s = this.s;
     const last = this.lastHandedHardState;
-    const termAndVoteDurable = hardState.term === last.term && hardState.vote === last.vote;
+    const termAndVoteDurable =
+      hardState.term === last.term &&
+      // Stryker disable next-line ConditionalExpression: a leader's vote is itself, set with the term when it campaigned, so at a leader an unchanged term means an unchanged vote; kept as the rule's statement
+      hardState.vote === last.vote;
     if (!termAndVoteDurable || s.currentRole !== 'leader') return { early: [], afterDurable: s.messages };
     const early: Message[] = [];
     const afterDurable: Message[] = [];
