@@ -240,6 +240,7 @@ function evaluateTargets(rows: readonly Row[], scale: ScaleResult | null): Targe
   if (sess !== undefined) out.push({ name: `${sess.sessions} sessions kept alive (reported, no target)`, met: sess.lost === 0 && sess.errors === 0 ? true : false, detail: `${sess.keepalivesPerSec.toFixed(0)} keepalives/s using ${sess.serverCores.toFixed(2)} cores, lost ${sess.lost}` });
   if (scale !== null) {
     out.push({ name: '1M held locks: <= 500 B heap per lock', met: scale.heapBytesPerLock <= 500, detail: `${scale.heapBytesPerLock.toFixed(0)} B/lock (leader heap delta; restarted follower ${scale.followerHeapBytesPerLock.toFixed(0)} B/lock)` });
+    out.push({ name: '1M held locks: no leader change while loading', met: scale.leaderChanges === 0, detail: `${scale.leaderChanges} leader change(s) in ${scale.loadSec.toFixed(1)} s of loading` });
     out.push({ name: '1M held locks: restart from snapshot < 10 s', met: scale.restartToServingMs < 10_000, detail: `${(scale.restartToServingMs / 1000).toFixed(2)} s to serving and caught up` });
   }
   return out;

@@ -13,6 +13,8 @@ export interface ScaleResult {
   readonly acquired: number;
   readonly loadSec: number;
   readonly acquiresPerSec: number;
+  /** Times the leader changed while the locks were loaded (the issue's target: none). */
+  readonly leaderChanges: number;
   readonly heapBeforeBytes: number;
   readonly heapAfterBytes: number;
   readonly heapBytesPerLock: number;
@@ -246,6 +248,7 @@ export async function runScaleTest(opts: ScaleOptions): Promise<ScaleResult> {
       acquired,
       loadSec,
       acquiresPerSec: acquired / loadSec,
+      leaderChanges,
       heapBeforeBytes: heapBefore,
       heapAfterBytes: heapAfter,
       heapBytesPerLock: (heapAfter - heapBefore) / Math.max(1, acquired),
@@ -271,7 +274,7 @@ export async function runScaleTest(opts: ScaleOptions): Promise<ScaleResult> {
 export function scaleReport(s: ScaleResult): string {
   const mib = (b: number): string => (b / 1048576).toFixed(1);
   return [
-    `Scale: ${s.acquired} held locks (target ${s.locks}) in one 3-node cluster, loaded in ${s.loadSec.toFixed(1)} s (${s.acquiresPerSec.toFixed(0)} acquires/s)`,
+    `Scale: ${s.acquired} held locks (target ${s.locks}) in one 3-node cluster, loaded in ${s.loadSec.toFixed(1)} s (${s.acquiresPerSec.toFixed(0)} acquires/s), ${s.leaderChanges} leader change(s) while loading`,
     `  leader heap ${mib(s.heapBeforeBytes)} -> ${mib(s.heapAfterBytes)} MiB: ${s.heapBytesPerLock.toFixed(0)} B per lock (restarted follower: ${s.followerHeapBytesPerLock.toFixed(0)} B per lock); leader RSS ${s.leaderRssMiB.toFixed(0)} MiB`,
     `  last snapshot: ${mib(s.snapshotBytes)} MiB at index ${s.snapshotIndex} (${s.snapshotsLogged} taken by the leader); LevelDB dirs ${s.levelDbBytes.map(mib).join(' / ')} MiB`,
     `  LeaseTable snapshot encode ${s.snapshotEncodeMs.toFixed(0)} ms, restore ${s.snapshotDecodeMs.toFixed(0)} ms (same lock count, timed in the bench process)`,
