@@ -50,6 +50,16 @@ export class ApplyScope {
     this.events.push(event);
   }
 
+  /**
+   * retractWaitEnded takes back the end of waiter `waiterId` of lock `name`
+   * reported earlier in this apply: an acquire re-queues that id in the same
+   * entry, so the end would reach the new request's listener (hosts route
+   * events by waiter id) and tell it its fresh wait was over.
+   */
+  retractWaitEnded(name: string, waiterId: string): void {
+    this.events = this.events.filter((e) => e.kind !== 'waitEnded' || e.name !== name || e.waiterId !== waiterId);
+  }
+
   /** touch marks a record for settling at the end of the apply. */
   touch(rec: LockRecord): void {
     const touched = this.touched;

@@ -42,6 +42,9 @@ export function enqueue(st: LeaseState, rec: LockRecord, p: GrantParams, waitMs:
   for (const w of ext.waiters) {
     if (w.alive && w.id === waiterId) return badRequest(`waiter id ${waiterId} is already queued on ${rec.name}`);
   }
+  // A retry whose earlier wait under this requestId ended (timed out) while settling this very entry: its listener is
+  // this request. (An index id is never an earlier waiter's.)
+  st.scope.retractWaitEnded(rec.name, waiterId);
   const w = new Waiter(
     rec,
     waiterId,

@@ -65,11 +65,15 @@ class Tracker {
     // A new waiter joins the tail of its lock's FIFO.
     if (!dedupeHit && cmd.type === 'acquire' && r.ok && r.queued === true) {
       const list = this.pending.get(cmd.name) ?? [];
-      if (!list.some((w) => w.id === r.waiterId)) {
-        const w: { id: string; deadlineMs: number; sessionId?: string } = { id: r.waiterId!, deadlineMs: now + cmd.waitMs };
-        if (cmd.sessionId !== undefined) w.sessionId = cmd.sessionId;
-        list.push(w);
+      // A retry under the id of a wait that is over re-queues it at the tail; the table reports no end for the old one.
+      const old = list.findIndex((w) => w.id === r.waiterId);
+      if (old >= 0) {
+        expect(list[old]!.deadlineMs).toBeLessThanOrEqual(now);
+        list.splice(old, 1);
       }
+      const w: { id: string; deadlineMs: number; sessionId?: string } = { id: r.waiterId!, deadlineMs: now + cmd.waitMs };
+      if (cmd.sessionId !== undefined) w.sessionId = cmd.sessionId;
+      list.push(w);
       this.pending.set(cmd.name, list);
     }
     for (const e of out.events) this.onEvent(e, table);

@@ -407,6 +407,8 @@ export class ReferenceLockTable {
     if (l.waiters.length >= this.limits.waitersPerLockMax) return { ok: false, error: 'too_many_waiters', name: l.name };
     const id = cmd.requestId ?? String(this.index);
     if (l.waiters.some((w) => w.id === id)) return { ok: false, error: 'bad_request', message: `waiter id ${id} is already queued on ${l.name}` };
+    // Same id queued again in the entry that ended its earlier wait: that end is not reported (the new request would hear it).
+    this.events = this.events.filter((e) => e.kind !== 'waitEnded' || e.name !== l!.name || e.waiterId !== id);
     l.waiters.push({
       id,
       owner: cmd.owner,
