@@ -35,6 +35,10 @@ export function proposeConfChange(s: RaftState, change: ConfChange): ConfChangeR
   assert(votersMoved(current, next) <= 1, () => `a configuration change moves ${votersMoved(current, next)} voters`);
   const index = s.raftLog.lastIndex() + 1;
   appendEntry(s, { index, term: s.currentTerm, type: 'config', data: EMPTY, config: next });
+  // An added member is new, whatever the leader still remembers of an earlier membership under its id (a removed
+  // member's progress lives until the next CheckQuorum round): its disk may have been wiped since, and a stale match
+  // would make every rejection it sends look stale (Progress.maybeDecrTo), so it would never catch up.
+  if (change.type === 'addLearner') s.progress.delete(change.id);
   syncProgress(s);
   s.broadcastPending = true;
   return { ok: true, index, term: s.currentTerm, config: next };

@@ -248,6 +248,16 @@ export class ScriptedCluster {
     if (restartSeed !== undefined) this.restart(id, restartSeed);
   }
 
+  /** wipe stops `id` and deletes its disk, as an operator replacing a machine does; join() starts it again empty. */
+  wipe(id: NodeId): void {
+    this.crash(id);
+    this.crashed.delete(id);
+    this.nodes.delete(id);
+    this.disks.delete(id);
+    this.drop((m) => m.to === id);
+    this.heal();
+  }
+
   /** compact has `id` snapshot its state at appliedIndex (data = the applied payloads so far) and drop the log prefix. */
   compact(id: NodeId, data: Uint8Array = new Uint8Array([1, 2, 3])): void {
     const n = this.node(id);

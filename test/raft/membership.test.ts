@@ -322,6 +322,30 @@ describe('removal (thesis §4.2)', () => {
     expect(a.memberProgress()!.map((p) => p.id)).toEqual(['a', 'b']);
   });
 
+  it('a member removed and added back at once (its disk wiped) is replicated from scratch, not from what the leader knew of it', () => {
+    // The leader forgets a removed member's progress only at its next CheckQuorum round; an add before that round
+    // must not inherit it: a stale match would make every rejection of the empty learner look stale (Progress.maybeDecrTo)
+    // and it would never catch up (a Jepsen member-replacement run under load, 2026-12-07).
+    const c = new ScriptedCluster(ABC);
+    c.elect('a');
+    const a = c.node('a');
+    for (let i = 0; i < 5; i++) a.propose(enc(`x${i}`));
+    c.deliverAll();
+    expect(a.proposeConfChange({ type: 'remove', id: 'c' }).ok).toBe(true);
+    c.deliverAll();
+    expect(a.commitIndex).toBe(a.configurationIndex);
+    c.wipe('c');
+    c.join('c');
+    expect(a.proposeConfChange(addLearner('c')).ok).toBe(true);
+    expect(a.memberProgress()!.find((p) => p.id === 'c')?.match).toBe(0);
+    for (let round = 0; round < 5; round++) {
+      c.tick('a', DEFAULT_LIMITS.heartbeatTicks);
+      c.deliverAll();
+    }
+    expect(c.node('c').lastIndex).toBe(a.lastIndex);
+    expect(a.proposeConfChange({ type: 'promote', id: 'c' }).ok).toBe(true);
+  });
+
   it('the removed leader leads without counting itself until its removal commits, then steps down and hands over', () => {
     const c = new ScriptedCluster(ABC);
     c.elect('a');
