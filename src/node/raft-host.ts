@@ -76,6 +76,8 @@ export interface RaftHostDeps {
   /** How long a proposer waits for its entry to apply before answering outcome_unknown. */
   readonly proposalTimeoutMs: number;
   readonly maxPendingProposals: number;
+  /** Entries held back during a snapshot encoding that are applied per turn afterwards (default 2,000; the simulation uses a few). */
+  readonly heldApplySliceEntries?: number;
   readonly onSoftState?: (soft: SoftState) => void;
   /** Called once when the loop dies (a failed write, a broken invariant, a throw while applying): the process must exit. */
   readonly onFatal?: (err: unknown) => void;
@@ -100,14 +102,15 @@ export interface HostStats {
 const MAX_READIES_PER_WAKE = 64;
 /** Rounds of takeCommitted per wake-up; each is bounded by the core's maxApplyBytes. */
 const MAX_APPLY_ROUNDS_PER_WAKE = 1000;
-/** Committed entries held back while a snapshot is encoded in slices; past this the rest is encoded at once. */
-const MAX_DEFERRED_APPLY_ENTRIES = 50_000;
+/** Committed entries held back (while a snapshot is encoded in slices, then applied in slices); past this they are encoded and applied at once. */
+const MAX_HELD_ENTRIES = 50_000;
+/** Held-back entries applied per event-loop turn once the snapshot is encoded (RaftHostDeps.heldApplySliceEntries). */
+const HELD_APPLY_SLICE_ENTRIES = 2_000;
 
-/** SnapshotEncoding is a snapshot being encoded in slices, and the committed entries that wait for it. */
+/** SnapshotEncoding is a snapshot being encoded in slices. */
 interface SnapshotEncoding {
   readonly meta: SnapshotMeta;
   readonly encoder: { step(): Uint8Array | null };
-  readonly deferred: Entry[];
 }
 
 /**
@@ -147,7 +150,12 @@ export class RaftHost {
   private snapshotInFlight = false;
   /** The snapshot being encoded in slices between event-loop turns, if any: applying waits for it. */
   private encoding: SnapshotEncoding | null = null;
-  /** The index of the last entry the app applied (the core's applied index runs ahead while `encoding` defers). */
+  /**
+   * Committed entries not yet applied, in log order: held back while `encoding` runs, then applied a slice per turn
+   * (applyHeldSlice). Null when entries apply as they commit. Entries that commit meanwhile join the tail.
+   */
+  private held: Entry[] | null = null;
+  /** The index of the last entry the app applied (the core's applied index runs ahead while entries are held). */
   private appApplied: number;
   readonly stats: HostStats = { proposals: 0, proposalsFailed: 0, syncs: 0, syncedEntries: 0, syncMsTotal: 0, snapshotsTaken: 0, snapshotsInstalled: 0, lastSyncMs: 0, leaderChanges: 0 };
   /** Where in each `snapshotEveryEntries` interval this member snapshots (snapshot-schedule.ts). */
@@ -442,13 +450,23 @@ export class RaftHost {
   }
 
   private applyEntries(entries: readonly Entry[]): void {
-    if (this.encoding !== null) {
-      // The snapshot being encoded must see the table at exactly its index: these wait, in log order.
-      for (const entry of entries) this.encoding.deferred.push(entry);
-      // Stryker disable next-line ConditionalExpression,EqualityOperator: a memory bound: finishing the encoding sooner or later applies the same entries in the same order
-      if (this.encoding.deferred.length > MAX_DEFERRED_APPLY_ENTRIES) this.finishEncodingNow();
+    const held = this.held;
+    if (held !== null) {
+      // The snapshot being encoded must see the table at exactly its index, and what it held back applies first: these
+      // wait, in log order.
+      for (const entry of entries) held.push(entry);
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: a memory bound: encoding and applying sooner or later applies the same entries in the same order
+      if (held.length > MAX_HELD_ENTRIES) {
+        if (this.encoding !== null) this.finishEncodingNow();
+        this.applyHeldNow();
+      }
       return;
     }
+    this.applyNow(entries);
+  }
+
+  /** applyNow applies committed entries to the app, in order, and answers their proposers. */
+  private applyNow(entries: readonly Entry[]): void {
     const probe = this.deps.probe;
     for (const entry of entries) {
       assert(entry.index === this.appApplied + 1, `applying entry ${entry.index} after ${this.appApplied}`);
@@ -498,6 +516,7 @@ export class RaftHost {
   private installSnapshot(snapshot: Snapshot): void {
     // Our own snapshot in slices first: the entries it holds back must apply (and answer) before the table is replaced.
     if (this.encoding !== null) this.finishEncodingNow();
+    this.applyHeldNow();
     this.deps.app.restore(snapshot.data);
     this.appApplied = snapshot.meta.index;
     this.lastSnapshot = snapshot;
@@ -532,7 +551,7 @@ export class RaftHost {
    * in one slice is encoded at once, as before.
    */
   private maybeSnapshot(): void {
-    if (this.snapshotInFlight) return;
+    if (this.snapshotInFlight || this.held !== null) return;
     const applied = this.node.appliedIndex;
     assert(applied === this.appApplied, `core applied ${applied}, app applied ${this.appApplied}, with no snapshot in slices`);
     const snapIndex = this.lastSnapshot?.meta.index ?? 0;
@@ -545,7 +564,8 @@ export class RaftHost {
     if (encoder === undefined) return this.storeSnapshot({ meta, data: this.deps.app.snapshot() });
     const data = encoder.step();
     if (data !== null) return this.storeSnapshot({ meta, data });
-    this.encoding = { meta, encoder, deferred: [] };
+    this.encoding = { meta, encoder };
+    this.held = [];
     this.scheduler.defer(() => this.encodeSlice());
   }
 
@@ -575,15 +595,43 @@ export class RaftHost {
     this.finishEncoding(data);
   }
 
-  /** finishEncoding stores the encoded snapshot, then applies the entries held back meanwhile. */
+  /**
+   * finishEncoding stores the encoded snapshot, then applies the entries held back meanwhile, a slice per turn: a
+   * follower of the 1M-lock load held back up to 26,000 entries during one encoding, and applying them in one turn
+   * held its loop for 100-220 ms on top of the snapshot's store.
+   */
   private finishEncoding(data: Uint8Array): void {
     const encoding = this.encoding;
     assert(encoding !== null, 'no snapshot in slices to finish');
     this.encoding = null;
     this.storeSnapshot({ meta: encoding.meta, data });
-    this.applyEntries(encoding.deferred);
-    this.reads.settle(this.appApplied);
-    this.kick();
+    this.applyHeldSlice();
+  }
+
+  /** applyHeldSlice applies the oldest held-back entries, at most a slice, and comes back next turn while some remain. */
+  private applyHeldSlice(): void {
+    const held = this.held;
+    if (this.stopped || held === null || this.encoding !== null) return;
+    try {
+      const slice = held.splice(0, this.deps.heldApplySliceEntries ?? HELD_APPLY_SLICE_ENTRIES);
+      // Emptied, the queue goes: what commits from now on applies at once, after this slice (nothing runs between).
+      if (held.length === 0) this.held = null;
+      this.applyNow(slice);
+      this.reads.settle(this.appApplied);
+      this.kick();
+      if (this.held !== null) this.scheduler.defer(() => this.applyHeldSlice());
+    } catch (err) {
+      this.fatal(err);
+    }
+  }
+
+  /** applyHeldNow applies every held-back entry at once (an install or the memory bound needs them applied). */
+  private applyHeldNow(): void {
+    const held = this.held;
+    if (held === null) return;
+    assert(this.encoding === null, 'held entries applied while a snapshot still needs the table at its index');
+    this.held = null;
+    this.applyNow(held);
   }
 
   /** storeSnapshot writes a snapshot taken here (one synced batch) and compacts the log once it is durable. */

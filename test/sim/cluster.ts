@@ -36,6 +36,8 @@ const SIM_CHECKPOINT_LOOKAHEAD_MS = 20;
 export type NodeFactory = (config: RaftConfig, durable: DurableState) => RaftNode;
 /** Records per snapshot slice in the simulation: small, so the sliced encoding (and what it defers) is exercised. */
 const SIM_SNAPSHOT_STEP_RECORDS = 3;
+/** Held-back entries applied per turn after a snapshot (RaftHostDeps.heldApplySliceEntries): a few, so a backlog spans turns. */
+const SIM_HELD_APPLY_SLICE_ENTRIES = 2;
 
 /** LockServiceFactory builds a LockService; a broken variant substitutes a subclass. */
 export type LockServiceFactory = (options: LockServiceOptions) => LockService;
@@ -315,6 +317,8 @@ export class SimCluster implements SimLoop {
       logger: SILENT,
       tickMs: m.tickMs,
       snapshotEveryEntries: this.opts.snapshotEvery,
+      // A few entries per turn, so what a snapshot held back is applied across turns while more commit behind it.
+      heldApplySliceEntries: SIM_HELD_APPLY_SLICE_ENTRIES,
       proposalTimeoutMs: PROPOSAL_TIMEOUT_MS,
       maxPendingProposals: MAX_PENDING_PROPOSALS,
       onSoftState: (soft) => locks.onSoftState(soft),
