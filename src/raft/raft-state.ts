@@ -146,6 +146,7 @@ export class RaftState {
     this.randomizedElectionTicks = this.cfg.electionTicks + this.cfg.random.nextInt(this.cfg.electionTicks);
     this.votes.clear();
     this.leadTransferee = null;
+    // Stryker disable next-line BooleanLiteral: only a leader reads it, and becomeLeader sets it anyway (its no-op must go out) right after the reset of its election
     this.broadcastPending = false;
     this.readHeartbeatPending = false;
     this.reads.clear();
