@@ -27,7 +27,12 @@ export function makeConfig(voters: readonly NodeId[], learners: readonly NodeId[
   const config: ConfState = {
     voters: [...voters].sort(),
     learners: [...learners].sort(),
-    members: [...members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+    members: [...members].sort(
+      (a, b) =>
+        a.id < b.id ? -1 :
+        // Stryker disable next-line ConditionalExpression,EqualityOperator: V8's sort (TimSort) only asks whether the answer is negative, so 1 and 0 order alike
+        a.id > b.id ? 1 : 0,
+    ),
   };
   checkConfState(config);
   return config;

@@ -38,6 +38,7 @@ export class RaftState {
 
   currentTerm: number;
   votedFor: NodeId | null;
+  // Stryker disable next-line StringLiteral: RaftNode's constructor calls becomeFollower, which sets the role before anything reads it
   currentRole: Role = 'follower';
   leaderId: NodeId | null = null;
 
@@ -51,7 +52,9 @@ export class RaftState {
   uncommittedBytes = 0;
   readonly reads = new ReadIndexQueue();
   /** Set when proposals or a commit advance call for an AppendEntries round; flushed once per Ready (batching). */
+  // Stryker disable next-line BooleanLiteral: read only by a leader, and reset() clears it (at construction and whenever a node becomes candidate) before any node leads
   broadcastPending = false;
+  // Stryker disable next-line BooleanLiteral: as broadcastPending: reset() clears it before this node can ever lead
   readHeartbeatPending = false;
 
   /** Outbound messages and completed reads, handed out by the next Ready. */
@@ -119,6 +122,7 @@ export class RaftState {
       for (const id of memberIds(this.raftLog.configAt(this.raftLog.committed))) targets.add(id);
     }
     targets.delete(this.id);
+    // Stryker disable next-line MethodExpression: the order only interleaves sends to different peers (each peer's own messages keep their order); peerMembers sorts its own copy
     return [...targets].sort();
   }
 
@@ -142,6 +146,7 @@ export class RaftState {
     this.randomizedElectionTicks = this.cfg.electionTicks + this.cfg.random.nextInt(this.cfg.electionTicks);
     this.votes.clear();
     this.leadTransferee = null;
+    // Stryker disable next-line BooleanLiteral: only a leader reads it, and becomeLeader sets it anyway (its no-op must go out) right after the reset of its election
     this.broadcastPending = false;
     this.readHeartbeatPending = false;
     this.reads.clear();

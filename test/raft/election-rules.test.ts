@@ -23,6 +23,29 @@ function ticksToCampaign(n: RaftNode): number {
 }
 
 describe('election rules at the edges (Raft §5.2)', () => {
+  it('a server starts as a follower that knows no leader (Raft §5.2: servers begin as followers)', () => {
+    const b = standaloneNode('b', ABC);
+    expect(b).toMatchObject({ role: 'follower', leader: null, term: 0 });
+  });
+
+  it('an election timeout starts an ordinary election: its votes do not ask voters to ignore their leader lease (only TimeoutNow may, thesis §3.10, §4.2.3)', () => {
+    const c = new ScriptedCluster(ABC, { preVote: false, checkQuorum: true });
+    c.elect('a');
+    c.cut.add('a->b').add('b->a'); // b stops hearing the leader; c still does
+    const term = c.node('c').term;
+    c.campaign('b');
+    expect(c.node('b').role).toBe('candidate');
+    const votes = c.take((m) => m.type === 'vote' && m.from === 'b');
+    expect(votes.map((m) => [m.to, m.type === 'vote' && m.transfer])).toEqual([
+      ['a', false],
+      ['c', false],
+    ]);
+    c.node('c').step(votes[1]!);
+    c.drain();
+    expect(c.inbox.filter(isVoteResponse)).toEqual([]);
+    expect(c.node('c')).toMatchObject({ term, leader: 'a', vote: 'a' });
+  });
+
   it('a follower that knows the leader of its term grants no vote in that term, though it voted for nobody (Raft §5.2: one leader per term)', () => {
     const b = standaloneNode('b', ABC, { term: 3, entries: entriesOf([1, 3]) }, VANILLA);
     b.step({ type: 'heartbeat', from: 'a', to: 'b', term: 3, commit: 0, context: null });

@@ -248,3 +248,18 @@ describe('a follower and its term leader (Raft §5.2)', () => {
     for (const heartbeats of [2, 3, 5, 8]) expect(ticksToCampaign(heartbeats), `${heartbeats} heartbeats`).toBe(once);
   });
 });
+
+describe('leader timers (Raft §5.2)', () => {
+  it('a leader sends its heartbeats once every heartbeatTicks ticks, not on every tick', () => {
+    const c = new ScriptedCluster(ABC, { heartbeatTicks: 3 });
+    c.elect('a');
+    c.tick('a', 3);
+    c.deliverAll(); // from here the heartbeat count starts at 0
+    const heartbeatsAfterEachTick: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      c.tick('a');
+      heartbeatsAfterEachTick.push(c.take((m) => m.type === 'heartbeat').length);
+    }
+    expect(heartbeatsAfterEachTick).toEqual([0, 0, 2, 0, 0, 2]);
+  });
+});

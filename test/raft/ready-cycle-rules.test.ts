@@ -152,3 +152,13 @@ describe('what a Ready hands out', () => {
     expect(appends.map((m) => [m.to, m.type === 'append' ? m.commit : -1])).toEqual([['b', 3]]);
   });
 });
+
+describe('bounds', () => {
+  it('at most 65,536 messages wait for the next Ready; the rest are dropped, which Raft tolerates as message loss', () => {
+    const b = standaloneNode('b', ABC, { term: 1 });
+    for (let i = 0; i < 65_536 + 10; i++) b.step({ type: 'heartbeat', from: 'a', to: 'b', term: 1, commit: 0, context: null });
+    const rd = b.ready();
+    expect(rd.earlyMessages.length + rd.messages.length).toBe(65_536);
+    expect(rd.messages.every((m) => m.type === 'heartbeatResponse' && m.to === 'a')).toBe(true);
+  });
+});
