@@ -74,7 +74,9 @@ export function rankTargets(self: NodeId, voters: readonly NodeId[], matchOf: (p
   return voters
     .filter((v) => v !== self)
     .map((v) => ({ v, match: matchOf(v) ?? -1 }))
-    // Stryker disable next-line EqualityOperator: voter ids are distinct, so a.v <= b.v and a.v < b.v agree
-    .sort((a, b) => b.match - a.match || (a.v < b.v ? -1 : 1))
+    .sort(
+      // Stryker disable next-line EqualityOperator: voter ids are distinct, so a.v <= b.v and a.v < b.v agree
+      (a, b) => b.match - a.match || (a.v < b.v ? -1 : 1),
+    )
     .map((x) => x.v);
 }

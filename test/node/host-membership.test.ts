@@ -99,13 +99,15 @@ describe('HostMembership', () => {
 
   it('leaves the transport alone on a joining member that does not know the configuration yet, and warns that it is no member', () => {
     const c = new ScriptedCluster(['a', 'b', 'c']);
-    const warnings: string[] = [];
+    const warnings: [object, string | undefined][] = [];
+    const logger = { ...SILENT, warn: (fields: object, message?: string) => void warnings.push([fields, message]) };
     const { transport, told } = recordingTransport();
-    const membership = new HostMembership(c.join('d'), transport, { ...SILENT, warn: (_fields: object, message?: string) => void warnings.push(message ?? '') });
+    const joining = c.join('d');
+    const membership = new HostMembership(joining, transport, logger);
     membership.syncPeers();
     expect(told).toEqual([]);
-    expect(warnings).toEqual([expect.stringMatching(/not a member/)]);
-    const member = new HostMembership(c.node('a'), transport, { ...SILENT, warn: (_fields: object, message?: string) => void warnings.push(message ?? '') });
+    expect(warnings).toEqual([[{ configuration: joining.configuration() }, expect.stringMatching(/not a member/)]]);
+    const member = new HostMembership(c.node('a'), transport, logger);
     member.syncPeers();
     expect(warnings).toHaveLength(1);
   });

@@ -228,6 +228,69 @@ describe('SessionKeepalives', () => {
     expect(proposals).toEqual([]);
   });
 
+  it('a keepalive that extends nothing (no later than the stored or in-memory expiry) leaves nothing to checkpoint', () => {
+    const { confirms, k, commit, proposals } = leading(['a', 'b'], 1_000);
+    k.keepalive('a', 1_000, () => {}); // 1,000 + ttl: what the reset stored
+    k.keepalive('b', 1_900, () => {});
+    confirms.splice(0).forEach((c) => c(null));
+    expect(k.prepareExpiry(1_900)).toBe(false);
+    expect(proposals.map((p) => p.command)).toEqual([{ type: 'checkpointSessions', sessions: [['b', 2_900]] }]); // not a
+    k.keepalive('b', 1_900, () => {}); // the same expiry again, while it is in flight
+    k.keepalive('b', 1_850, () => {}); // an earlier one
+    confirms.splice(0).forEach((c) => c(null));
+    expect(k.expiresAtMs('b')).toBe(2_900);
+    commit(1_900);
+    expect(k.prepareExpiry(2_700)).toBe(true); // nothing dirty: a's stored 2,000 is its real expiry
+    expect(proposals).toEqual([]);
+    expect(k.expiresAtMs('a')).toBe(2_000);
+  });
+
+  it('checkpoints exactly CHECKPOINT_SESSIONS_MAX dirty sessions in one command, and no empty one', () => {
+    const ids = Array.from({ length: CHECKPOINT_SESSIONS_MAX }, (_, i) => `s${i}`);
+    const { confirms, k, proposals } = leading(ids, 1_000);
+    for (const id of ids) k.keepalive(id, 1_800, () => {});
+    confirms.splice(0).forEach((c) => c(null));
+    expect(k.prepareExpiry(1_800)).toBe(false);
+    expect(proposals.map((p) => (p.command.type === 'checkpointSessions' ? p.command.sessions.length : -1))).toEqual([CHECKPOINT_SESSIONS_MAX]);
+  });
+
+  it('starts no second checkpoint while one is in flight; the newer keepalives wait for the next', () => {
+    const { confirms, k, commit, proposals } = leading(['a'], 1_000);
+    k.keepalive('a', 1_800, () => {});
+    confirms.shift()!(null);
+    expect(k.prepareExpiry(1_800)).toBe(false);
+    expect(proposals).toHaveLength(1);
+    k.keepalive('a', 1_950, () => {});
+    confirms.shift()!(null);
+    expect(k.prepareExpiry(2_000)).toBe(false);
+    expect(proposals).toHaveLength(1);
+    commit(2_000);
+    expect(k.prepareExpiry(2_000)).toBe(false);
+    expect(proposals.map((p) => p.command)).toEqual([{ type: 'checkpointSessions', sessions: [['a', 2_950]] }]);
+  });
+
+  it('checkpoints a dirty session from the time its stored expiry is exactly the lookahead away', () => {
+    const { confirms, k, proposals } = leading(['a'], 1_000);
+    k.keepalive('a', 1_200, () => {}); // a's stored expiry is 2,000, the lookahead 500
+    confirms.shift()!(null);
+    expect(k.prepareExpiry(1_499)).toBe(true);
+    expect(proposals).toEqual([]);
+    expect(k.prepareExpiry(1_500)).toBe(false);
+    expect(proposals.map((p) => p.command)).toEqual([{ type: 'checkpointSessions', sessions: [['a', 2_200]] }]);
+  });
+
+  it('off its term, reports the stored expiry of a session and null for an unknown one', () => {
+    const { table, apply, k } = setup();
+    apply({ type: 'createSession', sessionId: 's', ttlMs: 1_000 }, 1_000);
+    expect(k.expiresAtMs('nope')).toBeNull();
+    k.startTerm(2, 1_500); // the reset to come would keep s to 2,500
+    expect(k.expiresAtMs('s')).toBe(2_500);
+    expect(k.expiresAtMs('nope')).toBeNull();
+    k.drop();
+    expect(k.expiresAtMs('s')).toBe(table.session('s')?.expiresAtMs);
+    expect(k.expiresAtMs('s')).toBe(2_000);
+  });
+
   it('leads no term before startTerm and after drop', () => {
     const { k } = setup();
     expect(k.leads(0)).toBe(false);
