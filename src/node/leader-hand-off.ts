@@ -48,11 +48,19 @@ export async function handOffLeadership(o: HandOffOptions): Promise<HandOffResul
   if (targets.length === 0) return result('no_target', null);
   const deadlineMs = performance.now() + o.timeoutMs;
   // Another member leads, and this one knows it: the election is over, including this member's own vote.
-  const handedOver = (s: SoftState): boolean => s.role !== 'leader' && s.leader !== null && s.leader !== host.id;
+  // A core's leader is itself exactly when its role is leader (raft-state.ts), so the last two checks imply each other.
+  const handedOver = (s: SoftState): boolean =>
+    s.leader !== null &&
+    // Stryker disable next-line ConditionalExpression: implied by the role check below (a core's leader is itself exactly when it leads)
+    s.leader !== host.id &&
+    // Stryker disable next-line ConditionalExpression,StringLiteral: implied by the leader check above (a core's leader is itself exactly when it leads)
+    s.role !== 'leader';
   let asked: NodeId | null = null;
   for (const target of targets) {
     const leftMs = deadlineMs - performance.now();
-    if (leftMs <= 0 || host.role !== 'leader') break;
+    if (host.role !== 'leader') break;
+    // Stryker disable next-line EqualityOperator: at exactly 0 ms left the attempt would wait 0 ms; two performance.now() readings a loop apart are never equal in practice
+    if (leftMs <= 0) break;
     if (!host.transferLeadership(target)) continue;
     asked = target;
     const current: SoftState = { role: host.role, leader: host.leader, term: host.term };
@@ -66,6 +74,9 @@ export function rankTargets(self: NodeId, voters: readonly NodeId[], matchOf: (p
   return voters
     .filter((v) => v !== self)
     .map((v) => ({ v, match: matchOf(v) ?? -1 }))
-    .sort((a, b) => b.match - a.match || (a.v < b.v ? -1 : 1))
+    .sort(
+      // Stryker disable next-line EqualityOperator: voter ids are distinct, so a.v <= b.v and a.v < b.v agree
+      (a, b) => b.match - a.match || (a.v < b.v ? -1 : 1),
+    )
     .map((x) => x.v);
 }

@@ -36,6 +36,7 @@ const SUITES = {
       'pending-reads',
       'raft-host-durability',
       'recent-events',
+      'session-keepalives',
       'snapshot-schedule',
       'take-backup',
     ].map((name) => `test/node/${name}.test.ts`),

@@ -48,4 +48,36 @@ describe('DivergenceCheck', () => {
     compacted.onReceive(append(3, 1, 7, [entry(2, 7)]));
     expect(compacted.divergence).toBeNull();
   });
+
+  it('keeps the first contradiction found: a later one, in the same append or a later message, does not replace it', () => {
+    const check = new DivergenceCheck(log([1, 1, 2, 2], 4), quiet);
+    check.onReceive(append(3, 1, 1, [entry(2, 3), entry(3, 3)]));
+    expect(check.divergence).toEqual({ leader: 'n1', index: 2, localTerm: 1, leaderTerm: 3 });
+    check.onReceive({ ...append(3, 3, 3, [entry(4, 3)]), from: 'n3' });
+    expect(check.divergence).toEqual({ leader: 'n1', index: 2, localTerm: 1, leaderTerm: 3 });
+  });
+
+  it('does not compare an entry known here only as uncommitted, at an append\'s previous entry or a snapshot\'s last', () => {
+    const check = new DivergenceCheck(log([1, 1, 2, 2], 2), quiet);
+    check.onReceive(append(3, 4, 3, []));
+    check.onReceive({ type: 'snapshot', from: 'n1', to: 'n2', term: 3, meta: { index: 3, term: 3, config: { voters: ['n1'], learners: [], members: [] } }, data: new Uint8Array(0) });
+    expect(check.divergence).toBeNull();
+  });
+
+  it('reads no log position from messages that carry none (heartbeats, votes)', () => {
+    const check = new DivergenceCheck(log([1, 1, 2], 3), quiet);
+    check.onReceive({ type: 'heartbeat', from: 'n1', to: 'n2', term: 3, commit: 3, context: null });
+    check.onReceive({ type: 'vote', from: 'n3', to: 'n2', term: 4, lastLogIndex: 1, lastLogTerm: 9, transfer: false });
+    expect(check.divergence).toBeNull();
+  });
+
+  it('raises the alarm in the log once, as an error naming the leader, the index and both terms', () => {
+    const errors: [unknown, string | undefined][] = [];
+    const check = new DivergenceCheck(log([1, 2, 2], 3), { ...quiet, error: (fields: object, message?: string) => void errors.push([fields, message]) });
+    check.onReceive(append(3, 2, 1, []));
+    check.onReceive(append(3, 3, 1, []));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]![0]).toEqual({ leader: 'n1', index: 2, localTerm: 2, leaderTerm: 1, commitIndex: 3 });
+    expect(errors[0]![1]).toMatch(/diverged/);
+  });
 });

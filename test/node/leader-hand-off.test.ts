@@ -14,9 +14,10 @@ class FakeLeader {
   constructor(
     private readonly watch: SoftStateWatch,
     private readonly willing: readonly NodeId[],
+    private readonly voters: readonly NodeId[] = ['n1', 'n2', 'n3'],
   ) {}
   members(): readonly NodeId[] {
-    return ['n1', 'n2', 'n3'];
+    return this.voters;
   }
   transferLeadership(to: NodeId): boolean {
     this.asked.push(to);
@@ -27,11 +28,28 @@ class FakeLeader {
     }
     return true;
   }
-  private change(s: SoftState): void {
+  /** change applies a soft state and, unless `notify` is false, reports it through the watch as a host does. */
+  change(s: SoftState, notify = true): void {
     this.role = s.role;
     this.leader = s.leader;
     this.term = s.term;
-    this.watch.notify(s);
+    if (notify) this.watch.notify(s);
+  }
+}
+
+/** SteppingDownLeader steps down when asked to transfer, to `after`, without a new leader taking over in time. */
+class SteppingDownLeader extends FakeLeader {
+  constructor(
+    watch: SoftStateWatch,
+    private readonly after: SoftState,
+    private readonly notifies: boolean,
+  ) {
+    super(watch, []);
+  }
+  override transferLeadership(to: NodeId): boolean {
+    super.transferLeadership(to);
+    setImmediate(() => this.change(this.after, this.notifies));
+    return true;
   }
 }
 
@@ -67,5 +85,46 @@ describe('leader hand-off', () => {
     follower.role = 'follower';
     expect((await handOffLeadership({ host: follower, matchOf: () => 1, softStates: watch, attemptMs: 30, timeoutMs: 60, to: null })).outcome).toBe('not_leader');
     expect(follower.asked).toEqual([]);
+  });
+
+  it('ranks a voter whose match index is known, even 0, before one whose match is unknown', () => {
+    expect(rankTargets('n1', ['n1', 'n2', 'n3'], (p) => (p === 'n3' ? 0 : null))).toEqual(['n3', 'n2']);
+  });
+
+  it('breaks ties in match index by id, whatever the order of the voter list', () => {
+    for (const voters of [['n1', 'n2', 'n3', 'n4', 'n5'], ['n5', 'n4', 'n1', 'n3', 'n2'], ['n3', 'n5', 'n2', 'n4', 'n1']]) {
+      expect(rankTargets('n1', voters, () => 4)).toEqual(['n2', 'n3', 'n4', 'n5']);
+    }
+  });
+
+  it('reports no_target and asks nobody when no other voter exists', async () => {
+    const watch = new SoftStateWatch(EVENT_LOOP_SCHEDULER);
+    const alone = new FakeLeader(watch, [], ['n1']);
+    const r = await handOffLeadership({ host: alone, matchOf: () => 1, softStates: watch, attemptMs: 30, timeoutMs: 60, to: null });
+    expect(r).toEqual({ outcome: 'no_target', from: 'n1', to: null, leader: 'n1', term: 4 });
+  });
+
+  it('asks nobody once its bound has run out', async () => {
+    const watch = new SoftStateWatch(EVENT_LOOP_SCHEDULER);
+    const host = new FakeLeader(watch, ['n2', 'n3']);
+    const r = await handOffLeadership({ host, matchOf: () => 1, softStates: watch, attemptMs: 1_000, timeoutMs: 0, to: null });
+    expect(r).toEqual({ outcome: 'timed_out', from: 'n1', to: null, leader: 'n1', term: 4 });
+    expect(host.asked).toEqual([]);
+  });
+
+  it('asks no further voter once this member stopped leading, and times out if it never learns who leads', async () => {
+    const watch = new SoftStateWatch(EVENT_LOOP_SCHEDULER);
+    const host = new SteppingDownLeader(watch, { role: 'follower', leader: null, term: 5 }, true);
+    const r = await handOffLeadership({ host, matchOf: (p) => (p === 'n3' ? 10 : 5), softStates: watch, attemptMs: 30, timeoutMs: 5_000, to: null });
+    expect(r).toEqual({ outcome: 'timed_out', from: 'n1', to: 'n3', leader: null, term: 5 });
+    expect(host.asked).toEqual(['n3']);
+  });
+
+  it('reports transferred when another member leads at the end, even if the watch missed the change', async () => {
+    const watch = new SoftStateWatch(EVENT_LOOP_SCHEDULER);
+    const host = new SteppingDownLeader(watch, { role: 'follower', leader: 'n3', term: 5 }, false);
+    const r = await handOffLeadership({ host, matchOf: (p) => (p === 'n3' ? 10 : 5), softStates: watch, attemptMs: 30, timeoutMs: 5_000, to: null });
+    expect(r).toEqual({ outcome: 'transferred', from: 'n1', to: 'n3', leader: 'n3', term: 5 });
+    expect(host.asked).toEqual(['n3']);
   });
 });

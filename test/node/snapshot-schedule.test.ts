@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextSnapshotIndex } from '../../src/node/snapshot-schedule.js';
+import { nextSnapshotIndex, snapshotPhase } from '../../src/node/snapshot-schedule.js';
 
 describe('snapshot schedule', () => {
   it('puts each member on its own grid point, so members of a cluster never snapshot at the same index', () => {
@@ -27,6 +27,15 @@ describe('snapshot schedule', () => {
       expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(3_333);
       expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(3_333);
     }
+  });
+
+  it('places member k of n (in sorted id order) at k/n of the interval, whatever the order of the member list', () => {
+    const every = 9_000;
+    expect(['n1', 'n2', 'n3'].map((id) => snapshotPhase(['n3', 'n1', 'n2'], id, every))).toEqual([0, 3_000, 6_000]);
+    // A member not (yet) in the list takes its own slot among them, not another member's.
+    expect(snapshotPhase(['n3', 'n1'], 'n2', every)).toBe(3_000);
+    // Listed twice, a member still counts once.
+    expect(snapshotPhase(['n2', 'n2', 'n1'], 'n2', 10_000)).toBe(5_000);
   });
 
   it('refuses a phase outside the interval', () => {
