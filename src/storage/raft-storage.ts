@@ -32,6 +32,7 @@
  */
 
 import { performance } from 'node:perf_hooks';
+import { assert } from '../raft/invariant.js';
 import { Level } from 'level';
 import type { DurableState, Entry, HardState, Snapshot, SnapshotMeta } from '../raft/types.js';
 import { checkInfoLog, errorChain, hasCode, leveldbReadError } from './leveldb-diagnostics.js';
@@ -61,6 +62,7 @@ import {
   type SnapshotHeader,
 } from './record-codec.js';
 import { StorageClosedError, StorageCorruptError, StorageFailedError, StorageMismatchError, StorageMissingError } from './storage-errors.js';
+import { readSnapshotFile, removeSnapshotFilesExcept, snapshotFileName, writeSnapshotFile } from './snapshot-file.js';
 
 type Db = Level<Uint8Array, Uint8Array>;
 type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
@@ -110,6 +112,16 @@ export class RaftStorage implements RaftStore {
   private readonly maxDeletes: number;
   private chunkCount: number;
   private snapshot: Snapshot | null;
+  /** The directory of the store, where snapshot files live beside LevelDB's (snapshot-file.ts). */
+  private readonly dir: string;
+  /** The file the durable snapshot header names, or null (its data is in chunk records). */
+  private snapshotFile: string | null;
+  /** The snapshot file being written and not yet named by a header: clean-ups leave it alone. */
+  private fileInProgress: string | null = null;
+  /** The saveSnapshot under way (file, then header), which close() lets finish. */
+  private fileSave: Promise<void> | null = null;
+  /** The index of the newest snapshot planned for writing (or durable): a file snapshot older than it is dropped. */
+  private plannedSnapshotIndex: number;
   private failure: unknown = null;
   private closed = false;
   /** The queue of writes: settles (never rejects) when the last queued write and its clean-up are done. */
@@ -118,13 +130,16 @@ export class RaftStorage implements RaftStore {
   private lastSyncMs = 0;
   private bytesWritten = 0;
 
-  private constructor(db: Db, shape: LogShape, options: RaftStoreOptions, chunkCount: number, snapshot: Snapshot | null) {
+  private constructor(db: Db, dir: string, shape: LogShape, options: RaftStoreOptions, header: { chunkCount: number; file: string | null; index: number }, snapshot: Snapshot | null) {
     this.db = db;
+    this.dir = dir;
+    this.snapshotFile = header.file;
+    this.plannedSnapshotIndex = header.index;
     this.shape = shape;
     this.onSyncMs = options.onSyncMs;
     this.chunkBytes = options.snapshotChunkBytes ?? DEFAULT_CHUNK_BYTES;
     this.maxDeletes = options.maxDeletesPerBatch ?? DEFAULT_MAX_DELETES;
-    this.chunkCount = chunkCount;
+    this.chunkCount = header.chunkCount;
     this.snapshot = snapshot;
   }
 
@@ -221,7 +236,7 @@ export class RaftStorage implements RaftStore {
     if (header === null) throw new StorageCorruptError(keyName(SNAPSHOT_KEY), 'missing');
     const hardState = decodeHardState(hard);
     const h = decodeSnapshotHeader(header);
-    const snapshot = RaftStorage.assembleSnapshot(h, chunks);
+    const snapshot = h.file === null ? RaftStorage.assembleSnapshot(h, chunks) : await RaftStorage.readFileSnapshot(dir, h, chunks);
 
     // Entries arrive in key order = index order. Those at or below the
     // snapshot are left-overs of an interrupted compaction: ignored (documented tolerance).
@@ -250,9 +265,20 @@ export class RaftStorage implements RaftStore {
       throw new StorageCorruptError(keyName(HARD_STATE_KEY), `commit ${hardState.commit} is beyond the last index ${lastIndex}`);
     }
     const shape = new LogShape(h.meta, hardState, entries, lowestStored);
-    const storage = new RaftStorage(db, shape, options, h.chunkCount, snapshot);
+    const storage = new RaftStorage(db, dir, shape, options, { chunkCount: h.chunkCount, file: h.file, index: h.meta.index }, snapshot);
+    // Files no header names: a snapshot written when the process died, or one a newer snapshot replaced.
+    await removeSnapshotFilesExcept(dir, (name) => name === h.file);
     const durable: DurableState = { hardState, snapshotMeta: h.meta, entries };
     return { storage, clusterId: m.clusterId, created: false, durable, snapshot };
+  }
+
+  /** readFileSnapshot reads a snapshot whose header names a file: no chunk records may exist beside it. */
+  private static async readFileSnapshot(dir: string, h: SnapshotHeader, chunks: ReadonlyArray<{ key: Uint8Array }>): Promise<Snapshot> {
+    const stray = chunks[0];
+    if (stray !== undefined) throw new StorageCorruptError(keyName(stray.key), `unexpected snapshot chunk (the header names the file ${h.file})`);
+    const data = await readSnapshotFile(dir, h.file!, h.dataLength);
+    if (snapshotDataCrc(data) !== h.dataCrc) throw new StorageCorruptError(h.file!, 'snapshot data checksum mismatch');
+    return { meta: h.meta, data };
   }
 
   private static assembleSnapshot(h: SnapshotHeader, chunks: ReadonlyArray<{ key: Uint8Array; value: Uint8Array }>): Snapshot | null {
@@ -296,7 +322,7 @@ export class RaftStorage implements RaftStore {
     const hardState: HardState = { term: snapshotMeta.term, vote: null, commit: snapshotMeta.index };
     const voters = [...snapshotMeta.config.voters];
     const shape = new LogShape(snapshotMeta, hardState, [], snapshotMeta.index + 1);
-    const storage = new RaftStorage(db, shape, options, 0, null);
+    const storage = new RaftStorage(db, db.location, shape, options, { chunkCount: 0, file: null, index: snapshotMeta.index }, null);
     const ops: Op[] = [
       { type: 'put', key: META_KEY, value: encodeMeta({ formatVersion: FORMAT_VERSION, clusterId, nodeId: options.nodeId, voters }) },
       { type: 'put', key: HARD_STATE_KEY, value: encodeHardState(hardState) },
@@ -306,7 +332,7 @@ export class RaftStorage implements RaftStore {
       storage.pushSnapshotOps(ops, initial);
     } else {
       const empty = new Uint8Array(0);
-      const header: SnapshotHeader = { meta: snapshotMeta, dataLength: 0, chunkCount: 0, dataCrc: snapshotDataCrc(empty) };
+      const header: SnapshotHeader = { meta: snapshotMeta, dataLength: 0, chunkCount: 0, dataCrc: snapshotDataCrc(empty), file: null };
       ops.push({ type: 'put', key: SNAPSHOT_KEY, value: encodeSnapshotHeader(header) });
     }
     // One atomic synced batch: a crash leaves either nothing (bootstrap again) or a complete store.
@@ -344,18 +370,59 @@ export class RaftStorage implements RaftStore {
         ops.push({ type: 'put', key, value: encodeEntry(key, e) });
       }
       if (batch.hardState) ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeHardState(batch.hardState) });
-      return { ops, garbage: plan.garbage, snapshot: batch.snapshot ?? null };
+      if (batch.snapshot) this.plannedSnapshotIndex = Math.max(this.plannedSnapshotIndex, batch.snapshot.meta.index);
+      return { ops, garbage: plan.garbage, snapshot: batch.snapshot ?? null, file: null };
     });
   }
 
+  /**
+   * saveSnapshot stores a snapshot this member took (log compaction, Raft §7): its data goes to a file of its own
+   * first (snapshot-file.ts), outside the queue of log writes, which go on meanwhile; then one small synced batch
+   * names the file in the header, deletes any chunk records and the first share of the compacted entries. So, unlike
+   * save(), its header may land after writes issued later (disjoint keys: those are entries past its index). A
+   * newer snapshot planned meanwhile (a leader's, installed by save) makes this one obsolete: its file is deleted
+   * and no header names it.
+   */
   saveSnapshot(snapshot: Snapshot): Promise<void> {
-    return this.track(() => {
-      this.checkSnapshotSize(snapshot);
-      const plan = this.shape.applySnapshot(snapshot);
-      const ops: Op[] = [];
-      this.pushSnapshotOps(ops, snapshot);
-      return { ops, garbage: plan.garbage, snapshot };
-    });
+    try {
+      this.checkUsable();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    assert(this.fileInProgress === null, 'one snapshot file at a time');
+    const name = snapshotFileName(snapshot.meta);
+    this.fileInProgress = name;
+    const saved = (async (): Promise<void> => {
+      let crc: number;
+      try {
+        crc = await writeSnapshotFile(this.dir, name, snapshot.data);
+      } catch (err) {
+        this.failure ??= err;
+        throw new StorageFailedError(this.dir, `snapshot file ${name} not written: ${errorChain(err)}`, { cause: err });
+      } finally {
+        this.fileInProgress = null;
+      }
+      if (this.plannedSnapshotIndex > snapshot.meta.index) {
+        await removeSnapshotFilesExcept(this.dir, (n) => n === this.snapshotFile || this.inProgress(n));
+        return;
+      }
+      await this.track(() => {
+        const plan = this.shape.applySnapshot(snapshot);
+        this.plannedSnapshotIndex = snapshot.meta.index;
+        const header: SnapshotHeader = { meta: snapshot.meta, dataLength: snapshot.data.length, chunkCount: 0, dataCrc: crc, file: name };
+        const ops: Op[] = [{ type: 'put', key: SNAPSHOT_KEY, value: encodeSnapshotHeader(header) }];
+        for (let i = 0; i < this.chunkCount; i++) ops.push({ type: 'del', key: chunkKey(i) });
+        this.chunkCount = 0;
+        return { ops, garbage: plan.garbage, snapshot, file: name };
+      });
+    })();
+    this.fileSave = saved;
+    return saved;
+  }
+
+  /** inProgress: is `name` the snapshot file being written, or its temporary name? */
+  private inProgress(name: string): boolean {
+    return this.fileInProgress !== null && (name === this.fileInProgress || name === `${this.fileInProgress}.tmp`);
   }
 
   private checkSnapshotSize(snapshot: Snapshot): void {
@@ -367,7 +434,7 @@ export class RaftStorage implements RaftStore {
   private pushSnapshotOps(ops: Op[], snapshot: Snapshot): void {
     const data = snapshot.data;
     const count = Math.ceil(data.length / this.chunkBytes);
-    const header: SnapshotHeader = { meta: snapshot.meta, dataLength: data.length, chunkCount: count, dataCrc: snapshotDataCrc(data) };
+    const header: SnapshotHeader = { meta: snapshot.meta, dataLength: data.length, chunkCount: count, dataCrc: snapshotDataCrc(data), file: null };
     ops.push({ type: 'put', key: SNAPSHOT_KEY, value: encodeSnapshotHeader(header) });
     for (let i = 0; i < count; i++) {
       const part = data.subarray(i * this.chunkBytes, Math.min(data.length, (i + 1) * this.chunkBytes));
@@ -387,7 +454,7 @@ export class RaftStorage implements RaftStore {
    * after which save() resolves, then any further bounded unsynced deletion
    * batches. After a failed write nothing queued behind it is written.
    */
-  private track(plan: () => { ops: Op[]; garbage: { lo: number; hi: number } | null; snapshot: Snapshot | null }): Promise<void> {
+  private track(plan: () => { ops: Op[]; garbage: { lo: number; hi: number } | null; snapshot: Snapshot | null; file: string | null }): Promise<void> {
     try {
       this.checkUsable();
     } catch (err) {
@@ -396,8 +463,9 @@ export class RaftStorage implements RaftStore {
     let ops: Op[];
     let garbage: { lo: number; hi: number } | null;
     let snapshot: Snapshot | null;
+    let file: string | null;
     try {
-      ({ ops, garbage, snapshot } = plan());
+      ({ ops, garbage, snapshot, file } = plan());
     } catch (err) {
       // An invariant violation: nothing was written and the shape is unchanged.
       return Promise.reject(err);
@@ -424,7 +492,12 @@ export class RaftStorage implements RaftStore {
       this.syncs++;
       this.lastSyncMs = ms;
       this.bytesWritten += bytes;
-      if (snapshot !== null) this.snapshot = snapshot;
+      if (snapshot !== null) {
+        this.snapshot = snapshot;
+        this.snapshotFile = file;
+        // The file a replaced header named, if any: not needed once this header is durable.
+        void removeSnapshotFilesExcept(this.dir, (n) => n === this.snapshotFile || this.inProgress(n)).catch(() => undefined);
+      }
       this.onSyncMs?.(ms);
     })();
     this.tail = (async (): Promise<void> => {
@@ -444,6 +517,9 @@ export class RaftStorage implements RaftStore {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    // A snapshot file being written still names itself in the header, behind the writes queued before this close.
+    await this.fileSave?.catch(() => undefined);
     if (this.closed) return;
     this.closed = true;
     await this.tail;

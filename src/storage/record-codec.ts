@@ -17,6 +17,8 @@ import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import type { ConfState, Entry, HardState, MemberRecord, NodeId, SnapshotMeta } from '../raft/types.js';
 import { StorageCorruptError } from './storage-errors.js';
+import { isSnapshotFileName } from './snapshot-file.js';
+import { assert } from '../raft/invariant.js';
 
 /** FORMAT_VERSION is bumped on any incompatible change of this layout. */
 export const FORMAT_VERSION = 1;
@@ -220,42 +222,50 @@ export function decodeHardState(value: Uint8Array): HardState {
   return { term, vote, commit };
 }
 
-/** SnapshotHeader describes the stored snapshot; its data lives in `chunkCount` chunk records. */
+/**
+ * SnapshotHeader describes the stored snapshot; its data lives in `chunkCount` chunk records, or (a snapshot this
+ * member took) in the file `file` beside the store (snapshot-file.ts), with no chunk records.
+ */
 export interface SnapshotHeader {
   readonly meta: SnapshotMeta;
   readonly dataLength: number;
   readonly chunkCount: number;
-  /** CRC-32 of the whole data, checked after the chunks are reassembled. */
+  /** CRC-32 of the whole data, checked after the chunks are reassembled (or the file read). */
   readonly dataCrc: number;
+  readonly file: string | null;
 }
 
 /**
  * encodeSnapshotHeader frames the snapshot header: [index, term, voters, dataLength, chunkCount, dataCrc], followed by
- * [learners, member records] when the configuration has any. A header without them is exactly what binaries from
- * before membership changes wrote and read, so a store stays readable by them until the first membership change.
+ * [learners, member records] when the configuration has any or the data is in a file, then the file's name. A header
+ * without them is exactly what binaries from before membership changes wrote and read, so a store stays readable by
+ * them until the first membership change (and, since snapshot files, until the first snapshot this member takes).
  */
 export function encodeSnapshotHeader(h: SnapshotHeader): Uint8Array {
   const m = h.meta;
+  assert(h.file === null || h.chunkCount === 0, 'a snapshot in a file has no chunk records');
   const fields: unknown[] = [m.index, m.term, m.config.voters, h.dataLength, h.chunkCount, h.dataCrc];
-  if (m.config.learners.length > 0 || m.config.members.length > 0) fields.push(m.config.learners, encodeRecords(m.config.members));
+  if (m.config.learners.length > 0 || m.config.members.length > 0 || h.file !== null) fields.push(m.config.learners, encodeRecords(m.config.members));
+  if (h.file !== null) fields.push(h.file);
   return frame(SNAPSHOT_KEY, packr.pack(fields));
 }
 
 /** decodeSnapshotHeader verifies and decodes the snapshot header (either form). */
 export function decodeSnapshotHeader(value: Uint8Array): SnapshotHeader {
   const v = decode(SNAPSHOT_KEY, unframe(SNAPSHOT_KEY, value));
-  if (!Array.isArray(v) || (v.length !== 6 && v.length !== 8)) bad(SNAPSHOT_KEY, 'not a 6- or 8-element array');
-  const [index, term, voters, dataLength, chunkCount, dataCrc, learners, records] = v as unknown[];
+  if (!Array.isArray(v) || (v.length !== 6 && v.length !== 8 && v.length !== 9)) bad(SNAPSHOT_KEY, 'not a 6-, 8- or 9-element array');
+  const [index, term, voters, dataLength, chunkCount, dataCrc, learners, records, file] = v as unknown[];
   if (!isNat(index) || !isNat(term) || !isNat(dataLength) || !isNat(chunkCount) || !isNat(dataCrc)) {
     bad(SNAPSHOT_KEY, 'index/term/dataLength/chunkCount/dataCrc');
   }
+  if (v.length === 9 && (typeof file !== 'string' || !isSnapshotFileName(file) || chunkCount !== 0)) bad(SNAPSHOT_KEY, 'snapshot file name');
   const config = v.length === 6 ? votersOnlyConfig(SNAPSHOT_KEY, voters) : decodeConfig(SNAPSHOT_KEY, [voters, learners, records]);
-  return { meta: { index, term, config }, dataLength, chunkCount, dataCrc };
+  return { meta: { index, term, config }, dataLength, chunkCount, dataCrc, file: v.length === 9 ? (file as string) : null };
 }
 
-/** snapshotDataCrc is the CRC-32 over a snapshot's whole data. */
-export function snapshotDataCrc(data: Uint8Array): number {
-  return crc32(data);
+/** snapshotDataCrc is the CRC-32 over a snapshot's whole data; given the CRC of the bytes before `data`, it continues it. */
+export function snapshotDataCrc(data: Uint8Array, previous = 0): number {
+  return crc32(data, previous);
 }
 
 /** encodeChunk frames one chunk of snapshot data. */

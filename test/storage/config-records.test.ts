@@ -48,7 +48,7 @@ describe('stored configurations', () => {
   it('a configuration with learners and member records round-trips in entries and snapshot headers', () => {
     const e: Entry = { index: 9, term: 4, type: 'config', data: new Uint8Array(0), config: WITH_LEARNER };
     expect(plainConfig(decodeEntry(entryKey(9), 9, encodeEntry(entryKey(9), e)).config!)).toEqual(plainConfig(WITH_LEARNER));
-    const header = { meta: { index: 9, term: 4, config: WITH_LEARNER }, dataLength: 5, chunkCount: 1, dataCrc: 77 };
+    const header = { meta: { index: 9, term: 4, config: WITH_LEARNER }, dataLength: 5, chunkCount: 1, dataCrc: 77, file: null };
     const decoded = decodeSnapshotHeader(encodeSnapshotHeader(header));
     expect(plainConfig(decoded.meta.config)).toEqual(plainConfig(WITH_LEARNER));
     expect(decoded.dataLength).toBe(5);

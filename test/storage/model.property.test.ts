@@ -142,7 +142,9 @@ async function runSteps(steps: readonly Step[], open: () => Promise<OpenResult<R
     }
     const promise = p.op.type === 'save' ? opened.storage.save(p.op.batch) : opened.storage.saveSnapshot(p.op.snapshot);
     model = p.next;
-    if (r.awaited) {
+    // A compaction's header may land after saves issued later (its data goes to a file first), so the prefix model
+    // below does not hold for it: it is awaited, as the host takes no second snapshot before the first is durable.
+    if (r.awaited || p.op.type === 'compact') {
       await promise;
       candidates = [model]; // this and every earlier batch is durable
       expect(plainSnapshot(opened.storage.latestSnapshot())).toEqual(plainSnapshot(model.snapshot));
