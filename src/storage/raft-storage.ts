@@ -5,7 +5,9 @@
  * chained batch written with `{ sync: true }`, which LevelDB applies atomically (one
  * WriteBatch = one log record) and fsyncs before resolving, so a Ready's
  * messages may be sent once save() resolves (Raft Figure 2: persistent state
- * is updated on stable storage before responding to RPCs).
+ * is updated on stable storage before responding to RPCs). The one exception
+ * is a snapshot this node took (saveSnapshot): its data is a file beside the
+ * store (snapshot-file.ts), written first, then named by a small batch.
  *
  * Loading verifies everything and repairs nothing: the LevelDB files
  * themselves (leveldb-verify.ts, since classic-level cannot enable LevelDB's
