@@ -57,7 +57,9 @@ export class ApplyScope {
    * events by waiter id) and tell it its fresh wait was over.
    */
   retractWaitEnded(name: string, waiterId: string): void {
-    this.events = this.events.filter((e) => e.kind !== 'waitEnded' || e.name !== name || e.waiterId !== waiterId);
+    // Called for every queued acquire: no allocation, and an apply ends a waiter id at most once.
+    const i = this.events.findIndex((e) => e.kind === 'waitEnded' && e.name === name && e.waiterId === waiterId);
+    if (i >= 0) this.events.splice(i, 1);
   }
 
   /** touch marks a record for settling at the end of the apply. */

@@ -64,7 +64,8 @@ import {
   type SnapshotHeader,
 } from './record-codec.js';
 import { StorageClosedError, StorageCorruptError, StorageFailedError, StorageMismatchError, StorageMissingError } from './storage-errors.js';
-import { readSnapshotFile, removeSnapshotFilesExcept, snapshotFileName, writeSnapshotFile } from './snapshot-file.js';
+import { removeSnapshotFilesExcept, snapshotFileName, writeSnapshotFile } from './snapshot-file.js';
+import { assembleChunkSnapshot, MAX_CHUNKS, readFileSnapshot } from './stored-snapshot.js';
 
 type Db = Level<Uint8Array, Uint8Array>;
 type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
@@ -93,8 +94,6 @@ const DEFAULT_CHUNK_BYTES = 1 << 20;
 const DEFAULT_MAX_DELETES = 10_000;
 /** Records read per iterator step while loading. */
 const LOAD_BATCH = 1000;
-/** Upper bound on snapshot chunks (with 1 MiB chunks: 64 GiB), a sanity bound on a corrupt header. */
-const MAX_CHUNKS = 65_536;
 
 function checkOptions(o: RaftStoreOptions): void {
   const positive = (v: number | undefined): boolean => v === undefined || (Number.isSafeInteger(v) && v >= 1);
@@ -122,8 +121,6 @@ export class RaftStorage implements RaftStore {
   private fileInProgress: string | null = null;
   /** The saveSnapshot under way (file, then header), which close() lets finish. */
   private fileSave: Promise<void> | null = null;
-  /** The index of the newest snapshot planned for writing (or durable): a file snapshot older than it is dropped. */
-  private plannedSnapshotIndex: number;
   private failure: unknown = null;
   private closed = false;
   /** The queue of writes: settles (never rejects) when the last queued write and its clean-up are done. */
@@ -132,11 +129,10 @@ export class RaftStorage implements RaftStore {
   private lastSyncMs = 0;
   private bytesWritten = 0;
 
-  private constructor(db: Db, dir: string, shape: LogShape, options: RaftStoreOptions, header: { chunkCount: number; file: string | null; index: number }, snapshot: Snapshot | null) {
+  private constructor(db: Db, dir: string, shape: LogShape, options: RaftStoreOptions, header: { chunkCount: number; file: string | null }, snapshot: Snapshot | null) {
     this.db = db;
     this.dir = dir;
     this.snapshotFile = header.file;
-    this.plannedSnapshotIndex = header.index;
     this.shape = shape;
     this.onSyncMs = options.onSyncMs;
     this.chunkBytes = options.snapshotChunkBytes ?? DEFAULT_CHUNK_BYTES;
@@ -238,7 +234,7 @@ export class RaftStorage implements RaftStore {
     if (header === null) throw new StorageCorruptError(keyName(SNAPSHOT_KEY), 'missing');
     const hardState = decodeHardState(hard);
     const h = decodeSnapshotHeader(header);
-    const snapshot = h.file === null ? RaftStorage.assembleSnapshot(h, chunks) : await RaftStorage.readFileSnapshot(dir, h, chunks);
+    const snapshot = h.file === null ? assembleChunkSnapshot(h, chunks) : await readFileSnapshot(dir, h, chunks);
 
     // Entries arrive in key order = index order. Those at or below the
     // snapshot are left-overs of an interrupted compaction: ignored (documented tolerance).
@@ -267,52 +263,11 @@ export class RaftStorage implements RaftStore {
       throw new StorageCorruptError(keyName(HARD_STATE_KEY), `commit ${hardState.commit} is beyond the last index ${lastIndex}`);
     }
     const shape = new LogShape(h.meta, hardState, entries, lowestStored);
-    const storage = new RaftStorage(db, dir, shape, options, { chunkCount: h.chunkCount, file: h.file, index: h.meta.index }, snapshot);
+    const storage = new RaftStorage(db, dir, shape, options, { chunkCount: h.chunkCount, file: h.file }, snapshot);
     // Files no header names: a snapshot written when the process died, or one a newer snapshot replaced.
     await removeSnapshotFilesExcept(dir, (name) => name === h.file);
     const durable: DurableState = { hardState, snapshotMeta: h.meta, entries };
     return { storage, clusterId: m.clusterId, created: false, durable, snapshot };
-  }
-
-  /** readFileSnapshot reads a snapshot whose header names a file: no chunk records may exist beside it. */
-  private static async readFileSnapshot(dir: string, h: SnapshotHeader, chunks: ReadonlyArray<{ key: Uint8Array }>): Promise<Snapshot> {
-    const stray = chunks[0];
-    if (stray !== undefined) throw new StorageCorruptError(keyName(stray.key), `unexpected snapshot chunk (the header names the file ${h.file})`);
-    const data = await readSnapshotFile(dir, h.file!, h.dataLength);
-    if (snapshotDataCrc(data) !== h.dataCrc) throw new StorageCorruptError(h.file!, 'snapshot data checksum mismatch');
-    return { meta: h.meta, data };
-  }
-
-  private static assembleSnapshot(h: SnapshotHeader, chunks: ReadonlyArray<{ key: Uint8Array; value: Uint8Array }>): Snapshot | null {
-    if (h.chunkCount > MAX_CHUNKS) throw new StorageCorruptError(keyName(SNAPSHOT_KEY), `chunk count ${h.chunkCount} exceeds ${MAX_CHUNKS}`);
-    const payloads: Uint8Array[] = [];
-    for (let i = 0; i < chunks.length; i++) {
-      const c = chunks[i]!;
-      const k = parseKey(c.key);
-      if (k?.kind !== 'chunk' || k.chunk !== i || i >= h.chunkCount) {
-        throw new StorageCorruptError(keyName(c.key), `unexpected snapshot chunk (header says ${h.chunkCount} chunks)`);
-      }
-      payloads.push(unframe(c.key, c.value));
-    }
-    if (chunks.length !== h.chunkCount) {
-      throw new StorageCorruptError(keyName(chunkKey(chunks.length)), `missing: header says ${h.chunkCount} chunks, found ${chunks.length}`);
-    }
-    let total = 0;
-    for (const p of payloads) total += p.length;
-    if (total !== h.dataLength) {
-      throw new StorageCorruptError(keyName(SNAPSHOT_KEY), `chunks hold ${total} bytes, header says ${h.dataLength}`);
-    }
-    const data = new Uint8Array(total);
-    let at = 0;
-    for (const p of payloads) {
-      data.set(p, at);
-      at += p.length;
-    }
-    if (snapshotDataCrc(data) !== h.dataCrc) {
-      throw new StorageCorruptError(keyName(SNAPSHOT_KEY), 'snapshot data checksum mismatch after reassembling the chunks');
-    }
-    // Index 0 is the bootstrap meta: there is no state machine image to install.
-    return h.meta.index === 0 && h.chunkCount === 0 ? null : { meta: h.meta, data };
   }
 
   private static async bootstrap(db: Db, options: RaftStoreOptions): Promise<OpenResult<RaftStorage>> {
@@ -324,7 +279,7 @@ export class RaftStorage implements RaftStore {
     const hardState: HardState = { term: snapshotMeta.term, vote: null, commit: snapshotMeta.index };
     const voters = [...snapshotMeta.config.voters];
     const shape = new LogShape(snapshotMeta, hardState, [], snapshotMeta.index + 1);
-    const storage = new RaftStorage(db, db.location, shape, options, { chunkCount: 0, file: null, index: snapshotMeta.index }, null);
+    const storage = new RaftStorage(db, db.location, shape, options, { chunkCount: 0, file: null }, null);
     const ops: Op[] = [
       { type: 'put', key: META_KEY, value: encodeMeta({ formatVersion: FORMAT_VERSION, clusterId, nodeId: options.nodeId, voters }) },
       { type: 'put', key: HARD_STATE_KEY, value: encodeHardState(hardState) },
@@ -372,7 +327,6 @@ export class RaftStorage implements RaftStore {
         ops.push({ type: 'put', key, value: encodeEntry(key, e) });
       }
       if (batch.hardState) ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeHardState(batch.hardState) });
-      if (batch.snapshot) this.plannedSnapshotIndex = Math.max(this.plannedSnapshotIndex, batch.snapshot.meta.index);
       return { ops, garbage: plan.garbage, snapshot: batch.snapshot ?? null, file: null };
     });
   }
@@ -404,13 +358,13 @@ export class RaftStorage implements RaftStore {
       } finally {
         this.fileInProgress = null;
       }
-      if (this.plannedSnapshotIndex > snapshot.meta.index) {
+      // The shape holds the newest snapshot planned (by save) or durable.
+      if (this.shape.snapshotMeta.index > snapshot.meta.index) {
         await removeSnapshotFilesExcept(this.dir, (n) => n === this.snapshotFile || this.inProgress(n));
         return;
       }
       await this.track(() => {
         const plan = this.shape.applySnapshot(snapshot);
-        this.plannedSnapshotIndex = snapshot.meta.index;
         const header: SnapshotHeader = { meta: snapshot.meta, dataLength: snapshot.data.length, chunkCount: 0, dataCrc: crc, file: name };
         const ops: Op[] = [{ type: 'put', key: SNAPSHOT_KEY, value: encodeSnapshotHeader(header) }];
         for (let i = 0; i < this.chunkCount; i++) ops.push({ type: 'del', key: chunkKey(i) });

@@ -17,7 +17,6 @@ import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import type { ConfState, Entry, HardState, MemberRecord, NodeId, SnapshotMeta } from '../raft/types.js';
 import { StorageCorruptError } from './storage-errors.js';
-import { isSnapshotFileName } from './snapshot-file.js';
 import { assert } from '../raft/invariant.js';
 
 /** FORMAT_VERSION is bumped on any incompatible change of this layout. */
@@ -258,7 +257,8 @@ export function decodeSnapshotHeader(value: Uint8Array): SnapshotHeader {
   if (!isNat(index) || !isNat(term) || !isNat(dataLength) || !isNat(chunkCount) || !isNat(dataCrc)) {
     bad(SNAPSHOT_KEY, 'index/term/dataLength/chunkCount/dataCrc');
   }
-  if (v.length === 9 && (typeof file !== 'string' || !isSnapshotFileName(file) || chunkCount !== 0)) bad(SNAPSHOT_KEY, 'snapshot file name');
+  // The name's form is checked where the file is read (stored-snapshot.ts).
+  if (v.length === 9 && (typeof file !== 'string' || chunkCount !== 0)) bad(SNAPSHOT_KEY, 'snapshot file name');
   const config = v.length === 6 ? votersOnlyConfig(SNAPSHOT_KEY, voters) : decodeConfig(SNAPSHOT_KEY, [voters, learners, records]);
   return { meta: { index, term, config }, dataLength, chunkCount, dataCrc, file: v.length === 9 ? (file as string) : null };
 }
