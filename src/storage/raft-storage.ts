@@ -349,28 +349,33 @@ export class RaftStorage implements RaftStore {
     const name = snapshotFileName(snapshot.meta);
     this.fileInProgress = name;
     const saved = (async (): Promise<void> => {
-      let crc: number;
+      // The file stays "in progress", safe from clean-ups, until a durable header names it (then snapshotFile
+      // protects it) or it is dropped: a clean-up after another write may run at any point in between.
       try {
-        crc = await writeSnapshotFile(this.dir, name, snapshot.data);
-      } catch (err) {
-        this.failure ??= err;
-        throw new StorageFailedError(this.dir, `snapshot file ${name} not written: ${errorChain(err)}`, { cause: err });
+        let crc: number;
+        try {
+          crc = await writeSnapshotFile(this.dir, name, snapshot.data);
+        } catch (err) {
+          this.failure ??= err;
+          throw new StorageFailedError(this.dir, `snapshot file ${name} not written: ${errorChain(err)}`, { cause: err });
+        }
+        // The shape holds the newest snapshot planned (by save) or durable.
+        if (this.shape.snapshotMeta.index > snapshot.meta.index) {
+          this.fileInProgress = null;
+          await removeSnapshotFilesExcept(this.dir, (n) => n === this.snapshotFile || this.inProgress(n));
+          return;
+        }
+        await this.track(() => {
+          const plan = this.shape.applySnapshot(snapshot);
+          const header: SnapshotHeader = { meta: snapshot.meta, dataLength: snapshot.data.length, chunkCount: 0, dataCrc: crc, file: name };
+          const ops: Op[] = [{ type: 'put', key: SNAPSHOT_KEY, value: encodeSnapshotHeader(header) }];
+          for (let i = 0; i < this.chunkCount; i++) ops.push({ type: 'del', key: chunkKey(i) });
+          this.chunkCount = 0;
+          return { ops, garbage: plan.garbage, snapshot, file: name };
+        });
       } finally {
         this.fileInProgress = null;
       }
-      // The shape holds the newest snapshot planned (by save) or durable.
-      if (this.shape.snapshotMeta.index > snapshot.meta.index) {
-        await removeSnapshotFilesExcept(this.dir, (n) => n === this.snapshotFile || this.inProgress(n));
-        return;
-      }
-      await this.track(() => {
-        const plan = this.shape.applySnapshot(snapshot);
-        const header: SnapshotHeader = { meta: snapshot.meta, dataLength: snapshot.data.length, chunkCount: 0, dataCrc: crc, file: name };
-        const ops: Op[] = [{ type: 'put', key: SNAPSHOT_KEY, value: encodeSnapshotHeader(header) }];
-        for (let i = 0; i < this.chunkCount; i++) ops.push({ type: 'del', key: chunkKey(i) });
-        this.chunkCount = 0;
-        return { ops, garbage: plan.garbage, snapshot, file: name };
-      });
     })();
     this.fileSave = saved;
     return saved;
