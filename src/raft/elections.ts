@@ -66,8 +66,9 @@ export function handleVoteResponse(s: RaftState, m: VoteResponseMessage): void {
 }
 
 export function handleTimeoutNow(s: RaftState, m: Message): void {
-  // Stryker disable next-line ConditionalExpression: only a follower knows a leader other than itself (candidates know none), so the sender test alone refuses the rest
-  if (s.currentRole !== 'follower' || m.from !== s.leaderId || !s.isVoter(s.id)) return;
+  if (m.from !== s.leaderId || !s.isVoter(s.id)) return;
+  // Only a follower knows a leader other than itself: (pre-)candidates know none, a leader's is itself and step() drops our own messages.
+  assert(s.currentRole === 'follower', () => `${s.id}: TimeoutNow from leader ${m.from} reached a ${s.currentRole}`);
   // Thesis §3.10: the transferee campaigns at once, skipping PreVote, and its votes bypass the leader lease.
   campaign(s, 'vote', true);
 }

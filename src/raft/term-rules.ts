@@ -21,9 +21,8 @@ export function stepTerm(s: RaftState, m: Message): boolean {
     }
     if (m.type === 'preVote') return true; // answering a pre-vote changes nothing here (thesis §9.6)
     if (m.type === 'preVoteResponse' && !m.reject) return true; // a grant at the term we would campaign at
-    // Stryker disable next-line ConditionalExpression,LogicalOperator,StringLiteral: step() calls followLeader for these same types right after, which sets the leader anyway
-    const isFromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
-    s.becomeFollower(m.term, isFromLeader ? m.from : null);
+    // A leader's append, heartbeat or snapshot names its sender as leader in step(), through followLeader, right after.
+    s.becomeFollower(m.term, null);
     return true;
   }
   if (m.term < s.currentTerm) {
