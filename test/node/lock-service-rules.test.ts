@@ -300,6 +300,19 @@ describe('LockService: proposals and how their outcome reaches the caller', () =
     expect(r.pending().map((p) => p.command.type)).toEqual(['keepalive']);
   });
 
+  it('answers from memory only while the host still leads: a stepped-down leader sends the keepalive to the log', () => {
+    // The host stops leading before its soft state reaches the service (the base is still there): the keepalive
+    // must go to the host, which refuses it as not_leader, never be answered from this node's memory.
+    const { r, answers, keepalive } = keepaliveLeader();
+    r.host.leader = false;
+    keepalive('a');
+    expect(r.svc.keepalives.counters.inMemory).toBe(0);
+    expect(r.host.reads).toEqual([]);
+    expect(r.pending().map((p) => p.command)).toEqual([{ type: 'keepalive', sessionId: 's' }]);
+    r.host.proposals.shift()!.done(new Error('not leader'));
+    expect(answers).toEqual(['a:not leader']);
+  });
+
   it('confirms keepalives in batches: one round in flight, the next asked after it ends and at least 2 ms after the last began', () => {
     // One ReadIndex round (thesis §6.4) confirms every keepalive that arrived before it began; a keepalive answered
     // from memory must wait for a round that began after it arrived.
