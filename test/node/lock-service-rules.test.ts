@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CommandResult, LockCommand, LockEvent } from '../../src/locks/index.js';
 import { decodeCommand, encodeCommand } from '../../src/node/command-codec.js';
 import type { HostScheduler, TimerHandle } from '../../src/node/host-io.js';
-import { LockService, type CommandDone } from '../../src/node/lock-service.js';
+import { LockService, type CommandDone, type LockServiceOptions } from '../../src/node/lock-service.js';
 import type { RaftHost } from '../../src/node/raft-host.js';
 import type { SoftState } from '../../src/raft/index.js';
 
@@ -89,11 +89,19 @@ interface Rig {
   readonly applied: string[];
 }
 
-function rig(options: { maxWaiters?: number; keepaliveConfirmTimeoutMs?: number; snapshotStepRecords?: number } = {}): Rig {
+interface RigOptions {
+  maxWaiters?: number;
+  keepaliveConfirmTimeoutMs?: number;
+  snapshotStepRecords?: number;
+  /** Builds the service (a subclass overriding a hook); default the LockService itself. */
+  create?: (options: LockServiceOptions) => LockService;
+}
+
+function rig(options: RigOptions = {}): Rig {
   const sched = new TestScheduler();
   const host = new FakeHost();
   const applied: string[] = [];
-  const svc = new LockService({
+  const svc = (options.create ?? ((o) => new LockService(o)))({
     logger: SILENT,
     maxWaiters: options.maxWaiters ?? 10,
     expiryCheckMs: 10,
@@ -389,7 +397,7 @@ describe('LockService: the bound on keepalives waiting for a confirmation', () =
     svc.confirm((err) => refusals.push(err));
     expect(refusals).toEqual([]); // never answered inside the call
     sched.runDeferred();
-    expect(refusals).toMatchObject([{ code: 'overloaded' }]);
+    expect(refusals).toMatchObject([{ code: 'overloaded', message: 'the keepalive confirmations is full; retry later' }]);
     expect(host.reads).toHaveLength(1);
     host.reads.shift()!.done(null);
     expect(confirmed).toBe(1);
@@ -479,6 +487,52 @@ describe('LockService: expiry proposals', () => {
     expect([...r.sched.timers.values()][0]!.ms).toBe(10);
     r.svc.detach();
     expect(r.sched.timers.size).toBe(0);
+  });
+});
+
+/** HookedExpiryTime answers the expiry check's table time from the test (the hook the simulation's broken variants override). */
+class HookedExpiryTime extends LockService {
+  expiryTimeMs: number | null = null;
+  protected override tableTimeForExpiry(): number | null {
+    return this.expiryTimeMs;
+  }
+}
+
+describe('LockService: the expiry check\'s table time', () => {
+  const hooked = (r: Rig): HookedExpiryTime => r.svc as HookedExpiryTime;
+
+  it('proposes nothing while the table time for expiry is unknown, then expires at exactly the time the check used', () => {
+    const r = rig({ create: (o) => new HookedExpiryTime(o) });
+    r.apply(1_000, acquire('a', 100));
+    hooked(r).expiryTimeMs = 1_000; // the term's no-op proposes the session reset
+    r.lead(2);
+    hooked(r).expiryTimeMs = null;
+    r.sched.nowMs = 500;
+    r.sched.fireRepeating();
+    expect(r.pending()).toEqual([]);
+    hooked(r).expiryTimeMs = 1_200;
+    r.sched.fireRepeating();
+    expect(r.pending()).toEqual([{ timeMs: 1_200, command: { type: 'expire' } }]);
+  });
+
+  it('proposes nothing, not even the session reset, on a leader whose term has no base, whatever time it is given', () => {
+    // Only this term's keepalive state knows which sessions live in memory: without it nothing may expire.
+    const r = rig({ create: (o) => new HookedExpiryTime(o) });
+    r.apply(1_000, acquire('a', 100));
+    r.host.term = 2;
+    hooked(r).expiryTimeMs = 5_000;
+    r.sched.fireRepeating();
+    expect(r.pending()).toEqual([]);
+  });
+});
+
+describe('LockService: before it is attached', () => {
+  it('reads table time and session expiries from its table', () => {
+    const svc = new LockService({ logger: SILENT, maxWaiters: 1, expiryCheckMs: 10, clock: { wallMs: () => 0, monotonicMs: () => 0 }, scheduler: new TestScheduler() });
+    svc.applyEntry(encodeCommand(2_000, { type: 'createSession', sessionId: 's', ttlMs: 1_000 }), 1);
+    expect(svc.tableNowMs()).toBe(2_000);
+    expect(svc.sessionExpiresAtMs('s')).toBe(3_000);
+    expect(svc.sessionExpiresAtMs('t')).toBeNull();
   });
 });
 
