@@ -361,6 +361,20 @@ describe('LockService: proposals and how their outcome reaches the caller', () =
     expect(oneShotTimers()).toBe(0);
   });
 
+  it('checkpoints a keepalive held only in memory once its stored expiry is the default 1,000 ms of table time away', () => {
+    const { r, answers, keepalive } = keepaliveLeader(); // session s stored to expire at 4,000; table time 1,000
+    r.sched.nowMs = 500;
+    keepalive('a');
+    r.host.reads.shift()!.done(null);
+    expect(answers).toEqual(['a:ok']);
+    r.sched.nowMs = 1_999; // table time 2,999: the stored expiry is 1,001 ms away
+    r.sched.fireRepeating();
+    expect(r.pending()).toEqual([]);
+    r.sched.nowMs = 2_000;
+    r.sched.fireRepeating();
+    expect(r.pending()).toEqual([{ timeMs: 3_000, command: { type: 'checkpointSessions', sessions: [['s', 4_500]] } }]);
+  });
+
   it('a confirmation asked while a delayed round is pending joins that round instead of starting another', () => {
     const { r, answers, keepalive } = keepaliveLeader();
     r.sched.nowMs = 50;
@@ -533,6 +547,13 @@ describe('LockService: before it is attached', () => {
     expect(svc.tableNowMs()).toBe(2_000);
     expect(svc.sessionExpiresAtMs('s')).toBe(3_000);
     expect(svc.sessionExpiresAtMs('t')).toBeNull();
+  });
+
+  it('applies a replayed term start without taking a base (the host applies committed entries while it starts)', () => {
+    // start-node.ts attaches the service after host.start(), whose first Ready may apply committed entries.
+    const svc = new LockService({ logger: SILENT, maxWaiters: 1, expiryCheckMs: 10, clock: { wallMs: () => 0, monotonicMs: () => 0 }, scheduler: new TestScheduler() });
+    svc.applyTermStart(1);
+    expect(svc.counters.leaseTimeBases).toBe(0);
   });
 });
 
