@@ -28,6 +28,7 @@ const SUITES = {
       'host-membership',
       'leader-hand-off',
       'lease-clock',
+      'lock-service-rules',
       'lock-watches',
       'member-health',
       'node-config',
