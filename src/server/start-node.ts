@@ -95,8 +95,10 @@ export async function startNode(config: NodeConfig, onFatal: (err: unknown) => v
   const admin = new RaftAdminBackend({ host, core: member.core, locks, softStates, clusterId: member.clusterId, electionTimeoutMs, readTimeoutMs: READ_TIMEOUT_MS, peers: config.peers });
   const http = buildHttpServer({ member, locks, admin, recentEvents, peerHttp: config.peerHttp, logger, readTimeoutMs: READ_TIMEOUT_MS, security });
   try {
-    await host.start();
+    // Attached before the host starts, as in the simulation (test/sim/cluster.ts): the first Ready may already apply
+    // this member's own no-op as leader, and only an attached service takes that term's time base from it.
     locks.attach(host);
+    await host.start();
     await http.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
     locks.detach();
