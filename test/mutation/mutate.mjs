@@ -38,6 +38,7 @@ const SUITES = {
       'recent-events',
       'session-keepalives',
       'snapshot-schedule',
+      'soft-state-watch',
       'take-backup',
     ].map((name) => `test/node/${name}.test.ts`),
   ],
