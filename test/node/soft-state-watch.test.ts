@@ -11,24 +11,28 @@ import { ManualScheduler } from './manual-scheduler.js';
 const follower = (leader: string | null, term: number): SoftState => ({ role: 'follower', leader, term });
 const ledBy = (id: string) => (s: SoftState) => s.leader === id;
 
+/** outcome is what `p` settled with by the end of this turn (every settled promise's callbacks ran), or 'pending'. */
+function outcome(p: Promise<boolean>): Promise<boolean | 'pending'> {
+  return Promise.race([p, new Promise<'pending'>((resolve) => setImmediate(() => resolve('pending')))]);
+}
+
 describe('SoftStateWatch', () => {
   it('resolves true at once, arming no timer, when the current state already satisfies the waiter', async () => {
     const scheduler = new ManualScheduler();
     const watch = new SoftStateWatch(scheduler);
-    await expect(watch.waitFor(ledBy('n2'), follower('n2', 3), 1_000)).resolves.toBe(true);
+    const reached = watch.waitFor(ledBy('n2'), follower('n2', 3), 1_000);
     expect(scheduler.timers.size).toBe(0);
+    expect(await outcome(reached)).toBe(true);
   });
 
   it('settles only the waiters a notified state satisfies, and cancels their timers', async () => {
     const scheduler = new ManualScheduler();
     const watch = new SoftStateWatch(scheduler);
-    const settled: string[] = [];
-    void watch.waitFor(ledBy('n2'), follower('n1', 3), 1_000).then((r) => settled.push(`n2:${r}`));
-    void watch.waitFor(ledBy('n3'), follower('n1', 3), 1_000).then((r) => settled.push(`n3:${r}`));
+    const toN2 = watch.waitFor(ledBy('n2'), follower('n1', 3), 1_000);
+    const toN3 = watch.waitFor(ledBy('n3'), follower('n1', 3), 1_000);
     expect(scheduler.timers.size).toBe(2);
     watch.notify(follower('n2', 4));
-    await Promise.resolve();
-    expect(settled).toEqual(['n2:true']);
+    expect([await outcome(toN2), await outcome(toN3)]).toEqual([true, 'pending']);
     expect([...scheduler.timers.values()].map((t) => t.ms)).toEqual([1_000]);
   });
 
@@ -38,8 +42,9 @@ describe('SoftStateWatch', () => {
     let asked = 0;
     const reached = watch.waitFor((s) => (asked++, s.leader === 'n9'), follower('n1', 3), 500);
     expect(asked).toBe(1); // the current state
+    expect(await outcome(reached)).toBe('pending');
     scheduler.fireAll();
-    await expect(reached).resolves.toBe(false);
+    expect(await outcome(reached)).toBe(false);
     watch.notify(follower('n9', 5));
     expect(asked).toBe(1);
   });
@@ -50,7 +55,7 @@ describe('SoftStateWatch', () => {
     let asked = 0;
     const reached = watch.waitFor((s) => (asked++, s.leader === 'n2'), follower('n1', 3), 500);
     watch.notify(follower('n2', 4));
-    await expect(reached).resolves.toBe(true);
+    expect(await outcome(reached)).toBe(true);
     watch.notify(follower('n2', 5));
     expect(asked).toBe(2);
   });
