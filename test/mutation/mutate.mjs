@@ -30,6 +30,7 @@ const SUITES = {
       'lease-clock',
       'lock-watches',
       'member-health',
+      'member-store',
       'node-config',
       'peer-refusal-tap',
       'pending-proposals',
