@@ -33,7 +33,19 @@ describe('openMemberStore', () => {
           (e: unknown) => e,
         );
         expect(err).toBeInstanceOf(StartRefusedError);
-        expect(err).toMatchObject({ code: 'no_store', message: expect.stringContaining(`${dir} holds no raftlock store`) });
+        expect(err).toMatchObject({ name: 'StartRefusedError', code: 'no_store' });
+        // The refusal says why, and what to do in each case an operator can be in.
+        for (const advice of [
+          `${dir} holds no raftlock store, and a member never creates one by itself`,
+          'rejoin as if it were new (it could vote twice in a term and lose acknowledged locks). ',
+          'First start of a new cluster: start every founding member with --initial-cluster-state new --cluster-id ID ',
+          '(one new id, the same on every member). A new member of a running cluster: add it with `raftlock member add`, ',
+          "then start it with --initial-cluster-state existing --cluster-id ID (the running cluster's id). ",
+          'If this member lost its data, do not bootstrap it again: ',
+          'see "Replace a wiped machine" in the README. A restart of a member needs neither flag: it finds its store.',
+        ]) {
+          expect((err as Error).message).toContain(advice);
+        }
       }
       expect(existsSync(dir)).toBe(false);
     });
@@ -61,15 +73,16 @@ describe('openMemberStore', () => {
       await opened(opts(dir, { clusterId: 'c-1', initialClusterState: 'new' }));
       await expect(openMemberStore(opts(dir, { clusterId: 'c-2' }))).rejects.toMatchObject({
         code: 'cluster_id_mismatch',
-        message: expect.stringMatching(/belongs to cluster c-1, but --cluster-id \(or RAFTLOCK_CLUSTER_ID\) says c-2/),
+        message: `${dir} belongs to cluster c-1, but --cluster-id (or RAFTLOCK_CLUSTER_ID) says c-2. A member keeps the cluster id its store was created with: drop --cluster-id, or point --data-dir at the data of the cluster you mean.`,
       });
       expect(await opened(opts(dir, {}))).toMatchObject({ clusterId: 'c-1' });
     });
   });
 
-  it("passes the storage's own refusal on for a store of another member", async () => {
+  it("passes the storage's own refusal on for a store of another member, never taking it for a missing store", async () => {
     await withTempDir(async (dir) => {
       await opened(opts(dir, { clusterId: 'c-1', initialClusterState: 'new' }));
+      await expect(openMemberStore(opts(dir, { id: 'n2' }))).rejects.toMatchObject({ code: 'storage_mismatch' });
       await expect(openMemberStore(opts(dir, { id: 'n2', clusterId: 'c-1', initialClusterState: 'new' }))).rejects.toMatchObject({ code: 'storage_mismatch' });
     });
   });
