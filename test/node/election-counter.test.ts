@@ -29,3 +29,20 @@ describe('ElectionCounter', () => {
     expect(c.counts).toEqual({ timeout: 0, transfer: 0, preVotes: 0 });
   });
 });
+
+describe('ElectionCounter causes', () => {
+  it('counts a transfer campaign as a transfer and a timeout campaign as a timeout, and logs each cause with its term', () => {
+    const logged: { obj: object; msg: string | undefined }[] = [];
+    const c = new ElectionCounter('n1', { ...quiet, info: (obj: object, msg?: string) => logged.push({ obj, msg }) });
+    c.onSend(votes('vote', 4, true));
+    c.onSend(votes('vote', 6, true));
+    c.onSend(votes('vote', 7, false));
+    expect(c.counts).toEqual({ timeout: 1, transfer: 2, preVotes: 0 });
+    // The log is how an operator sees why a rolling restart caused elections.
+    expect(logged).toEqual([
+      { obj: { cause: 'transfer', electionTerm: 4 }, msg: 'election started' },
+      { obj: { cause: 'transfer', electionTerm: 6 }, msg: 'election started' },
+      { obj: { cause: 'timeout', electionTerm: 7 }, msg: 'election started' },
+    ]);
+  });
+});

@@ -89,3 +89,65 @@ describe('parked watches', () => {
     expect(w.park({ name: 'b' }, () => true)).not.toBeNull();
   });
 });
+
+describe('rules a blocking read relies on', () => {
+  it('refuses bounds that could hold no name', () => {
+    expect(() => new LockWatches({ maxWatches: 1, maxTrackedNames: 0 })).toThrow(/bad watch bounds/);
+    expect(() => new LockWatches({ maxWatches: -1, maxTrackedNames: 1 })).toThrow(/bad watch bounds/);
+  });
+
+  it('an entry that touched no name moves no index, so a read of every lock does not return without a change', () => {
+    const w = new LockWatches({ maxWatches: 10, maxTrackedNames: 100 });
+    w.noteApplied(2, ['a']);
+    w.noteApplied(3, []); // a no-op or an expiry that removed nothing
+    expect(w.indexOfPrefix('')).toBe(2);
+    expect(w.indexOfPrefix('a')).toBe(2);
+  });
+
+  it('tells a watch woken by an applied entry that the table was not replaced, and one woken by a snapshot install that it was', () => {
+    // election-history.ts forgets a followed election only on reset: a wrong flag loses or keeps history wrongly.
+    const w = new LockWatches({ maxWatches: 10, maxTrackedNames: 100 });
+    const calls: string[] = [];
+    w.park({ name: 'a' }, (i, reset) => (calls.push(`a@${i}:${reset}`), false));
+    w.park({ prefix: 'p/' }, (i, reset) => (calls.push(`p@${i}:${reset}`), false));
+    w.noteApplied(4, ['a', 'p/1']);
+    expect(calls).toEqual(['a@4:false', 'p@4:false']);
+    w.reset(9);
+    expect(calls.slice(2).sort()).toEqual(['a@9:true', 'p@9:true']);
+  });
+
+  it('indexes never go back: a reset at an index below the floor keeps the floor', () => {
+    const w = new LockWatches({ maxWatches: 10, maxTrackedNames: 1 });
+    w.noteApplied(7, ['x']);
+    w.noteApplied(8, ['y']); // forgets x: floor 7
+    w.reset(5);
+    expect(w.indexOf('x')).toBe(7);
+    expect(w.indexOfPrefix('')).toBe(8);
+  });
+
+  it('wakes every watch parked on one name, and one leaving keeps the others parked', () => {
+    const w = new LockWatches({ maxWatches: 10, maxTrackedNames: 100 });
+    const woken: string[] = [];
+    w.park({ name: 'a' }, () => (woken.push('first'), true));
+    const leaveSecond = w.park({ name: 'a' }, () => (woken.push('second'), true))!;
+    w.park({ name: 'a' }, () => (woken.push('third'), true));
+    leaveSecond();
+    expect(w.watching).toBe(2);
+    w.noteApplied(2, ['a']);
+    expect(woken).toEqual(['first', 'third']);
+    expect(w.watching).toBe(0);
+  });
+
+  it('a prefix watch that left twice frees one place only, and is not woken', () => {
+    const w = new LockWatches({ maxWatches: 10, maxTrackedNames: 100 });
+    let woken = 0;
+    const leave = w.park({ prefix: 'p/' }, () => (woken++, true))!;
+    w.park({ prefix: 'p/' }, () => true);
+    leave();
+    leave();
+    expect(w.watching).toBe(1);
+    w.noteApplied(2, ['p/1']);
+    expect(woken).toBe(0);
+    expect(w.watching).toBe(0);
+  });
+});

@@ -41,3 +41,43 @@ describe('PeerRefusalTap over real transports', () => {
     expect(tap.peersRefusingClusterId(1)).toEqual([]);
   });
 });
+
+describe('PeerRefusalTap on its own', () => {
+  it('passes every log call on to the logger it wraps, at its level', () => {
+    const tap = new PeerRefusalTap(() => 0);
+    const inner = capturingLogger();
+    const logger = tap.logger(inner.logger);
+    logger.debug({ n: 1 }, 'd');
+    logger.info({ n: 2 }, 'i');
+    logger.warn({ n: 3 }, 'w');
+    logger.error({ n: 4 }, 'e');
+    expect(inner.entries.items).toEqual([
+      { level: 'debug', obj: { n: 1 }, msg: 'd' },
+      { level: 'info', obj: { n: 2 }, msg: 'i' },
+      { level: 'warn', obj: { n: 3 }, msg: 'w' },
+      { level: 'error', obj: { n: 4 }, msg: 'e' },
+    ]);
+  });
+
+  it('counts a refusal logged without a reason as unknown', () => {
+    const tap = new PeerRefusalTap(() => 0);
+    tap.logger(capturingLogger().logger).warn({ peer: 'x', reason: 7 }, 'refused inbound peer connection');
+    expect(tap.refusals).toEqual([{ direction: 'inbound', reason: 'unknown', count: 1 }]);
+  });
+
+  it('counts as refusing our cluster id only a named peer that refused us (outbound) for cluster_mismatch', () => {
+    let nowMs = 100;
+    const tap = new PeerRefusalTap(() => nowMs);
+    const logger = tap.logger(capturingLogger().logger);
+    logger.warn({ peer: 'in', reason: 'cluster_mismatch' }, 'refused inbound peer connection'); // we refused it
+    logger.warn({ peer: 'auth', reason: 'auth_failed' }, 'peer refused our handshake');
+    logger.warn({ reason: 'cluster_mismatch' }, 'peer refused our handshake'); // no peer named
+    logger.warn({ peer: 'out', reason: 'cluster_mismatch' }, 'peer refused our handshake');
+    expect(tap.peersRefusingClusterId(10)).toEqual(['out']);
+    // The window includes its edge: a refusal exactly windowMs ago still counts.
+    nowMs = 110;
+    expect(tap.peersRefusingClusterId(10)).toEqual(['out']);
+    nowMs = 111;
+    expect(tap.peersRefusingClusterId(10)).toEqual([]);
+  });
+});

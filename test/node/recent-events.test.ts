@@ -35,3 +35,23 @@ describe('RecentEvents', () => {
     expect(() => new RecentEvents(() => 0, 0)).toThrow();
   });
 });
+
+describe('RecentEvents edges', () => {
+  it('records a leader re-elected at a newer term as a new event', () => {
+    const events = new RecentEvents(() => 0);
+    events.noteSoftState({ role: 'follower', leader: 'n1', term: 1 });
+    events.noteSoftState({ role: 'follower', leader: 'n1', term: 2 });
+    events.noteSoftState({ role: 'follower', leader: 'n2', term: 2 });
+    expect(events.list().map((e) => (e.kind === 'leader' ? `${e.leader}@${e.term}` : '-'))).toEqual(['n2@2', 'n1@2', 'n1@1']);
+  });
+
+  it('records an expiry that removed only one kind of thing, whichever it is', () => {
+    const events = new RecentEvents(() => 0);
+    events.noteExpiry(1, { ...NO_EXPIRY, holdsExpired: 1 });
+    events.noteExpiry(2, { ...NO_EXPIRY, sessionsExpired: 1 });
+    events.noteExpiry(3, { ...NO_EXPIRY, waitersTimedOut: 1 });
+    events.noteExpiry(4, { ...NO_EXPIRY, holdsExpired: 1, waitersTimedOut: 1 });
+    events.noteExpiry(5, { ...NO_EXPIRY, holdsExpired: 1, sessionsExpired: 1 });
+    expect(events.list().map((e) => (e.kind === 'expiry' ? e.index : -1))).toEqual([5, 4, 3, 2, 1]);
+  });
+});

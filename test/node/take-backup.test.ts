@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { SNAPSHOT_FORMAT } from '../../src/locks/index.js';
 import { takeBackup, type BackupSource } from '../../src/node/take-backup.js';
+import { BACKUP_FORMAT_VERSION } from '../../src/storage/index.js';
 
 /**
  * A backup names the index of exactly what its table holds. While the host encodes a snapshot in slices, the core
@@ -30,5 +32,35 @@ describe('takeBackup', () => {
   it('is refused on a non-leader, naming the leader', async () => {
     const s = source(10, 10);
     await expect(takeBackup({ ...s, host: { ...s.host, isLeader: () => false, leader: 'n2' } })).rejects.toMatchObject({ code: 'not_leader' });
+  });
+});
+
+describe('takeBackup header', () => {
+  it('names the cluster, the member, the voters, the formats and the size of the data it holds', async () => {
+    const image = await takeBackup(source(10, 10));
+    expect(image.header).toEqual({
+      formatVersion: BACKUP_FORMAT_VERSION,
+      clusterId: 'c-1',
+      takenFrom: 'n1',
+      takenAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      index: 10,
+      term: 3,
+      members: ['n1', 'n2', 'n3'],
+      dataFormat: SNAPSHOT_FORMAT,
+      dataBytes: 2,
+    });
+    expect([...image.data]).toEqual([7, 7]);
+  });
+
+  it('reads the applied index only after the read barrier (thesis §6.4): entries applied while it waited are in the image', async () => {
+    const s = source(10, 10);
+    const host = { ...s.host, readBarrier: async () => void (host.appliedIndex = 12) };
+    const image = await takeBackup({ ...s, host, locks: { ...s.locks, lockTable: { appliedIndex: 12 } } as unknown as BackupSource['locks'] });
+    expect(image.header.index).toBe(12);
+  });
+
+  it('fails as its read barrier fails', async () => {
+    const s = source(10, 10);
+    await expect(takeBackup({ ...s, host: { ...s.host, readBarrier: () => Promise.reject(new Error('read timed out')) } })).rejects.toThrow('read timed out');
   });
 });
