@@ -96,6 +96,16 @@ describe('RaftLog cursor rules', () => {
     expect(log.configAt(3).voters).toEqual(['a', 'b', 'c', 'd']);
   });
 
+  it('a compaction at the current snapshot point is a no-op, even before a restored snapshot has been applied (Raft §7)', () => {
+    // The host's own snapshot at the same index as the leader's may finish writing after the leader's was restored.
+    const log = new RaftLog(BOOT, entriesOf([1, 1]), 1);
+    log.restore({ meta: { index: 9, term: 3, config: CONFIG }, data: enc('image') });
+    expect(log.applied).toBe(0);
+    log.compact({ index: 9, term: 3, config: CONFIG });
+    expect(log.snapshot.index).toBe(9);
+    expect(log.firstIndex()).toBe(10);
+  });
+
   it('after a restored snapshot, the configuration at and after its index is the snapshot\'s (Raft §7: the snapshot carries it)', () => {
     const log = new RaftLog(BOOT, [...entriesOf([1]), configEntry(2, 1, ['a', 'b', 'c', 'd'])], 1);
     log.restore({ meta: { index: 9, term: 3, config: CONFIG }, data: enc('image') });
