@@ -34,6 +34,7 @@ const SUITES = {
       'peer-refusal-tap',
       'pending-proposals',
       'pending-reads',
+      'raft-host-apply',
       'raft-host-durability',
       'recent-events',
       'session-keepalives',

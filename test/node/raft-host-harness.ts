@@ -1,0 +1,199 @@
+import { DEFAULT_LIMITS, RaftNode, SeededRandom, bootstrapState, type Message, type Snapshot } from '../../src/raft/index.js';
+import type { Done, HostScheduler, HostStore, HostTransport, TimerHandle, TransportHandlers } from '../../src/node/host-io.js';
+import { RaftHost, type ReplicatedApp } from '../../src/node/raft-host.js';
+import type { SaveBatch } from '../../src/storage/index.js';
+
+/**
+ * The real RaftHost over hand-driven edges, for tests that look at one step at a time: deferred callbacks and ticks
+ * run only when the test says so, every write stays pending until the test completes it, every message sent is
+ * recorded, and the app records what it applied and restored.
+ */
+
+/** StepScheduler runs deferred callbacks and ticks only when the test says so. */
+export class StepScheduler implements HostScheduler {
+  private readonly deferred: (() => void)[] = [];
+  private readonly repeating = new Map<number, () => void>();
+  private next = 1;
+  defer(fn: () => void): void {
+    this.deferred.push(fn);
+  }
+  after(): TimerHandle {
+    return { timerId: this.next++ };
+  }
+  every(_ms: number, fn: () => void): TimerHandle {
+    const timerId = this.next++;
+    this.repeating.set(timerId, fn);
+    return { timerId };
+  }
+  cancel(timer: TimerHandle): void {
+    this.repeating.delete(timer.timerId);
+  }
+  /** drain runs deferred callbacks (and what they defer) until none is left. */
+  drain(): void {
+    for (let n = 0; this.deferred.length > 0; n++) {
+      if (n > 100_000) throw new Error('the host keeps deferring');
+      this.deferred.shift()!();
+    }
+  }
+  /** turns runs `count` event-loop turns: each runs the callbacks deferred before it began (what they defer waits a turn). */
+  turns(count: number): void {
+    for (let i = 0; i < count; i++) for (const fn of this.deferred.splice(0)) fn();
+  }
+  tick(times: number): void {
+    for (let i = 0; i < times; i++) {
+      for (const fn of [...this.repeating.values()]) fn();
+      this.drain();
+    }
+  }
+}
+
+/** HeldStore keeps every write pending until the test completes it. */
+export class HeldStore implements HostStore {
+  readonly saves: { batch: SaveBatch; done: Done }[] = [];
+  readonly snapshots: { snapshot: Snapshot; done: Done }[] = [];
+  closed = false;
+  save(batch: SaveBatch, done: Done): void {
+    this.saves.push({ batch, done });
+  }
+  saveSnapshot(snapshot: Snapshot, done: Done): void {
+    this.snapshots.push({ snapshot, done });
+  }
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}
+
+/** NoPeers records what the host sends; the test plays the peers through `handlers`. */
+export class NoPeers implements HostTransport {
+  handlers: TransportHandlers | null = null;
+  readonly sent: Message[] = [];
+  /** Each send() call's batch, as the host handed it over. */
+  readonly batches: (readonly Message[])[] = [];
+  bind(handlers: TransportHandlers): void {
+    this.handlers = handlers;
+  }
+  open(): Promise<{ port: number }> {
+    return Promise.resolve({ port: 0 });
+  }
+  send(messages: readonly Message[]): void {
+    this.batches.push(messages);
+    this.sent.push(...messages);
+  }
+  flush(): void {}
+  setPeers(): void {}
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * RecordingApp records the entries it applies. Its table is the list of applied indexes: snapshot() encodes the
+ * newest one, so a snapshot shows the index its table stood at. With `encoderSteps` it encodes in slices: that
+ * many steps return null before the last returns the snapshot (one step a turn, unless the host finishes it at once).
+ */
+export class RecordingApp implements ReplicatedApp {
+  readonly applied: number[] = [];
+  readonly termStarts: number[] = [];
+  readonly restored: number[] = [];
+  readonly snapshotEncoder?: () => { step(): Uint8Array | null };
+  constructor(encoderSteps?: number) {
+    if (encoderSteps === undefined) return;
+    this.snapshotEncoder = () => {
+      const data = this.snapshot();
+      let left = encoderSteps;
+      return { step: () => (left-- > 0 ? null : data) };
+    };
+  }
+  applyEntry(_data: Uint8Array, index: number): unknown {
+    this.applied.push(index);
+    return `result of ${index}`;
+  }
+  applyTermStart(_term: number, index: number): void {
+    this.termStarts.push(index);
+  }
+  snapshot(): Uint8Array {
+    return encodeIndex(Math.max(0, ...this.applied, ...this.termStarts, ...this.restored));
+  }
+  restore(data: Uint8Array): void {
+    this.restored.push(decodeIndex(data));
+  }
+}
+
+/** encodeIndex is a RecordingApp snapshot: the index its table stood at, as 4 bytes. */
+export function encodeIndex(index: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, index);
+  return bytes;
+}
+
+export function decodeIndex(data: Uint8Array): number {
+  return new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
+}
+
+/** lastIndexOf is the index of a write's last entry (the test wrote entries into it). */
+export function lastIndexOf(batch: SaveBatch): number {
+  const last = batch.entries?.at(-1);
+  if (last === undefined) throw new Error('the write holds no entries');
+  return last.index;
+}
+
+const SILENT = { info() {}, warn() {}, error() {}, debug() {} };
+
+export interface HostOptions {
+  readonly snapshotEveryEntries?: number;
+  /** Steps of the app's snapshot encoder (none: the app has no encoder and snapshots at once). */
+  readonly encoderSteps?: number;
+  readonly heldApplySliceEntries?: number;
+}
+
+/** startedHost starts host n1 of `voters` over held writes, a recording transport and a step scheduler. */
+export function startedHost(voters: readonly string[], opts: HostOptions = {}) {
+  const scheduler = new StepScheduler();
+  const store = new HeldStore();
+  const transport = new NoPeers();
+  const app = new RecordingApp(opts.encoderSteps);
+  const fatal: unknown[] = [];
+  const node = new RaftNode({ ...DEFAULT_LIMITS, id: 'n1', random: new SeededRandom(5) }, bootstrapState(voters));
+  const host = new RaftHost({
+    node,
+    snapshot: null,
+    app,
+    store,
+    transport,
+    scheduler,
+    clock: { wallMs: () => 0, monotonicMs: () => 0 },
+    logger: SILENT,
+    tickMs: 10,
+    snapshotEveryEntries: opts.snapshotEveryEntries ?? 1_000,
+    ...(opts.heldApplySliceEntries === undefined ? {} : { heldApplySliceEntries: opts.heldApplySliceEntries }),
+    proposalTimeoutMs: 10_000,
+    maxPendingProposals: 100,
+    onFatal: (err) => fatal.push(err),
+  });
+  void host.start();
+  scheduler.drain();
+  return { host, node, scheduler, store, transport, app, fatal };
+}
+
+/** completeWrites completes every pending write, in order, and runs what each completion deferred. */
+export function completeWrites(store: HeldStore, scheduler: StepScheduler): void {
+  for (let i = 0; store.saves.length > 0; i++) {
+    if (i > 10_000) throw new Error('the host keeps writing');
+    store.saves.shift()!.done(null);
+    scheduler.drain();
+  }
+}
+
+/** leaderHost starts a single-voter host and elects it; the election's write is completed, nothing else is pending. */
+export function leaderHost(opts: HostOptions = {}) {
+  const started = startedHost(['n1'], opts);
+  const { host, scheduler, store } = started;
+  // Bounded: a single voter elects itself within two election timeouts; each write is completed as it comes.
+  for (let i = 0; i < 4 * DEFAULT_LIMITS.electionTicks && !(host.isLeader() && store.saves.length === 0); i++) {
+    scheduler.tick(1);
+    completeWrites(store, scheduler);
+  }
+  if (!host.isLeader()) throw new Error('the single voter did not elect itself');
+  return started;
+}
