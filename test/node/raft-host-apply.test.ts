@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, bootstrapConfig, type Entry, type Message } from '../../src/raft/index.js';
+import type { HostProbe } from '../../src/node/raft-host.js';
 import { completeWrites, decodeIndex, encodeIndex, leaderHost, startedHost, type HeldStore, type StepScheduler } from './raft-host-harness.js';
 
 /**
@@ -38,6 +39,12 @@ function proposeAll(host: ReturnType<typeof leaderHost>['host'], count: number, 
   }
 }
 
+/** untilStored runs turns until the snapshot being encoded in slices is stored (bounded by the encoder's steps). */
+function untilStored(store: HeldStore, scheduler: StepScheduler): void {
+  for (let i = 0; i <= 1_000 && store.snapshots.length === 0; i++) scheduler.turns(1);
+  if (store.snapshots.length === 0) throw new Error('the snapshot was never stored');
+}
+
 /** settle runs a few turns (not enough to finish an encoding of many steps) completing each write as it comes. */
 function settle(store: HeldStore, scheduler: StepScheduler, turns = 4): void {
   for (let i = 0; i < turns; i++) {
@@ -64,7 +71,7 @@ describe('RaftHost applying: a snapshot encoded in slices holds back what commit
     expect(host.appliedIndex).toBe(4);
     expect(answers).toHaveLength(3);
     // The encoding ends: the snapshot holds the table at 4, then the held entries apply two per turn.
-    for (let i = 0; i < 1_000 && store.snapshots.length === 0; i++) scheduler.turns(1);
+    untilStored(store, scheduler);
     expect(store.snapshots.map((s) => [s.snapshot.meta.index, decodeIndex(s.snapshot.data)])).toEqual([[4, 4]]);
     expect(app.applied).toEqual([2, 3, 4, 5, 6]);
     expect(answers).toHaveLength(5);
@@ -189,5 +196,146 @@ describe('RaftHost sending a snapshot to a member whose entries are compacted (R
     expect(host.firstIndex).toBe(9);
     expect(snapshotsToN3()).toEqual([[4, 4], [8, 8]]);
     expect(fatal).toEqual([]);
+  });
+});
+
+/** recordingProbe records which entries the host applied and which proposals it reported acknowledged. */
+function recordingProbe() {
+  const applied: number[] = [];
+  const acked: [number, number][] = [];
+  const probe: HostProbe = {
+    onReady() {},
+    onApplied: (entry) => applied.push(entry.index),
+    onSnapshotInstalled() {},
+    onReadRequested() {},
+    onProposalAcked: (index, term) => acked.push([index, term]),
+  };
+  return { probe, applied, acked };
+}
+
+describe('RaftHost applying: each entry once, in order, answering only its own proposers', () => {
+  it('reports acknowledged only the proposals made here, each once with its index and term; a follower acknowledges none', () => {
+    const { probe, applied, acked } = recordingProbe();
+    const leader = leaderHost({ probe });
+    const answers: Answer[] = [];
+    proposeAll(leader.host, 2, answers);
+    leader.scheduler.drain();
+    completeWrites(leader.store, leader.scheduler);
+    expect(applied).toEqual([1, 2, 3]);
+    expect(acked).toEqual([[2, leader.host.term], [3, leader.host.term]]);
+    const follower = recordingProbe();
+    const started = startedHost(VOTERS, { probe: follower.probe });
+    started.transport.handlers!.onMessage(append(0, 3, 3));
+    settle(started.store, started.scheduler);
+    expect(follower.applied).toEqual([1, 2, 3]);
+    expect(follower.acked).toEqual([]);
+  });
+
+  it('a configuration entry answers its proposer with the configuration and is neither a command nor a term start to the app', () => {
+    const { host, scheduler, store, app, fatal } = leaderHost();
+    const answers: Answer[] = [];
+    host.proposeConfChange({ type: 'addLearner', id: 'n2', peerAddress: '127.0.0.1:1', httpUrl: 'http://127.0.0.1:2' }, (err, result) =>
+      answers.push(err === null ? { err: null, result } : { err: err.message }),
+    );
+    scheduler.drain();
+    completeWrites(store, scheduler);
+    expect(answers).toHaveLength(1);
+    expect(answers[0]!.result).toMatchObject({ voters: ['n1'], learners: ['n2'] });
+    expect(app.applied).toEqual([]);
+    expect(app.termStarts).toEqual([1]);
+    expect(fatal).toEqual([]);
+  });
+});
+
+/** applyingHeldSlices is a leader whose snapshot at 4 was encoded in slices: of the 3 entries held meanwhile, one applied, two wait. */
+function applyingHeldSlices() {
+  const started = leaderHost({ snapshotEveryEntries: 4, encoderSteps: 1_000, heldApplySliceEntries: 1 });
+  const { host, scheduler, store, app } = started;
+  proposeAll(host, 3, []);
+  settle(store, scheduler);
+  proposeAll(host, 3, []);
+  settle(store, scheduler);
+  untilStored(store, scheduler);
+  expect(app.applied).toEqual([2, 3, 4, 5]);
+  return started;
+}
+
+describe('RaftHost snapshots: one at a time, stopped and failed cleanly', () => {
+  it('takes no second snapshot while one is being written; the next is taken once the first is durable and compacted', () => {
+    const { host, scheduler, store, fatal } = leaderHost({ snapshotEveryEntries: 2 });
+    const answers: Answer[] = [];
+    proposeAll(host, 1, answers);
+    scheduler.drain();
+    completeWrites(store, scheduler);
+    expect(store.snapshots.map((s) => s.snapshot.meta.index)).toEqual([2]);
+    proposeAll(host, 4, answers);
+    scheduler.drain();
+    completeWrites(store, scheduler);
+    expect(host.appliedIndex).toBe(6);
+    expect(store.snapshots.map((s) => s.snapshot.meta.index)).toEqual([2]);
+    store.snapshots.shift()!.done(null);
+    scheduler.drain();
+    expect(host.firstIndex).toBe(3);
+    // The next Ready takes it, at what is applied by then.
+    proposeAll(host, 1, answers);
+    scheduler.drain();
+    completeWrites(store, scheduler);
+    expect(store.snapshots.map((s) => s.snapshot.meta.index)).toEqual([6]);
+    expect(fatal).toEqual([]);
+  });
+
+  it('once stopped, a snapshot in slices is not finished or stored, and no held entry applies', async () => {
+    const { host, scheduler, store, app } = leaderHost({ snapshotEveryEntries: 4, encoderSteps: 5 });
+    const answers: Answer[] = [];
+    proposeAll(host, 3, answers);
+    settle(store, scheduler);
+    proposeAll(host, 2, answers);
+    settle(store, scheduler, 2);
+    expect(host.commitIndex).toBe(6);
+    const stopped = host.stop();
+    scheduler.drain();
+    await stopped;
+    expect(store.snapshots).toEqual([]);
+    expect(app.applied).toEqual([2, 3, 4]);
+    expect(answers.slice(3).map((a) => a.err)).toEqual(['outcome_unknown', 'outcome_unknown']);
+  });
+
+  it('once stopped, held entries still waiting for their slice are not applied', async () => {
+    const { host, scheduler, app } = applyingHeldSlices();
+    const stopped = host.stop();
+    scheduler.drain();
+    await stopped;
+    expect(app.applied).toEqual([2, 3, 4, 5]);
+  });
+
+  it('a snapshot write that fails after the host stopped (its store closed) is not reported fatal', async () => {
+    const { host, scheduler, store, fatal } = leaderHost({ snapshotEveryEntries: 2 });
+    proposeAll(host, 1, []);
+    scheduler.drain();
+    completeWrites(store, scheduler);
+    expect(store.snapshots).toHaveLength(1);
+    await host.stop();
+    store.snapshots.shift()!.done(new Error('store closed'));
+    expect(fatal).toEqual([]);
+  });
+
+  it('a throw while encoding a slice is fatal, reported once, never an escaped exception', () => {
+    const { host, scheduler, store, app, fatal } = leaderHost({ snapshotEveryEntries: 4, encoderSteps: 5 });
+    proposeAll(host, 3, []);
+    settle(store, scheduler, 2);
+    const bug = new Error('encoder bug');
+    app.failure = bug;
+    expect(() => scheduler.drain()).not.toThrow();
+    expect(fatal).toEqual([bug]);
+    expect(store.snapshots).toEqual([]);
+  });
+
+  it('a throw while applying a held-back slice is fatal, reported once, never an escaped exception', () => {
+    const { scheduler, app, fatal } = applyingHeldSlices();
+    const bug = new Error('apply bug');
+    app.failure = bug;
+    expect(() => scheduler.drain()).not.toThrow();
+    expect(fatal).toEqual([bug]);
+    expect(app.applied).toEqual([2, 3, 4, 5]);
   });
 });

@@ -1,6 +1,6 @@
 import { DEFAULT_LIMITS, RaftNode, SeededRandom, bootstrapState, type Message, type Snapshot } from '../../src/raft/index.js';
 import type { Done, HostScheduler, HostStore, HostTransport, TimerHandle, TransportHandlers } from '../../src/node/host-io.js';
-import { RaftHost, type ReplicatedApp } from '../../src/node/raft-host.js';
+import { RaftHost, type HostProbe, type ReplicatedApp } from '../../src/node/raft-host.js';
 import type { SaveBatch } from '../../src/storage/index.js';
 
 /**
@@ -91,21 +91,32 @@ export class NoPeers implements HostTransport {
  * RecordingApp records the entries it applies. Its table is the list of applied indexes: snapshot() encodes the
  * newest one, so a snapshot shows the index its table stood at. With `encoderSteps` it encodes in slices: that
  * many steps return null before the last returns the snapshot (one step a turn, unless the host finishes it at once).
+ * `failure`, once set, is thrown by the next applyEntry or encoder step.
  */
 export class RecordingApp implements ReplicatedApp {
   readonly applied: number[] = [];
   readonly termStarts: number[] = [];
   readonly restored: number[] = [];
+  failure: Error | null = null;
   readonly snapshotEncoder?: () => { step(): Uint8Array | null };
   constructor(encoderSteps?: number) {
     if (encoderSteps === undefined) return;
     this.snapshotEncoder = () => {
       const data = this.snapshot();
       let left = encoderSteps;
-      return { step: () => (left-- > 0 ? null : data) };
+      return {
+        step: () => {
+          this.throwFailure();
+          return left-- > 0 ? null : data;
+        },
+      };
     };
   }
+  private throwFailure(): void {
+    if (this.failure !== null) throw this.failure;
+  }
   applyEntry(_data: Uint8Array, index: number): unknown {
+    this.throwFailure();
     this.applied.push(index);
     return `result of ${index}`;
   }
@@ -145,6 +156,7 @@ export interface HostOptions {
   /** Steps of the app's snapshot encoder (none: the app has no encoder and snapshots at once). */
   readonly encoderSteps?: number;
   readonly heldApplySliceEntries?: number;
+  readonly probe?: HostProbe;
 }
 
 /** startedHost starts host n1 of `voters` over held writes, a recording transport and a step scheduler. */
@@ -167,6 +179,7 @@ export function startedHost(voters: readonly string[], opts: HostOptions = {}) {
     tickMs: 10,
     snapshotEveryEntries: opts.snapshotEveryEntries ?? 1_000,
     ...(opts.heldApplySliceEntries === undefined ? {} : { heldApplySliceEntries: opts.heldApplySliceEntries }),
+    ...(opts.probe === undefined ? {} : { probe: opts.probe }),
     proposalTimeoutMs: 10_000,
     maxPendingProposals: 100,
     onFatal: (err) => fatal.push(err),
