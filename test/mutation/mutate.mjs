@@ -36,6 +36,7 @@ const SUITES = {
       'pending-reads',
       'raft-host-apply',
       'raft-host-durability',
+      'raft-host-requests',
       'recent-events',
       'session-keepalives',
       'snapshot-schedule',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, bootstrapConfig, type Entry, type Message } from '../../src/raft/index.js';
 import type { HostProbe } from '../../src/node/raft-host.js';
-import { completeWrites, decodeIndex, encodeIndex, leaderHost, startedHost, type HeldStore, type StepScheduler } from './raft-host-harness.js';
+import { completeWrites, decodeIndex, encodeIndex, leaderHost, leaderOfThree, runWithN2, startedHost, type HeldStore, type StepScheduler } from './raft-host-harness.js';
 
 /**
  * How the real RaftHost applies committed entries, takes and installs snapshots and compacts, one step at a time
@@ -128,49 +128,13 @@ describe('RaftHost installing a leader\'s snapshot (Raft §7)', () => {
   });
 });
 
-/** answerAsN2 answers, as a granting and acknowledging n2, what n1 sent n2 since `from` (an index into transport.sent). */
-function answerAsN2(started: ReturnType<typeof startedHost>, from: number): void {
-  const { transport } = started;
-  for (const m of transport.sent.slice(from)) {
-    if (m.to !== 'n2') continue;
-    const base = { from: 'n2', to: 'n1', term: m.term };
-    if (m.type === 'preVote') transport.handlers!.onMessage({ ...base, type: 'preVoteResponse', reject: false });
-    if (m.type === 'vote') transport.handlers!.onMessage({ ...base, type: 'voteResponse', reject: false });
-    if (m.type === 'append') transport.handlers!.onMessage({ ...base, type: 'appendResponse', reject: false, index: m.prevLogIndex + m.entries.length, hintIndex: 0, hintTerm: 0 });
-    if (m.type === 'heartbeat') transport.handlers!.onMessage({ ...base, type: 'heartbeatResponse', context: m.context });
-  }
-}
-
-/** run lets n1 and the answering n2 go on until `done` holds: ticks, every write completed, n2's answers (bounded). */
-function run(started: ReturnType<typeof startedHost>, done: () => boolean): void {
-  const { scheduler, store, transport } = started;
-  let answered = transport.sent.length;
-  for (let i = 0; i < 200 && !done(); i++) {
-    scheduler.tick(1);
-    completeWrites(store, scheduler);
-    const upTo = transport.sent.length;
-    answerAsN2(started, answered);
-    answered = upTo;
-    scheduler.drain();
-    completeWrites(store, scheduler);
-  }
-  if (!done()) throw new Error('the cluster did not get there');
-}
-
-/** leaderOfThree is n1 elected leader of n1-n3 with n2's votes and acknowledgements; n3 never answered. */
-function leaderOfThree() {
-  const started = startedHost(VOTERS, { snapshotEveryEntries: 4 });
-  run(started, () => started.host.isLeader() && started.host.appliedIndex >= 1);
-  return started;
-}
-
 describe('RaftHost sending a snapshot to a member whose entries are compacted (Raft §7)', () => {
   it('attaches the snapshot it holds, or a newer one stored since the core queued the message', () => {
-    const started = leaderOfThree();
+    const started = leaderOfThree({ snapshotEveryEntries: 4 });
     const { host, scheduler, store, transport, fatal } = started;
     const answers: Answer[] = [];
     proposeAll(host, 3, answers);
-    run(started, () => store.snapshots.length > 0);
+    runWithN2(started, () => store.snapshots.length > 0);
     expect(store.snapshots[0]!.snapshot.meta.index).toBe(4);
     store.snapshots.shift()!.done(null);
     scheduler.drain();
@@ -188,7 +152,7 @@ describe('RaftHost sending a snapshot to a member whose entries are compacted (R
     // The next snapshot (at 8) is still being written when n3 asks again, and becomes durable before the loop runs:
     // the message the core queued names 4, and goes out with the newer snapshot at 8.
     proposeAll(host, 4, answers);
-    run(started, () => store.snapshots.length > 0);
+    runWithN2(started, () => store.snapshots.length > 0);
     scheduler.tick(DEFAULT_LIMITS.electionTicks);
     rejectFromN3();
     store.snapshots.shift()!.done(null);

@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, RaftNode, SeededRandom, bootstrapState, type Message, type Snapshot } from '../../src/raft/index.js';
+import { DEFAULT_LIMITS, RaftNode, SeededRandom, bootstrapState, type MemberRecord, type Message, type RaftConfig, type Snapshot } from '../../src/raft/index.js';
 import type { Done, HostScheduler, HostStore, HostTransport, TimerHandle, TransportHandlers } from '../../src/node/host-io.js';
 import { RaftHost, type HostProbe, type ReplicatedApp } from '../../src/node/raft-host.js';
 import type { SaveBatch } from '../../src/storage/index.js';
@@ -13,20 +13,38 @@ import type { SaveBatch } from '../../src/storage/index.js';
 export class StepScheduler implements HostScheduler {
   private readonly deferred: (() => void)[] = [];
   private readonly repeating = new Map<number, () => void>();
+  private readonly timers = new Map<number, () => void>();
   private next = 1;
+  /** The period of each repeating timer ever started, in order. */
+  readonly everyMs: number[] = [];
   defer(fn: () => void): void {
     this.deferred.push(fn);
   }
-  after(): TimerHandle {
-    return { timerId: this.next++ };
-  }
-  every(_ms: number, fn: () => void): TimerHandle {
+  after(_ms: number, fn: () => void): TimerHandle {
     const timerId = this.next++;
+    this.timers.set(timerId, fn);
+    return { timerId };
+  }
+  every(ms: number, fn: () => void): TimerHandle {
+    const timerId = this.next++;
+    this.everyMs.push(ms);
     this.repeating.set(timerId, fn);
     return { timerId };
   }
   cancel(timer: TimerHandle): void {
     this.repeating.delete(timer.timerId);
+    this.timers.delete(timer.timerId);
+  }
+  /** repeatingTimers counts the repeating timers still running (a leaked one keeps a process alive). */
+  get repeatingTimers(): number {
+    return this.repeating.size;
+  }
+  /** fireTimers runs every one-shot timer still armed, as if each delay had passed, then what they deferred. */
+  fireTimers(): void {
+    const armed = [...this.timers.values()];
+    this.timers.clear();
+    for (const fn of armed) fn();
+    this.drain();
   }
   /** drain runs deferred callbacks (and what they defer) until none is left. */
   drain(): void {
@@ -66,23 +84,30 @@ export class HeldStore implements HostStore {
 
 /** NoPeers records what the host sends; the test plays the peers through `handlers`. */
 export class NoPeers implements HostTransport {
+  static readonly PORT = 7_001;
   handlers: TransportHandlers | null = null;
+  closed = false;
   readonly sent: Message[] = [];
+  /** The peer ids of each setPeers call. */
+  readonly peerSets: string[][] = [];
   /** Each send() call's batch, as the host handed it over. */
   readonly batches: (readonly Message[])[] = [];
   bind(handlers: TransportHandlers): void {
     this.handlers = handlers;
   }
   open(): Promise<{ port: number }> {
-    return Promise.resolve({ port: 0 });
+    return Promise.resolve({ port: NoPeers.PORT });
   }
   send(messages: readonly Message[]): void {
     this.batches.push(messages);
     this.sent.push(...messages);
   }
   flush(): void {}
-  setPeers(): void {}
+  setPeers(members: readonly MemberRecord[]): void {
+    this.peerSets.push(members.map((m) => m.id));
+  }
   close(): Promise<void> {
+    this.closed = true;
     return Promise.resolve();
   }
 }
@@ -157,6 +182,12 @@ export interface HostOptions {
   readonly encoderSteps?: number;
   readonly heldApplySliceEntries?: number;
   readonly probe?: HostProbe;
+  /** Core settings other than the defaults. */
+  readonly limits?: Partial<RaftConfig>;
+  /** Without an onFatal callback (production always passes one). */
+  readonly noOnFatal?: boolean;
+  /** Not started: the test calls host.start() itself. */
+  readonly unstarted?: boolean;
 }
 
 /** startedHost starts host n1 of `voters` over held writes, a recording transport and a step scheduler. */
@@ -166,7 +197,7 @@ export function startedHost(voters: readonly string[], opts: HostOptions = {}) {
   const transport = new NoPeers();
   const app = new RecordingApp(opts.encoderSteps);
   const fatal: unknown[] = [];
-  const node = new RaftNode({ ...DEFAULT_LIMITS, id: 'n1', random: new SeededRandom(5) }, bootstrapState(voters));
+  const node = new RaftNode({ ...DEFAULT_LIMITS, ...opts.limits, id: 'n1', random: new SeededRandom(5) }, bootstrapState(voters));
   const host = new RaftHost({
     node,
     snapshot: null,
@@ -182,10 +213,12 @@ export function startedHost(voters: readonly string[], opts: HostOptions = {}) {
     ...(opts.probe === undefined ? {} : { probe: opts.probe }),
     proposalTimeoutMs: 10_000,
     maxPendingProposals: 100,
-    onFatal: (err) => fatal.push(err),
+    ...(opts.noOnFatal === true ? {} : { onFatal: (err: unknown) => fatal.push(err) }),
   });
-  void host.start();
-  scheduler.drain();
+  if (opts.unstarted !== true) {
+    void host.start();
+    scheduler.drain();
+  }
   return { host, node, scheduler, store, transport, app, fatal };
 }
 
@@ -208,5 +241,41 @@ export function leaderHost(opts: HostOptions = {}) {
     completeWrites(store, scheduler);
   }
   if (!host.isLeader()) throw new Error('the single voter did not elect itself');
+  return started;
+}
+
+/** answerAsN2 answers, as a granting and acknowledging n2, what n1 sent n2 since `from` (an index into transport.sent). */
+export function answerAsN2(started: ReturnType<typeof startedHost>, from: number): void {
+  const { transport } = started;
+  for (const m of transport.sent.slice(from)) {
+    if (m.to !== 'n2') continue;
+    const base = { from: 'n2', to: 'n1', term: m.term };
+    if (m.type === 'preVote') transport.handlers!.onMessage({ ...base, type: 'preVoteResponse', reject: false });
+    if (m.type === 'vote') transport.handlers!.onMessage({ ...base, type: 'voteResponse', reject: false });
+    if (m.type === 'append') transport.handlers!.onMessage({ ...base, type: 'appendResponse', reject: false, index: m.prevLogIndex + m.entries.length, hintIndex: 0, hintTerm: 0 });
+    if (m.type === 'heartbeat') transport.handlers!.onMessage({ ...base, type: 'heartbeatResponse', context: m.context });
+  }
+}
+
+/** runWithN2 lets n1 and the answering n2 go on until `done` holds: ticks, every write completed, n2's answers (bounded). */
+export function runWithN2(started: ReturnType<typeof startedHost>, done: () => boolean): void {
+  const { scheduler, store, transport } = started;
+  let answered = transport.sent.length;
+  for (let i = 0; i < 200 && !done(); i++) {
+    scheduler.tick(1);
+    completeWrites(store, scheduler);
+    const upTo = transport.sent.length;
+    answerAsN2(started, answered);
+    answered = upTo;
+    scheduler.drain();
+    completeWrites(store, scheduler);
+  }
+  if (!done()) throw new Error('the cluster did not get there');
+}
+
+/** leaderOfThree is n1 elected leader of n1-n3 with n2's votes and acknowledgements; n3 never answered. */
+export function leaderOfThree(opts: HostOptions = {}) {
+  const started = startedHost(['n1', 'n2', 'n3'], opts);
+  runWithN2(started, () => started.host.isLeader() && started.host.appliedIndex >= 1);
   return started;
 }
