@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, RaftNode, SeededRandom, bootstrapState, type MemberRecord, type Message, type RaftConfig, type Snapshot } from '../../src/raft/index.js';
+import { DEFAULT_LIMITS, RaftNode, SeededRandom, bootstrapState, type MemberRecord, type Message, type RaftConfig, type Snapshot, type SoftState } from '../../src/raft/index.js';
 import type { Done, HostScheduler, HostStore, HostTransport, TimerHandle, TransportHandlers } from '../../src/node/host-io.js';
 import { RaftHost, type HostProbe, type ReplicatedApp } from '../../src/node/raft-host.js';
 import type { SaveBatch } from '../../src/storage/index.js';
@@ -186,6 +186,7 @@ export interface HostOptions {
   readonly limits?: Partial<RaftConfig>;
   /** Without an onFatal callback (production always passes one). */
   readonly noOnFatal?: boolean;
+  readonly onSoftState?: (soft: SoftState) => void;
   /** Not started: the test calls host.start() itself. */
   readonly unstarted?: boolean;
 }
@@ -211,6 +212,7 @@ export function startedHost(voters: readonly string[], opts: HostOptions = {}) {
     snapshotEveryEntries: opts.snapshotEveryEntries ?? 1_000,
     ...(opts.heldApplySliceEntries === undefined ? {} : { heldApplySliceEntries: opts.heldApplySliceEntries }),
     ...(opts.probe === undefined ? {} : { probe: opts.probe }),
+    ...(opts.onSoftState === undefined ? {} : { onSoftState: opts.onSoftState }),
     proposalTimeoutMs: 10_000,
     maxPendingProposals: 100,
     ...(opts.noOnFatal === true ? {} : { onFatal: (err: unknown) => fatal.push(err) }),

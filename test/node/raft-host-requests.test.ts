@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bootstrapConfig } from '../../src/raft/index.js';
+import { DEFAULT_LIMITS, bootstrapConfig } from '../../src/raft/index.js';
 import { NoPeers, completeWrites, leaderHost, leaderOfThree, runWithN2, startedHost } from './raft-host-harness.js';
 
 /**
@@ -137,6 +137,52 @@ describe('RaftHost reads (ReadIndex, thesis §6.4)', () => {
     expect(host.leader).toBe('n2');
     scheduler.fireTimers();
     expect(messages).toEqual(['no leader is known', 'not leader; the leader is n2']);
+  });
+});
+
+describe('RaftHost leadership changes', () => {
+  it('a leader that steps down in its own term (check quorum, thesis §6.2) answers its pending reads not_leader at once', () => {
+    const started = leaderOfThree();
+    const { host, scheduler, store } = started;
+    const term = host.term;
+    const reads: (string | null)[] = [];
+    host.requestRead(60_000, (err) => reads.push(err?.message ?? 'ok'));
+    // n2 falls silent: within two election timeouts the leader has not heard a majority and steps down, same term.
+    for (let i = 0; i < 2 * DEFAULT_LIMITS.electionTicks && host.isLeader(); i++) {
+      scheduler.tick(1);
+      completeWrites(store, scheduler);
+    }
+    expect(host.role).toBe('follower');
+    expect(host.term).toBe(term);
+    expect(reads).toEqual(['no leader is known']);
+  });
+
+  it('tells onSoftState each change of role, leader or term once, and counts each new known leader once', () => {
+    const seen: string[] = [];
+    const started = leaderOfThree({ onSoftState: (s) => seen.push(`${s.role}/${s.leader}/${s.term}`) });
+    const { host, scheduler, store, transport } = started;
+    runWithN2(started, () => host.appliedIndex >= 1);
+    scheduler.tick(5);
+    completeWrites(store, scheduler);
+    expect(seen).toEqual(['preCandidate/null/0', 'candidate/null/1', 'leader/n1/1']);
+    expect(host.stats.leaderChanges).toBe(1);
+    // n2 takes over at term 3: one change, one more leader.
+    transport.handlers!.onMessage({ type: 'append', from: 'n2', to: 'n1', term: 3, prevLogIndex: 0, prevLogTerm: 0, entries: [], commit: 0 });
+    scheduler.drain();
+    completeWrites(store, scheduler);
+    transport.handlers!.onMessage({ type: 'heartbeat', from: 'n2', to: 'n1', term: 3, commit: 0, context: null });
+    scheduler.drain();
+    completeWrites(store, scheduler);
+    expect(seen.slice(3)).toEqual(['follower/n2/3']);
+    expect(host.stats.leaderChanges).toBe(2);
+    // Campaigns of terms 4 and 5 by n3: the term alone changes the second time; no leader is known, none counted.
+    for (const term of [4, 5]) {
+      transport.handlers!.onMessage({ type: 'vote', from: 'n3', to: 'n1', term, lastLogIndex: 0, lastLogTerm: 0, transfer: true });
+      scheduler.drain();
+      completeWrites(store, scheduler);
+    }
+    expect(seen.slice(4)).toEqual(['follower/null/4', 'follower/null/5']);
+    expect(host.stats.leaderChanges).toBe(2);
   });
 });
 
