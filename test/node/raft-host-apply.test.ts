@@ -178,6 +178,28 @@ function recordingProbe() {
 }
 
 describe('RaftHost applying: each entry once, in order, answering only its own proposers', () => {
+  it('an entry that a follower\'s acknowledgement commits is applied and answered while the leader\'s next write still syncs', () => {
+    const started = leaderOfThree();
+    const { host, scheduler, store, transport, app } = started;
+    const answers: Answer[] = [];
+    proposeAll(host, 1, answers);
+    scheduler.drain();
+    const index = host.lastIndex;
+    completeWrites(store, scheduler);
+    expect(answers).toEqual([]);
+    // The next proposal's write is in flight when n2 acknowledges the first entry: a majority holds it.
+    proposeAll(host, 1, answers);
+    scheduler.drain();
+    expect(store.saves).toHaveLength(1);
+    transport.handlers!.onMessage({ type: 'appendResponse', from: 'n2', to: 'n1', term: host.term, reject: false, index, hintIndex: 0, hintTerm: 0 });
+    scheduler.drain();
+    expect(store.saves).toHaveLength(1);
+    expect(app.applied).toEqual([index]);
+    expect(answers).toEqual([{ err: null, result: `result of ${index}` }]);
+    // Nothing is ever handed to the transport as an empty batch.
+    expect(transport.batches.filter((b) => b.length === 0)).toEqual([]);
+  });
+
   it('reports acknowledged only the proposals made here, each once with its index and term; a follower acknowledges none', () => {
     const { probe, applied, acked } = recordingProbe();
     const leader = leaderHost({ probe });
@@ -301,5 +323,38 @@ describe('RaftHost snapshots: one at a time, stopped and failed cleanly', () => 
     expect(() => scheduler.drain()).not.toThrow();
     expect(fatal).toEqual([bug]);
     expect(app.applied).toEqual([2, 3, 4, 5]);
+  });
+});
+
+describe('RaftHost sending a snapshot it does not hold', () => {
+  it('never sends an older snapshot than the core asked for, nor none: it reports the send failed, and sends the next one it holds', () => {
+    // The log was compacted to 5, but the host was handed no snapshot, or one at 3 (a store that lost the newer file).
+    const durable = { hardState: { term: 1, vote: null, commit: 5 }, snapshotMeta: { index: 5, term: 1, config: bootstrapConfig(VOTERS) }, entries: [] };
+    const older = { meta: { index: 3, term: 1, config: bootstrapConfig(VOTERS) }, data: encodeIndex(3) };
+    for (const snapshot of [undefined, older]) {
+      const started = leaderOfThree({ durable, snapshotEveryEntries: 8, ...(snapshot === undefined ? {} : { snapshot }) });
+      const { host, scheduler, store, transport, fatal } = started;
+      const before = transport.sent.length;
+      const fromN3 = (m: Message): void => {
+        transport.handlers!.onMessage(m);
+        scheduler.drain();
+        completeWrites(store, scheduler);
+      };
+      const heartbeatAnswer: Message = { type: 'heartbeatResponse', from: 'n3', to: 'n1', term: host.term, context: null };
+      // n3 refuses the append after 5 that n1 sent it on taking office (it holds nothing), then answers a heartbeat.
+      fromN3({ type: 'appendResponse', from: 'n3', to: 'n1', term: host.term, reject: true, index: 5, hintIndex: 0, hintTerm: 0 });
+      fromN3(heartbeatAnswer);
+      const toN3 = (): Message[] => transport.sent.slice(before).filter((m) => m.to === 'n3' && m.type !== 'heartbeat');
+      // Reported failed, not delivered: nothing went out, and the leader does not go on with the entries after 5.
+      expect(toN3()).toEqual([]);
+      // Once the leader holds a snapshot of its own (at 8), the next attempt sends it.
+      proposeAll(host, 2, []);
+      runWithN2(started, () => store.snapshots.length > 0);
+      store.snapshots.shift()!.done(null);
+      scheduler.drain();
+      fromN3(heartbeatAnswer);
+      expect(toN3().map((m) => [m.type, m.type === 'snapshot' ? m.meta.index : null])).toEqual([['snapshot', 8]]);
+      expect(fatal).toEqual([]);
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, RaftNode, SeededRandom, bootstrapState, type MemberRecord, type Message, type RaftConfig, type Snapshot, type SoftState } from '../../src/raft/index.js';
+import { DEFAULT_LIMITS, RaftNode, SeededRandom, bootstrapState, type DurableState, type MemberRecord, type Message, type RaftConfig, type Snapshot, type SoftState } from '../../src/raft/index.js';
 import type { Done, HostScheduler, HostStore, HostTransport, TimerHandle, TransportHandlers } from '../../src/node/host-io.js';
 import { RaftHost, type HostProbe, type ReplicatedApp } from '../../src/node/raft-host.js';
 import type { SaveBatch } from '../../src/storage/index.js';
@@ -187,6 +187,9 @@ export interface HostOptions {
   /** Without an onFatal callback (production always passes one). */
   readonly noOnFatal?: boolean;
   readonly onSoftState?: (soft: SoftState) => void;
+  /** The member's durable state at start (default: a new member of `voters`) and the snapshot the host is given. */
+  readonly durable?: DurableState;
+  readonly snapshot?: Snapshot;
   /** Not started: the test calls host.start() itself. */
   readonly unstarted?: boolean;
 }
@@ -198,10 +201,10 @@ export function startedHost(voters: readonly string[], opts: HostOptions = {}) {
   const transport = new NoPeers();
   const app = new RecordingApp(opts.encoderSteps);
   const fatal: unknown[] = [];
-  const node = new RaftNode({ ...DEFAULT_LIMITS, ...opts.limits, id: 'n1', random: new SeededRandom(5) }, bootstrapState(voters));
+  const node = new RaftNode({ ...DEFAULT_LIMITS, ...opts.limits, id: 'n1', random: new SeededRandom(5) }, opts.durable ?? bootstrapState(voters));
   const host = new RaftHost({
     node,
-    snapshot: null,
+    snapshot: opts.snapshot ?? null,
     app,
     store,
     transport,
