@@ -90,6 +90,37 @@ describe('RaftHost applying: a snapshot encoded in slices holds back what commit
   });
 });
 
+describe('RaftHost applying: the bound on held-back entries', () => {
+  it('past 50,000 held entries the snapshot is finished at once and every held entry applies, in order, during the encoding or its slices', () => {
+    const { host, scheduler, store, transport, app, fatal } = startedHost(VOTERS, { snapshotEveryEntries: 4, encoderSteps: 1_000 });
+    const deliver = (m: Message): void => {
+      transport.handlers!.onMessage(m);
+      settle(store, scheduler);
+    };
+    const heartbeat = (commit: number): Message => ({ type: 'heartbeat', from: 'n2', to: 'n1', term: 2, commit, context: null });
+    deliver(append(0, 4, 4));
+    deliver(heartbeat(4));
+    // Encoding the snapshot at 4 in slices: 50,006 entries commit meanwhile, past the bound.
+    deliver(append(4, 50_010, 50_010));
+    expect(store.snapshots.map((s) => s.snapshot.meta.index)).toEqual([4]);
+    expect(host.appliedIndex).toBe(50_010);
+    store.snapshots.shift()!.done(null);
+    deliver(heartbeat(50_010));
+    // The next snapshot (at 50,010): 40,000 entries held while it is encoded, a slice applied once it is done,
+    // then 20,000 more commit while the rest wait for their slices: past the bound, all apply at once.
+    deliver(append(50_010, 90_010, 90_010));
+    expect(host.appliedIndex).toBe(50_010);
+    untilStored(store, scheduler);
+    expect(store.snapshots.map((s) => s.snapshot.meta.index)).toEqual([50_010]);
+    expect(host.appliedIndex).toBeLessThan(60_010);
+    deliver(append(90_010, 110_010, 110_010));
+    expect(host.appliedIndex).toBe(110_010);
+    expect(app.applied).toHaveLength(110_009);
+    expect(app.applied.every((index, i) => index === i + 2)).toBe(true);
+    expect(fatal).toEqual([]);
+  });
+});
+
 describe('RaftHost installing a leader\'s snapshot (Raft §7)', () => {
   it('while its own snapshot is encoded in slices: finishes it, applies every held entry in order, then replaces the table', () => {
     const { host, scheduler, store, transport, app, fatal } = startedHost(VOTERS, { snapshotEveryEntries: 4, encoderSteps: 1_000, heldApplySliceEntries: 2 });

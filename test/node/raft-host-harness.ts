@@ -123,6 +123,8 @@ export class RecordingApp implements ReplicatedApp {
   readonly termStarts: number[] = [];
   readonly restored: number[] = [];
   failure: Error | null = null;
+  /** The index the table stands at: the last entry applied or snapshot restored. */
+  private tableIndex = 0;
   readonly snapshotEncoder?: () => { step(): Uint8Array | null };
   constructor(encoderSteps?: number) {
     if (encoderSteps === undefined) return;
@@ -143,16 +145,19 @@ export class RecordingApp implements ReplicatedApp {
   applyEntry(_data: Uint8Array, index: number): unknown {
     this.throwFailure();
     this.applied.push(index);
+    this.tableIndex = index;
     return `result of ${index}`;
   }
   applyTermStart(_term: number, index: number): void {
     this.termStarts.push(index);
+    this.tableIndex = index;
   }
   snapshot(): Uint8Array {
-    return encodeIndex(Math.max(0, ...this.applied, ...this.termStarts, ...this.restored));
+    return encodeIndex(this.tableIndex);
   }
   restore(data: Uint8Array): void {
-    this.restored.push(decodeIndex(data));
+    this.tableIndex = decodeIndex(data);
+    this.restored.push(this.tableIndex);
   }
 }
 
