@@ -122,6 +122,25 @@ describe('RaftHost applying: the bound on held-back entries', () => {
 });
 
 describe('RaftHost installing a leader\'s snapshot (Raft §7)', () => {
+  it('takes no snapshot of its own behind a leader\'s snapshot that arrived while a write was in flight', () => {
+    const { host, scheduler, store, transport, app, fatal } = startedHost(VOTERS, { snapshotEveryEntries: 4 });
+    transport.handlers!.onMessage(append(0, 6, 4));
+    settle(store, scheduler);
+    expect(app.applied).toEqual([2, 3, 4]);
+    // A write of new entries is in flight when the leader's snapshot at 10 arrives; then that write completes.
+    transport.handlers!.onMessage(append(6, 8, 4));
+    scheduler.turns(2);
+    expect(store.saves).toHaveLength(1);
+    transport.handlers!.onMessage(leaderSnapshot(10));
+    scheduler.turns(2);
+    store.saves.shift()!.done(null);
+    settle(store, scheduler);
+    expect(fatal).toEqual([]);
+    expect(store.snapshots).toEqual([]);
+    expect(app.restored).toEqual([10]);
+    expect(host.appliedIndex).toBe(10);
+  });
+
   it('while its own snapshot is encoded in slices: finishes it, applies every held entry in order, then replaces the table', () => {
     const { host, scheduler, store, transport, app, fatal } = startedHost(VOTERS, { snapshotEveryEntries: 4, encoderSteps: 1_000, heldApplySliceEntries: 2 });
     const deliver = (m: Message): void => {
@@ -315,6 +334,50 @@ describe('RaftHost snapshots: one at a time, stopped and failed cleanly', () => 
     expect(store.snapshots).toEqual([]);
     expect(app.applied).toEqual([2, 3, 4]);
     expect(answers.slice(3).map((a) => a.err)).toEqual(['outcome_unknown', 'outcome_unknown']);
+  });
+
+  it('starts no snapshot while held entries still wait for their slices, even once the last one is durable', () => {
+    const { host, scheduler, store, app, fatal } = applyingHeldSlices();
+    store.snapshots.shift()!.done(null);
+    // Entry 8 commits (the next snapshot index) while 6 and 7 still wait for their turns.
+    proposeAll(host, 1, []);
+    settle(store, scheduler, 1);
+    expect(host.commitIndex).toBe(8);
+    expect(fatal).toEqual([]);
+    expect(store.snapshots).toEqual([]);
+    scheduler.drain();
+    completeWrites(store, scheduler);
+    expect(app.applied).toEqual([2, 3, 4, 5, 6, 7, 8]);
+    expect(fatal).toEqual([]);
+  });
+
+  it('snapshotting every entry, the next snapshot after a durable one is at the very next applied index', () => {
+    const { host, scheduler, store } = leaderHost({ snapshotEveryEntries: 1 });
+    const taken: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      // The snapshot taken at the last Ready (the first: at the leader's no-op) is pending; it becomes durable.
+      const stored = store.snapshots.shift()!;
+      taken.push(stored.snapshot.meta.index);
+      stored.done(null);
+      scheduler.drain();
+      expect(host.firstIndex).toBe(stored.snapshot.meta.index + 1);
+      proposeAll(host, 1, []);
+      scheduler.drain();
+      completeWrites(store, scheduler);
+    }
+    expect(taken).toEqual([1, 2, 3]);
+  });
+
+  it('a table that fits in one slice is stored at once, and nothing is held back', () => {
+    const { host, scheduler, store, app } = leaderHost({ snapshotEveryEntries: 4, encoderSteps: 0 });
+    proposeAll(host, 3, []);
+    scheduler.drain();
+    completeWrites(store, scheduler);
+    expect(store.snapshots.map((s) => [s.snapshot.meta.index, decodeIndex(s.snapshot.data)])).toEqual([[4, 4]]);
+    proposeAll(host, 2, []);
+    scheduler.drain();
+    completeWrites(store, scheduler);
+    expect(app.applied).toEqual([2, 3, 4, 5, 6]);
   });
 
   it('once stopped, held entries still waiting for their slice are not applied', async () => {
