@@ -54,6 +54,36 @@ describe('RaftHost start and stop', () => {
   });
 });
 
+describe('RaftHost reports from the transport', () => {
+  it('a send the transport reports failed puts that peer back to probing: one append at a time until it answers', () => {
+    const sentToN2 = (unreachable: boolean): number => {
+      const started = leaderOfThree();
+      const { host, scheduler, store, transport } = started;
+      runWithN2(started, () => host.replicationLag().get('n2') === 0);
+      if (unreachable) transport.handlers!.onUnreachable('n2');
+      const before = transport.sent.length;
+      for (let i = 0; i < 3; i++) {
+        host.submit(new Uint8Array([i + 1]), () => {});
+        scheduler.drain();
+        completeWrites(store, scheduler);
+      }
+      return transport.sent.slice(before).filter((m) => m.type === 'append' && m.to === 'n2').length;
+    };
+    expect(sentToN2(false)).toBe(3);
+    expect(sentToN2(true)).toBe(1);
+  });
+
+  it('stop after a fatal error closes cleanly', async () => {
+    const { host, scheduler, store, fatal } = leaderHost();
+    host.submit(new Uint8Array([1]), () => {});
+    scheduler.drain();
+    store.saves.shift()!.done(new Error('disk full'));
+    expect(fatal).toHaveLength(1);
+    await expect(host.stop()).resolves.toBeUndefined();
+    expect(store.closed).toBe(true);
+  });
+});
+
 describe('RaftHost fatal errors', () => {
   it('a fatal error cancels the tick timer and stops the loop; without an onFatal callback it is not thrown either', () => {
     const { host, scheduler, store } = leaderHost({ noOnFatal: true });
@@ -87,6 +117,17 @@ describe('RaftHost proposals, as their callers see them', () => {
     const refused = follower.host.propose(new Uint8Array([9]));
     follower.scheduler.drain();
     await expect(refused).rejects.toMatchObject({ code: 'not_leader' });
+  });
+});
+
+describe('RaftHost configuration changes (thesis §4.1)', () => {
+  it('tells the transport of a new learner in the call that proposes it, while the leader\'s write is still in flight', () => {
+    const { host, scheduler, transport } = leaderHost();
+    host.submit(new Uint8Array([1]), () => {});
+    scheduler.drain();
+    const told = transport.peerSets.length;
+    host.proposeConfChange({ type: 'addLearner', id: 'n2', peerAddress: '127.0.0.1:1', httpUrl: 'http://127.0.0.1:2' }, () => {});
+    expect(transport.peerSets.slice(told)).toEqual([['n2']]);
   });
 });
 
