@@ -59,9 +59,13 @@ export class StepScheduler implements HostScheduler {
   }
   tick(times: number): void {
     for (let i = 0; i < times; i++) {
-      for (const fn of [...this.repeating.values()]) fn();
+      this.tickOnly();
       this.drain();
     }
+  }
+  /** tickOnly runs each repeating timer once; what they defer waits for the next turn. */
+  tickOnly(): void {
+    for (const fn of [...this.repeating.values()]) fn();
   }
 }
 

@@ -148,6 +148,20 @@ describe('RaftHost reads (ReadIndex, thesis §6.4)', () => {
     expect(host.appliedIndex).toBe(2);
   });
 
+  it('a read accepted in the turn a node won its election, before the host noticed, is served, not refused', () => {
+    const { host, scheduler, store } = startedHost(['n1']);
+    for (let i = 0; i < 4 * DEFAULT_LIMITS.electionTicks && !host.isLeader(); i++) {
+      scheduler.tickOnly();
+      if (!host.isLeader()) completeWrites(store, scheduler);
+    }
+    expect(host.isLeader()).toBe(true);
+    const reads: (string | null)[] = [];
+    host.requestRead(1_000, (err) => reads.push(err?.message ?? 'ok'));
+    scheduler.drain();
+    completeWrites(store, scheduler);
+    expect(reads).toEqual(['ok']);
+  });
+
   it('refuses a read past the read queue\'s bound as overloaded, and one on a follower as not_leader', async () => {
     const started = leaderOfThree({ limits: { maxPendingReads: 1 } });
     const { host, scheduler } = started;
