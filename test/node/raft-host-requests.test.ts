@@ -84,6 +84,38 @@ describe('RaftHost reports from the transport', () => {
   });
 });
 
+describe('RaftHost refusals name their cause', () => {
+  it('shutting down, a full proposal queue, a full read queue: each answer says which', async () => {
+    const started = leaderOfThree({ limits: { maxPendingReads: 1 } });
+    const { host, scheduler } = started;
+    const answers: string[] = [];
+    const record = (err: Error | null): void => {
+      answers.push(`${code(err)}: ${err?.message}`);
+    };
+    for (let i = 0; i <= 100; i++) host.submit(new Uint8Array([1]), (err) => i === 100 && record(err));
+    host.requestRead(1_000, () => {});
+    host.requestRead(1_000, record);
+    scheduler.drain();
+    expect(answers).toEqual(['overloaded: the proposal queue is full; retry later', 'overloaded: the read queue is full; retry later']);
+    // Stopping refuses what comes after.
+    completeWrites(started.store, scheduler);
+    await host.stop();
+    host.submit(new Uint8Array([1]), record);
+    host.requestRead(1_000, record);
+    scheduler.drain();
+    expect(answers.slice(2)).toEqual(['shutting_down: the node is shutting down', 'shutting_down: the node is shutting down']);
+  });
+
+  it('stop answers a pending read shutting_down, saying so', async () => {
+    const { host, scheduler } = leaderOfThree();
+    const reads: string[] = [];
+    host.requestRead(1_000, (err) => reads.push(`${code(err)}: ${err?.message}`));
+    scheduler.drain();
+    await host.stop();
+    expect(reads).toEqual(['shutting_down: the node is shutting down']);
+  });
+});
+
 describe('RaftHost fatal errors', () => {
   it('a fatal error cancels the tick timer and stops the loop; without an onFatal callback it is not thrown either', () => {
     const { host, scheduler, store } = leaderHost({ noOnFatal: true });
