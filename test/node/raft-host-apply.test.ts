@@ -374,6 +374,7 @@ describe('RaftHost snapshots: one at a time, stopped and failed cleanly', () => 
     scheduler.drain();
     completeWrites(store, scheduler);
     expect(store.snapshots.map((s) => [s.snapshot.meta.index, decodeIndex(s.snapshot.data)])).toEqual([[4, 4]]);
+    expect(app.encoderStepsTaken).toBe(1);
     proposeAll(host, 2, []);
     scheduler.drain();
     completeWrites(store, scheduler);

@@ -127,6 +127,7 @@ export class RecordingApp implements ReplicatedApp {
   readonly termStarts: number[] = [];
   readonly restored: number[] = [];
   failure: Error | null = null;
+  encoderStepsTaken = 0;
   /** The index the table stands at: the last entry applied or snapshot restored. */
   private tableIndex = 0;
   readonly snapshotEncoder?: () => { step(): Uint8Array | null };
@@ -137,6 +138,7 @@ export class RecordingApp implements ReplicatedApp {
       let left = encoderSteps;
       return {
         step: () => {
+          this.encoderStepsTaken++;
           this.throwFailure();
           return left-- > 0 ? null : data;
         },
