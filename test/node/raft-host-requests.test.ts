@@ -54,6 +54,18 @@ describe('RaftHost start and stop', () => {
   });
 });
 
+describe('RaftHost screening peers (thesis §4.2.3)', () => {
+  it('a campaign from a server that is not a member never reaches the core: no new term, no write, no answer', () => {
+    const { host, scheduler, store, transport } = startedHost(['n1', 'n2', 'n3']);
+    transport.handlers!.onMessage({ type: 'vote', from: 'n9', to: 'n1', term: 7, lastLogIndex: 9, lastLogTerm: 7, transfer: true });
+    scheduler.drain();
+    expect(host.term).toBe(0);
+    expect(store.saves).toEqual([]);
+    expect(transport.sent).toEqual([]);
+    expect(host.membershipView()).toMatchObject({ droppedFromNonMembers: 1 });
+  });
+});
+
 describe('RaftHost reports from the transport', () => {
   it('a send the transport reports failed puts that peer back to probing: one append at a time until it answers', () => {
     const sentToN2 = (unreachable: boolean): number => {
