@@ -1,150 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, RaftNode, SeededRandom, bootstrapState, type Message, type Snapshot } from '../../src/raft/index.js';
-import type { Done, HostScheduler, HostStore, HostTransport, TimerHandle, TransportHandlers } from '../../src/node/host-io.js';
-import { RaftHost, type ReplicatedApp } from '../../src/node/raft-host.js';
-import type { SaveBatch } from '../../src/storage/index.js';
+import { lastIndexOf, leaderHost, startedHost } from './raft-host-harness.js';
 
 /**
  * The durability order of the real RaftHost, one step at a time, on a single-voter cluster whose writes the test
  * completes by hand: one write in flight, in issue order; a proposal is answered only once its entry is durable;
  * a failed write stops the loop for good; stop waits for the write in flight before it closes the store.
  */
-
-/** StepScheduler runs deferred callbacks and ticks only when the test says so. */
-class StepScheduler implements HostScheduler {
-  private readonly deferred: (() => void)[] = [];
-  private readonly repeating = new Map<number, () => void>();
-  private next = 1;
-  defer(fn: () => void): void {
-    this.deferred.push(fn);
-  }
-  after(): TimerHandle {
-    return { timerId: this.next++ };
-  }
-  every(_ms: number, fn: () => void): TimerHandle {
-    const timerId = this.next++;
-    this.repeating.set(timerId, fn);
-    return { timerId };
-  }
-  cancel(timer: TimerHandle): void {
-    this.repeating.delete(timer.timerId);
-  }
-  /** drain runs deferred callbacks (and what they defer) until none is left. */
-  drain(): void {
-    for (let n = 0; this.deferred.length > 0; n++) {
-      if (n > 100_000) throw new Error('the host keeps deferring');
-      this.deferred.shift()!();
-    }
-  }
-  tick(times: number): void {
-    for (let i = 0; i < times; i++) {
-      for (const fn of [...this.repeating.values()]) fn();
-      this.drain();
-    }
-  }
-}
-
-/** HeldStore keeps every write pending until the test completes it. */
-class HeldStore implements HostStore {
-  readonly saves: { batch: SaveBatch; done: Done }[] = [];
-  readonly snapshots: { snapshot: Snapshot; done: Done }[] = [];
-  closed = false;
-  save(batch: SaveBatch, done: Done): void {
-    this.saves.push({ batch, done });
-  }
-  saveSnapshot(snapshot: Snapshot, done: Done): void {
-    this.snapshots.push({ snapshot, done });
-  }
-  close(): Promise<void> {
-    this.closed = true;
-    return Promise.resolve();
-  }
-}
-
-class NoPeers implements HostTransport {
-  handlers: TransportHandlers | null = null;
-  readonly sent: Message[] = [];
-  bind(handlers: TransportHandlers): void {
-    this.handlers = handlers;
-  }
-  open(): Promise<{ port: number }> {
-    return Promise.resolve({ port: 0 });
-  }
-  send(messages: readonly Message[]): void {
-    this.sent.push(...messages);
-  }
-  flush(): void {}
-  setPeers(): void {}
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-class RecordingApp implements ReplicatedApp {
-  readonly applied: number[] = [];
-  applyEntry(_data: Uint8Array, index: number): unknown {
-    this.applied.push(index);
-    return `result of ${index}`;
-  }
-  applyTermStart(): void {}
-  snapshot(): Uint8Array {
-    return new Uint8Array([1]);
-  }
-  restore(): void {}
-}
-
-/** lastIndexOf is the index of a write's last entry (the test wrote entries into it). */
-function lastIndexOf(batch: SaveBatch): number {
-  const last = batch.entries?.at(-1);
-  if (last === undefined) throw new Error('the write holds no entries');
-  return last.index;
-}
-
-const SILENT = { info() {}, warn() {}, error() {}, debug() {} };
-
-/** startedHost starts host n1 of `voters` over held writes, a recording transport and a step scheduler. */
-function startedHost(voters: readonly string[], snapshotEveryEntries = 1_000) {
-  const scheduler = new StepScheduler();
-  const store = new HeldStore();
-  const transport = new NoPeers();
-  const app = new RecordingApp();
-  const fatal: unknown[] = [];
-  const node = new RaftNode({ ...DEFAULT_LIMITS, id: 'n1', random: new SeededRandom(5) }, bootstrapState(voters));
-  const host = new RaftHost({
-    node,
-    snapshot: null,
-    app,
-    store,
-    transport,
-    scheduler,
-    clock: { wallMs: () => 0, monotonicMs: () => 0 },
-    logger: SILENT,
-    tickMs: 10,
-    snapshotEveryEntries,
-    proposalTimeoutMs: 10_000,
-    maxPendingProposals: 100,
-    onFatal: (err) => fatal.push(err),
-  });
-  void host.start();
-  scheduler.drain();
-  return { host, scheduler, store, transport, app, fatal };
-}
-
-/** leaderHost starts a single-voter host and elects it; the election's write is completed, nothing else is pending. */
-function leaderHost(snapshotEveryEntries = 1_000) {
-  const started = startedHost(['n1'], snapshotEveryEntries);
-  const { host, scheduler, store } = started;
-  // Bounded: a single voter elects itself within two election timeouts; each write is completed as it comes.
-  for (let i = 0; i < 4 * DEFAULT_LIMITS.electionTicks && !(host.isLeader() && store.saves.length === 0); i++) {
-    scheduler.tick(1);
-    while (store.saves.length > 0) {
-      store.saves.shift()!.done(null);
-      scheduler.drain();
-    }
-  }
-  if (!host.isLeader()) throw new Error('the single voter did not elect itself');
-  return started;
-}
 
 describe('RaftHost durability order (a single voter, writes completed by hand)', () => {
   it('answers a proposal only once the write holding its entry is durable, with the app\'s result', () => {
@@ -260,7 +121,7 @@ describe('RaftHost durability order (a single voter, writes completed by hand)',
   });
 
   it('after a fatal error a write that completes later is not acted on', () => {
-    const { host, scheduler, store, fatal } = leaderHost(1);
+    const { host, scheduler, store, fatal } = leaderHost({ snapshotEveryEntries: 1 });
     host.submit(new Uint8Array([1]), () => {});
     scheduler.drain();
     store.saves.shift()!.done(null);
