@@ -136,6 +136,26 @@ describe('requestIds of an acquire', () => {
   });
 });
 
+describe('a requestId already used by a command of another kind', () => {
+  // The table answers a known requestId with its first result (exactly-once, Raft thesis §6.3), so an acquire that
+  // reuses a release's id gets a release's result: the caller's mistake, answered 400 (it was a 500 internal, and a
+  // waiting acquire waited out its whole waitMs for a grant that could never come).
+  it('refuses an acquire, waiting or not, with 400 bad_request at once, and takes no hold', async () => {
+    await start();
+    const token = Number((await call('POST', '/v1/locks/u/acquire', { owner: 'o', ttlMs: 5_000 })).body['token']);
+    expect(await call('POST', '/v1/locks/u/release', { owner: 'o', token, requestId: 'used-1' })).toEqual({ status: 200, body: { released: true, holdCount: 0 } });
+    expect(await call('POST', '/v1/locks/u/acquire', { owner: 'o', ttlMs: 5_000, requestId: 'used-1' })).toEqual({
+      status: 400,
+      body: { error: 'bad_request', message: 'requestId used-1 names an earlier command that is not an acquire; give each command its own requestId' },
+    });
+    expect(await call('POST', '/v1/locks/u/acquire', { owner: 'o', ttlMs: 5_000, waitMs: 60_000, requestId: 'used-1' })).toEqual({
+      status: 400,
+      body: { error: 'bad_request', message: 'this requestId names an earlier command that is not an acquire; give each command its own requestId' },
+    });
+    expect(cluster!.holdersOf('u')).toEqual([]);
+  });
+});
+
 describe('release and renew', () => {
   it('a release answers how many holds the owner has left; a wrong token is 409 not_holder', async () => {
     await start();
