@@ -140,6 +140,15 @@ describe('a requestId already used by a command of another kind', () => {
   // The table answers a known requestId with its first result (exactly-once, Raft thesis §6.3), so an acquire that
   // reuses a release's id gets a release's result: the caller's mistake, answered 400 (it was a 500 internal, and a
   // waiting acquire waited out its whole waitMs for a grant that could never come).
+  it('a release or renew gets a well-formed answer that shows nothing left (holdCount 0, expiresInMs 0), never a 500', async () => {
+    await start();
+    const token = Number((await call('POST', '/v1/locks/n/acquire', { owner: 'o', ttlMs: 5_000 })).body['token']);
+    expect((await call('POST', '/v1/locks/n/renew', { owner: 'o', token, ttlMs: 9_000, requestId: 'ren-1' })).body).toEqual({ expiresInMs: 9_000 });
+    expect(await call('POST', '/v1/locks/n/release', { owner: 'o', token, requestId: 'ren-1' })).toEqual({ status: 200, body: { released: true, holdCount: 0 } });
+    expect((await call('POST', '/v1/locks/n/release', { owner: 'o', token, requestId: 'rel-1' })).body).toEqual({ released: true, holdCount: 0 });
+    expect(await call('POST', '/v1/locks/n/renew', { owner: 'o', token, requestId: 'rel-1' })).toEqual({ status: 200, body: { expiresInMs: 0 } });
+  });
+
   it('refuses an acquire, waiting or not, with 400 bad_request at once, and takes no hold', async () => {
     await start();
     const token = Number((await call('POST', '/v1/locks/u/acquire', { owner: 'o', ttlMs: 5_000 })).body['token']);
@@ -205,7 +214,12 @@ describe('reads', () => {
     await start();
     for (const name of ['b', 'a/1', 'c']) await call('POST', `/v1/locks/${encodeURIComponent(name)}/acquire`, { owner: 'o', ttlMs: 5_000 });
     const names = (answer: Answer): string[] => (answer.body['locks'] as { name: string }[]).map((l) => l.name);
-    expect(names(await call('GET', '/v1/locks'))).toEqual(['a/1', 'b', 'c']);
+    const all = await call('GET', '/v1/locks');
+    expect(names(all)).toEqual(['a/1', 'b', 'c']);
+    // Its index is the newest change of any lock: here c's acquire, the last write.
+    const newest = Number((await call('GET', '/v1/locks/c')).body['index']);
+    expect(newest).toBeGreaterThan(1);
+    expect(all.body['index']).toBe(newest);
     expect(names(await call('GET', '/v1/locks?after=b'))).toEqual(['c']);
     expect(names(await call('GET', '/v1/locks?prefix=a'))).toEqual(['a/1']);
   });

@@ -134,6 +134,30 @@ describe('a follower relays each lock route to the leader', () => {
   });
 });
 
+describe('a linearizable read waits for the read barrier before it reads the table', () => {
+  // ReadIndex (Raft §6.4): a write committed before the read started may still be applying when it arrives; the
+  // barrier resolves once the table has it. Here the barrier itself applies such a write, so a route that read the
+  // table without waiting for it would miss the write.
+  it('GET of a lock, the list and a token check each see the write the barrier waited for', async () => {
+    const table = newTable();
+    const leader = table.backend(() => status);
+    let committed = 0;
+    const node = await serve({
+      ...leader,
+      readBarrier: async () => {
+        committed++;
+        await leader.execute({ type: 'acquire', name: `late-${committed}`, owner: 'o', mode: 'exclusive', waitMs: 0, ttlMs: 5_000 });
+      },
+    });
+    expect((await call(node, 'GET', '/v1/locks/late-1')).body['holders']).toMatchObject([{ owner: 'o' }]);
+    expect((await call(node, 'GET', '/v1/locks?prefix=late-')).body['locks']).toMatchObject([{ name: 'late-1' }, { name: 'late-2' }]);
+    const check = await call(node, 'POST', '/v1/locks/late-3/check', { token: 1 });
+    const currentToken = table.locks.get('late-3')?.lastToken;
+    expect(currentToken).toBeGreaterThan(0);
+    expect(check).toEqual({ status: 200, body: { valid: currentToken === 1, currentToken } });
+  });
+});
+
 describe('a relay waits for the leader as long as the request may wait there, plus 15 s', () => {
   it('a waiting acquire or blocking read of 30 s is still relayed after 15 s, and given up (answered) after 45 s', async () => {
     // A leader that never answers: each relay stays open until its own deadline aborts it.
