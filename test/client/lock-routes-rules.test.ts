@@ -260,6 +260,8 @@ describe('the internal cancel-wait', () => {
     expect((await waiting).body).toMatchObject({ error: 'lock_held', reason: 'cancelled' });
     expect(cluster!.locks.get('cw')?.waiters).toBe(0);
     expect(await call('POST', '/v1/locks/cw/cancel-wait', { waiterId: 'cw-1' })).toEqual({ status: 200, body: { cancelled: false } });
+    // Its body is checked like any route's: no waiter id, no cancel.
+    expect(await call('POST', '/v1/locks/cw/cancel-wait', { owner: 'b' })).toMatchObject({ status: 400, body: { error: 'bad_request' } });
   });
 
   it('with the owner (its client went away), undoes a grant made to the waiter; without it, leaves the grant', async () => {
@@ -307,6 +309,11 @@ describe('with authentication on, the caller’s principal scopes what it names'
     expect(await call('POST', '/v1/locks/p/release', { owner: 'o', token, requestId: 'rel' }, TOKENS.app)).toEqual({ status: 200, body: { released: true, holdCount: 0 } });
     await call('POST', '/v1/locks/p/acquire', { owner: 'o', ttlMs: 5_000 }, TOKENS.app);
     expect((await call('DELETE', '/v1/locks/p?requestId=frc', undefined, TOKENS.ops)).body).toMatchObject({ holdersRemoved: 1 });
+    // Without a requestId nothing is remembered: a second force-release is applied again.
+    await call('POST', '/v1/locks/p/acquire', { owner: 'o', ttlMs: 5_000 }, TOKENS.app);
+    expect((await call('DELETE', '/v1/locks/p', undefined, TOKENS.ops)).body).toMatchObject({ holdersRemoved: 1 });
+    await call('POST', '/v1/locks/p/acquire', { owner: 'o', ttlMs: 5_000 }, TOKENS.app);
+    expect((await call('DELETE', '/v1/locks/p', undefined, TOKENS.ops)).body).toMatchObject({ holdersRemoved: 1 });
     expect(cluster!.applied.filter((a) => a.requestId !== undefined).map((a) => [a.route, a.requestId])).toEqual([
       ['acquire', 'app/acq'],
       ['renew', 'app/ren'],
