@@ -24,7 +24,7 @@ import type { LockBackend, NodeStatus } from '../../src/server/lock-backend.js';
 import type { PeerHttp } from '../../src/server/peer-http.js';
 import { RefusalLog } from '../../src/server/refusal-log.js';
 import { waitQuotaPlugin } from '../../src/server/wait-quota.js';
-import { InProcessLocks } from '../client/in-process-locks.js';
+import { InProcessLocks } from './in-process-locks.js';
 
 const silent = pino({ level: 'silent' });
 const status: NodeStatus = { id: 'n1', role: 'leader', term: 1, leader: 'n1', commitIndex: 0, appliedIndex: 0, members: ['n1', 'n2'] };

@@ -12,7 +12,7 @@ import { authPlugin } from '../../src/server/auth.js';
 import { createHttpApp } from '../../src/server/http-app.js';
 import { openApiRoutes } from '../../src/server/openapi-routes.js';
 import { RefusalLog } from '../../src/server/refusal-log.js';
-import { InProcessLocks } from '../client/in-process-locks.js';
+import { InProcessLocks } from './in-process-locks.js';
 
 type Operation = { summary?: unknown; tags?: unknown };
 let operations: { key: string; op: Operation }[] = [];
