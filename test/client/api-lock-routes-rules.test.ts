@@ -210,6 +210,20 @@ describe('reads', () => {
     expect((await waiting).status).toBe(200);
   });
 
+  it('a blocking read of one lock ends when the lock changes, not when its wait runs out', async () => {
+    await start();
+    const token = Number((await call('POST', '/v1/locks/bw/acquire', { owner: 'a', ttlMs: 5_000 })).body['token']);
+    const index = Number((await call('GET', '/v1/locks/bw')).body['index']);
+    const startedMs = performance.now();
+    const blocked = call('GET', `/v1/locks/bw?index=${index}&wait=60s`);
+    for (let i = 0; i < 200 && cluster!.watching !== 1; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(cluster!.watching).toBe(1);
+    await call('POST', '/v1/locks/bw/release', { owner: 'a', token });
+    expect((await blocked).body).toMatchObject({ holders: [] });
+    // A generous liveness bound, far below the 60 s wait.
+    expect(performance.now() - startedMs).toBeLessThan(30_000);
+  });
+
   it('a list without a prefix lists every lock in name order, and `after` starts past the name it gives', async () => {
     await start();
     for (const name of ['b', 'a/1', 'c']) await call('POST', `/v1/locks/${encodeURIComponent(name)}/acquire`, { owner: 'o', ttlMs: 5_000 });
