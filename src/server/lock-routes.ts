@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { API_BOUNDS } from '../api/contract.js';
 import type { AcquireCommand, LockMode } from '../locks/index.js';
-import { sendError, sendFailure } from './error-mapping.js';
+import { sendError } from './error-mapping.js';
 import { READ, WRITE, onLeader } from './leader-forwarder.js';
 import type { BackendPluginOptions, LockBackend } from './lock-backend.js';
-import { acquireWaiting, executeCancelWait } from './long-poll.js';
+import { NOT_AN_ACQUIRE, acquireWaiting, executeCancelWait } from './long-poll.js';
 import { scopeOf, type PrincipalScope } from './principal-scope.js';
 import { expiresInMs, grantedJson, isGranted, lockJson, lockListJson, lockShape, sendLockFailure, sendResult, viewContext, type ViewContext } from './response-views.js';
 import * as answers from './response-schemas.js';
@@ -173,5 +173,6 @@ export async function acquire(backend: LockBackend, reply: FastifyReply, scope: 
   if (isGranted(result)) return reply.send(grantedJson(result, done));
   // The requestId names an acquire that waits (a retry must resend the same body): the caller's mistake, not ours.
   if ('queued' in result) return sendError(reply, 'bad_request', `requestId ${body.requestId ?? ''} names a waiting acquire of ${name}; retry it with its waitMs`);
-  return sendFailure(reply, new Error(`unexpected acquire result ${JSON.stringify(result)}`));
+  // Any other success is the table's first answer to an earlier command of another kind with this requestId.
+  return sendError(reply, 'bad_request', `requestId ${body.requestId ?? ''} ${NOT_AN_ACQUIRE}`);
 }

@@ -13,6 +13,12 @@ const CANCEL_TIMEOUT_MS = 5_000;
 type WaitOutcome = LockEvent | 'timeout' | 'gone';
 
 /**
+ * Why an acquire is refused whose requestId names an earlier command of another kind (a release, a renew...): the
+ * table answers a known requestId with its first result, so the acquire was not applied. The caller's mistake.
+ */
+export const NOT_AN_ACQUIRE = 'names an earlier command that is not an acquire; give each command its own requestId';
+
+/**
  * acquireWaiting answers a queued acquire (waitMs > 0) as a long-poll: it
  * subscribes to the waiter's events first, executes the acquire, then waits
  * for the grant or the end of the wait, for its own deadline, or for the
@@ -56,6 +62,8 @@ export async function acquireWaiting(
   try {
     const result = await backend.execute(command);
     if (!result.ok) return sendLockFailure(reply, result, at());
+    // The table answered with its first result to an earlier command of another kind: no wait to follow.
+    if (!('queued' in result)) return sendError(reply, 'bad_request', `this requestId ${NOT_AN_ACQUIRE}`);
     granted = false;
     if (isGranted(result) && !clientGone) return sendGrant(result);
     const outcome: WaitOutcome = clientGone ? 'gone' : await done;

@@ -67,8 +67,10 @@ describe('raftlock lock', () => {
     const c = capture();
     // The child says it is ready (SIGTERM handler installed) by asking for its lock's state.
     const script = `process.on('SIGTERM', () => {}); fetch(process.env.URL + '/v1/locks/stubborn').then(() => {}); setInterval(() => {}, 1000)`;
-    const pending = lockCommand(['stubborn', '--ttl', '300', '--kill-grace', '200', '--', node, '-e', script], { ...env(), URL: cluster.node(1).url }, c.io);
-    await cluster.waitForRequests((r) => r.route === 'get' && r.name === 'stubborn', 1);
+    const pending = lockCommand(['stubborn', '--ttl', '2000', '--kill-grace', '200', '--', node, '-e', script], { ...env(), URL: cluster.node(1).url }, c.io);
+    // A lease long enough that a loaded machine cannot lose it before the child asks (at 300 ms it was lost first, under
+    // mutation runs, and the child was killed before its request); the loss here is the force-release below.
+    await cluster.waitForRequests((r) => r.route === 'get' && r.name === 'stubborn', 1, 30_000);
     await new RaftLockClient({ endpoints: cluster.urls, preferLeader: false }).forceRelease('stubborn');
     expect(await pending).toBe(LOCK_LOST_EXIT_CODE);
   });
