@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { API_BOUNDS } from '../api/contract.js';
-import type { AcquireCommand, LockMode } from '../locks/index.js';
+import type { AcquireCommand, CommandResult, LockMode, ReleaseOk, RenewOk } from '../locks/index.js';
 import { sendError } from './error-mapping.js';
 import { READ, WRITE, onLeader } from './leader-forwarder.js';
 import type { BackendPluginOptions, LockBackend } from './lock-backend.js';
@@ -67,6 +67,7 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
     { schema: { summary: 'Release a hold', tags: ['locks'], params: schema.nameParams, body: schema.releaseBody, response: withErrors({ 200: answers.releaseAnswer }) }, config: { role: 'locker' } },
     onLeader(backend, WRITE, async (request, reply) => {
       const result = await backend.execute({ type: 'release', ...scopedHold(request) });
+      if (result.ok && !isReleaseOk(result)) return sendError(reply, 'bad_request', notThisKind(request.body.requestId, 'release'));
       return sendResult(reply, result, at(request), (r) => ({ released: true, holdCount: 'holdCount' in r ? r.holdCount : 0 }));
     }),
   );
@@ -77,6 +78,7 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
     onLeader(backend, WRITE, async (request, reply) => {
       const { ttlMs } = request.body;
       const result = await backend.execute({ type: 'renew', ...scopedHold(request), ...(ttlMs !== undefined ? { ttlMs } : {}) });
+      if (result.ok && !isRenewOk(result)) return sendError(reply, 'bad_request', notThisKind(request.body.requestId, 'renew'));
       const view = at(request);
       return sendResult(reply, result, view, (r) => ({ expiresInMs: 'expiresAtMs' in r ? expiresInMs(r.expiresAtMs, view.nowMs) : 0 }));
     }),
@@ -144,6 +146,23 @@ export function scopedHold(request: FastifyRequest<{ Params: NameParams; Body: H
 }
 
 /** acquire answers an acquire at once (waitMs 0: granted or lock_held) or as a long-poll; a campaign is one too. */
+/**
+ * The table answers a known requestId with its first result (exactly-once), so a release or renew whose requestId
+ * named an earlier command of another kind gets that command's result and was not applied: the caller's mistake,
+ * refused rather than answered as if it had released or renewed.
+ */
+function isReleaseOk(result: CommandResult): result is ReleaseOk {
+  return result.ok && 'holdCount' in result && !('token' in result);
+}
+
+function isRenewOk(result: CommandResult): result is RenewOk {
+  return result.ok && 'expiresAtMs' in result && !('holdCount' in result);
+}
+
+function notThisKind(requestId: string | undefined, kind: 'release' | 'renew'): string {
+  return `requestId ${requestId ?? ''} names an earlier command that is not a ${kind}; nothing was done: give each command its own requestId`;
+}
+
 export async function acquire(backend: LockBackend, reply: FastifyReply, scope: PrincipalScope, name: string, body: AcquireBody): Promise<FastifyReply> {
   if ((body.ttlMs === undefined) === (body.sessionId === undefined)) return sendError(reply, 'bad_request', 'give exactly one of ttlMs and sessionId');
   const at = viewContext(backend.nowMs(), scope.shownOwner);

@@ -140,13 +140,24 @@ describe('a requestId already used by a command of another kind', () => {
   // The table answers a known requestId with its first result (exactly-once, Raft thesis §6.3), so an acquire that
   // reuses a release's id gets a release's result: the caller's mistake, answered 400 (it was a 500 internal, and a
   // waiting acquire waited out its whole waitMs for a grant that could never come).
-  it('a release or renew gets a well-formed answer that shows nothing left (holdCount 0, expiresInMs 0), never a 500', async () => {
+  it('refuses a release or renew with 400 bad_request, never answering as if it had released or renewed', async () => {
     await start();
-    const token = Number((await call('POST', '/v1/locks/n/acquire', { owner: 'o', ttlMs: 5_000 })).body['token']);
+    const token = Number((await call('POST', '/v1/locks/n/acquire', { owner: 'o', ttlMs: 5_000, requestId: 'acq-1' })).body['token']);
     expect((await call('POST', '/v1/locks/n/renew', { owner: 'o', token, ttlMs: 9_000, requestId: 'ren-1' })).body).toEqual({ expiresInMs: 9_000 });
-    expect(await call('POST', '/v1/locks/n/release', { owner: 'o', token, requestId: 'ren-1' })).toEqual({ status: 200, body: { released: true, holdCount: 0 } });
+    const notRelease = (id: string) => ({
+      status: 400,
+      body: { error: 'bad_request', message: `requestId ${id} names an earlier command that is not a release; nothing was done: give each command its own requestId` },
+    });
+    expect(await call('POST', '/v1/locks/n/release', { owner: 'o', token, requestId: 'ren-1' })).toEqual(notRelease('ren-1'));
+    // An acquire's grant also carries a holdCount: still not a release's answer.
+    expect(await call('POST', '/v1/locks/n/release', { owner: 'o', token, requestId: 'acq-1' })).toEqual(notRelease('acq-1'));
+    expect(cluster!.holdersOf('n')).toHaveLength(1);
     expect((await call('POST', '/v1/locks/n/release', { owner: 'o', token, requestId: 'rel-1' })).body).toEqual({ released: true, holdCount: 0 });
-    expect(await call('POST', '/v1/locks/n/renew', { owner: 'o', token, requestId: 'rel-1' })).toEqual({ status: 200, body: { expiresInMs: 0 } });
+    expect(await call('POST', '/v1/locks/n/renew', { owner: 'o', token, requestId: 'rel-1' })).toEqual({
+      status: 400,
+      body: { error: 'bad_request', message: 'requestId rel-1 names an earlier command that is not a renew; nothing was done: give each command its own requestId' },
+    });
+    expect(await call('POST', '/v1/locks/n/renew', { owner: 'o', token, requestId: 'acq-1' })).toMatchObject({ status: 400 });
   });
 
   it('refuses an acquire, waiting or not, with 400 bad_request at once, and takes no hold', async () => {
