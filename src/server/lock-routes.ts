@@ -5,7 +5,7 @@ import type { AcquireCommand, CommandResult, LockMode, ReleaseOk, RenewOk } from
 import { sendError } from './error-mapping.js';
 import { READ, WRITE, onLeader } from './leader-forwarder.js';
 import type { BackendPluginOptions, LockBackend } from './lock-backend.js';
-import { NOT_AN_ACQUIRE, acquireWaiting, executeCancelWait } from './long-poll.js';
+import { acquireWaiting, executeCancelWait, otherKindMessage } from './long-poll.js';
 import { scopeOf, type PrincipalScope } from './principal-scope.js';
 import { expiresInMs, grantedJson, isGranted, lockJson, lockListJson, lockShape, sendLockFailure, sendResult, viewContext, type ViewContext } from './response-views.js';
 import * as answers from './response-schemas.js';
@@ -67,8 +67,9 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
     { schema: { summary: 'Release a hold', tags: ['locks'], params: schema.nameParams, body: schema.releaseBody, response: withErrors({ 200: answers.releaseAnswer }) }, config: { role: 'locker' } },
     onLeader(backend, WRITE, async (request, reply) => {
       const result = await backend.execute({ type: 'release', ...scopedHold(request) });
-      if (result.ok && !isReleaseOk(result)) return sendError(reply, 'bad_request', notThisKind(request.body.requestId, 'release'));
-      return sendResult(reply, result, at(request), (r) => ({ released: true, holdCount: 'holdCount' in r ? r.holdCount : 0 }));
+      if (!result.ok) return sendLockFailure(reply, result, at(request));
+      if (!isReleaseOk(result)) return sendError(reply, 'bad_request', otherKindMessage('release', request.body.requestId));
+      return reply.send({ released: true, holdCount: result.holdCount });
     }),
   );
 
@@ -78,9 +79,10 @@ export async function lockRoutes(app: FastifyInstance, { backend }: BackendPlugi
     onLeader(backend, WRITE, async (request, reply) => {
       const { ttlMs } = request.body;
       const result = await backend.execute({ type: 'renew', ...scopedHold(request), ...(ttlMs !== undefined ? { ttlMs } : {}) });
-      if (result.ok && !isRenewOk(result)) return sendError(reply, 'bad_request', notThisKind(request.body.requestId, 'renew'));
       const view = at(request);
-      return sendResult(reply, result, view, (r) => ({ expiresInMs: 'expiresAtMs' in r ? expiresInMs(r.expiresAtMs, view.nowMs) : 0 }));
+      if (!result.ok) return sendLockFailure(reply, result, view);
+      if (!isRenewOk(result)) return sendError(reply, 'bad_request', otherKindMessage('renew', request.body.requestId));
+      return reply.send({ expiresInMs: expiresInMs(result.expiresAtMs, view.nowMs) });
     }),
   );
 
@@ -146,21 +148,13 @@ export function scopedHold(request: FastifyRequest<{ Params: NameParams; Body: H
 }
 
 /** acquire answers an acquire at once (waitMs 0: granted or lock_held) or as a long-poll; a campaign is one too. */
-/**
- * The table answers a known requestId with its first result (exactly-once), so a release or renew whose requestId
- * named an earlier command of another kind gets that command's result and was not applied: the caller's mistake,
- * refused rather than answered as if it had released or renewed.
- */
+/** isReleaseOk and isRenewOk tell a release's or renew's own success from the first result of another kind (otherKindMessage). */
 function isReleaseOk(result: CommandResult): result is ReleaseOk {
   return result.ok && 'holdCount' in result && !('token' in result);
 }
 
 function isRenewOk(result: CommandResult): result is RenewOk {
   return result.ok && 'expiresAtMs' in result && !('holdCount' in result);
-}
-
-function notThisKind(requestId: string | undefined, kind: 'release' | 'renew'): string {
-  return `requestId ${requestId ?? ''} names an earlier command that is not a ${kind}; nothing was done: give each command its own requestId`;
 }
 
 export async function acquire(backend: LockBackend, reply: FastifyReply, scope: PrincipalScope, name: string, body: AcquireBody): Promise<FastifyReply> {
@@ -193,5 +187,5 @@ export async function acquire(backend: LockBackend, reply: FastifyReply, scope: 
   // The requestId names an acquire that waits (a retry must resend the same body): the caller's mistake, not ours.
   if ('queued' in result) return sendError(reply, 'bad_request', `requestId ${body.requestId ?? ''} names a waiting acquire of ${name}; retry it with its waitMs`);
   // Any other success is the table's first answer to an earlier command of another kind with this requestId.
-  return sendError(reply, 'bad_request', `requestId ${body.requestId ?? ''} ${NOT_AN_ACQUIRE}`);
+  return sendError(reply, 'bad_request', otherKindMessage('acquire', body.requestId));
 }

@@ -13,10 +13,14 @@ const CANCEL_TIMEOUT_MS = 5_000;
 type WaitOutcome = LockEvent | 'timeout' | 'gone';
 
 /**
- * Why an acquire is refused whose requestId names an earlier command of another kind (a release, a renew...): the
- * table answers a known requestId with its first result, so the acquire was not applied. The caller's mistake.
+ * otherKindMessage says why a command is refused whose requestId names an earlier command of another kind: the table
+ * answers a known requestId with its first result (exactly-once), so this command was not applied. The caller's
+ * mistake, refused rather than answered as if it had acquired, released or renewed.
  */
-export const NOT_AN_ACQUIRE = 'names an earlier command that is not an acquire; give each command its own requestId';
+export function otherKindMessage(kind: 'acquire' | 'release' | 'renew', requestId?: string): string {
+  const subject = requestId === undefined ? 'this requestId' : `requestId ${requestId}`;
+  return `${subject} names an earlier command that is not ${kind === 'acquire' ? 'an' : 'a'} ${kind}; nothing was done: give each command its own requestId`;
+}
 
 /**
  * acquireWaiting answers a queued acquire (waitMs > 0) as a long-poll: it
@@ -63,7 +67,7 @@ export async function acquireWaiting(
     const result = await backend.execute(command);
     if (!result.ok) return sendLockFailure(reply, result, at());
     // The table answered with its first result to an earlier command of another kind: no wait to follow.
-    if (!('queued' in result)) return sendError(reply, 'bad_request', `this requestId ${NOT_AN_ACQUIRE}`);
+    if (!('queued' in result)) return sendError(reply, 'bad_request', otherKindMessage('acquire'));
     granted = false;
     if (isGranted(result) && !clientGone) return sendGrant(result);
     const outcome: WaitOutcome = clientGone ? 'gone' : await done;

@@ -166,11 +166,11 @@ describe('a requestId already used by a command of another kind', () => {
     expect(await call('POST', '/v1/locks/u/release', { owner: 'o', token, requestId: 'used-1' })).toEqual({ status: 200, body: { released: true, holdCount: 0 } });
     expect(await call('POST', '/v1/locks/u/acquire', { owner: 'o', ttlMs: 5_000, requestId: 'used-1' })).toEqual({
       status: 400,
-      body: { error: 'bad_request', message: 'requestId used-1 names an earlier command that is not an acquire; give each command its own requestId' },
+      body: { error: 'bad_request', message: 'requestId used-1 names an earlier command that is not an acquire; nothing was done: give each command its own requestId' },
     });
     expect(await call('POST', '/v1/locks/u/acquire', { owner: 'o', ttlMs: 5_000, waitMs: 60_000, requestId: 'used-1' })).toEqual({
       status: 400,
-      body: { error: 'bad_request', message: 'this requestId names an earlier command that is not an acquire; give each command its own requestId' },
+      body: { error: 'bad_request', message: 'this requestId names an earlier command that is not an acquire; nothing was done: give each command its own requestId' },
     });
     expect(cluster!.holdersOf('u')).toEqual([]);
   });
