@@ -158,7 +158,9 @@ export class HttpTransport {
       opts.signal?.throwIfAborted();
       if (attempts > 0) await sleep(Math.min(this.backoffMs(attempts), deadlineMs - monotonicNowMs()), opts.signal);
       const remainingMs = deadlineMs - monotonicNowMs();
-      if (remainingMs <= 0) break;
+      // Under 1 ms is no budget: timers run in whole milliseconds (a 199.6 ms attempt timeout fires at 199), so an
+      // attempt cut short by the deadline would otherwise be followed by a request with a fraction of a ms left.
+      if (remainingMs < 1) break;
       const endpoint = opts.endpoint ?? this.currentEndpoint;
       const outcome = await this.attempt<T>(endpoint, opts, Math.min(this.options.requestTimeoutMs + waitMs, remainingMs));
       if (outcome.ok) return outcome.result;
